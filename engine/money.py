@@ -1,0 +1,43 @@
+"""Money and quantities: `Decimal` end to end, quantised in one place."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+#: Places kept for prices, quantities, cash and PnL in storage (matches NUMERIC(38, 18)).
+STORAGE_PLACES = 18
+#: Places shown to a user for amounts in the quote currency.
+DISPLAY_PLACES = 2
+
+
+def to_decimal(value: object) -> Decimal:
+    """Convert an int, str or Decimal to a finite Decimal; refuse floats, NaN and infinity."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError(f"{value!r} is a {type(value).__name__}; give money as a string or Decimal")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int | str):
+        try:
+            result = Decimal(str(value).strip())
+        except InvalidOperation as exc:
+            raise ValueError(f"{value!r} is not a number") from exc
+    else:
+        raise ValueError(f"{value!r} is not a number")
+    if not result.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    return result
+
+
+def quantize(value: Decimal, places: int = STORAGE_PLACES) -> Decimal:
+    """Round half-even to `places` decimal places."""
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+
+
+def parse_fraction(value: object) -> Decimal:
+    """Read a fraction given as `0.05`, `"0.05"` or `"5%"`; return `Decimal("0.05")`."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return to_decimal(value.strip()[:-1]) / 100
+    if isinstance(value, float):
+        # Settings and YAML hand floats over; repr keeps what the user typed (0.05 -> "0.05").
+        value = repr(value)
+    return to_decimal(value)

@@ -1,0 +1,1 @@
+"""Runtimes: where claire's Redis, PostgreSQL and engine run (local processes or Docker)."""

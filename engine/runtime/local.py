@@ -1,0 +1,94 @@
+"""The local runtime: claire's own redis-server and PostgreSQL, or servers given by URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+import redis
+
+from engine.runtime.paths import StatePaths
+from engine.runtime.postgres_server import PostgresServer
+from engine.runtime.redis_server import RedisServer
+from engine.runtime.status import ComponentState, ComponentStatus
+from engine.settings import Settings
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """How to reach Redis and PostgreSQL. Both strings may hold a password: never print them."""
+
+    redis_url: str
+    database_conninfo: str
+
+
+class LocalRuntime:
+    """Start, stop and check claire's servers; external servers are only checked."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.paths = StatePaths(settings.home)
+        self.redis = RedisServer(self.paths, settings.redis)
+        self.postgres = PostgresServer(self.paths, settings.database)
+
+    @property
+    def manages_redis(self) -> bool:
+        return self._settings.redis.url is None
+
+    @property
+    def manages_postgres(self) -> bool:
+        return self._settings.database.url is None
+
+    def endpoints(self) -> Endpoints:
+        redis_url = self._settings.redis.url
+        database_url = self._settings.database.url
+        return Endpoints(
+            redis_url=redis_url.get_secret_value() if redis_url else self.redis.url,
+            database_conninfo=(
+                database_url.get_secret_value() if database_url else self.postgres.conninfo()
+            ),
+        )
+
+    def up(self) -> list[ComponentStatus]:
+        """Start what claire manages (idempotent), wait until it answers, apply migrations."""
+        from engine.storage.migrations import apply_migrations
+
+        self.paths.prepare()
+        if self.manages_redis:
+            self.redis.start()
+        if self.manages_postgres:
+            self.postgres.start()
+        apply_migrations(self.endpoints().database_conninfo)
+        return self.status()
+
+    def down(self) -> list[ComponentStatus]:
+        """Stop what claire manages; servers given by URL are left alone."""
+        if self.manages_redis:
+            self.redis.stop()
+        if self.manages_postgres:
+            self.postgres.stop()
+        return self.status()
+
+    def status(self) -> list[ComponentStatus]:
+        return [self._redis_status(), self._postgres_status()]
+
+    def _redis_status(self) -> ComponentStatus:
+        if self.manages_redis:
+            return self.redis.status()
+        try:
+            with redis.Redis.from_url(self.endpoints().redis_url, socket_timeout=2) as client:
+                client.ping()
+        except (redis.RedisError, OSError) as exc:
+            return ComponentStatus("redis", ComponentState.EXTERNAL, False, f"does not answer: {exc}")
+        return ComponentStatus("redis", ComponentState.EXTERNAL, True, "answers PING")
+
+    def _postgres_status(self) -> ComponentStatus:
+        if self.manages_postgres:
+            return self.postgres.status()
+        try:
+            with psycopg.connect(self.endpoints().database_conninfo, connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return ComponentStatus("postgres", ComponentState.EXTERNAL, False, f"does not answer: {first}")
+        return ComponentStatus("postgres", ComponentState.EXTERNAL, True, "answers SELECT 1")

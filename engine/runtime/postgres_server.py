@@ -1,0 +1,154 @@
+"""claire's own PostgreSQL: initdb on first use, a unix socket in the state directory."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from engine.errors import RuntimeStartError
+from engine.runtime.paths import StatePaths, running_as_root
+from engine.runtime.processes import pid_alive, read_pid, require_binary, run_checked, tail
+from engine.runtime.status import ComponentState, ComponentStatus
+from engine.settings import DatabaseSettings
+
+NAME = "postgres"
+DEFAULT_PORT = 5432  # also names the unix socket file: .s.PGSQL.<port>
+_BIN_ROOT = Path("/usr/lib/postgresql")
+
+
+def find_bin_dir(configured: Path | None) -> Path:
+    """Return the directory holding pg_ctl and initdb, newest PostgreSQL first."""
+    if configured is not None:
+        require_binary("pg_ctl", "postgresql", [configured])
+        return configured
+    versions = sorted(
+        (p for p in _BIN_ROOT.glob("*/bin") if (p / "pg_ctl").exists()),
+        key=lambda p: int(re.sub(r"\D", "", p.parent.name) or 0),
+        reverse=True,
+    )
+    return versions[0] if versions else require_binary("pg_ctl", "postgresql").parent
+
+
+class PostgresServer:
+    """Start, stop and check the local runtime's PostgreSQL."""
+
+    def __init__(self, paths: StatePaths, settings: DatabaseSettings) -> None:
+        self._paths = paths
+        self._settings = settings
+
+    @property
+    def port(self) -> int:
+        return self._settings.port or DEFAULT_PORT
+
+    def conninfo(self, dbname: str | None = None) -> str:
+        """Return a libpq connection string over the unix socket."""
+        parts = {
+            "host": str(self._paths.postgres_socket_dir),
+            "port": str(self.port),
+            "dbname": dbname or self._settings.name,
+            "user": self._settings.user,
+        }
+        return make_conninfo(**parts)
+
+    def start(self) -> None:
+        """Initialise on first use, start unless running, then create claire's database."""
+        if self.status().state is not ComponentState.RUNNING:
+            bin_dir = find_bin_dir(self._settings.bin_dir)
+            self._paths.prepare()
+            if not (self._paths.postgres_data / "PG_VERSION").exists():
+                self._initdb(bin_dir)
+            self._pg_ctl_start(bin_dir)
+        self._ensure_database()
+
+    def stop(self) -> None:
+        """Stop PostgreSQL (fast shutdown: sessions end, data is flushed)."""
+        if self.status().state is not ComponentState.RUNNING:
+            return
+        bin_dir = find_bin_dir(self._settings.bin_dir)
+        run_checked(
+            [bin_dir / "pg_ctl", "stop", "-D", self._paths.postgres_data, "-m", "fast", "-w"],
+            as_postgres=True,
+        )
+
+    def status(self) -> ComponentStatus:
+        pid = read_pid(self._paths.postgres_data / "postmaster.pid")
+        endpoint = str(self._paths.postgres_socket_dir)
+        if pid is None or not pid_alive(pid, "postgres"):
+            stale = pid is not None
+            state = ComponentState.DOWN if stale else ComponentState.STOPPED
+            initialised = (self._paths.postgres_data / "PG_VERSION").exists()
+            detail = "not running (stale pid file)" if stale else (
+                "not started" if initialised else "not initialised"
+            )
+            return ComponentStatus(NAME, state, False, detail, None, endpoint)
+        problem = self._probe()
+        return ComponentStatus(
+            NAME, ComponentState.RUNNING, problem is None, problem or "answers SELECT 1", pid, endpoint
+        )
+
+    def _probe(self) -> str | None:
+        try:
+            with psycopg.connect(self.conninfo("postgres"), connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            return f"does not answer: {str(exc).strip().splitlines()[0]}"
+        return None
+
+    def _initdb(self, bin_dir: Path) -> None:
+        argv: list[str | Path] = [
+            bin_dir / "initdb", "-D", self._paths.postgres_data, "-U", self._settings.user,
+            "-E", "UTF8", "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256",
+        ]
+        pwfile: Path | None = None
+        if self._settings.password is not None:
+            pwfile = self._write_pwfile(self._settings.password.get_secret_value())
+            argv += ["--pwfile", pwfile]
+        try:
+            run_checked(argv, as_postgres=True)
+        finally:
+            if pwfile is not None:
+                pwfile.unlink(missing_ok=True)
+        if running_as_root():
+            self._paths.prepare()
+
+    def _write_pwfile(self, password: str) -> Path:
+        fd, name = tempfile.mkstemp(dir=self._paths.postgres_dir, prefix=".pw")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password + "\n")
+        if running_as_root():
+            self._paths.prepare()  # hand the file to the postgres account
+        return Path(name)
+
+    def _pg_ctl_start(self, bin_dir: Path) -> None:
+        listen = "127.0.0.1" if self._settings.port else ""
+        options = (
+            f"-c listen_addresses='{listen}' -c port={self.port} "
+            f"-c unix_socket_directories='{self._paths.postgres_socket_dir}' "
+            "-c unix_socket_permissions=0700"
+        )
+        # pg_ctl itself clears a postmaster.pid left by a crash when its pid is gone.
+        try:
+            run_checked(
+                [bin_dir / "pg_ctl", "start", "-D", self._paths.postgres_data, "-l",
+                 self._paths.postgres_log, "-w", "-t", "60", "-o", options],
+                as_postgres=True,
+            )
+        except RuntimeStartError as exc:
+            raise RuntimeStartError(
+                f"PostgreSQL did not start: {tail(self._paths.postgres_log) or exc.message}"
+            ) from exc
+
+    def _ensure_database(self) -> None:
+        with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (self._settings.name,)
+            ).fetchone()
+            if not exists:
+                name = sql.Identifier(self._settings.name)
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(name))

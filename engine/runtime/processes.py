@@ -1,0 +1,81 @@
+"""Small process helpers: pid files, liveness, running a program as another account."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine.errors import MissingBinaryError, RuntimeStartError
+from engine.runtime.paths import POSTGRES_ACCOUNT, running_as_root
+
+
+def read_pid(pidfile: Path) -> int | None:
+    """Return the pid in `pidfile` (first line), or None when absent or unreadable."""
+    try:
+        first = pidfile.read_text().splitlines()[0].strip()
+        return int(first)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def pid_alive(pid: int, expected_name: str | None = None) -> bool:
+    """Tell whether `pid` is a live process (and, if given, that its command contains a name)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, owned by another account (postgres under root)
+    if expected_name is None:
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return True  # no /proc: trust the signal check
+    if not cmdline:  # a zombie left for its parent to reap
+        return False
+    return expected_name in cmdline
+
+
+def require_binary(name: str, package: str, search: Sequence[Path] = ()) -> Path:
+    """Find a program in `search` or on PATH, or raise naming the package to install."""
+    for directory in search:
+        candidate = directory / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(name)
+    if found is None:
+        raise MissingBinaryError(name, package)
+    return Path(found)
+
+
+def run_checked(
+    argv: Sequence[str | Path], *, as_postgres: bool = False, timeout: float = 120
+) -> str:
+    """Run a program to completion; raise RuntimeStartError with its output if it fails."""
+    command = [str(part) for part in argv]
+    if as_postgres and running_as_root():
+        command = ["runuser", "-u", POSTGRES_ACCOUNT, "--", *command]
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, check=False, cwd="/"
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeStartError(f"`{command[0]}` did not finish within {timeout:.0f} s") from exc
+    if done.returncode != 0:
+        output = (done.stderr or done.stdout).strip().splitlines()
+        tail = " | ".join(output[-3:]) if output else f"exit code {done.returncode}"
+        raise RuntimeStartError(f"`{Path(command[0]).name} {' '.join(command[1:2])}` failed: {tail}")
+    return done.stdout
+
+
+def tail(path: Path, lines: int = 3) -> str:
+    """Return the last lines of a log file joined on one line (empty when unreadable)."""
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])

@@ -1,0 +1,372 @@
+"""Every setting of claire, in one pydantic-settings class.
+
+Variables carry the `CLAIRE_` prefix and name their section with one underscore:
+`CLAIRE_RISK_MAX_DAILY_DRAWDOWN` is `settings.risk.max_daily_drawdown`. They come from the
+process environment first, then from a `.env` file, then from the defaults below.
+Percentages accept `0.05` and `5%`; the stored value is a `Decimal` fraction.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from engine.money import parse_fraction
+
+ENV_PREFIX = "CLAIRE_"
+DEFAULT_ENV_FILE = Path(".env")
+
+Fraction = Annotated[Decimal, BeforeValidator(parse_fraction), Field(ge=0, le=1)]
+"""A share between 0 and 1, written `0.05` or `5%`."""
+
+Money = Annotated[Decimal, BeforeValidator(parse_fraction)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Seconds = Annotated[int, Field(ge=1, le=31 * 24 * 3600)]
+_CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_DURATION = re.compile(r"^\d+[smhd]$")
+_SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip().upper() for part in value.split(",") if part.strip()]
+    return value
+
+
+Symbols = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
+
+
+class RuntimeKind(StrEnum):
+    """Where claire's servers and engine run."""
+
+    LOCAL = "local"
+    DOCKER = "docker"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class DatabaseSettings(_Section):
+    """PostgreSQL: claire's own server (local runtime) or one given by URL."""
+
+    url: SecretStr | None = Field(
+        None, description="Use this PostgreSQL server instead of starting one (postgresql://...)"
+    )
+    name: str = Field("claire", pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="Database name")
+    user: str = Field("claire", pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="Database role")
+    password: SecretStr | None = Field(
+        None, description="Role password; required when PostgreSQL listens on TCP"
+    )
+    port: Port | None = Field(
+        None, description="Also listen on 127.0.0.1:PORT (unix socket only when unset)"
+    )
+    bin_dir: Path | None = Field(
+        None, description="Directory of initdb/pg_ctl/postgres (found automatically when unset)"
+    )
+
+
+class RedisSettings(_Section):
+    """Redis: the event bus (Streams with consumer groups)."""
+
+    url: SecretStr | None = Field(
+        None, description="Use this Redis server instead of starting one (redis://... or unix://...)"
+    )
+    password: SecretStr | None = Field(
+        None, description="Redis password; required when Redis listens on TCP"
+    )
+    port: Port | None = Field(
+        None, description="Also listen on 127.0.0.1:PORT (unix socket only when unset)"
+    )
+    namespace: str = Field(
+        "claire", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Prefix of every stream key"
+    )
+    stream_maxlen: int = Field(
+        1_000_000, ge=1_000, description="Approximate length each stream is trimmed to"
+    )
+    max_deliveries: int = Field(
+        5, ge=1, le=1_000, description="Attempts before a failing message is dead-lettered"
+    )
+    claim_idle_ms: int = Field(
+        30_000, ge=100, description="Reclaim messages a consumer left pending this long (ms)"
+    )
+    binary: str = Field("redis-server", description="The redis-server program to run")
+
+
+class PapertestSettings(_Section):
+    """Defaults for `claire papertest start`."""
+
+    capital: Money = Field(Decimal(100_000), gt=0, description="Initial capital in the quote currency")
+    quote_currency: str = Field("USDT", pattern=r"^[A-Z]{2,10}$", description="Quote currency")
+    duration: str = Field("7d", description="Planned length: 90m, 12h, 7d")
+    symbols: Symbols = Field(
+        default_factory=lambda: ["BTCUSDT", "ETHUSDT"], description="Symbols, comma-separated"
+    )
+    strategy: str = Field("momentum", description="Strategy name or dotted path")
+    snapshot_seconds: Seconds = Field(60, description="Portfolio snapshot interval (event time)")
+
+    @field_validator("duration")
+    @classmethod
+    def _check_duration(cls, value: str) -> str:
+        if not _DURATION.match(value):
+            raise ValueError("must be a number followed by s, m, h or d (e.g. 90m, 12h, 7d)")
+        return value
+
+    @field_validator("symbols")
+    @classmethod
+    def _check_symbols(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("must name at least one symbol")
+        bad = [symbol for symbol in value if not _SYMBOL.match(symbol)]
+        if bad:
+            raise ValueError(f"{', '.join(bad)} is not a symbol like BTCUSDT")
+        return value
+
+
+class RiskSettings(_Section):
+    """Risk limits; every decision against them is recorded with a reason code."""
+
+    max_position: Fraction = Field(
+        Decimal("0.05"), description="Largest single position, as a share of equity"
+    )
+    max_exposure: Fraction = Field(
+        Decimal("0.10"), description="Largest total exposure, as a share of equity"
+    )
+    max_daily_drawdown: Fraction = Field(
+        Decimal("0.05"), description="Daily drawdown (UTC day) that blocks new entries"
+    )
+    abort_drawdown: Fraction = Field(
+        Decimal("0.08"), description="Drawdown that halts the papertest"
+    )
+    alert_drawdown: Fraction = Field(
+        Decimal("0.03"), description="Drawdown that raises an alert"
+    )
+    min_notional: Money = Field(
+        Decimal(5), ge=0, description="Smallest order value in the quote currency"
+    )
+
+
+class ExecutionSettings(_Section):
+    """The paper execution model: fees, slippage, latency, partial fills."""
+
+    taker_fee: Fraction = Field(Decimal("0.0005"), description="Taker fee (MEXC spot: 0.05%)")
+    maker_fee: Fraction = Field(Decimal(0), description="Maker fee (MEXC spot: 0%)")
+    slippage_base_bps: Money = Field(Decimal(1), ge=0, description="Slippage on every market fill (bps)")
+    slippage_impact_bps: Money = Field(
+        Decimal(10), ge=0, description="Extra slippage per 100% of recent volume (bps)"
+    )
+    slippage_cap_bps: Money = Field(Decimal(50), ge=0, description="Largest slippage applied (bps)")
+    latency_ms: int = Field(50, ge=0, le=60_000, description="Order-to-fill latency (ms)")
+    partial_fill_fraction: Fraction = Field(
+        Decimal("0.10"), gt=0, description="Largest share of recent volume one fill takes"
+    )
+    limit_order_ttl_seconds: Seconds = Field(3600, description="Resting limit orders expire after")
+
+
+class MarketSettings(_Section):
+    """Where market data comes from and when it counts as stale."""
+
+    source: Literal["mexc", "replay", "synthetic"] = Field("mexc", description="Market data source")
+    replay_path: Path | None = Field(None, description="Recorded data for source=replay")
+    synthetic_seed: int = Field(42, description="Seed of the synthetic market")
+    stale_after_seconds: Seconds = Field(
+        120, description="Market data older than this trips the circuit breaker and health check"
+    )
+    record_ticks: bool = Field(False, description="Persist raw ticks as well as 1-minute candles")
+
+
+class MexcSettings(_Section):
+    """MEXC spot endpoints (settings, so tests and endpoint moves need no release)."""
+
+    rest_url: str = Field("https://api.mexc.com", description="MEXC REST base URL")
+    ws_url: str = Field("wss://wbs-api.mexc.com/ws", description="MEXC websocket URL")
+
+    @field_validator("rest_url")
+    @classmethod
+    def _check_rest(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("ws_url")
+    @classmethod
+    def _check_ws(cls, value: str) -> str:
+        if not re.match(r"^wss?://[^\s/]+", value):
+            raise ValueError("must be a ws:// or wss:// URL")
+        return value
+
+
+class NotifySettings(_Section):
+    """Where critical alerts and the daily summary go."""
+
+    level: Literal["info", "warning", "critical"] = Field(
+        "critical", description="Lowest alert level that is sent"
+    )
+    telegram_token: SecretStr | None = Field(None, description="Telegram bot token")
+    telegram_chat_id: str | None = Field(None, description="Telegram chat id")
+    discord_webhook: SecretStr | None = Field(None, description="Discord webhook URL")
+    smtp_host: str | None = Field(None, description="SMTP server for e-mail alerts")
+    smtp_port: Port = Field(587, description="SMTP port")
+    smtp_user: str | None = Field(None, description="SMTP user")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password")
+    email_to: str | None = Field(None, description="Recipient of e-mail alerts")
+    daily_summary_at: str = Field("20:00", description="UTC time of the daily summary (HH:MM)")
+
+    @field_validator("daily_summary_at")
+    @classmethod
+    def _check_time(cls, value: str) -> str:
+        if not _CLOCK_TIME.match(value):
+            raise ValueError("must be a time of day HH:MM, 00:00 to 23:59")
+        return value
+
+
+class BackupSettings(_Section):
+    """Nightly backups."""
+
+    dir: Path | None = Field(None, description="Backup directory (default: CLAIRE_HOME/backups)")
+    retention_days: int = Field(14, ge=1, le=3650, description="Days a backup is kept")
+    at: str = Field("01:00", description="Local time of the nightly backup (HH:MM)")
+
+    @field_validator("at")
+    @classmethod
+    def _check_time(cls, value: str) -> str:
+        if not _CLOCK_TIME.match(value):
+            raise ValueError("must be a time of day HH:MM, 00:00 to 23:59")
+        return value
+
+
+def default_home() -> Path:
+    """Return claire's state directory when CLAIRE_HOME is unset.
+
+    A regular user gets `$XDG_DATA_HOME/claire` (`~/.local/share/claire`). root gets
+    `/var/lib/claire`, because PostgreSQL runs as the `postgres` user and cannot enter `/root`.
+    """
+    if os.name == "posix" and os.geteuid() == 0:
+        return Path("/var/lib/claire")
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "claire"
+
+
+class Settings(BaseSettings):
+    """All of claire's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        case_sensitive=False,
+        extra="ignore",  # unknown CLAIRE_ variables are reported by `claire env check`
+        frozen=True,
+        validate_default=True,
+    )
+
+    home: Path = Field(default_factory=default_home, description="claire's state directory")
+    runtime: RuntimeKind = Field(RuntimeKind.LOCAL, description="local (own servers) or docker")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)  # type: ignore[arg-type]
+    redis: RedisSettings = Field(default_factory=RedisSettings)  # type: ignore[arg-type]
+    papertest: PapertestSettings = Field(default_factory=PapertestSettings)  # type: ignore[arg-type]
+    risk: RiskSettings = Field(default_factory=RiskSettings)  # type: ignore[arg-type]
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)  # type: ignore[arg-type]
+    market: MarketSettings = Field(default_factory=MarketSettings)  # type: ignore[arg-type]
+    mexc: MexcSettings = Field(default_factory=MexcSettings)  # type: ignore[arg-type]
+    notify: NotifySettings = Field(default_factory=NotifySettings)  # type: ignore[arg-type]
+    backup: BackupSettings = Field(default_factory=BackupSettings)  # type: ignore[arg-type]
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.backup.dir or self.home / "backups"
+
+
+SECTIONS: tuple[str, ...] = tuple(
+    name for name, field in Settings.model_fields.items()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, _Section)
+)
+
+
+class SettingSpec(BaseModel):
+    """One environment variable claire reads."""
+
+    model_config = ConfigDict(frozen=True)
+
+    env: str
+    path: tuple[str, ...]
+    description: str
+    default: Any
+    secret: bool
+
+
+def setting_specs() -> Iterator[SettingSpec]:
+    """Yield every variable claire reads, in declaration order."""
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if name in SECTIONS and isinstance(annotation, type) and issubclass(annotation, _Section):
+            for sub_name, sub_field in annotation.model_fields.items():
+                yield SettingSpec(
+                    env=f"{ENV_PREFIX}{name}_{sub_name}".upper(),
+                    path=(name, sub_name),
+                    description=sub_field.description or "",
+                    default=sub_field.get_default(call_default_factory=True),
+                    secret=_is_secret(sub_field.annotation),
+                )
+        else:
+            yield SettingSpec(
+                env=f"{ENV_PREFIX}{name}".upper(),
+                path=(name,),
+                description=field.description or "",
+                default=None if name == "home" else field.get_default(call_default_factory=True),
+                secret=_is_secret(annotation),
+            )
+
+
+def _is_secret(annotation: object) -> bool:
+    return "SecretStr" in repr(annotation)
+
+
+def load_settings(env_file: Path | None = None) -> Settings:
+    """Read settings from the environment and `env_file` (default `./.env` when present).
+
+    Raises `ConfigurationError` listing every problem when the settings are invalid.
+    """
+    from engine.errors import ConfigurationError
+
+    path = env_file if env_file is not None else DEFAULT_ENV_FILE
+    try:
+        return Settings(_env_file=path if path.exists() else None)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise ConfigurationError([_describe(error) for error in exc.errors()]) from None
+
+
+def _describe(error: Any) -> str:
+    """Name the variable of one validation error, without its value (it may be a secret)."""
+    loc = [str(part) for part in error["loc"]]
+    env = ENV_PREFIX + "_".join(loc).upper()
+    return f"{env}: {error['msg']}"

@@ -1,0 +1,1 @@
+"""PostgreSQL: migrations, repositories, connection handling."""

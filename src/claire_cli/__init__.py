@@ -1,0 +1,1 @@
+"""claire: the command-line papertest manager of Claire de Binare."""

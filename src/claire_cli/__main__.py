@@ -1,0 +1,3 @@
+from claire_cli.app import main
+
+main()

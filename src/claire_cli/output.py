@@ -1,0 +1,23 @@
+"""Rich consoles and the few rendering helpers every command shares."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    """Print data as JSON on stdout, with no styling (for scripts)."""
+    console.file.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def print_error(message: str, hint: str | None = None) -> None:
+    """Print one red line (and an optional hint) on stderr."""
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    if hint:
+        err_console.print(f"[dim]hint:[/] {hint}")

@@ -1,0 +1,123 @@
+"""One Redis and one PostgreSQL per test session, started by claire's own local runtime.
+
+Each test that asks for them gets a fresh database cloned from a migrated template and its
+own Redis namespace. Nothing here mocks Redis or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from psycopg import sql
+
+from engine.runtime.local import LocalRuntime
+from engine.settings import DatabaseSettings, RedisSettings, Settings
+from engine.storage.migrations import apply_migrations
+
+TEMPLATE_DB = "claire_template"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Keep the developer's CLAIRE_ variables and ./.env out of every test."""
+    for name in list(os.environ):
+        if name.upper().startswith("CLAIRE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def runtime_home() -> Iterator[Path]:
+    # Under /tmp, not pytest's 0700 tmp tree: as root, PostgreSQL runs as `postgres` and
+    # must be able to pass through the path to its data directory.
+    home = Path(tempfile.mkdtemp(prefix="claire-test-"))
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def session_runtime(runtime_home: Path) -> Iterator[LocalRuntime]:
+    """Start the suite's Redis and PostgreSQL once; stop them at the end."""
+    runtime = LocalRuntime(Settings(home=runtime_home))
+    runtime.up()
+    try:
+        _create_template(runtime)
+        yield runtime
+    finally:
+        runtime.down()
+
+
+def _create_template(runtime: LocalRuntime) -> None:
+    with psycopg.connect(runtime.postgres.conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(TEMPLATE_DB)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE_DB)))
+    apply_migrations(runtime.postgres.conninfo(TEMPLATE_DB))
+
+
+@pytest.fixture
+def database_name(session_runtime: LocalRuntime) -> Iterator[str]:
+    """A fresh, migrated database for one test, cloned from the template."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin = session_runtime.postgres.conninfo("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(TEMPLATE_DB)
+            )
+        )
+    yield name
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def redis_namespace(session_runtime: LocalRuntime) -> Iterator[str]:
+    """A Redis key prefix of one test; its keys are deleted afterwards."""
+    namespace = f"t{uuid.uuid4().hex[:12]}"
+    yield namespace
+    with redis.Redis.from_url(session_runtime.redis.url) as client:
+        keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture
+def settings(runtime_home: Path, database_name: str, redis_namespace: str) -> Settings:
+    """Settings pointing at the session's servers, this test's database and namespace."""
+    return Settings(
+        home=runtime_home,
+        database=DatabaseSettings(name=database_name),  # type: ignore[call-arg]
+        redis=RedisSettings(namespace=redis_namespace),  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture
+def database_conninfo(session_runtime: LocalRuntime, database_name: str) -> str:
+    return session_runtime.postgres.conninfo(database_name)
+
+
+@pytest.fixture
+def redis_url(session_runtime: LocalRuntime) -> str:
+    return session_runtime.redis.url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def db(database_conninfo: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """An autocommit connection to this test's database."""
+    with psycopg.connect(database_conninfo, autocommit=True) as conn:
+        yield conn
