@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import psycopg
-import redis
 
 from engine.runtime.paths import StatePaths
 from engine.runtime.postgres_server import PostgresServer
-from engine.runtime.redis_server import RedisServer
+from engine.runtime.redis_server import RedisServer, redis_problem
 from engine.runtime.status import ComponentState, ComponentStatus
 from engine.settings import Settings
 
@@ -75,12 +74,10 @@ class LocalRuntime:
     def _redis_status(self) -> ComponentStatus:
         if self.manages_redis:
             return self.redis.status()
-        try:
-            with redis.Redis.from_url(self.endpoints().redis_url, socket_timeout=2) as client:
-                client.ping()
-        except (redis.RedisError, OSError) as exc:
-            return ComponentStatus("redis", ComponentState.EXTERNAL, False, f"does not answer: {exc}")
-        return ComponentStatus("redis", ComponentState.EXTERNAL, True, "answers PING")
+        problem = redis_problem(self.endpoints().redis_url)
+        if problem is not None:
+            return ComponentStatus("redis", ComponentState.EXTERNAL, False, problem)
+        return ComponentStatus("redis", ComponentState.EXTERNAL, True, "answers PING, noeviction")
 
     def _postgres_status(self) -> ComponentStatus:
         if self.manages_postgres:

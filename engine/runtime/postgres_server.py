@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
@@ -18,6 +19,7 @@ from engine.runtime.status import ComponentState, ComponentStatus
 from engine.settings import DatabaseSettings
 
 NAME = "postgres"
+SHARED_MEMORY_WAIT_S = 15.0
 DEFAULT_PORT = 5432  # also names the unix socket file: .s.PGSQL.<port>
 _BIN_ROOT = Path("/usr/lib/postgresql")
 
@@ -58,9 +60,12 @@ class PostgresServer:
 
     def start(self) -> None:
         """Initialise on first use, start unless running, then create claire's database."""
-        if self.status().state is not ComponentState.RUNNING:
+        state = self.status().state
+        if state is not ComponentState.RUNNING:
             bin_dir = find_bin_dir(self._settings.bin_dir)
             self._paths.prepare()
+            if state is ComponentState.DOWN:
+                self._clear_stale_pidfile()
             if not (self._paths.postgres_data / "PG_VERSION").exists():
                 self._initdb(bin_dir)
             self._pg_ctl_start(bin_dir)
@@ -132,17 +137,33 @@ class PostgresServer:
             f"-c unix_socket_directories='{self._paths.postgres_socket_dir}' "
             "-c unix_socket_permissions=0700"
         )
-        # pg_ctl itself clears a postmaster.pid left by a crash when its pid is gone.
-        try:
-            run_checked(
-                [bin_dir / "pg_ctl", "start", "-D", self._paths.postgres_data, "-l",
-                 self._paths.postgres_log, "-w", "-t", "60", "-o", options],
-                as_postgres=True,
-            )
-        except RuntimeStartError as exc:
-            raise RuntimeStartError(
-                f"PostgreSQL did not start: {tail(self._paths.postgres_log) or exc.message}"
-            ) from exc
+        argv = [bin_dir / "pg_ctl", "start", "-D", self._paths.postgres_data, "-l",
+                self._paths.postgres_log, "-w", "-t", "60", "-o", options]
+        deadline = time.monotonic() + SHARED_MEMORY_WAIT_S
+        while True:
+            try:
+                run_checked(argv, as_postgres=True)
+                return
+            except RuntimeStartError as exc:
+                log_tail = tail(self._paths.postgres_log)
+                # Backends of a killed postmaster may hold its shared memory for a moment.
+                if "still in use" in log_tail and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                raise RuntimeStartError(
+                    f"PostgreSQL did not start: {log_tail or exc.message}"
+                ) from exc
+
+    def _clear_stale_pidfile(self) -> None:
+        """Remove the pid file of a crashed postmaster.
+
+        PostgreSQL refuses to start while the pid in the file exists, and a killed postmaster
+        can linger as a zombie where nothing reaps orphans (a container without an init).
+        Its children leave within moments; the start below waits for its shared memory.
+        """
+        (self._paths.postgres_data / "postmaster.pid").unlink(missing_ok=True)
+        for leftover in self._paths.postgres_socket_dir.glob(".s.PGSQL.*"):
+            leftover.unlink(missing_ok=True)
 
     def _ensure_database(self) -> None:
         with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:

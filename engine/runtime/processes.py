@@ -57,6 +57,7 @@ def run_checked(
 ) -> str:
     """Run a program to completion; raise RuntimeStartError with its output if it fails."""
     command = [str(part) for part in argv]
+    shown = f"{Path(command[0]).name} {command[1] if len(command) > 1 else ''}".strip()
     if as_postgres and running_as_root():
         command = ["runuser", "-u", POSTGRES_ACCOUNT, "--", *command]
     try:
@@ -64,11 +65,11 @@ def run_checked(
             command, capture_output=True, text=True, timeout=timeout, check=False, cwd="/"
         )
     except subprocess.TimeoutExpired as exc:
-        raise RuntimeStartError(f"`{command[0]}` did not finish within {timeout:.0f} s") from exc
+        raise RuntimeStartError(f"`{shown}` did not finish within {timeout:.0f} s") from exc
     if done.returncode != 0:
         output = (done.stderr or done.stdout).strip().splitlines()
         tail = " | ".join(output[-3:]) if output else f"exit code {done.returncode}"
-        raise RuntimeStartError(f"`{Path(command[0]).name} {' '.join(command[1:2])}` failed: {tail}")
+        raise RuntimeStartError(f"`{shown}` failed: {tail}")
     return done.stdout
 
 

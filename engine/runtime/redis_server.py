@@ -19,6 +19,20 @@ NAME = "redis"
 START_TIMEOUT_S = 10.0
 
 
+def redis_problem(url: str) -> str | None:
+    """Return None when the Redis at `url` answers and never evicts, else what is wrong."""
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        with client:
+            client.ping()
+            policy = client.config_get("maxmemory-policy").get("maxmemory-policy")
+    except (redis.RedisError, OSError) as exc:
+        return f"does not answer: {exc}"
+    if policy != "noeviction":
+        return f"maxmemory-policy is {policy}; claire needs noeviction (it would lose events)"
+    return None
+
+
 class RedisServer:
     """Start, stop and check the local runtime's Redis."""
 
@@ -105,17 +119,7 @@ class RedisServer:
         )
 
     def _ping(self) -> str | None:
-        """Return None when Redis answers and never evicts, else what is wrong."""
-        try:
-            client = redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
-            with client:
-                client.ping()
-                policy = client.config_get("maxmemory-policy").get("maxmemory-policy")
-        except (redis.RedisError, OSError) as exc:
-            return f"does not answer: {exc}"
-        if policy != "noeviction":
-            return f"maxmemory-policy is {policy}; claire needs noeviction"
-        return None
+        return redis_problem(self.url)
 
     def _clear_leftovers(self) -> None:
         for path in (self._paths.redis_pidfile, self._paths.redis_socket):

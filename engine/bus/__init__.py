@@ -1,0 +1,1 @@
+"""The event bus: Redis Streams with consumer groups."""
