@@ -12,8 +12,9 @@ DISPLAY_PLACES = 2
 
 def to_decimal(value: object) -> Decimal:
     """Convert an int, str or Decimal to a finite Decimal; refuse floats, NaN and infinity."""
-    if isinstance(value, bool) or isinstance(value, float):
-        raise ValueError(f"{value!r} is a {type(value).__name__}; give money as a string or Decimal")
+    if isinstance(value, bool | float):
+        kind = type(value).__name__
+        raise ValueError(f"{value!r} is a {kind}; give money as a string or Decimal")
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, int | str):

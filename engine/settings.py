@@ -86,7 +86,8 @@ class RedisSettings(_Section):
     """Redis: the event bus (Streams with consumer groups)."""
 
     url: SecretStr | None = Field(
-        None, description="Use this Redis server instead of starting one (redis://... or unix://...)"
+        None,
+        description="Use this Redis server instead of starting one (redis://... or unix://...)",
     )
     password: SecretStr | None = Field(
         None, description="Redis password; required when Redis listens on TCP"
@@ -112,7 +113,9 @@ class RedisSettings(_Section):
 class PapertestSettings(_Section):
     """Defaults for `claire papertest start`."""
 
-    capital: Money = Field(Decimal(100_000), gt=0, description="Initial capital in the quote currency")
+    capital: Money = Field(
+        Decimal(100_000), gt=0, description="Initial capital in the quote currency"
+    )
     quote_currency: str = Field("USDT", pattern=r"^[A-Z]{2,10}$", description="Quote currency")
     duration: str = Field("7d", description="Planned length: 90m, 12h, 7d")
     symbols: Symbols = Field(
@@ -154,9 +157,7 @@ class RiskSettings(_Section):
     abort_drawdown: Fraction = Field(
         Decimal("0.08"), description="Drawdown that halts the papertest"
     )
-    alert_drawdown: Fraction = Field(
-        Decimal("0.03"), description="Drawdown that raises an alert"
-    )
+    alert_drawdown: Fraction = Field(Decimal("0.03"), description="Drawdown that raises an alert")
     min_notional: Money = Field(
         Decimal(5), ge=0, description="Smallest order value in the quote currency"
     )
@@ -167,7 +168,9 @@ class ExecutionSettings(_Section):
 
     taker_fee: Fraction = Field(Decimal("0.0005"), description="Taker fee (MEXC spot: 0.05%)")
     maker_fee: Fraction = Field(Decimal(0), description="Maker fee (MEXC spot: 0%)")
-    slippage_base_bps: Money = Field(Decimal(1), ge=0, description="Slippage on every market fill (bps)")
+    slippage_base_bps: Money = Field(
+        Decimal(1), ge=0, description="Slippage on every market fill (bps)"
+    )
     slippage_impact_bps: Money = Field(
         Decimal(10), ge=0, description="Extra slippage per 100% of recent volume (bps)"
     )
@@ -281,15 +284,15 @@ class Settings(BaseSettings):
     runtime: RuntimeKind = Field(RuntimeKind.LOCAL, description="local (own servers) or docker")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
 
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings)  # type: ignore[arg-type]
-    redis: RedisSettings = Field(default_factory=RedisSettings)  # type: ignore[arg-type]
-    papertest: PapertestSettings = Field(default_factory=PapertestSettings)  # type: ignore[arg-type]
-    risk: RiskSettings = Field(default_factory=RiskSettings)  # type: ignore[arg-type]
-    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)  # type: ignore[arg-type]
-    market: MarketSettings = Field(default_factory=MarketSettings)  # type: ignore[arg-type]
-    mexc: MexcSettings = Field(default_factory=MexcSettings)  # type: ignore[arg-type]
-    notify: NotifySettings = Field(default_factory=NotifySettings)  # type: ignore[arg-type]
-    backup: BackupSettings = Field(default_factory=BackupSettings)  # type: ignore[arg-type]
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    papertest: PapertestSettings = Field(default_factory=PapertestSettings)
+    risk: RiskSettings = Field(default_factory=RiskSettings)
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    market: MarketSettings = Field(default_factory=MarketSettings)
+    mexc: MexcSettings = Field(default_factory=MexcSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    backup: BackupSettings = Field(default_factory=BackupSettings)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -307,7 +310,8 @@ class Settings(BaseSettings):
 
 
 SECTIONS: tuple[str, ...] = tuple(
-    name for name, field in Settings.model_fields.items()
+    name
+    for name, field in Settings.model_fields.items()
     if isinstance(field.annotation, type) and issubclass(field.annotation, _Section)
 )
 
@@ -360,7 +364,7 @@ def load_settings(env_file: Path | None = None) -> Settings:
 
     path = env_file if env_file is not None else DEFAULT_ENV_FILE
     try:
-        return Settings(_env_file=path if path.exists() else None)  # type: ignore[call-arg]
+        return Settings(_env_file=path if path.exists() else None)
     except ValidationError as exc:
         raise ConfigurationError([_describe(error) for error in exc.errors()]) from None
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 PAYLOAD_FIELD = b"event"
 BatchHandler = Callable[[Sequence[Event]], None]
+Entry = tuple[bytes, dict[bytes, bytes]]
 Decoder = Callable[[bytes], Event]
 
 
@@ -120,7 +121,9 @@ class RedisStreamBus:
 
     def dead_letters(self, count: int = 100) -> list[dict[str, str]]:
         """Return the newest dead letters, oldest first, as text fields."""
-        entries = self.client.xrevrange(self.key(Stream.DEAD_LETTERS), count=count)
+        entries = cast(
+            list[Entry], self.client.xrevrange(self.key(Stream.DEAD_LETTERS), count=count)
+        )
         return [
             {"id": _text(mid), **{_text(k): _text(v) for k, v in fields.items()}}
             for mid, fields in reversed(entries)
@@ -236,13 +239,14 @@ class StreamConsumer:
         )
         return len(claimed)
 
-    def _read(self, block: bool) -> tuple[list[tuple[bytes, dict[bytes, bytes]]], bool]:
-        own = self.bus.client.xreadgroup(
-            self.group, self.consumer, {self._key: "0"}, count=self.options.batch_size
+    def _read(self, block: bool) -> tuple[list[Entry], bool]:
+        own = _entries(
+            self.bus.client.xreadgroup(
+                self.group, self.consumer, {self._key: "0"}, count=self.options.batch_size
+            )
         )
-        entries = own[0][1] if own else []
-        if entries:
-            return entries, False
+        if own:
+            return own, False
         new = self.bus.client.xreadgroup(
             self.group,
             self.consumer,
@@ -250,11 +254,9 @@ class StreamConsumer:
             count=self.options.batch_size,
             block=self.options.block_ms if block else None,
         )
-        return (new[0][1] if new else []), True
+        return _entries(new), True
 
-    def _process(
-        self, entries: list[tuple[bytes, dict[bytes, bytes]]], fresh: bool, result: PollResult
-    ) -> None:
+    def _process(self, entries: list[Entry], fresh: bool, result: PollResult) -> None:
         deliveries = {} if fresh else self._deliveries(entries)
         decoded: list[tuple[str, Event]] = []
         payloads: dict[str, bytes] = {}
@@ -309,7 +311,7 @@ class StreamConsumer:
             self._ack([message_id])
             result.processed += 1
 
-    def _deliveries(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> dict[str, int]:
+    def _deliveries(self, entries: list[Entry]) -> dict[str, int]:
         pending = self.bus.client.xpending_range(
             self._key,
             self.group,
@@ -347,6 +349,11 @@ class StreamConsumer:
         pipe.execute()
         if self._on_dead_letter is not None:
             self._on_dead_letter(letter)
+
+
+def _entries(reply: Any) -> list[Entry]:
+    """Return the entries of an XREADGROUP reply for one stream (empty when none)."""
+    return cast(list[Entry], reply[0][1]) if reply else []
 
 
 def _text(value: Any) -> str:

@@ -87,5 +87,7 @@ class LocalRuntime:
                 conn.execute("SELECT 1")
         except psycopg.Error as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return ComponentStatus("postgres", ComponentState.EXTERNAL, False, f"does not answer: {first}")
+            return ComponentStatus(
+                "postgres", ComponentState.EXTERNAL, False, f"does not answer: {first}"
+            )
         return ComponentStatus("postgres", ComponentState.EXTERNAL, True, "answers SELECT 1")

@@ -88,13 +88,20 @@ class PostgresServer:
             stale = pid is not None
             state = ComponentState.DOWN if stale else ComponentState.STOPPED
             initialised = (self._paths.postgres_data / "PG_VERSION").exists()
-            detail = "not running (stale pid file)" if stale else (
-                "not started" if initialised else "not initialised"
+            detail = (
+                "not running (stale pid file)"
+                if stale
+                else ("not started" if initialised else "not initialised")
             )
             return ComponentStatus(NAME, state, False, detail, None, endpoint)
         problem = self._probe()
         return ComponentStatus(
-            NAME, ComponentState.RUNNING, problem is None, problem or "answers SELECT 1", pid, endpoint
+            NAME,
+            ComponentState.RUNNING,
+            problem is None,
+            problem or "answers SELECT 1",
+            pid,
+            endpoint,
         )
 
     def _probe(self) -> str | None:
@@ -107,8 +114,16 @@ class PostgresServer:
 
     def _initdb(self, bin_dir: Path) -> None:
         argv: list[str | Path] = [
-            bin_dir / "initdb", "-D", self._paths.postgres_data, "-U", self._settings.user,
-            "-E", "UTF8", "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256",
+            bin_dir / "initdb",
+            "-D",
+            self._paths.postgres_data,
+            "-U",
+            self._settings.user,
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
         ]
         pwfile: Path | None = None
         if self._settings.password is not None:
@@ -137,8 +152,19 @@ class PostgresServer:
             f"-c unix_socket_directories='{self._paths.postgres_socket_dir}' "
             "-c unix_socket_permissions=0700"
         )
-        argv = [bin_dir / "pg_ctl", "start", "-D", self._paths.postgres_data, "-l",
-                self._paths.postgres_log, "-w", "-t", "60", "-o", options]
+        argv: list[str | Path] = [
+            bin_dir / "pg_ctl",
+            "start",
+            "-D",
+            self._paths.postgres_data,
+            "-l",
+            self._paths.postgres_log,
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+        ]
         deadline = time.monotonic() + SHARED_MEMORY_WAIT_S
         while True:
             try:

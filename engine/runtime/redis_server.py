@@ -115,7 +115,12 @@ class RedisServer:
         problem = self._ping()
         healthy = problem is None
         return ComponentStatus(
-            NAME, ComponentState.RUNNING, healthy, problem or "answers PING, noeviction", pid, endpoint
+            NAME,
+            ComponentState.RUNNING,
+            healthy,
+            problem or "answers PING, noeviction",
+            pid,
+            endpoint,
         )
 
     def _ping(self) -> str | None:

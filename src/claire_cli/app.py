@@ -18,7 +18,7 @@ from engine.errors import ClaireError
 class ClaireGroup(TyperGroup):
     """The root group: turns a known error into one red line and a non-zero exit."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except ClaireError as exc:

@@ -83,7 +83,9 @@ def _table(statuses: list[ComponentStatus]) -> None:
         table.add_column(column)
     for status in statuses:
         style = _STATE_STYLE[status.state]
-        health = f"[green]ok[/] {status.detail}" if status.healthy else f"[red]fail[/] {status.detail}"
+        health = (
+            f"[green]ok[/] {status.detail}" if status.healthy else f"[red]fail[/] {status.detail}"
+        )
         table.add_row(
             status.name,
             f"[{style}]{status.state}[/]",

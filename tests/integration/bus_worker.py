@@ -20,7 +20,9 @@ from engine.streams import Stream
 GROUP = "crash-test"
 
 
-def store(conn: psycopg.Connection[tuple[object, ...]], consumer: str, events: Sequence[Event]) -> None:
+def store(
+    conn: psycopg.Connection[tuple[object, ...]], consumer: str, events: Sequence[Event]
+) -> None:
     """Record the delivery, then store the event idempotently (the pattern every stage uses)."""
     for event in events:
         conn.execute(

@@ -69,7 +69,9 @@ def test_publish_then_consume_delivers_decoded_events_in_order(bus: RedisStreamB
     assert pending_count(bus, Stream.MARKET_DATA, "g") == 0
 
 
-def test_publish_trims_streams_to_about_maxlen(redis_client: redis.Redis, redis_namespace: str) -> None:
+def test_publish_trims_streams_to_about_maxlen(
+    redis_client: redis.Redis, redis_namespace: str
+) -> None:
     bus = RedisStreamBus(redis_client, redis_namespace, maxlen=100)
     bus.publish_many(trade_tick(i) for i in range(2_000))
 
@@ -203,8 +205,16 @@ def test_consumer_killed_mid_batch_then_messages_reclaimed_and_stored_exactly_on
     bus.publish_many(sent)
     root = Path(__file__).resolve().parents[2]
     worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.bus_worker", redis_url, redis_namespace,
-         database_conninfo, "doomed", "40"],
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.bus_worker",
+            redis_url,
+            redis_namespace,
+            database_conninfo,
+            "doomed",
+            "40",
+        ],
         cwd=root,
         env={**os.environ, "PYTHONPATH": str(root)},
     )
@@ -229,8 +239,10 @@ def test_consumer_killed_mid_batch_then_messages_reclaimed_and_stored_exactly_on
             options=FAST,
         )
         eventually(
-            lambda: survivor.poll(block=False).idle
-            and pending_count(bus, Stream.MARKET_DATA, bus_worker.GROUP) == 0,
+            lambda: (
+                survivor.poll(block=False).idle
+                and pending_count(bus, Stream.MARKET_DATA, bus_worker.GROUP) == 0
+            ),
             timeout=30,
             what="the survivor to reclaim and drain",
         )

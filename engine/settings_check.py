@@ -1,0 +1,476 @@
+"""Check claire's settings and report every problem at once (`claire env check`).
+
+Values come from the process environment (wins), then the `.env` file, then the defaults.
+Each problem is a `Finding`: the variable, its value (masked if secret) and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import os
+import re
+import stat
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from annotated_types import Ge, Gt, Le, Lt
+from dotenv.main import resolve_variables
+from dotenv.parser import Binding, parse_stream
+from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+
+from engine.errors import ConfigurationError
+from engine.money import parse_fraction
+from engine.settings import (
+    DEFAULT_ENV_FILE,
+    ENV_PREFIX,
+    SECTIONS,
+    Settings,
+    SettingSpec,
+    setting_specs,
+)
+
+Severity = Literal["error", "warning"]
+Source = Literal["env", "file", "default"]
+
+SPECS: dict[str, SettingSpec] = {spec.env: spec for spec in setting_specs()}
+"""Every variable claire reads, by name."""
+
+_SHOWN_PREFIX_MIN_LENGTH = 16
+_FRACTION_TEXT = "written 0.05 or 5%"
+_OUT_OF_RANGE = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
+_TYPE_PROBLEMS = dict.fromkeys(_OUT_OF_RANGE, "is out of range") | {
+    "int_parsing": "is not a whole number",
+    "decimal_parsing": "is not a number",
+    "bool_parsing": "is not true or false",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem with the settings; `value` is already masked when it is a secret."""
+
+    severity: Severity
+    variable: str | None
+    value: str | None
+    problem: str
+    allowed: str
+
+    def __str__(self) -> str:
+        subject = self.variable or ""
+        if self.variable and self.value is not None:
+            subject = f"{self.variable} = {self.value!r}"
+        head = f"{subject}: {self.problem}" if subject else self.problem
+        return f"{head}; allowed: {self.allowed}"
+
+    def as_dict(self) -> dict[str, str | None]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EffectiveSetting:
+    """One variable as claire will use it: its value (None when unset, secrets masked)."""
+
+    variable: str
+    value: str | None
+    source: Source
+
+
+def mask(value: str) -> str:
+    """Hide a secret: `****`, or its first 2 characters and `…` when it is long."""
+    if len(value) < _SHOWN_PREFIX_MIN_LENGTH:
+        return "****"
+    return f"{value[:2]}…"
+
+
+def is_valid(findings: list[Finding]) -> bool:
+    """Return True when no finding is an error (warnings alone leave settings valid)."""
+    return all(finding.severity != "error" for finding in findings)
+
+
+def resolve_env_file(given: Path | None) -> Path | None:
+    """Return the settings file to read: `given`, else `./.env` when it exists, else None."""
+    if given is not None:
+        return given
+    return DEFAULT_ENV_FILE if DEFAULT_ENV_FILE.is_file() else None
+
+
+def load_sources(
+    environ: Mapping[str, str], env_file: Path | None
+) -> dict[str, tuple[str, Source]]:
+    """Return every known variable's raw value and where it comes from."""
+    given = _given(environ, env_file)
+    return {name: given.get(name, (_raw(given, name), "default")) for name in SPECS}
+
+
+def check_settings(environ: Mapping[str, str], env_file: Path | None) -> list[Finding]:
+    """Return every problem of the settings in `environ` and `env_file`, errors first."""
+    findings: list[Finding] = []
+    if env_file is not None and not env_file.is_file():
+        findings.append(_error(None, None, f"{env_file} does not exist", "an existing file"))
+    elif env_file is not None and not os.access(env_file, os.R_OK):
+        findings.append(_error(None, None, f"{env_file} cannot be read", "a readable file"))
+    findings += _file_syntax(env_file)
+    given = _given(environ, env_file)
+    findings += _unknown(given)
+    findings += _validate(given)[1]
+    findings += _required(given)
+    findings += _inconsistent(given)
+    findings += _file_permissions(env_file, given)
+    return sorted(findings, key=lambda finding: finding.severity != "error")
+
+
+def build_settings(environ: Mapping[str, str], env_file: Path | None) -> Settings:
+    """Return the settings, or raise `ConfigurationError` listing every error."""
+    errors = [f for f in check_settings(environ, env_file) if f.severity == "error"]
+    settings = _validate(_given(environ, env_file))[0]
+    if errors or settings is None:
+        raise ConfigurationError(list(errors))
+    return settings
+
+
+def effective_settings(environ: Mapping[str, str], env_file: Path | None) -> list[EffectiveSetting]:
+    """Return every variable's effective value (secrets masked) and its source."""
+    settings = build_settings(environ, env_file)
+    sources = load_sources(environ, env_file)
+    result = []
+    for name, spec in SPECS.items():
+        value: Any = settings
+        for part in spec.path:
+            value = getattr(value, part)
+        result.append(EffectiveSetting(name, _display(value), sources[name][1]))
+    return result
+
+
+def format_value(value: object) -> str:
+    """Write a setting's value the way it is written in a `.env` file (secrets unmasked)."""
+    if value is None:
+        return ""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def _display(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, SecretStr):
+        return mask(value.get_secret_value())
+    return format_value(value)
+
+
+def _given(environ: Mapping[str, str], env_file: Path | None) -> dict[str, tuple[str, Source]]:
+    """Return the CLAIRE_ variables set in the file and the environment (which wins)."""
+    given: dict[str, tuple[str, Source]] = {}
+    for name, value in _read_env_file(env_file).items():
+        given[name.upper()] = (value, "file")
+    for name, value in environ.items():
+        if name.upper().startswith(ENV_PREFIX):
+            given[name.upper()] = (value, "env")
+    return given
+
+
+def _read_env_file(env_file: Path | None) -> dict[str, str]:
+    """Parse a .env file like pydantic-settings does (python-dotenv, with ${VAR} expansion)."""
+    bindings = [b for b in _bindings(env_file) if b.key is not None]
+    resolved = resolve_variables(((b.key or "", b.value) for b in bindings), override=True)
+    return {
+        key: value
+        for key, value in resolved.items()
+        if value is not None and key.upper().startswith(ENV_PREFIX)
+    }
+
+
+def _bindings(env_file: Path | None) -> Iterator[Binding]:
+    try:
+        text = env_file.read_text(encoding="utf-8", errors="replace") if env_file else ""
+    except OSError:  # missing or unreadable: reported by check_settings
+        text = ""
+    return parse_stream(io.StringIO(text))
+
+
+def _file_syntax(env_file: Path | None) -> list[Finding]:
+    # A line without `=` has no value (pydantic-settings reads None); the line may hold a
+    # secret, so only its number is shown.
+    bad = [_line(b) for b in _bindings(env_file) if b.error or (b.key and b.value is None)]
+    problem = "{}, line {}: not a KEY=value line"
+    allowed = 'KEY=value, KEY="quoted value" or a # comment'
+    return [_error(None, None, problem.format(env_file, line), allowed) for line in bad]
+
+
+def _line(binding: Binding) -> int:
+    """Return the line a binding's text starts on (dotenv counts the blank lines before it)."""
+    text = binding.original.string
+    return binding.original.line + text[: len(text) - len(text.lstrip())].count("\n")
+
+
+def _validate(given: dict[str, tuple[str, Source]]) -> tuple[Settings | None, list[Finding]]:
+    nested: dict[str, Any] = {}
+    for name, (value, _) in given.items():
+        spec = SPECS.get(name)
+        if spec is None:
+            continue
+        if len(spec.path) == 1:
+            nested[spec.path[0]] = value
+        else:
+            nested.setdefault(spec.path[0], {})[spec.path[1]] = value
+    try:
+        # model_validate, unlike Settings(), reads nothing from os.environ or a file.
+        return Settings.model_validate(nested), []
+    except ValidationError as exc:
+        return None, [_translate(error, given) for error in exc.errors(include_url=False)]
+
+
+def _translate(error: Any, given: dict[str, tuple[str, Source]]) -> Finding:
+    loc = [str(part) for part in error["loc"]]
+    path = tuple(loc[:2]) if loc and loc[0] in SECTIONS else tuple(loc[:1])
+    name = (ENV_PREFIX + "_".join(path)).upper()
+    spec = SPECS.get(name)
+    secret = spec is not None and spec.secret
+    raw = given.get(name)
+    value = None if raw is None else (mask(raw[0]) if secret else raw[0])
+    field = _field(path)
+    allowed = _allowed(field) if field is not None else "see `claire env template`"
+    problem, allowed = _explain(error, allowed, secret)
+    return _error(name, value, problem, allowed)
+
+
+def _explain(error: Any, allowed: str, secret: bool) -> tuple[str, str]:
+    """Return what is wrong and what is allowed, from pydantic's error type and context."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind in {"literal_error", "enum"}:
+        return "is not one of the choices", f"one of {ctx['expected']}"
+    if kind == "string_pattern_mismatch":
+        return "has the wrong form", f"text matching {ctx['pattern']}"
+    if kind in _TYPE_PROBLEMS:
+        return _TYPE_PROBLEMS[kind], allowed
+    if secret:  # pydantic's message may quote the input
+        return "is invalid", allowed
+    if message.startswith("must be "):
+        return "is invalid", message.removeprefix("must be ")
+    return message, allowed
+
+
+def _field(path: tuple[str, ...]) -> FieldInfo | None:
+    fields: dict[str, FieldInfo] = Settings.model_fields
+    if len(path) == 2:
+        section = fields[path[0]].annotation
+        if not (isinstance(section, type) and issubclass(section, BaseModel)):
+            return None
+        fields = section.model_fields
+    return fields.get(path[-1])
+
+
+def _allowed(field: FieldInfo) -> str:
+    """Say in words what a field accepts: its type and its bounds."""
+    metadata = list(field.metadata)
+    base: Any = field.annotation
+    for arg in get_args(base):  # `Port | None` keeps its bounds inside the union
+        for inner in get_args(arg)[1:]:
+            metadata += getattr(inner, "metadata", [inner])
+    if any(getattr(m, "func", None) is parse_fraction for m in metadata) and any(
+        isinstance(m, Le) and m.le == 1 for m in metadata
+    ):
+        return f"a fraction {_bounds(metadata)}, {_FRACTION_TEXT}"
+    return " ".join(part for part in (_kind(base, metadata), _bounds(metadata)) if part)
+
+
+def _kind(annotation: object, metadata: list[Any]) -> str:
+    text = repr(annotation)
+    if any(getattr(m, "func", None) is parse_fraction for m in metadata):
+        return "a number"
+    if re.search(r"\bint\b", text):
+        return "a whole number"
+    if "bool" in text:
+        return "true or false"
+    if "list" in text:
+        return "a comma-separated list such as BTCUSDT,ETHUSDT"
+    if "Path" in text:
+        return "a path"
+    return "text"
+
+
+def _bounds(metadata: list[Any]) -> str:
+    ge = next((m.ge for m in metadata if isinstance(m, Ge)), None)
+    le = next((m.le for m in metadata if isinstance(m, Le)), None)
+    gt = next((m.gt for m in metadata if isinstance(m, Gt)), None)
+    lt = next((m.lt for m in metadata if isinstance(m, Lt)), None)
+    if gt is None and lt is None and ge is not None and le is not None:
+        return f"from {ge} to {le}"
+    lower = f"above {gt}" if gt is not None else (f"at least {ge}" if ge is not None else "")
+    upper = f"below {lt}" if lt is not None else (f"at most {le}" if le is not None else "")
+    return " and ".join(part for part in (lower, upper) if part)
+
+
+def _unknown(given: dict[str, tuple[str, Source]]) -> list[Finding]:
+    findings = []
+    for name, (value, source) in given.items():
+        if name in SPECS:
+            continue
+        where = "the environment" if source == "env" else "the settings file"
+        close = difflib.get_close_matches(name, list(SPECS), n=1)
+        allowed = (
+            f"did you mean {close[0]}?" if close else "a variable listed by `claire env template`"
+        )
+        # Masked: an unknown name may be a mistyped secret.
+        findings.append(_error(name, mask(value), f"unknown variable in {where}", allowed))
+    return findings
+
+
+# (required variable, when this variable, is this value (None: is set), what is allowed)
+_REQUIRED: tuple[tuple[str, str, str | None, str], ...] = (
+    ("CLAIRE_DATABASE_PASSWORD", "CLAIRE_RUNTIME", "docker", "a password"),
+    ("CLAIRE_REDIS_PASSWORD", "CLAIRE_RUNTIME", "docker", "a password"),
+    ("CLAIRE_DATABASE_PASSWORD", "CLAIRE_DATABASE_PORT", None, "a password"),
+    ("CLAIRE_REDIS_PASSWORD", "CLAIRE_REDIS_PORT", None, "a password"),
+    ("CLAIRE_NOTIFY_TELEGRAM_CHAT_ID", "CLAIRE_NOTIFY_TELEGRAM_TOKEN", None, "a chat id"),
+    ("CLAIRE_NOTIFY_EMAIL_TO", "CLAIRE_NOTIFY_SMTP_HOST", None, "an e-mail address"),
+    ("CLAIRE_MARKET_REPLAY_PATH", "CLAIRE_MARKET_SOURCE", "replay", "a path to recorded data"),
+)
+
+# (severity, variable, ">" or ">=", other variable, why the combination is wrong)
+_LIMITS: tuple[tuple[Severity, str, str, str, str], ...] = (
+    ("error", "CLAIRE_RISK_MAX_POSITION", ">", "CLAIRE_RISK_MAX_EXPOSURE",
+     "one position can never be larger than all positions together"),
+    ("error", "CLAIRE_RISK_ALERT_DRAWDOWN", ">=", "CLAIRE_RISK_ABORT_DRAWDOWN",
+     "the papertest would halt before the alert warns of the drawdown"),
+    ("warning", "CLAIRE_RISK_MAX_DAILY_DRAWDOWN", ">", "CLAIRE_RISK_ABORT_DRAWDOWN",
+     "the papertest halts before the daily limit can block entries, so it has no effect "
+     "(a warning only: the abort limit still protects the account)"),
+)  # fmt: skip
+
+
+def _required(given: dict[str, tuple[str, Source]]) -> list[Finding]:
+    reasons: dict[str, list[str]] = {}
+    allowed: dict[str, str] = {}
+    for name, condition, expected, what in _REQUIRED:
+        actual = _raw(given, condition).strip()
+        applies = actual == expected if expected is not None else bool(actual)
+        if applies and not _raw(given, name).strip():
+            reasons.setdefault(name, []).append(f"{condition} is {expected or 'set'}")
+            allowed[name] = what
+    return [
+        _error(name, None, "is missing: required because " + " and ".join(why), allowed[name])
+        for name, why in reasons.items()
+    ]
+
+
+def _inconsistent(given: dict[str, tuple[str, Source]]) -> list[Finding]:
+    findings = []
+    for severity, name, operator, other, why in _LIMITS:
+        value, limit = _share(given, name), _share(given, other)
+        if value is None or limit is None:
+            continue  # a wrong type, already reported
+        if value > limit or (operator == ">=" and value == limit):
+            relation = "above" if operator == ">" else "not below"
+            bound = "at most" if operator == ">" else "less than"
+            findings.append(
+                Finding(
+                    severity,
+                    name,
+                    _raw(given, name),
+                    f"is {relation} {other} ({_percent(limit)}): {why}",
+                    f"{bound} {other} ({_percent(limit)})",
+                )
+            )
+    return findings
+
+
+def _raw(given: dict[str, tuple[str, Source]], name: str) -> str:
+    """Return a variable's raw value, or its default written as in a .env file."""
+    return given[name][0] if name in given else format_value(SPECS[name].default)
+
+
+def _share(given: dict[str, tuple[str, Source]], name: str) -> Decimal | None:
+    try:
+        return parse_fraction(_raw(given, name))
+    except ValueError:
+        return None
+
+
+def _file_permissions(env_file: Path | None, given: dict[str, tuple[str, Source]]) -> list[Finding]:
+    if env_file is None or not env_file.is_file() or os.name != "posix":
+        return []
+    secrets = [
+        name
+        for name, (value, source) in given.items()
+        if source == "file" and value and name in SPECS and SPECS[name].secret
+    ]
+    mode = stat.S_IMODE(env_file.stat().st_mode)
+    if not secrets or not mode & 0o077:
+        return []
+    return [
+        Finding(
+            "warning",
+            None,
+            None,
+            f"{env_file} holds secrets ({', '.join(secrets)}) and is readable by group or "
+            f"others (mode {mode:04o})",
+            f"readable by its owner only: chmod 600 {env_file}",
+        )
+    ]
+
+
+def _error(variable: str | None, value: str | None, problem: str, allowed: str) -> Finding:
+    return Finding("error", variable, value, problem, allowed)
+
+
+def _percent(share: Decimal) -> str:
+    return f"{(share * 100).normalize():f}%"
+
+
+_TEMPLATE_HEADER = """\
+# claire settings. Copy this file to .env, uncomment and edit the lines you change:
+#   cp .env.example .env && chmod 600 .env && claire env check
+# Precedence: process environment, then .env, then the defaults shown here.
+# Percentages accept 0.05 or 5%; lists are comma-separated.
+# Generated by `claire env template`: do not edit by hand.
+"""
+_DEFAULT_NOTES = {"CLAIRE_HOME": "default: ~/.local/share/claire, or /var/lib/claire for root"}
+
+
+def env_template() -> str:
+    """Return the commented `.env.example`: one block per section, every variable in it."""
+    lines = [_TEMPLATE_HEADER.rstrip("\n")]
+    current: str | None = None
+    for spec in SPECS.values():
+        section = spec.path[0] if len(spec.path) == 2 else "general"
+        if section != current:
+            current = section
+            lines += ["", f"# === {section}: {_section_title(section)}"]
+        lines.append(f"# {spec.description}{_notes(spec)}")
+        default = "" if spec.secret else format_value(spec.default)
+        lines.append(f"# {spec.env}={default}")
+    return "\n".join(lines) + "\n"
+
+
+def _section_title(section: str) -> str:
+    if section == "general":
+        return "where claire keeps its state and how it runs."
+    model = Settings.model_fields[section].annotation
+    return (getattr(model, "__doc__", None) or "").strip().splitlines()[0]
+
+
+def _notes(spec: SettingSpec) -> str:
+    notes = ["secret"] if spec.secret else []
+    if spec.env in _DEFAULT_NOTES:
+        notes.append(_DEFAULT_NOTES[spec.env])
+    elif "(default:" in spec.description or "unset" in spec.description:
+        pass  # the description says it already
+    elif spec.default is None:
+        notes.append("unset by default")
+    else:
+        notes.append(f"default: {format_value(spec.default)}")
+    return f" ({', '.join(notes)})" if notes else ""
