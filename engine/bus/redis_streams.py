@@ -74,7 +74,7 @@ class RedisStreamBus:
 
     @classmethod
     def from_url(cls, url: str, namespace: str, *, maxlen: int = 1_000_000) -> RedisStreamBus:
-        client = redis.Redis.from_url(url, socket_keepalive=True, health_check_interval=30)
+        client = redis.Redis.from_url(url, health_check_interval=30)
         return cls(client, namespace, maxlen=maxlen)
 
     def key(self, stream: Stream) -> str:
@@ -275,6 +275,9 @@ class StreamConsumer:
                 self._dead_letter(message_id, payload, str(exc), deliveries.get(message_id, 1))
                 result.dead_lettered += 1
         if not decoded:
+            return
+        if len(decoded) == 1:
+            self._process_singly(decoded, payloads, deliveries, result)
             return
         try:
             self._handler([event for _, event in decoded])

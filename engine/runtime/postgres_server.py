@@ -150,7 +150,7 @@ class PostgresServer:
         options = (
             f"-c listen_addresses='{listen}' -c port={self.port} "
             f"-c unix_socket_directories='{self._paths.postgres_socket_dir}' "
-            "-c unix_socket_permissions=0700"
+            "-c unix_socket_permissions=0700 -c timezone=UTC -c log_timezone=UTC"
         )
         argv: list[str | Path] = [
             bin_dir / "pg_ctl",

@@ -8,7 +8,10 @@ The vocabularies are the lowercase values the database's CHECK constraints accep
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, get_args
+
+from engine.domain.orders import OrderSide, OrderStatus, OrderType
+from engine.events import AlertLevel, CandleInterval
 
 # Column types as information_schema.columns.data_type spells them.
 TEXT: Final = "text"
@@ -22,24 +25,19 @@ JSONB: Final = "jsonb"
 NUMERIC_PRECISION: Final = 38
 NUMERIC_SCALE: Final = 18
 
-SIDES: Final = ("buy", "sell")
-ORDER_TYPES: Final = ("market", "limit")
+# The vocabularies come from the domain, so the database and the events cannot drift apart;
+# tests/integration/test_schema.py checks the SQL CHECK constraints against them.
+SIDES: Final = tuple(OrderSide)
+ORDER_TYPES: Final = tuple(OrderType)
 #: Statuses an order result reports.
-RESULT_STATUSES: Final = (
-    "accepted",
-    "partially_filled",
-    "filled",
-    "cancelled",
-    "rejected",
-    "expired",
-)
+RESULT_STATUSES: Final = tuple(OrderStatus)
 #: Statuses of an order row: submitted until its first result arrives, then the latest result.
 ORDER_STATUSES: Final = ("submitted", *RESULT_STATUSES)
 #: The results that create a row in `trades`.
-FILL_STATUSES: Final = ("filled", "partially_filled")
+FILL_STATUSES: Final = tuple(status for status in OrderStatus if status.is_fill)
 RUN_STATUSES: Final = ("running", "completed", "stopped", "aborted", "failed")
-ALERT_LEVELS: Final = ("info", "warning", "critical")
-CANDLE_INTERVALS: Final = ("1m", "5m", "15m", "30m", "1h", "4h", "1d")
+ALERT_LEVELS: Final = tuple(AlertLevel)
+CANDLE_INTERVALS: Final = get_args(CandleInterval)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,113 @@
+"""Market data events: trades, best bid/ask quotes and candles, all on `market_data`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import ValidationInfo, field_validator
+
+from engine.events.envelope import EventEnvelope
+from engine.events.fields import (
+    Identifier,
+    NonNegativeDecimal,
+    PositiveDecimal,
+    SideField,
+    Symbol,
+    UtcDatetime,
+    rule_error,
+)
+
+CandleInterval = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
+
+
+class TradeTick(EventEnvelope):
+    """A trade printed on the exchange; `side` is the aggressor's side."""
+
+    type: Literal["trade_tick"] = "trade_tick"
+    symbol: Symbol
+    price: PositiveDecimal
+    quantity: PositiveDecimal
+    side: SideField
+    trade_id: Identifier | None = None
+
+
+class QuoteTick(EventEnvelope):
+    """The best bid and ask of a symbol's order book."""
+
+    type: Literal["quote_tick"] = "quote_tick"
+    symbol: Symbol
+    bid_price: PositiveDecimal
+    bid_quantity: PositiveDecimal
+    ask_price: PositiveDecimal
+    ask_quantity: PositiveDecimal
+
+    @field_validator("ask_price")
+    @classmethod
+    def _ask_not_below_bid(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        bid = info.data.get("bid_price")
+        if bid is not None and value < bid:
+            raise rule_error(f"must not be below bid_price ({bid}): the quote is crossed")
+        return value
+
+    @property
+    def mid_price(self) -> Decimal:
+        """Return the price halfway between bid and ask."""
+        return (self.bid_price + self.ask_price) / 2
+
+    @property
+    def spread(self) -> Decimal:
+        """Return ask minus bid."""
+        return self.ask_price - self.bid_price
+
+
+class Candle(EventEnvelope):
+    """An OHLCV bar; `ts_event` is when it closed. Volume is in base, quote volume in quote."""
+
+    type: Literal["candle"] = "candle"
+    symbol: Symbol
+    interval: CandleInterval = "1m"
+    open_time: UtcDatetime
+    close_time: UtcDatetime
+    open: PositiveDecimal
+    high: PositiveDecimal
+    low: PositiveDecimal
+    close: PositiveDecimal
+    volume: NonNegativeDecimal
+    quote_volume: NonNegativeDecimal
+
+    @field_validator("close_time")
+    @classmethod
+    def _closes_after_opening(cls, value: datetime, info: ValidationInfo) -> datetime:
+        opened = info.data.get("open_time")
+        if opened is not None and value <= opened:
+            raise rule_error(f"must be after open_time ({opened.isoformat()})")
+        return value
+
+    @field_validator("high")
+    @classmethod
+    def _high_not_below_open(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        opened = info.data.get("open")
+        if opened is not None and value < opened:
+            raise rule_error(f"must not be below open ({opened})")
+        return value
+
+    @field_validator("low")
+    @classmethod
+    def _low_not_above_open_or_high(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        for name in ("open", "high"):
+            bound = info.data.get(name)
+            if bound is not None and value > bound:
+                raise rule_error(f"must not be above {name} ({bound})")
+        return value
+
+    @field_validator("close")
+    @classmethod
+    def _close_within_range(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        high, low = info.data.get("high"), info.data.get("low")
+        if high is not None and value > high:
+            raise rule_error(f"must not be above high ({high})")
+        if low is not None and value < low:
+            raise rule_error(f"must not be below low ({low})")
+        return value

@@ -1,0 +1,172 @@
+"""Trading events: a strategy's signal, risk's decision, an order and its results."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field, StrictBool, ValidationInfo, field_validator
+
+from engine.domain.orders import OrderStatus, OrderType
+from engine.events.envelope import EventEnvelope
+from engine.events.fields import (
+    Code,
+    Currency,
+    Identifier,
+    NonNegativeDecimal,
+    OrderTypeField,
+    PositiveDecimal,
+    SideField,
+    SignedDecimal,
+    StatusField,
+    Symbol,
+    Text,
+    UnitFraction,
+    UtcDatetime,
+    rule_error,
+)
+
+
+class SignalGenerated(EventEnvelope):
+    """A strategy wants to trade; its `event_id` is the signal id risk decisions refer to."""
+
+    type: Literal["signal"] = "signal"
+    symbol: Symbol
+    side: SideField
+    strategy: Code
+    confidence: UnitFraction
+    #: The market price the strategy saw when it decided.
+    reference_price: PositiveDecimal
+    reason: Text | None = None
+
+    @property
+    def signal_id(self) -> str:
+        """Return the id orders and risk decisions use for this signal."""
+        return self.event_id
+
+
+class RiskDecided(EventEnvelope):
+    """Risk approved or denied a signal; an approval names the order it created."""
+
+    type: Literal["risk_decision"] = "risk_decision"
+    signal_id: Identifier
+    approved: StrictBool
+    reason_code: Code
+    detail: Text | None = None
+    order_id: Identifier | None = Field(default=None, validate_default=True)
+
+    @field_validator("order_id")
+    @classmethod
+    def _approval_names_order(cls, value: str | None, info: ValidationInfo) -> str | None:
+        approved = info.data.get("approved")
+        if value is None and approved is True:
+            raise rule_error("required when the decision is approved")
+        if value is not None and approved is False:
+            raise rule_error("must be absent when the decision is a denial (no order is created)")
+        return value
+
+
+class OrderSubmitted(EventEnvelope):
+    """An order sent to execution. `quantity` is in base-asset units (BTC, not USDT).
+
+    A market order has no `price`; a limit order must have one.
+    """
+
+    type: Literal["order"] = "order"
+    order_id: Identifier
+    signal_id: Identifier | None = None
+    symbol: Symbol
+    side: SideField
+    order_type: OrderTypeField
+    quantity: PositiveDecimal
+    price: PositiveDecimal | None = Field(default=None, validate_default=True)
+    expires_at: UtcDatetime | None = None
+    reason: Text | None = None
+
+    @field_validator("price")
+    @classmethod
+    def _price_matches_order_type(
+        cls, value: Decimal | None, info: ValidationInfo
+    ) -> Decimal | None:
+        order_type = info.data.get("order_type")
+        if order_type is OrderType.MARKET and value is not None:
+            raise rule_error("must be absent for a market order")
+        if order_type is OrderType.LIMIT and value is None:
+            raise rule_error("required for a limit order")
+        return value
+
+
+#: Result fields a fill must carry (a `trades` row needs every one of them).
+_REQUIRED_FOR_FILL = (
+    "execution_price",
+    "reference_price",
+    "slippage_bps",
+    "fee_currency",
+    "trade_id",
+)
+#: Result fields that only a fill may carry.
+_ONLY_FOR_FILL = ("execution_price", "trade_id")
+
+
+class OrderResultReported(EventEnvelope):
+    """What execution did with an order: accepted it, filled some or all, or ended it.
+
+    `quantity` is what the order asked for; `filled_quantity` and `execution_price` are
+    the fill this result reports (one trade, id `trade_id`), not the order's running total.
+    A fill status needs a fill; any other status has `filled_quantity` 0 and no price.
+    `slippage_bps` is signed: positive when the fill was worse than `reference_price`.
+    """
+
+    type: Literal["order_result"] = "order_result"
+    order_id: Identifier
+    symbol: Symbol
+    side: SideField
+    order_type: OrderTypeField
+    status: StatusField
+    quantity: PositiveDecimal
+    filled_quantity: NonNegativeDecimal = Field(default=Decimal(0), validate_default=True)
+    execution_price: PositiveDecimal | None = Field(default=None, validate_default=True)
+    reference_price: PositiveDecimal | None = Field(default=None, validate_default=True)
+    slippage_bps: SignedDecimal | None = Field(default=None, validate_default=True)
+    fee: NonNegativeDecimal = Decimal(0)
+    fee_currency: Currency | None = Field(default=None, validate_default=True)
+    trade_id: Identifier | None = Field(default=None, validate_default=True)
+    reason: Text | None = None
+
+    @field_validator("filled_quantity")
+    @classmethod
+    def _filled_quantity_fits(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        quantity = info.data.get("quantity")
+        if quantity is not None and value > quantity:
+            raise rule_error(f"must not exceed quantity ({quantity})")
+        status = info.data.get("status")
+        if isinstance(status, OrderStatus):
+            if status.is_fill and value == 0:
+                raise rule_error(f"must be greater than 0 for a {status} result")
+            if not status.is_fill and value != 0:
+                raise rule_error(f"must be 0 for a {status} result")
+        return value
+
+    @field_validator(*_REQUIRED_FOR_FILL)
+    @classmethod
+    def _present_exactly_for_fills(cls, value: object, info: ValidationInfo) -> object:
+        status = info.data.get("status")
+        if not isinstance(status, OrderStatus):
+            return value
+        if status.is_fill and value is None:
+            raise rule_error(f"required for a {status} result")
+        if not status.is_fill and value is not None and info.field_name in _ONLY_FOR_FILL:
+            raise rule_error(f"must be absent for a {status} result (nothing was filled)")
+        return value
+
+    @property
+    def is_fill(self) -> bool:
+        """Return True when this result reports a trade."""
+        return self.status.is_fill
+
+    @property
+    def notional(self) -> Decimal:
+        """Return the quote-currency value of the fill (0 when nothing filled)."""
+        if self.execution_price is None:
+            return Decimal(0)
+        return self.filled_quantity * self.execution_price
