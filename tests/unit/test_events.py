@@ -446,6 +446,12 @@ def test_decode_when_approved_without_order_then_error() -> None:
     assert denied.reason_code == "max_exposure"
 
 
+def test_decode_when_denied_with_order_then_error() -> None:
+    assert problems_for("risk_decision", approved=False) == [
+        "order_id: must be absent when the decision is a denial (no order is created)"
+    ]
+
+
 def test_decode_when_approved_is_a_string_then_error() -> None:
     (problem,) = problems_for("risk_decision", approved="yes")
     assert problem.startswith("approved: must be a valid boolean")
@@ -651,7 +657,7 @@ def risk_decisions(draw: st.DrawFn) -> RiskDecided:
         approved=approved,
         reason_code=draw(codes),
         detail=draw(texts),
-        order_id=draw(ids) if approved else draw(st.none() | ids),
+        order_id=draw(ids) if approved else None,
     )
 
 
