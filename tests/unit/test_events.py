@@ -448,7 +448,7 @@ def test_decode_when_approved_without_order_then_error() -> None:
 
 def test_decode_when_denied_with_order_then_error() -> None:
     assert problems_for("risk_decision", approved=False) == [
-        "order_id: must be absent when the decision is a denial (no order is created)"
+        "order_id: must be absent when the decision is a denial (no order is created) (got 'o1')"
     ]
 
 
