@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -22,7 +22,6 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -355,22 +354,15 @@ def _is_secret(annotation: object) -> bool:
     return "SecretStr" in repr(annotation)
 
 
-def load_settings(env_file: Path | None = None) -> Settings:
+def load_settings(
+    env_file: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
     """Read settings from the environment and `env_file` (default `./.env` when present).
 
+    The same checks as `claire env check` run first, so an unknown `CLAIRE_` variable (a
+    typo) or an inconsistent combination is refused here too, not silently ignored.
     Raises `ConfigurationError` listing every problem when the settings are invalid.
     """
-    from engine.errors import ConfigurationError
+    from engine.settings_check import build_settings, resolve_env_file
 
-    path = env_file if env_file is not None else DEFAULT_ENV_FILE
-    try:
-        return Settings(_env_file=path if path.exists() else None)
-    except ValidationError as exc:
-        raise ConfigurationError([_describe(error) for error in exc.errors()]) from None
-
-
-def _describe(error: Any) -> str:
-    """Name the variable of one validation error, without its value (it may be a secret)."""
-    loc = [str(part) for part in error["loc"]]
-    env = ENV_PREFIX + "_".join(loc).upper()
-    return f"{env}: {error['msg']}"
+    return build_settings(os.environ if environ is None else environ, resolve_env_file(env_file))

@@ -114,3 +114,15 @@ def test_setting_specs_when_listed_then_unique_names_and_secrets_flagged() -> No
         "CLAIRE_NOTIFY_DISCORD_WEBHOOK",
         "CLAIRE_NOTIFY_SMTP_PASSWORD",
     }
+
+
+def test_load_when_variable_misspelt_then_refused_not_ignored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CLAIRE_RISK_MAX_EXPOSRE", "0.5")
+
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+
+    assert "CLAIRE_RISK_MAX_EXPOSRE" in caught.value.message
+    assert "did you mean CLAIRE_RISK_MAX_EXPOSURE" in caught.value.message
