@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -40,6 +41,15 @@ Seconds = Annotated[int, Field(ge=1, le=31 * 24 * 3600)]
 _CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _DURATION = re.compile(r"^\d+[smhd]$")
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
+
+
+def _clock_time(value: str) -> str:
+    if not _CLOCK_TIME.match(value):
+        raise ValueError("must be a time of day HH:MM, 00:00 to 23:59")
+    return value
+
+
+ClockTime = Annotated[str, AfterValidator(_clock_time)]
 
 
 def _split_csv(value: object) -> object:
@@ -228,14 +238,9 @@ class NotifySettings(_Section):
     smtp_user: str | None = Field(None, description="SMTP user")
     smtp_password: SecretStr | None = Field(None, description="SMTP password")
     email_to: str | None = Field(None, description="Recipient of e-mail alerts")
-    daily_summary_at: str = Field("20:00", description="UTC time of the daily summary (HH:MM)")
-
-    @field_validator("daily_summary_at")
-    @classmethod
-    def _check_time(cls, value: str) -> str:
-        if not _CLOCK_TIME.match(value):
-            raise ValueError("must be a time of day HH:MM, 00:00 to 23:59")
-        return value
+    daily_summary_at: ClockTime = Field(
+        "20:00", description="UTC time of the daily summary (HH:MM)"
+    )
 
 
 class BackupSettings(_Section):
@@ -243,14 +248,7 @@ class BackupSettings(_Section):
 
     dir: Path | None = Field(None, description="Backup directory (default: CLAIRE_HOME/backups)")
     retention_days: int = Field(14, ge=1, le=3650, description="Days a backup is kept")
-    at: str = Field("01:00", description="Local time of the nightly backup (HH:MM)")
-
-    @field_validator("at")
-    @classmethod
-    def _check_time(cls, value: str) -> str:
-        if not _CLOCK_TIME.match(value):
-            raise ValueError("must be a time of day HH:MM, 00:00 to 23:59")
-        return value
+    at: ClockTime = Field("01:00", description="Local time of the nightly backup (HH:MM)")
 
 
 def default_home() -> Path:

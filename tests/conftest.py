@@ -21,6 +21,7 @@ from psycopg import sql
 from engine.runtime.local import LocalRuntime
 from engine.settings import DatabaseSettings, RedisSettings, Settings
 from engine.storage.migrations import apply_migrations
+from tests.support import scratch_database
 
 TEMPLATE_DB = "claire_template"
 
@@ -65,19 +66,15 @@ def _create_template(runtime: LocalRuntime) -> None:
 @pytest.fixture
 def database_name(session_runtime: LocalRuntime) -> Iterator[str]:
     """A fresh, migrated database for one test, cloned from the template."""
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    admin = session_runtime.postgres.conninfo("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(TEMPLATE_DB)
-            )
-        )
-    yield name
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with scratch_database(session_runtime, "t", TEMPLATE_DB) as name:
+        yield name
+
+
+@pytest.fixture
+def empty_database_name(session_runtime: LocalRuntime) -> Iterator[str]:
+    """A new, empty (unmigrated) database for one test."""
+    with scratch_database(session_runtime, "t_empty") as name:
+        yield name
 
 
 @pytest.fixture

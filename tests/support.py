@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
+
+import psycopg
+from psycopg import sql
+
+from engine.runtime.local import LocalRuntime
 
 T = TypeVar("T")
 
@@ -30,3 +37,24 @@ def eventually(
                 raise last_error
             raise AssertionError(f"timed out after {timeout} s waiting for {what or check}")
         time.sleep(interval)
+
+
+@contextmanager
+def scratch_database(
+    runtime: LocalRuntime, prefix: str = "t", template: str | None = None
+) -> Iterator[str]:
+    """Create a database (empty, or cloned from `template`), yield its name, then drop it."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = runtime.postgres.conninfo("postgres")
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        create = sql.SQL("{} TEMPLATE {}").format(create, sql.Identifier(template))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(create)
+    try:
+        yield name
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 from typer.testing import CliRunner
 
 from claire_cli.app import app
-from engine.runtime.local import LocalRuntime
 from engine.storage.migrations import migration_files
 
 pytestmark = [pytest.mark.cli, pytest.mark.integration]
-
-
-@pytest.fixture
-def empty_database_name(session_runtime: LocalRuntime) -> Iterator[str]:
-    """Create a new, empty (unmigrated) database; drop it afterwards."""
-    name = f"t_empty_{uuid.uuid4().hex[:12]}"
-    admin = session_runtime.postgres.conninfo("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield name
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 def _use(monkeypatch: pytest.MonkeyPatch, home: Path, database: str) -> None:

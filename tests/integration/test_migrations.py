@@ -5,13 +5,11 @@ from __future__ import annotations
 import hashlib
 import shutil
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from engine.errors import MigrationError, StorageUnavailableError
 from engine.runtime.local import LocalRuntime
@@ -35,17 +33,9 @@ Row = tuple[object, ...]
 
 
 @pytest.fixture
-def empty_database(session_runtime: LocalRuntime) -> Iterator[str]:
-    """Return the conninfo of a new, empty (unmigrated) database; drop it afterwards."""
-    name = f"t_empty_{uuid.uuid4().hex[:12]}"
-    admin = session_runtime.postgres.conninfo("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield session_runtime.postgres.conninfo(name)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+def empty_database(session_runtime: LocalRuntime, empty_database_name: str) -> str:
+    """Return the conninfo of a new, empty (unmigrated) database."""
+    return session_runtime.postgres.conninfo(empty_database_name)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from engine.runtime.local import LocalRuntime
 from engine.storage import schema
 from engine.storage.schema import EVENT_TABLES, TABLES, TABLES_BY_NAME, Table
 from tests.conftest import TEMPLATE_DB
+from tests.support import scratch_database
 
 pytestmark = pytest.mark.integration
 
@@ -28,19 +29,8 @@ T0 = datetime(2025, 11, 24, 12, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def module_database(session_runtime: LocalRuntime) -> Iterator[str]:
     """One migrated database for this module (cloning one per test would dominate run time)."""
-    name = f"t_schema_{uuid.uuid4().hex[:12]}"
-    admin = session_runtime.postgres.conninfo("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(TEMPLATE_DB)
-            )
-        )
-    yield session_runtime.postgres.conninfo(name)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with scratch_database(session_runtime, "t_schema", TEMPLATE_DB) as name:
+        yield session_runtime.postgres.conninfo(name)
 
 
 @pytest.fixture
