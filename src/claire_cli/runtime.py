@@ -79,8 +79,10 @@ _STATE_STYLE = {
 
 def _table(statuses: list[ComponentStatus]) -> None:
     table = Table(box=None, pad_edge=False)
-    for column in ("component", "state", "pid", "health", "endpoint"):
-        table.add_column(column)
+    for column in ("component", "state", "pid"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("health", no_wrap=True)
+    table.add_column("endpoint", overflow="fold")
     for status in statuses:
         style = _STATE_STYLE[status.state]
         health = (
