@@ -216,6 +216,7 @@ ORDERS = Table(
         _time("expires_at", nullable=True),
         *_tail(),
         _time("updated_at"),
+        _time("timestamp"),
     ),
 )
 
@@ -286,10 +287,12 @@ PORTFOLIO_SNAPSHOTS = Table(
         _numeric("realized_pnl"),
         _numeric("unrealized_pnl"),
         _numeric("exposure"),
-        _numeric("daily_drawdown"),
-        _numeric("max_drawdown"),
+        _numeric("daily_drawdown_pct"),
+        _numeric("max_drawdown_pct"),
         Column("positions", JSONB),
         *_tail(with_ts_event=False),
+        _numeric("positions_value"),
+        _numeric("exposure_pct"),
     ),
 )
 

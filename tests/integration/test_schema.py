@@ -180,8 +180,8 @@ def _snapshot() -> Row:
         "realized_pnl": Decimal(0),
         "unrealized_pnl": Decimal(0),
         "exposure": Decimal(0),
-        "daily_drawdown": Decimal(0),
-        "max_drawdown": Decimal(0),
+        "daily_drawdown_pct": Decimal(0),
+        "max_drawdown_pct": Decimal(0),
         "positions": Jsonb([]),
     }
 
@@ -497,7 +497,7 @@ def test_vocabulary_rejects_other_spellings(
         ("signals", {"confidence": Decimal("1.01")}),
         ("risk_decisions", {"approved": False}),
         ("candles", {"high": Decimal(95)}),
-        ("portfolio_snapshots", {"daily_drawdown": Decimal("-0.01")}),
+        ("portfolio_snapshots", {"daily_drawdown_pct": Decimal("-0.01")}),
         ("runs", {"status": "completed"}),
         ("runs", {"initial_capital": Decimal(0)}),
     ],
