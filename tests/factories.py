@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from engine.events import TradeTick
+from engine.events import (
+    Candle,
+    OrderResultReported,
+    OrderSubmitted,
+    PortfolioSnapshotTaken,
+    PositionSnapshot,
+    TradeTick,
+)
 
 EPOCH = datetime(2026, 1, 5, tzinfo=UTC)
 
@@ -33,3 +40,159 @@ def trade_tick(
         side="buy" if index % 2 == 0 else "sell",
         trade_id=str(index),
     )
+
+
+def candle(
+    index: int = 0,
+    *,
+    symbol: str = "BTCUSDT",
+    close: Decimal | str = "95000",
+    volume: Decimal | str = "12.5",
+    source: str = "synthetic",
+    run_id: str | None = None,
+) -> Candle:
+    """Return the 1-minute candle number `index` (open = high = low = close unless widened)."""
+    opened = EPOCH + timedelta(minutes=index)
+    price = Decimal(str(close))
+    return Candle(
+        event_id=f"candle-{source}-{symbol}-{index}",
+        ts_event=opened + timedelta(minutes=1),
+        ts_init=opened + timedelta(minutes=1),
+        source=source,
+        run_id=run_id,
+        symbol=symbol,
+        open_time=opened,
+        close_time=opened + timedelta(minutes=1),
+        open=price,
+        high=price,
+        low=price,
+        close=price,
+        volume=Decimal(str(volume)),
+        quote_volume=Decimal(str(volume)) * price,
+    )
+
+
+def order(
+    order_id: str = "o1",
+    *,
+    symbol: str = "BTCUSDT",
+    side: str = "buy",
+    order_type: str = "market",
+    quantity: Decimal | str = "0.05",
+    price: Decimal | str | None = None,
+    run_id: str | None = "run-1",
+    at: datetime = EPOCH,
+) -> OrderSubmitted:
+    return OrderSubmitted(
+        event_id=f"order-{order_id}",
+        ts_event=at,
+        ts_init=at,
+        source="engine.risk",
+        run_id=run_id,
+        order_id=order_id,
+        signal_id=f"sig-{order_id}",
+        symbol=symbol,
+        side=side,
+        order_type=order_type,
+        quantity=Decimal(str(quantity)),
+        price=None if price is None else Decimal(str(price)),
+    )
+
+
+def fill(
+    order_id: str = "o1",
+    *,
+    number: int = 1,
+    status: str = "filled",
+    side: str = "buy",
+    quantity: Decimal | str = "0.05",
+    filled: Decimal | str | None = None,
+    price: Decimal | str = "95010",
+    reference: Decimal | str = "95000",
+    fee: Decimal | str = "2.37525",
+    run_id: str | None = "run-1",
+    at: datetime = EPOCH,
+) -> OrderResultReported:
+    """Return fill `number` of an order (a filled or partially_filled result)."""
+    return OrderResultReported(
+        event_id=f"result-{order_id}-{number}",
+        ts_event=at,
+        ts_init=at,
+        source="engine.execution",
+        run_id=run_id,
+        order_id=order_id,
+        symbol="BTCUSDT",
+        side=side,
+        order_type="market",
+        status=status,
+        quantity=Decimal(str(quantity)),
+        filled_quantity=Decimal(str(filled if filled is not None else quantity)),
+        execution_price=Decimal(str(price)),
+        reference_price=Decimal(str(reference)),
+        slippage_bps=Decimal("1.0526"),
+        fee=Decimal(str(fee)),
+        fee_currency="USDT",
+        trade_id=f"trade-{order_id}-{number}",
+    )
+
+
+def refusal(
+    order_id: str = "o1",
+    *,
+    number: int = 1,
+    status: str = "rejected",
+    reason: str | None = "no market price for BTCUSDT",
+    run_id: str | None = "run-1",
+    at: datetime = EPOCH,
+) -> OrderResultReported:
+    """Return a result that fills nothing (rejected, cancelled, expired, accepted)."""
+    return OrderResultReported(
+        event_id=f"result-{order_id}-{number}",
+        ts_event=at,
+        ts_init=at,
+        source="engine.execution",
+        run_id=run_id,
+        order_id=order_id,
+        symbol="BTCUSDT",
+        side="buy",
+        order_type="market",
+        status=status,
+        quantity=Decimal("0.05"),
+        reason=reason,
+    )
+
+
+def snapshot(
+    number: int = 0,
+    *,
+    cash: Decimal | str = "95000",
+    positions: tuple[PositionSnapshot, ...] = (),
+    run_id: str | None = "run-1",
+) -> PortfolioSnapshotTaken:
+    """Return a snapshot whose equity is cash plus its positions at their average price."""
+    at = EPOCH + timedelta(minutes=number)
+    value = sum((p.quantity * p.average_price for p in positions), Decimal(0))
+    equity = Decimal(str(cash)) + value
+    return PortfolioSnapshotTaken(
+        event_id=f"snap-{run_id}-{number}",
+        ts_event=at,
+        ts_init=at,
+        source="engine.portfolio",
+        run_id=run_id,
+        cash=Decimal(str(cash)),
+        equity=equity,
+        positions_value=value,
+        realized_pnl=Decimal(0),
+        unrealized_pnl=Decimal(0),
+        exposure=value,
+        exposure_pct=value / equity if equity > 0 else Decimal(0),
+        daily_drawdown=Decimal(0),
+        max_drawdown=Decimal(0),
+        positions=positions,
+    )
+
+
+def position(
+    symbol: str = "BTCUSDT", quantity: str = "0.05", price: str = "95000"
+) -> PositionSnapshot:
+    return PositionSnapshot(symbol=symbol, quantity=Decimal(quantity), average_price=Decimal(price))

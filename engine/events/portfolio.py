@@ -43,9 +43,13 @@ class PortfolioSnapshotTaken(EventEnvelope):
     type: Literal["portfolio_snapshot"] = "portfolio_snapshot"
     cash: SignedDecimal
     equity: SignedDecimal
+    #: Sum of quantity x mark of the open positions (equity = cash + positions_value).
+    positions_value: SignedDecimal
     realized_pnl: SignedDecimal
     unrealized_pnl: SignedDecimal
     exposure: NonNegativeDecimal
+    #: exposure / equity, a fraction (0 when equity is not positive).
+    exposure_pct: NonNegativeDecimal
     daily_drawdown: NonNegativeDecimal
     max_drawdown: NonNegativeDecimal
     positions: tuple[PositionSnapshot, ...] = ()

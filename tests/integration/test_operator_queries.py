@@ -57,9 +57,9 @@ def _trade(db: Db, trade_id: str, status: str, at: datetime, slippage: str, fees
 
 def _snapshot(db: Db, event_id: str, at: datetime, equity: str) -> None:
     db.execute(
-        "INSERT INTO portfolio_snapshots (event_id, run_id, timestamp, cash, equity, realized_pnl,"
-        " unrealized_pnl, exposure, daily_drawdown_pct, max_drawdown_pct, positions, ts_init, source,"
-        " schema_version)"
+        "INSERT INTO portfolio_snapshots (event_id, run_id, timestamp, cash, equity,"
+        " realized_pnl, unrealized_pnl, exposure, daily_drawdown_pct, max_drawdown_pct,"
+        " positions, ts_init, source, schema_version)"
         " VALUES (%s, 'run-1', %s, %s, %s, 0, 0, 0, 0, 0, %s, %s, 'inject', 1)",
         (event_id, at, Decimal(equity), Decimal(equity), Jsonb([]), at),
     )

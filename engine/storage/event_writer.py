@@ -1,0 +1,279 @@
+"""Write events to PostgreSQL in batches, idempotently by event id.
+
+One batch is one transaction. Every insert is `ON CONFLICT DO NOTHING`, so a redelivered
+batch changes nothing. Order results are stored as they are; fills also become rows in
+`trades` (a rejected or cancelled result never does), and each touched order's status and
+filled quantity are recomputed from all of its results, whatever order they arrived in.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from engine.bus.redis_streams import DeadLetter
+from engine.domain.orders import OrderStatus
+from engine.events import Event, OrderResultReported, PortfolioSnapshotTaken
+from engine.storage import schema
+from engine.storage.connection import translate_error
+from engine.storage.schema import Table
+
+log = logging.getLogger(__name__)
+
+Row = tuple[Any, ...]
+
+#: Columns filled by the database or by `_refresh_orders`, not taken from the event.
+_DERIVED = {
+    "orders": {"status", "filled_quantity", "updated_at", "timestamp"},
+}
+#: Snapshot columns whose event field has another name.
+_RENAMED = {
+    "portfolio_snapshots": {
+        "timestamp": "ts_event",
+        "daily_drawdown_pct": "daily_drawdown",
+        "max_drawdown_pct": "max_drawdown",
+    },
+}
+_TABLE_FOR_TYPE: dict[str, Table] = {
+    "candle": schema.CANDLES,
+    "trade_tick": schema.TRADE_TICKS,
+    "quote_tick": schema.QUOTE_TICKS,
+    "signal": schema.SIGNALS,
+    "risk_decision": schema.RISK_DECISIONS,
+    "order": schema.ORDERS,
+    "order_result": schema.ORDER_RESULTS,
+    "portfolio_snapshot": schema.PORTFOLIO_SNAPSHOTS,
+    "alert": schema.ALERTS,
+}
+_SKIPPED_STATUSES = {OrderStatus.REJECTED, OrderStatus.CANCELLED}
+
+
+@dataclass
+class WriteResult:
+    """Rows written per table by one batch (duplicates count 0)."""
+
+    inserted: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @property
+    def total(self) -> int:
+        return sum(self.inserted.values())
+
+
+def _columns(table: Table) -> tuple[str, ...]:
+    derived = _DERIVED.get(table.name, set())
+    return tuple(name for name in table.column_names if name not in derived)
+
+
+def _insert_sql(table: Table, columns: Sequence[str]) -> str:
+    names = ", ".join(f'"{name}"' for name in columns)
+    marks = ", ".join("%s" for _ in columns)
+    return f"INSERT INTO {table.name} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def _row_maker(table: Table) -> Callable[[Any], Row]:
+    renamed = _RENAMED.get(table.name, {})
+    fields = [renamed.get(name, name) for name in _columns(table)]
+
+    def make(event: Any) -> Row:
+        return tuple(_plain(getattr(event, name)) for name in fields)
+
+    return make
+
+
+def _snapshot_row_maker() -> Callable[[Any], Row]:
+    base = _row_maker(schema.PORTFOLIO_SNAPSHOTS)
+    index = _columns(schema.PORTFOLIO_SNAPSHOTS).index("positions")
+
+    def make(event: Any) -> Row:
+        row = list(base(event))
+        row[index] = Jsonb([p.model_dump(mode="json") for p in event.positions])
+        return tuple(row)
+
+    return make
+
+
+_ROW_MAKERS: dict[str, Callable[[Any], Row]] = {
+    event_type: _row_maker(table) for event_type, table in _TABLE_FOR_TYPE.items()
+}
+_ROW_MAKERS["portfolio_snapshot"] = _snapshot_row_maker()
+_INSERTS = {t: _insert_sql(table, _columns(table)) for t, table in _TABLE_FOR_TYPE.items()}
+
+_TRADE_INSERT = _insert_sql(schema.TRADES, schema.TRADES.column_names)
+
+# Recompute each touched order from all of its results: the most final status wins
+# (accepted < partially_filled < any terminal status), then the newest.
+_REFRESH_ORDERS = """
+UPDATE orders AS o
+   SET status = r.status, filled_quantity = r.filled, reason = COALESCE(r.reason, o.reason),
+       updated_at = now()
+  FROM (
+        SELECT order_id,
+               SUM(filled_quantity) AS filled,
+               (ARRAY_AGG(status ORDER BY
+                    CASE status WHEN 'accepted' THEN 0 WHEN 'partially_filled' THEN 1 ELSE 2 END
+                    DESC, ts_event DESC, event_id DESC))[1] AS status,
+               (ARRAY_AGG(reason ORDER BY ts_event DESC, event_id DESC)
+                    FILTER (WHERE reason IS NOT NULL))[1] AS reason
+          FROM order_results
+         WHERE order_id = ANY(%s)
+         GROUP BY order_id
+       ) AS r
+ WHERE o.order_id = r.order_id
+"""
+
+_FLATTEN_POSITIONS = """
+UPDATE positions SET quantity = 0, average_price = 0, updated_at = %s
+ WHERE run_id = %s AND NOT (symbol = ANY(%s)) AND updated_at <= %s
+"""
+_UPSERT_POSITION = """
+INSERT INTO positions (run_id, symbol, quantity, average_price, realized_pnl, updated_at)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (run_id, symbol) DO UPDATE
+   SET quantity = EXCLUDED.quantity, average_price = EXCLUDED.average_price,
+       realized_pnl = EXCLUDED.realized_pnl, updated_at = EXCLUDED.updated_at
+ WHERE positions.updated_at <= EXCLUDED.updated_at
+"""
+
+_DEAD_LETTER_INSERT = """
+INSERT INTO dead_letters (stream, message_id, group_name, error, attempts, payload, created_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (stream, message_id) DO NOTHING
+"""
+
+
+def _trade_row(result: OrderResultReported) -> Row:
+    return (
+        result.order_id,
+        result.trade_id,
+        result.run_id,
+        result.symbol,
+        _plain(result.side),
+        result.filled_quantity,
+        result.execution_price,
+        result.reference_price,
+        result.slippage_bps,
+        result.fee,
+        result.fee_currency,
+        _plain(result.status),
+        result.ts_event,
+        result.event_id,
+    )
+
+
+class EventWriter:
+    """Persist batches of events through one connection (one transaction per batch)."""
+
+    def __init__(self, conn: psycopg.Connection[Any], conninfo: str = "") -> None:
+        self._conn = conn
+        self._conninfo = conninfo
+
+    def write(self, events: Sequence[Event]) -> WriteResult:
+        """Store `events` in one transaction; raise StorageError / StorageUnavailableError."""
+        result = WriteResult()
+        if not events:
+            return result
+        try:
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                self._write_batch(cur, events, result)
+        except psycopg.Error as exc:
+            raise translate_error(exc, self._conninfo) from exc
+        return result
+
+    def record_dead_letters(self, letters: Iterable[DeadLetter]) -> None:
+        """Store dead letters (idempotent per stream and message id)."""
+        rows = [
+            (
+                letter.stream,
+                letter.message_id,
+                letter.group,
+                letter.error,
+                letter.attempts,
+                letter.payload.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+                letter.ts,
+            )
+            for letter in letters
+        ]
+        if not rows:
+            return
+        try:
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                cur.executemany(_DEAD_LETTER_INSERT, rows)
+        except psycopg.Error as exc:
+            raise translate_error(exc, self._conninfo) from exc
+
+    def _write_batch(
+        self, cur: psycopg.Cursor[Any], events: Sequence[Event], result: WriteResult
+    ) -> None:
+        by_type: dict[str, list[Event]] = defaultdict(list)
+        for event in events:
+            by_type[event.type].append(event)
+        for event_type, group in by_type.items():
+            make = _ROW_MAKERS[event_type]
+            cur.executemany(_INSERTS[event_type], [make(e) for e in group])
+            result.inserted[_TABLE_FOR_TYPE[event_type].name] += max(cur.rowcount, 0)
+        order_results = [
+            e for e in by_type.get("order_result", []) if isinstance(e, OrderResultReported)
+        ]
+        self._write_trades(cur, order_results, result)
+        touched = {e.order_id for e in order_results} | {
+            getattr(e, "order_id", "") for e in by_type.get("order", [])
+        }
+        if touched:
+            cur.execute(_REFRESH_ORDERS, (sorted(touched),))
+        snapshots = [
+            e
+            for e in by_type.get("portfolio_snapshot", [])
+            if isinstance(e, PortfolioSnapshotTaken)
+        ]
+        self._write_positions(cur, snapshots)
+
+    @staticmethod
+    def _write_trades(
+        cur: psycopg.Cursor[Any], results: list[OrderResultReported], result: WriteResult
+    ) -> None:
+        fills = []
+        for order_result in results:
+            if order_result.status.is_fill:
+                fills.append(_trade_row(order_result))
+            elif order_result.status in _SKIPPED_STATUSES:
+                log.info(
+                    "skipping %s result of order %s: no trade (%s)",
+                    order_result.status,
+                    order_result.order_id,
+                    order_result.reason or "no reason given",
+                )
+        if fills:
+            cur.executemany(_TRADE_INSERT, fills)
+            result.inserted["trades"] += max(cur.rowcount, 0)
+
+    @staticmethod
+    def _write_positions(cur: psycopg.Cursor[Any], snapshots: list[PortfolioSnapshotTaken]) -> None:
+        latest: dict[str, PortfolioSnapshotTaken] = {}
+        for snapshot in snapshots:
+            run = snapshot.run_id or ""
+            if run not in latest or snapshot.ts_event >= latest[run].ts_event:
+                latest[run] = snapshot
+        for run_id, snapshot in latest.items():
+            if not run_id:
+                continue
+            ts = snapshot.ts_event
+            held = [p.symbol for p in snapshot.positions]
+            cur.execute(_FLATTEN_POSITIONS, (ts, run_id, held, ts))
+            cur.executemany(
+                _UPSERT_POSITION,
+                [
+                    (run_id, p.symbol, p.quantity, p.average_price, p.realized_pnl, ts)
+                    for p in snapshot.positions
+                ],
+            )
