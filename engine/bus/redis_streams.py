@@ -156,19 +156,34 @@ class ConsumerOptions:
     transient: tuple[type[BaseException], ...] = field(default=(TransientError,))
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One message handed to this consumer."""
+
+    stream: Stream
+    message_id: str
+    payload: bytes | None
+
+    @property
+    def order(self) -> tuple[int, int]:
+        millis, _, sequence = self.message_id.partition("-")
+        return int(millis), int(sequence or 0)
+
+
 class StreamConsumer:
-    """Read one stream as one consumer of a group and hand batches of events to a handler.
+    """Read one or more streams as one consumer of a group; hand batches to a handler.
 
     Each poll first re-reads this consumer's own pending messages (a retry after a failure,
     or what it had read before a restart under the same name), then new ones. Every
     `claim_every_s` it takes over messages other consumers left pending longer than
-    `claim_idle_ms` (XAUTOCLAIM): a consumer killed mid-batch loses nothing.
+    `claim_idle_ms` (XAUTOCLAIM): a consumer killed mid-batch loses nothing. Messages of
+    several streams are handed over in message-id order (their publication order).
     """
 
     def __init__(
         self,
         bus: RedisStreamBus,
-        stream: Stream,
+        streams: Stream | Sequence[Stream],
         group: str,
         handler: BatchHandler,
         *,
@@ -178,14 +193,17 @@ class StreamConsumer:
         on_dead_letter: Callable[[DeadLetter], None] | None = None,
     ) -> None:
         self.bus = bus
-        self.stream = stream
+        self.streams: tuple[Stream, ...] = (
+            (streams,) if isinstance(streams, Stream) else tuple(streams)
+        )
         self.group = group
         self.consumer = consumer or default_consumer_name()
         self.options = options or ConsumerOptions()
         self._handler = handler
         self._decoder = decoder
         self._on_dead_letter = on_dead_letter
-        self._key = bus.key(stream)
+        self._keys = {stream: bus.key(stream) for stream in self.streams}
+        self._stream_of_key = {key: stream for stream, key in self._keys.items()}
         self._next_claim = 0.0
         self._group_ready = False
 
@@ -196,9 +214,9 @@ class StreamConsumer:
             self._ensure_group()
             if time.monotonic() >= self._next_claim:
                 result.reclaimed = self._reclaim()
-            entries, fresh = self._read(block)
-            if entries:
-                self._process(entries, fresh, result)
+            deliveries, fresh = self._read(block)
+            if deliveries:
+                self._process(deliveries, fresh, result)
         except redis.ResponseError as exc:
             if "NOGROUP" in str(exc):  # Redis lost the group (e.g. restarted without data)
                 self._group_ready = False
@@ -217,130 +235,146 @@ class StreamConsumer:
                 self.poll()
                 backoff = 0.1
             except self.options.transient as exc:
-                log.warning("%s/%s waiting %.1f s: %s", self.stream, self.group, backoff, exc)
+                log.warning("%s waiting %.1f s: %s", self.group, backoff, exc)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, max_backoff_s)
 
     def _ensure_group(self) -> None:
         if not self._group_ready:
-            self.bus.ensure_group(self.stream, self.group)
+            for stream in self.streams:
+                self.bus.ensure_group(stream, self.group)
             self._group_ready = True
 
     def _reclaim(self) -> int:
         self._next_claim = time.monotonic() + self.options.claim_every_s
-        claimed = self.bus.client.xautoclaim(
-            self._key,
-            self.group,
-            self.consumer,
-            self.options.claim_idle_ms,
-            "0-0",
-            count=self.options.batch_size * 10,
-            justid=True,
-        )
-        return len(claimed)
-
-    def _read(self, block: bool) -> tuple[list[Entry], bool]:
-        own = _entries(
-            self.bus.client.xreadgroup(
-                self.group, self.consumer, {self._key: "0"}, count=self.options.batch_size
+        claimed = 0
+        for key in self._keys.values():
+            ids = self.bus.client.xautoclaim(
+                key,
+                self.group,
+                self.consumer,
+                self.options.claim_idle_ms,
+                "0-0",
+                count=self.options.batch_size * 10,
+                justid=True,
             )
+            claimed += len(ids)
+        return claimed
+
+    def _read(self, block: bool) -> tuple[list[Delivery], bool]:
+        client, size = self.bus.client, self.options.batch_size
+        own = client.xreadgroup(
+            self.group, self.consumer, {key: "0" for key in self._keys.values()}, count=size
         )
-        if own:
-            return own, False
-        new = self.bus.client.xreadgroup(
+        deliveries = self._deliveries_of(own)
+        if deliveries:
+            return deliveries, False
+        new = client.xreadgroup(
             self.group,
             self.consumer,
-            {self._key: ">"},
-            count=self.options.batch_size,
+            {key: ">" for key in self._keys.values()},
+            count=size,
             block=self.options.block_ms if block else None,
         )
-        return _entries(new), True
+        return self._deliveries_of(new), True
 
-    def _process(self, entries: list[Entry], fresh: bool, result: PollResult) -> None:
-        deliveries = {} if fresh else self._deliveries(entries)
-        decoded: list[tuple[str, Event]] = []
-        payloads: dict[str, bytes] = {}
-        for raw_id, fields in entries:
-            message_id = _text(raw_id)
-            payload = (fields or {}).get(PAYLOAD_FIELD)
-            if payload is None:
+    def _deliveries_of(self, reply: Any) -> list[Delivery]:
+        deliveries = [
+            Delivery(self._stream_of_key[_text(key)], _text(mid), (fields or {}).get(PAYLOAD_FIELD))
+            for key, entries in (reply or [])
+            for mid, fields in entries
+        ]
+        deliveries.sort(key=lambda d: d.order)
+        return deliveries
+
+    def _process(self, deliveries: list[Delivery], fresh: bool, result: PollResult) -> None:
+        counts = {} if fresh else self._delivery_counts(deliveries)
+        decoded: list[tuple[Delivery, Event]] = []
+        for delivery in deliveries:
+            if delivery.payload is None:
                 # Trimmed away (MAXLEN) or written without our field: nothing to process.
-                self._dead_letter(message_id, b"", "message has no event payload", 1)
+                self._dead_letter(delivery, "message has no event payload", 1)
                 result.dead_lettered += 1
                 continue
-            payloads[message_id] = payload
             try:
-                decoded.append((message_id, self._decoder(payload)))
+                decoded.append((delivery, self._decoder(delivery.payload)))
             except EventDecodeError as exc:
-                self._dead_letter(message_id, payload, str(exc), deliveries.get(message_id, 1))
+                self._dead_letter(delivery, str(exc), counts.get(delivery, 1))
                 result.dead_lettered += 1
-        if not decoded:
-            return
         if len(decoded) == 1:
-            self._process_singly(decoded, payloads, deliveries, result)
-            return
-        try:
-            self._handler([event for _, event in decoded])
-        except self.options.transient:
-            raise
-        except Exception:  # isolate the failing event(s): retry one at a time
-            log.exception("batch handler failed on %s; retrying one by one", self.stream)
-            self._process_singly(decoded, payloads, deliveries, result)
-            return
-        self._ack([message_id for message_id, _ in decoded])
-        result.processed += len(decoded)
+            self._process_singly(decoded, counts, result)
+        elif decoded:
+            try:
+                self._handler([event for _, event in decoded])
+            except self.options.transient:
+                raise
+            except Exception:  # isolate the failing event(s): retry one at a time
+                log.exception("batch handler of %s failed; retrying one by one", self.group)
+                self._process_singly(decoded, counts, result)
+                return
+            self._ack([delivery for delivery, _ in decoded])
+            result.processed += len(decoded)
 
     def _process_singly(
-        self,
-        decoded: list[tuple[str, Event]],
-        payloads: dict[str, bytes],
-        deliveries: dict[str, int],
-        result: PollResult,
+        self, decoded: list[tuple[Delivery, Event]], counts: dict[Delivery, int], result: PollResult
     ) -> None:
-        for message_id, event in decoded:
+        for delivery, event in decoded:
             try:
                 self._handler([event])
             except self.options.transient:
                 raise
             except Exception as exc:
-                attempts = deliveries.get(message_id, 1)
+                attempts = counts.get(delivery, 1)
                 if attempts >= self.options.max_deliveries:
-                    error = f"{type(exc).__name__}: {exc}"
-                    self._dead_letter(message_id, payloads[message_id], error, attempts)
+                    self._dead_letter(delivery, f"{type(exc).__name__}: {exc}", attempts)
                     result.dead_lettered += 1
                 else:
                     result.failed += 1  # stays pending; the next poll retries it
                 continue
-            self._ack([message_id])
+            self._ack([delivery])
             result.processed += 1
 
-    def _deliveries(self, entries: list[Entry]) -> dict[str, int]:
-        pending = self.bus.client.xpending_range(
-            self._key,
-            self.group,
-            min=entries[0][0],
-            max=entries[-1][0],
-            count=len(entries),
-            consumername=self.consumer,
-        )
-        return {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+    def _delivery_counts(self, deliveries: list[Delivery]) -> dict[Delivery, int]:
+        counts: dict[Delivery, int] = {}
+        for stream in self.streams:
+            mine = [d for d in deliveries if d.stream is stream]
+            if not mine:
+                continue
+            pending = self.bus.client.xpending_range(
+                self._keys[stream],
+                self.group,
+                min=mine[0].message_id,
+                max=mine[-1].message_id,
+                count=len(mine),
+                consumername=self.consumer,
+            )
+            times = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+            counts.update({d: times.get(d.message_id, 1) for d in mine})
+        return counts
 
-    def _ack(self, message_ids: list[str]) -> None:
-        if message_ids:
-            self.bus.client.xack(self._key, self.group, *message_ids)
+    def _ack(self, deliveries: list[Delivery]) -> None:
+        by_stream: dict[Stream, list[str]] = {}
+        for delivery in deliveries:
+            by_stream.setdefault(delivery.stream, []).append(delivery.message_id)
+        if not by_stream:
+            return
+        pipe = self.bus.client.pipeline(transaction=False)
+        for stream, ids in by_stream.items():
+            pipe.xack(self._keys[stream], self.group, *ids)
+        pipe.execute()
 
-    def _dead_letter(self, message_id: str, payload: bytes, error: str, attempts: int) -> None:
+    def _dead_letter(self, delivery: Delivery, error: str, attempts: int) -> None:
         letter = DeadLetter(
-            stream=str(self.stream),
-            message_id=message_id,
+            stream=str(delivery.stream),
+            message_id=delivery.message_id,
             group=self.group,
             consumer=self.consumer,
             error=error,
             attempts=attempts,
-            payload=payload,
+            payload=delivery.payload or b"",
             ts=datetime.now(UTC),
         )
-        log.warning("dead-lettered %s %s: %s", self.stream, message_id, error)
+        log.warning("dead-lettered %s %s: %s", delivery.stream, delivery.message_id, error)
         pipe = self.bus.client.pipeline(transaction=True)
         pipe.xadd(
             self.bus.key(Stream.DEAD_LETTERS),
@@ -348,15 +382,10 @@ class StreamConsumer:
             maxlen=self.bus.maxlen,
             approximate=True,
         )
-        pipe.xack(self._key, self.group, message_id)
+        pipe.xack(self._keys[delivery.stream], self.group, delivery.message_id)
         pipe.execute()
         if self._on_dead_letter is not None:
             self._on_dead_letter(letter)
-
-
-def _entries(reply: Any) -> list[Entry]:
-    """Return the entries of an XREADGROUP reply for one stream (empty when none)."""
-    return cast(list[Entry], reply[0][1]) if reply else []
 
 
 def _text(value: Any) -> str:

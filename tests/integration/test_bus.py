@@ -23,7 +23,7 @@ from engine.bus.redis_streams import (
 from engine.errors import StorageUnavailableError
 from engine.events import Event, encode_event
 from engine.streams import Stream
-from tests.factories import trade_tick
+from tests.factories import order, trade_tick
 from tests.integration import bus_worker
 from tests.support import eventually
 
@@ -273,3 +273,19 @@ def _count(db: psycopg.Connection[tuple[object, ...]], query: str) -> int:
     row = db.execute(query).fetchone()
     assert row is not None
     return int(str(row[0]))
+
+
+def test_consume_several_streams_then_events_arrive_in_publication_order(
+    bus: RedisStreamBus,
+) -> None:
+    sent = [trade_tick(1), order("o1"), trade_tick(2), order("o2"), trade_tick(3)]
+    for event in sent:
+        bus.publish(event)
+    seen = Collector()
+    consumer = StreamConsumer(bus, (Stream.MARKET_DATA, Stream.ORDERS), "g", seen, options=FAST)
+
+    drain(consumer)
+
+    assert [e.event_id for e in seen.events] == [e.event_id for e in sent]
+    assert pending_count(bus, Stream.ORDERS, "g") == 0
+    assert pending_count(bus, Stream.MARKET_DATA, "g") == 0
