@@ -21,6 +21,7 @@ from typing import Any, cast
 
 import redis
 
+from engine.bus.base import BatchHandler
 from engine.errors import BusUnavailableError, EventDecodeError, TransientError
 from engine.events import Event, decode_event, encode_event
 from engine.streams import STREAM_FOR_EVENT, Stream, stream_key
@@ -28,7 +29,6 @@ from engine.streams import STREAM_FOR_EVENT, Stream, stream_key
 log = logging.getLogger(__name__)
 
 PAYLOAD_FIELD = b"event"
-BatchHandler = Callable[[Sequence[Event]], None]
 Entry = tuple[bytes, dict[bytes, bytes]]
 Decoder = Callable[[bytes], Event]
 
