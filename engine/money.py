@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 #: Places kept for prices, quantities, cash and PnL in storage (matches NUMERIC(38, 18)).
 STORAGE_PLACES = 18
+_WIDE = Context(prec=60, rounding=ROUND_HALF_EVEN)
 #: Places shown to a user for amounts in the quote currency.
 DISPLAY_PLACES = 2
 
@@ -30,8 +31,9 @@ def to_decimal(value: object) -> Decimal:
 
 
 def quantize(value: Decimal, places: int = STORAGE_PLACES) -> Decimal:
-    """Round half-even to `places` decimal places."""
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    """Round half-even to `places` decimal places (exact for any NUMERIC(38, 18) value)."""
+    # The default context keeps 28 digits: too few for 18 places on 11+ integer digits.
+    return value.quantize(Decimal(1).scaleb(-places), context=_WIDE)
 
 
 def parse_fraction(value: object) -> Decimal:

@@ -102,3 +102,9 @@ def test_quantize_defaults_to_storage_places() -> None:
 def test_quantize_keeps_values_already_at_storage_precision() -> None:
     value = Decimal("0.000000012345678901")
     assert quantize(value) == value
+
+
+def test_quantize_when_many_integer_digits_then_exact() -> None:
+    assert quantize(Decimal("12345678901234567890.123456789012345678901")) == Decimal(
+        "12345678901234567890.123456789012345679"
+    )

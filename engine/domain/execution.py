@@ -1,0 +1,368 @@
+"""The paper execution model: orders in, order results out, priced from the market only.
+
+Pure and event-driven: no I/O and no clock. Two inputs move it, both carrying event time:
+`submit(order, now)` and `on_market_data(event, now)` (after the caller applied the event
+to the shared `MarketState`). The same inputs always give the same results, ids included.
+
+Rules, and the choices made where the issue left room:
+- No market price ever seen for the symbol: the order (market or limit) is rejected.
+- Market orders fill at the reference price (ask to buy, bid to sell, else last trade or
+  candle close) plus slippage against the trader:
+  `min(cap, base + impact * fill quantity / recent volume)` bps, the cap when volume is 0.
+  With `latency_ms > 0` a market order fills on the first market data for its symbol whose
+  `ts_event >= submission time + latency`, at the market of that moment.
+- Limit orders are evaluated at submission (latency applies to market orders only). A
+  marketable one fills at once as taker, at the market plus slippage capped by the limit;
+  otherwise it rests (`accepted`) and fills at the limit price with the maker fee
+  (reference = limit, slippage 0) when the ask (buy) / bid (sell), or the last price
+  without a quote, reaches the limit. It expires at `expires_at`, or submission time plus
+  `limit_order_ttl_seconds`; a market order expires only if it has `expires_at`. Expiry
+  is checked on every market data event, of any symbol (or by calling `expire_due`).
+- Partial fills: one fill takes at most `partial_fill_fraction * recent volume`; the rest
+  fills on later market data for the symbol, one fill per order per event. With recent
+  volume 0 the size cannot be measured and the whole remainder fills. Fills sum exactly to
+  the ordered quantity and no remainder is ever left below the smallest storable amount.
+- Slippage is reported as measured: signed bps of the fill price against the reference.
+- Ids are derived from the order id: results `"<order_id>:<n>"`, trades `"<order_id>:f<n>"`
+  (unless a `trade_id_factory` is given), so a replay or a redelivery repeats them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Context, Decimal, localcontext
+from typing import Final, TypedDict
+
+from engine.domain.market import MarketData, MarketState
+from engine.domain.orders import OrderSide, OrderStatus, OrderType
+from engine.events import OrderResultReported, OrderSubmitted
+from engine.events.fields import SMALLEST_AMOUNT
+from engine.money import quantize
+from engine.settings import ExecutionSettings
+
+#: The `source` of every result this model produces.
+EXECUTION_SOURCE: Final = "engine.execution"
+BASIS_POINTS: Final = Decimal(10_000)
+#: Enough digits that products and 18-place quantising of NUMERIC(38, 18) values are exact.
+_CONTEXT: Final = Context(prec=80)
+_MAX_ID_LENGTH: Final = 128
+_LONGEST_SUFFIX: Final = 24
+
+
+@contextmanager
+def _exact() -> Iterator[None]:
+    with localcontext(_CONTEXT):
+        yield
+
+
+def derived_id(order_id: str, suffix: str) -> str:
+    """Return `"<order_id>:<suffix>"`, hashing an order id too long for a 128-char id."""
+    if len(order_id) + 1 + len(suffix) > _MAX_ID_LENGTH:
+        order_id = hashlib.sha256(order_id.encode("utf-8")).hexdigest()
+    return f"{order_id}:{suffix[:_LONGEST_SUFFIX]}"
+
+
+def _plain(value: Decimal) -> str:
+    """Write an amount for a person: fixed point, no trailing zeros."""
+    return format(value.normalize(), "f")
+
+
+@dataclass(frozen=True)
+class OpenOrder:
+    """A read-only view of an order execution is still working on."""
+
+    order: OrderSubmitted
+    remaining_quantity: Decimal
+    #: When the order expires (None: never, for a market order without `expires_at`).
+    expires_at: datetime | None
+    #: The earliest event time at which it may fill (submission time + latency).
+    fillable_from: datetime
+    #: True for a limit order on the book (it fills at its limit price as maker).
+    resting: bool
+
+    @property
+    def order_id(self) -> str:
+        return self.order.order_id
+
+    @property
+    def symbol(self) -> str:
+        return self.order.symbol
+
+    @property
+    def filled_quantity(self) -> Decimal:
+        return self.order.quantity - self.remaining_quantity
+
+
+@dataclass
+class _WorkingOrder:
+    order: OrderSubmitted
+    remaining: Decimal
+    expires_at: datetime | None
+    fillable_from: datetime
+    resting: bool = False
+    results: int = 0
+    fills: int = 0
+
+    def view(self) -> OpenOrder:
+        return OpenOrder(
+            self.order, self.remaining, self.expires_at, self.fillable_from, self.resting
+        )
+
+
+class _FillFields(TypedDict, total=False):
+    """The fields only a fill result carries."""
+
+    filled_quantity: Decimal
+    execution_price: Decimal
+    reference_price: Decimal
+    slippage_bps: Decimal
+    fee: Decimal
+    fee_currency: str
+    trade_id: str
+
+
+@dataclass(frozen=True)
+class _Fill:
+    quantity: Decimal
+    execution_price: Decimal
+    reference_price: Decimal
+    fee_rate: Decimal
+    liquidity: str
+
+
+class PaperExecution:
+    """Simulated MEXC spot execution: fills priced from the latest market data for a symbol."""
+
+    def __init__(
+        self,
+        settings: ExecutionSettings,
+        market: MarketState,
+        *,
+        quote_currency: str = "USDT",
+        trade_id_factory: Callable[[], str] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._market = market
+        self._quote_currency = quote_currency
+        self._trade_id_factory = trade_id_factory
+        self._latency = timedelta(milliseconds=settings.latency_ms)
+        self._open: dict[str, _WorkingOrder] = {}
+        self._known: set[str] = set()
+
+    # -- read-only state -------------------------------------------------------------
+
+    def open_orders(self, symbol: str | None = None) -> list[OpenOrder]:
+        """Return the orders still waiting or resting, oldest first (one symbol if given)."""
+        return [w.view() for w in self._open.values() if symbol in (None, w.order.symbol)]
+
+    def open_order(self, order_id: str) -> OpenOrder | None:
+        working = self._open.get(order_id)
+        return working.view() if working else None
+
+    def is_known(self, order_id: str) -> bool:
+        """Tell whether an order with this id was ever submitted (duplicates are ignored)."""
+        return order_id in self._known
+
+    # -- inputs ----------------------------------------------------------------------
+
+    def submit(self, order: OrderSubmitted, now: datetime) -> list[OrderResultReported]:
+        """Take a new order at event time `now`; a known order id gives no results."""
+        if order.order_id in self._known:
+            return []
+        self._known.add(order.order_id)
+        working = _WorkingOrder(
+            order,
+            remaining=order.quantity,
+            expires_at=self._expiry(order, now),
+            fillable_from=now + self._latency if order.order_type is OrderType.MARKET else now,
+        )
+        with _exact():
+            if self._market.reference_price(order.symbol, order.side) is None:
+                reason = f"no market price for {order.symbol}"
+                return [self._result(working, OrderStatus.REJECTED, now, reason=reason)]
+            if working.expires_at is not None and now >= working.expires_at:
+                return [self._end(working, OrderStatus.EXPIRED, now)]
+            if order.order_type is OrderType.MARKET:
+                return self._submit_market(working, now)
+            return self._submit_limit(working, now)
+
+    def on_market_data(self, event: MarketData, now: datetime) -> list[OrderResultReported]:
+        """Expire due orders, then fill the orders of `event.symbol` the market now allows."""
+        results = self.expire_due(now)
+        with _exact():
+            for working in list(self._open.values()):
+                if working.order.symbol == event.symbol and event.ts_event >= working.fillable_from:
+                    results.extend(self._work(working, now))
+        return results
+
+    def expire_due(self, now: datetime) -> list[OrderResultReported]:
+        """End every open order whose expiry is at or before `now` with an `expired` result."""
+        due = [w for w in self._open.values() if w.expires_at is not None and now >= w.expires_at]
+        with _exact():
+            return [self._end(working, OrderStatus.EXPIRED, now) for working in due]
+
+    def cancel(self, order_id: str, now: datetime) -> list[OrderResultReported]:
+        """Cancel a waiting or resting order; an unknown or finished order gives no results."""
+        working = self._open.get(order_id)
+        if working is None:
+            return []
+        with _exact():
+            return [self._end(working, OrderStatus.CANCELLED, now)]
+
+    # -- order flow ------------------------------------------------------------------
+
+    def _expiry(self, order: OrderSubmitted, now: datetime) -> datetime | None:
+        if order.expires_at is not None or order.order_type is OrderType.MARKET:
+            return order.expires_at
+        return now + timedelta(seconds=self._settings.limit_order_ttl_seconds)
+
+    def _submit_market(self, working: _WorkingOrder, now: datetime) -> list[OrderResultReported]:
+        self._open[working.order.order_id] = working
+        if self._latency:
+            return []  # it fills on the first market data at or after fillable_from
+        return self._work(working, now)
+
+    def _submit_limit(self, working: _WorkingOrder, now: datetime) -> list[OrderResultReported]:
+        self._open[working.order.order_id] = working
+        market_price = self._crossing_price(working.order)
+        working.resting = True
+        if market_price is None:
+            return [self._result(working, OrderStatus.ACCEPTED, now, reason="resting")]
+        return [self._fill(working, self._taker_fill(working, market_price, now), now)]
+
+    def _work(self, working: _WorkingOrder, now: datetime) -> list[OrderResultReported]:
+        order = working.order
+        if order.order_type is OrderType.MARKET:
+            price = self._market.reference_price(order.symbol, order.side)
+            if price is None:  # unreachable once the symbol was seen; never invent a price
+                return []
+            return [self._fill(working, self._taker_fill(working, price, now), now)]
+        if self._crossing_price(order) is None:
+            return []
+        return [self._fill(working, self._maker_fill(working, now), now)]
+
+    def _end(
+        self, working: _WorkingOrder, status: OrderStatus, now: datetime
+    ) -> OrderResultReported:
+        self._open.pop(working.order.order_id, None)
+        remaining, quantity = _plain(working.remaining), _plain(working.order.quantity)
+        reason = f"{status} with {remaining} of {quantity} unfilled"
+        if status is OrderStatus.EXPIRED and working.expires_at is not None:
+            reason = f"{reason} (expiry {working.expires_at.isoformat()})"
+        return self._result(working, status, now, reason=reason)
+
+    # -- pricing ---------------------------------------------------------------------
+
+    def _crossing_price(self, order: OrderSubmitted) -> Decimal | None:
+        """Return the market price when it reaches the order's limit, else None."""
+        price = self._market.reference_price(order.symbol, order.side)
+        if price is None or order.price is None:
+            return None
+        crosses = price <= order.price if order.side is OrderSide.BUY else price >= order.price
+        return price if crosses else None
+
+    def _taker_fill(self, working: _WorkingOrder, market_price: Decimal, now: datetime) -> _Fill:
+        order = working.order
+        quantity = self._fill_quantity(working, now)
+        reference = quantize(market_price)
+        bps = self._slippage_bps(order.symbol, quantity, now)
+        factor = bps / BASIS_POINTS
+        if order.side is OrderSide.BUY:
+            price = quantize(reference * (1 + factor))
+            if order.price is not None:
+                price = min(price, quantize(order.price))
+        else:
+            # A slippage cap of 10,000 bps or more must still leave a positive price.
+            price = max(quantize(reference * (1 - factor)), SMALLEST_AMOUNT)
+            if order.price is not None:
+                price = max(price, quantize(order.price))
+        return _Fill(quantity, price, reference, self._settings.taker_fee, "taker")
+
+    def _maker_fill(self, working: _WorkingOrder, now: datetime) -> _Fill:
+        assert working.order.price is not None  # only limit orders rest
+        limit = quantize(working.order.price)
+        quantity = self._fill_quantity(working, now)
+        return _Fill(quantity, limit, limit, self._settings.maker_fee, "maker")
+
+    def _slippage_bps(self, symbol: str, quantity: Decimal, now: datetime) -> Decimal:
+        """Return `min(cap, base + impact * quantity / recent volume)`; the cap at volume 0."""
+        settings = self._settings
+        volume = self._market.recent_volume(symbol, now)
+        if volume <= 0:
+            return settings.slippage_cap_bps
+        impact = settings.slippage_impact_bps * quantity / volume
+        return min(settings.slippage_cap_bps, settings.slippage_base_bps + impact)
+
+    def _fill_quantity(self, working: _WorkingOrder, now: datetime) -> Decimal:
+        """Return this fill's size: at most the partial-fill share of recent volume."""
+        remaining = working.remaining
+        volume = self._market.recent_volume(working.order.symbol, now)
+        if volume <= 0:
+            return remaining  # nothing to measure the order against: fill it all
+        share = max(quantize(self._settings.partial_fill_fraction * volume), SMALLEST_AMOUNT)
+        if remaining - share < SMALLEST_AMOUNT:
+            return remaining  # never leave a remainder too small to store or fill
+        return share
+
+    # -- results ---------------------------------------------------------------------
+
+    def _fill(self, working: _WorkingOrder, fill: _Fill, now: datetime) -> OrderResultReported:
+        working.remaining -= fill.quantity
+        working.fills += 1
+        done = working.remaining == 0
+        if done:
+            del self._open[working.order.order_id]
+        status = OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED
+        return self._result(working, status, now, fill=fill, reason=f"{fill.liquidity} fill")
+
+    def _trade_id(self, working: _WorkingOrder) -> str:
+        if self._trade_id_factory is not None:
+            return self._trade_id_factory()
+        return derived_id(working.order.order_id, f"f{working.fills}")
+
+    def _result(
+        self,
+        working: _WorkingOrder,
+        status: OrderStatus,
+        now: datetime,
+        *,
+        fill: _Fill | None = None,
+        reason: str | None = None,
+    ) -> OrderResultReported:
+        working.results += 1
+        order = working.order
+        fill_fields = self._fill_fields(working, fill) if fill else _FillFields()
+        return OrderResultReported(
+            event_id=derived_id(order.order_id, str(working.results)),
+            ts_event=now,
+            ts_init=now,
+            source=EXECUTION_SOURCE,
+            run_id=order.run_id,
+            order_id=order.order_id,
+            symbol=order.symbol,
+            side=order.side,
+            order_type=order.order_type,
+            status=status,
+            quantity=order.quantity,
+            reason=reason,
+            **fill_fields,
+        )
+
+    def _fill_fields(self, working: _WorkingOrder, fill: _Fill) -> _FillFields:
+        reference = fill.reference_price
+        worse_by = fill.execution_price - reference
+        if working.order.side is OrderSide.SELL:
+            worse_by = -worse_by
+        return _FillFields(
+            filled_quantity=fill.quantity,
+            execution_price=fill.execution_price,
+            reference_price=reference,
+            slippage_bps=quantize(worse_by / reference * BASIS_POINTS),
+            fee=quantize(fill.quantity * fill.execution_price * fill.fee_rate),
+            fee_currency=self._quote_currency,
+            trade_id=self._trade_id(working),
+        )
