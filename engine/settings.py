@@ -151,6 +151,38 @@ class PapertestSettings(_Section):
         return value
 
 
+class StrategySettings(_Section):
+    """Parameters of the momentum strategy; `papertest.strategy` chooses the strategy."""
+
+    lookback_minutes: int = Field(
+        15, ge=1, le=1440, description="Look-back of the % change and the volume (minutes)"
+    )
+    entry_threshold: Fraction = Field(
+        Decimal("0.005"), gt=0, description="Rise over the look-back that opens a position"
+    )
+    min_quote_volume: Money = Field(
+        Decimal(0),
+        ge=0,
+        description="Least traded volume over the look-back to enter, in the quote currency "
+        "(0: no minimum)",
+    )
+    take_profit: Fraction = Field(
+        Decimal("0.02"), description="Gain over the entry price that exits (0: off)"
+    )
+    stop_loss: Fraction = Field(
+        Decimal("0.01"), description="Loss under the entry price that exits (0: off)"
+    )
+    trailing_stop: Fraction = Field(
+        Decimal("0.015"), description="Fall from the highest price since entry that exits (0: off)"
+    )
+    reversal_threshold: Fraction = Field(
+        Decimal("0.005"), description="Fall over the look-back that exits a position (0: off)"
+    )
+    cooldown_minutes: int = Field(
+        15, ge=0, le=1440, description="Minutes without a new entry on a symbol after a signal"
+    )
+
+
 class RiskSettings(_Section):
     """Risk limits; every decision against them is recorded with a reason code."""
 
@@ -284,6 +316,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     papertest: PapertestSettings = Field(default_factory=PapertestSettings)
+    strategy: StrategySettings = Field(default_factory=StrategySettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     market: MarketSettings = Field(default_factory=MarketSettings)

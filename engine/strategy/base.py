@@ -1,0 +1,264 @@
+"""The strategy interface, the facts a strategy may read, and the registry of strategies.
+
+A strategy is pure: it sees market events in event-time order and the positions the engine
+holds, and answers with `SignalGenerated` events. It does no I/O and reads no clock, so a
+replay at full speed gives the signals a live run gives.
+
+Users add their own by dotted path: `CLAIRE_PAPERTEST_STRATEGY=mypackage.rules:Breakout`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Final, Protocol, TypeVar, runtime_checkable
+
+from engine.domain.orders import OrderSide
+from engine.errors import PermanentError
+from engine.events import Candle, QuoteTick, SignalGenerated, TradeTick
+from engine.settings import StrategySettings
+
+#: What a strategy reacts to: the events on the `market_data` stream.
+MarketEvent = TradeTick | QuoteTick | Candle
+#: The `source` of every signal.
+SIGNAL_SOURCE: Final = "engine.signal"
+#: Builds a strategy from its parameters (a class taking settings is a factory).
+StrategyFactory = Callable[[StrategySettings], "Strategy"]
+
+_FLAT: Final = (Decimal(0), Decimal(0))
+_STRATEGY_NAME = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,63}")
+_MAX_EVENT_ID = 128
+F = TypeVar("F", bound=Callable[..., object])
+
+
+class StrategyNotFoundError(PermanentError):
+    """The configured strategy cannot be loaded."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            message,
+            hint="set CLAIRE_PAPERTEST_STRATEGY to a registered name or to a dotted path "
+            "such as mypackage.rules:MyStrategy",
+        )
+
+
+class StrategyContext(Protocol):
+    """Read-only facts a strategy may use besides market data."""
+
+    @property
+    def run_id(self) -> str | None:
+        """Return the id of the run the signals belong to."""
+        ...
+
+    def position(self, symbol: str) -> tuple[Decimal, Decimal]:
+        """Return (base quantity held, average entry price); (0, 0) when flat."""
+        ...
+
+
+@dataclass(frozen=True)
+class PositionsContext:
+    """A `StrategyContext` over a mapping symbol -> (quantity, average price)."""
+
+    positions: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    run_id: str | None = None
+
+    def position(self, symbol: str) -> tuple[Decimal, Decimal]:
+        """Return (base quantity held, average entry price); (0, 0) when flat."""
+        return self.positions.get(symbol, _FLAT)
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """Turns market events into signals; `name` is the `strategy` code on its signals."""
+
+    name: str
+
+    def on_market_data(self, event: MarketEvent, context: StrategyContext) -> list[SignalGenerated]:
+        """Return the signals `event` causes (usually none)."""
+        ...
+
+    def on_fill(
+        self, symbol: str, side: OrderSide, quantity: Decimal, price: Decimal, ts: datetime
+    ) -> None:
+        """Learn that an order for `symbol` filled `quantity` at `price` at event time `ts`."""
+        ...
+
+
+class BaseStrategy:
+    """A convenient base for strategies: set `name`, implement `on_market_data`."""
+
+    name: str = "unnamed"
+
+    def on_market_data(self, event: MarketEvent, context: StrategyContext) -> list[SignalGenerated]:
+        """Return the signals `event` causes; the base class never signals."""
+        return []
+
+    def on_fill(
+        self, symbol: str, side: OrderSide, quantity: Decimal, price: Decimal, ts: datetime
+    ) -> None:
+        """Ignore fills; override to track entries."""
+
+
+def signal_event_id(
+    strategy: str, symbol: str, ts: datetime, side: OrderSide, run_id: str | None = None
+) -> str:
+    """Return the deterministic id of a signal: the same input always gives the same id.
+
+    Example: `sig-run7-momentum-BTCUSDT-20260105T001500000000-buy`. The run id keeps two
+    runs over the same data apart. An id that would pass the 128-character limit of ids is
+    replaced by a hash of the same parts.
+    """
+    run = f"{run_id}-" if run_id else ""
+    event_id = f"sig-{run}{strategy}-{symbol}-{ts:%Y%m%dT%H%M%S%f}-{side.value}"
+    if len(event_id) <= _MAX_EVENT_ID:
+        return event_id
+    return "sig-" + hashlib.sha256(event_id.encode("utf-8")).hexdigest()
+
+
+def make_signal(
+    strategy: str,
+    event: MarketEvent,
+    context: StrategyContext,
+    *,
+    side: OrderSide,
+    confidence: Decimal,
+    reference_price: Decimal,
+    reason: str,
+) -> SignalGenerated:
+    """Build the signal `strategy` emits for market `event`, stamped with its event time."""
+    return SignalGenerated(
+        event_id=signal_event_id(strategy, event.symbol, event.ts_event, side, context.run_id),
+        ts_event=event.ts_event,
+        ts_init=event.ts_event,
+        source=SIGNAL_SOURCE,
+        run_id=context.run_id,
+        symbol=event.symbol,
+        side=side,
+        strategy=strategy,
+        confidence=confidence,
+        reference_price=reference_price,
+        reason=reason,
+    )
+
+
+_REGISTRY: dict[str, StrategyFactory] = {}
+
+
+def register_strategy(name: str) -> Callable[[F], F]:
+    """Register a strategy class or factory under `name` (a lower-case code).
+
+    Example: `@register_strategy("momentum")` above `class MomentumStrategy`.
+    """
+    if not _STRATEGY_NAME.fullmatch(name):
+        raise ValueError(f"strategy name {name!r} must be a lower-case code such as momentum")
+
+    def register(factory: F) -> F:
+        known = _REGISTRY.get(name)
+        if known is not None and _qualified_name(known) != _qualified_name(factory):
+            raise ValueError(f"strategy {name!r} is already registered ({_qualified_name(known)})")
+        _REGISTRY[name] = factory  # type: ignore[assignment]  # checked when loaded
+        return factory
+
+    return register
+
+
+def registered_strategies() -> tuple[str, ...]:
+    """Return the registered strategy names, sorted."""
+    return tuple(sorted(_REGISTRY))
+
+
+def load_strategy(name_or_path: str, settings: StrategySettings) -> Strategy:
+    """Build the strategy a registered name or a dotted path names, with `settings`.
+
+    A dotted path is `package.module:ClassName` or `package.module.ClassName`; the object
+    there is a strategy class or factory, called with the settings when it takes an argument.
+    Raise `StrategyNotFoundError` naming what was tried and the registered strategies.
+    """
+    text = name_or_path.strip()
+    if ":" in text or "." in text:
+        factory = _import_factory(text)
+    else:
+        found = _REGISTRY.get(text.lower())
+        if found is None:
+            raise StrategyNotFoundError(f"unknown strategy {text!r} ({_known_names()})")
+        factory = found
+    return _build(text, factory, settings)
+
+
+def _known_names() -> str:
+    names = ", ".join(registered_strategies()) or "none"
+    return f"registered strategies: {names}; or give a dotted path package.module:ClassName"
+
+
+def _import_factory(path: str) -> object:
+    module_name, _, attribute = path.partition(":") if ":" in path else path.rpartition(".")
+    if not module_name or not attribute:
+        raise StrategyNotFoundError(f"strategy path {path!r} must be package.module:ClassName")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise StrategyNotFoundError(
+            f"cannot import module {module_name!r} of strategy {path!r}: {exc} ({_known_names()})"
+        ) from exc
+    except Exception as exc:  # the user's module failed while running its top level
+        raise StrategyNotFoundError(
+            f"importing module {module_name!r} of strategy {path!r} failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    found: object = module
+    for part in attribute.split("."):
+        if not hasattr(found, part):
+            raise StrategyNotFoundError(
+                f"module {module_name!r} has no {attribute!r} (strategy {path!r})"
+            )
+        found = getattr(found, part)
+    return found
+
+
+def _build(text: str, factory: object, settings: StrategySettings) -> Strategy:
+    if not callable(factory):
+        raise StrategyNotFoundError(f"{text!r} is not a strategy class or factory")
+    try:
+        strategy = factory(settings) if _takes_argument(factory) else factory()
+    except Exception as exc:
+        raise StrategyNotFoundError(
+            f"strategy {text!r} could not be created: {type(exc).__name__}: {exc}"
+        ) from exc
+    return _checked(text, strategy)
+
+
+def _takes_argument(factory: Callable[..., object]) -> bool:
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: give it the settings
+        return True
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return any(
+        p.kind in positional or p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters
+    )
+
+
+def _checked(text: str, strategy: object) -> Strategy:
+    if not isinstance(strategy, Strategy):
+        kind = type(strategy).__name__
+        raise StrategyNotFoundError(
+            f"{text!r} made a {kind}, which is not a strategy "
+            "(it needs a `name`, `on_market_data` and `on_fill`; subclass BaseStrategy)"
+        )
+    name = getattr(strategy, "name", None)
+    if not isinstance(name, str) or not _STRATEGY_NAME.fullmatch(name):
+        raise StrategyNotFoundError(
+            f"strategy {text!r} has name {name!r}; it must be a lower-case code such as momentum"
+        )
+    return strategy
+
+
+def _qualified_name(factory: object) -> str:
+    module = getattr(factory, "__module__", "?")
+    return f"{module}.{getattr(factory, '__qualname__', type(factory).__qualname__)}"
