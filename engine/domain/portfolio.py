@@ -1,0 +1,355 @@
+"""The paper portfolio: cash, positions, marks, PnL, exposure and drawdown, in event time.
+
+Pure: it changes only through `apply_fill` and `mark`, and every time it knows comes from
+those calls (no clock). Amounts are exact `Decimal` (see `engine.domain.positions`), so
+`equity - initial_capital == realized_pnl + unrealized_pnl` holds to the last digit and
+`reconcile()` can demand it.
+
+Drawdowns are fractions of a peak (0.05 is 5 %): `max_drawdown` is the largest fall from
+the running peak equity seen at any update; `daily_drawdown` is the fall from the current
+UTC day's peak, which starts at the equity carried over from before the day's first
+update and resets when an update's event time enters a new UTC day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from types import MappingProxyType
+
+from engine.domain.errors import InvalidFillError, InvalidMarkError
+from engine.domain.fills import DEFAULT_QUOTE_CURRENCY, Fill
+from engine.domain.orders import OrderSide
+from engine.domain.positions import ZERO, Position, exact, fraction
+from engine.events import PortfolioSnapshotTaken, PositionSnapshot
+from engine.money import quantize
+
+#: The `source` of the snapshots this portfolio takes, unless told otherwise.
+SNAPSHOT_SOURCE = "engine.portfolio"
+
+
+class Portfolio:
+    """Cash and positions in one quote currency, marked to the latest prices."""
+
+    def __init__(
+        self, initial_capital: Decimal, quote_currency: str = DEFAULT_QUOTE_CURRENCY
+    ) -> None:
+        if not isinstance(initial_capital, Decimal) or not initial_capital.is_finite():
+            raise ValueError(f"initial capital must be a finite Decimal (got {initial_capital!r})")
+        if initial_capital <= 0:
+            raise ValueError(f"initial capital must be greater than 0 (got {initial_capital})")
+        self.initial_capital = initial_capital
+        self.quote_currency = quote_currency
+        self._cash = initial_capital
+        self._positions: dict[str, Position] = {}
+        self._marks: dict[str, Decimal] = {}
+        self._marked_at: dict[str, datetime] = {}
+        # Cash ledger kept apart from the positions, so reconcile() has something to check.
+        self._bought = self._sold = self._fees = ZERO
+        self._peak = self._last_equity = initial_capital
+        self._max_drawdown = ZERO
+        self._day: date | None = None
+        self._day_peak = initial_capital
+        self._day_worst = ZERO
+
+    @classmethod
+    def replay(
+        cls,
+        initial_capital: Decimal,
+        fills: Iterable[Fill],
+        marks: Mapping[str, Decimal] | None = None,
+        *,
+        marked_at: datetime | None = None,
+        quote_currency: str = DEFAULT_QUOTE_CURRENCY,
+        peak_equity: Decimal | None = None,
+        max_drawdown: Decimal | None = None,
+    ) -> Portfolio:
+        """Rebuild a portfolio from its fills in order (e.g. the `trades` of a run).
+
+        `marks` are applied after the fills, at `marked_at` (default: the last fill's time).
+        `peak_equity` and `max_drawdown`, when known from stored snapshots, are floors for
+        the values the replay computes (marks between fills are not replayed).
+        """
+        portfolio = cls(initial_capital, quote_currency)
+        last_ts: datetime | None = None
+        for fill in fills:
+            portfolio.apply_fill(fill)
+            last_ts = fill.ts if last_ts is None else max(last_ts, fill.ts)
+        ts = marked_at or last_ts
+        for symbol, price in (marks or {}).items():
+            if ts is None:
+                portfolio._marks[symbol] = _checked_price(symbol, price)
+            else:
+                portfolio.mark(symbol, price, ts)
+        if peak_equity is not None:
+            portfolio._peak = max(portfolio._peak, peak_equity)
+        if max_drawdown is not None:
+            portfolio._max_drawdown = max(portfolio._max_drawdown, max_drawdown)
+        return portfolio
+
+    # -- updates -----------------------------------------------------------------------
+
+    @exact
+    def apply_fill(self, fill: Fill) -> bool:
+        """Apply one fill to cash, its position and its mark; False for a duplicate trade id.
+
+        Raise `OversellError` (nothing changes) when it sells more than is held, and
+        `InvalidFillError` when its fee is not in the quote currency.
+        """
+        if fill.fee_currency != self.quote_currency:
+            raise InvalidFillError(
+                f"fill {fill.trade_id!r} pays its fee in {fill.fee_currency}; "
+                f"this portfolio keeps {self.quote_currency}"
+            )
+        position = self._positions.get(fill.symbol) or Position(fill.symbol)
+        if not position.apply(fill):
+            return False
+        self._positions[fill.symbol] = position
+        if fill.side is OrderSide.BUY:
+            self._cash -= fill.notional + fill.fee
+            self._bought += fill.notional
+        else:
+            self._cash += fill.notional - fill.fee
+            self._sold += fill.notional
+        self._fees += fill.fee
+        marked_at = self._marked_at.get(fill.symbol)
+        if marked_at is None or fill.ts >= marked_at:
+            self._marks[fill.symbol], self._marked_at[fill.symbol] = fill.price, fill.ts
+        self._track(fill.ts)
+        return True
+
+    def mark(self, symbol: str, price: Decimal, ts: datetime) -> None:
+        """Mark `symbol` at `price` as of event time `ts`; a mark older than the last is ignored."""
+        price = _checked_price(symbol, price)
+        if not isinstance(ts, datetime) or ts.utcoffset() is None:
+            raise InvalidMarkError(f"mark time for {symbol} must be timezone-aware (got {ts!r})")
+        marked_at = self._marked_at.get(symbol)
+        if marked_at is not None and ts < marked_at:
+            return
+        self._marks[symbol], self._marked_at[symbol] = price, ts
+        self._track(ts)
+
+    @exact
+    def _track(self, ts: datetime) -> None:
+        """Update peak, max and daily drawdown after a change at event time `ts`."""
+        equity = self._equity()
+        day = ts.astimezone(UTC).date()
+        if self._day is None or day > self._day:
+            self._day, self._day_peak, self._day_worst = day, self._last_equity, ZERO
+        self._peak = max(self._peak, equity)
+        self._day_peak = max(self._day_peak, equity)
+        self._max_drawdown = max(self._max_drawdown, fraction(self._peak - equity, self._peak))
+        if self._day_peak > 0:
+            daily = fraction(self._day_peak - equity, self._day_peak)
+            self._day_worst = max(self._day_worst, daily)
+        self._last_equity = equity
+
+    def _equity(self) -> Decimal:
+        """Return cash + Σ quantity * mark; call it in `EXACT_CONTEXT`."""
+        equity = self._cash
+        for position in self._positions.values():
+            if position.quantity:
+                equity += position.quantity * self._mark_of(position)
+        return equity
+
+    # -- read-only view ----------------------------------------------------------------
+
+    @property
+    def cash(self) -> Decimal:
+        """Return the quote currency held."""
+        return self._cash
+
+    @property
+    def positions(self) -> Mapping[str, Position]:
+        """Return every position by symbol, closed ones included (read-only: do not apply)."""
+        return MappingProxyType(self._positions)
+
+    def open_positions(self) -> Iterator[Position]:
+        """Yield the positions that hold something, by symbol."""
+        return (self._positions[s] for s in sorted(self._positions) if self._positions[s].is_open)
+
+    def position(self, symbol: str) -> Position | None:
+        """Return the position in `symbol`, or None when it was never traded."""
+        return self._positions.get(symbol)
+
+    def quantity(self, symbol: str) -> Decimal:
+        """Return the base-asset quantity held of `symbol` (0 when none)."""
+        position = self._positions.get(symbol)
+        return position.quantity if position else ZERO
+
+    def mark_price(self, symbol: str) -> Decimal | None:
+        """Return the latest mark of `symbol`, or None when it was never marked nor traded."""
+        return self._marks.get(symbol)
+
+    def market_value(self, symbol: str) -> Decimal:
+        """Return quantity * mark of `symbol` (mark: the latest, else the average price)."""
+        position = self._positions.get(symbol)
+        return position.market_value(self._mark_of(position)) if position else ZERO
+
+    @property
+    @exact
+    def positions_value(self) -> Decimal:
+        """Return Σ quantity * mark over the open positions."""
+        return self._equity() - self._cash
+
+    @property
+    @exact
+    def equity(self) -> Decimal:
+        """Return cash + Σ quantity * mark."""
+        return self._equity()
+
+    @property
+    def exposure(self) -> Decimal:
+        """Return Σ |quantity * mark| (spot is long only, so the positions' value)."""
+        return abs(self.positions_value)
+
+    @property
+    def exposure_fraction(self) -> Decimal:
+        """Return exposure / equity, rounded to storage places (0 when equity <= 0)."""
+        equity = self.equity
+        return fraction(self.exposure, equity) if equity > 0 else ZERO
+
+    @property
+    @exact
+    def realized_pnl(self) -> Decimal:
+        """Return the PnL of every sell so far, net of every fee paid."""
+        return sum((p.realized_pnl for p in self._positions.values()), ZERO)
+
+    @property
+    @exact
+    def unrealized_pnl(self) -> Decimal:
+        """Return Σ (mark - average price) * quantity over the open positions."""
+        return sum((p.unrealized_pnl(self._mark_of(p)) for p in self.open_positions()), ZERO)
+
+    @property
+    @exact
+    def total_pnl(self) -> Decimal:
+        """Return equity - initial capital."""
+        return self.equity - self.initial_capital
+
+    @property
+    def fees_paid(self) -> Decimal:
+        """Return every fee paid, in the quote currency."""
+        return self._fees
+
+    @property
+    def peak_equity(self) -> Decimal:
+        """Return the highest equity seen at any update (the initial capital at first)."""
+        return self._peak
+
+    @property
+    def max_drawdown(self) -> Decimal:
+        """Return the largest (peak - equity) / peak seen at any update."""
+        return self._max_drawdown
+
+    @property
+    def current_drawdown(self) -> Decimal:
+        """Return (peak - equity) / peak now."""
+        return fraction(self._peak - self.equity, self._peak)
+
+    @property
+    def day(self) -> date | None:
+        """Return the UTC day of the latest update (None before the first)."""
+        return self._day
+
+    @property
+    def daily_drawdown(self) -> Decimal:
+        """Return (day's peak - equity) / day's peak now (0 when that peak is not positive)."""
+        if self._day_peak <= 0:
+            return ZERO
+        return max(fraction(self._day_peak - self.equity, self._day_peak), ZERO)
+
+    @property
+    def daily_max_drawdown(self) -> Decimal:
+        """Return the largest daily drawdown seen at any update of the current UTC day."""
+        return self._day_worst
+
+    def _mark_of(self, position: Position) -> Decimal:
+        return self._marks.get(position.symbol, position.average_price)
+
+    # -- checks and snapshots ------------------------------------------------------------
+
+    @exact
+    def reconcile(self) -> str | None:
+        """Check the books add up; return what does not (None when everything does).
+
+        Checks: cash against the ledger of fills, fees against the positions' fees,
+        equity against cash + Σ quantity * mark, and equity - capital == realized + unrealized.
+        """
+        problems: list[str] = []
+        ledger_cash = self.initial_capital - self._bought + self._sold - self._fees
+        if self._cash != ledger_cash:
+            problems.append(f"cash {self._cash} != {ledger_cash} from the fills")
+        position_fees = sum((p.fees_paid for p in self._positions.values()), ZERO)
+        if position_fees != self._fees:
+            problems.append(f"fees {self._fees} != {position_fees} paid by the positions")
+        positions = self._positions.values()
+        equity = self._cash + sum((p.market_value(self._mark_of(p)) for p in positions), ZERO)
+        if equity != self.equity:
+            problems.append(f"equity {self.equity} != {equity} (cash + positions at their marks)")
+        pnl = self.realized_pnl + self.unrealized_pnl
+        if equity - self.initial_capital != pnl:
+            problems.append(
+                f"equity - initial capital = {equity - self.initial_capital} but realized + "
+                f"unrealized PnL = {pnl} (difference {equity - self.initial_capital - pnl})"
+            )
+        return "; ".join(problems) or None
+
+    @exact
+    def to_snapshot(
+        self,
+        ts: datetime,
+        *,
+        run_id: str | None,
+        source: str = SNAPSHOT_SOURCE,
+        event_id: str | None = None,
+        ts_init: datetime | None = None,
+    ) -> PortfolioSnapshotTaken:
+        """Return the portfolio as a `PortfolioSnapshotTaken` event at event time `ts`.
+
+        Amounts are rounded to storage places once, from three quantities (cash, positions
+        value, cost basis), so the row keeps equity == cash + positions_value and
+        equity - capital == realized + unrealized exactly. `ts_init` defaults to `ts`.
+        """
+        cash = quantize(self._cash)
+        value = quantize(self.positions_value)
+        cost = quantize(sum((p.cost_basis for p in self.open_positions()), ZERO))
+        equity = cash + value
+        identity = {"event_id": event_id} if event_id is not None else {}
+        return PortfolioSnapshotTaken(
+            **identity,
+            ts_event=ts,
+            ts_init=ts_init or ts,
+            source=source,
+            run_id=run_id,
+            cash=cash,
+            equity=equity,
+            positions_value=value,
+            realized_pnl=cash - quantize(self.initial_capital) + cost,
+            unrealized_pnl=value - cost,
+            exposure=value,
+            exposure_pct=fraction(value, equity) if equity > 0 else ZERO,
+            daily_drawdown=self.daily_drawdown,
+            max_drawdown=self._max_drawdown,
+            positions=tuple(self._position_snapshot(p) for p in self.open_positions()),
+        )
+
+    def _position_snapshot(self, position: Position) -> PositionSnapshot:
+        mark = self._marks.get(position.symbol)
+        shown_mark = quantize(mark) if mark is not None else None
+        return PositionSnapshot(
+            symbol=position.symbol,
+            quantity=quantize(position.quantity),
+            average_price=quantize(position.average_price),
+            market_price=shown_mark if shown_mark else None,
+            realized_pnl=quantize(position.realized_pnl),
+            unrealized_pnl=quantize(position.unrealized_pnl(self._mark_of(position))),
+        )
+
+
+def _checked_price(symbol: str, price: Decimal) -> Decimal:
+    """Return `price` when it is a finite Decimal > 0; raise `InvalidMarkError` otherwise."""
+    if not isinstance(price, Decimal) or not price.is_finite() or price <= 0:
+        raise InvalidMarkError(f"mark price for {symbol} must be a finite Decimal > 0 ({price!r})")
+    return price
