@@ -18,8 +18,8 @@ class PersistenceStage:
     """Write what arrives. With `buffer_size` > 0 (in-memory bus) writes are batched here;
     with Redis every delivered batch is written before it is acknowledged."""
 
-    name = "persistence"
-    inputs = PERSISTED_STREAMS
+    name: str = "persistence"
+    inputs: tuple[Stream, ...] = PERSISTED_STREAMS
 
     def __init__(self, writer: EventWriter, *, buffer_size: int = 0) -> None:
         self._writer = writer

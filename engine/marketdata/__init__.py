@@ -1,0 +1,1 @@
+"""Market data sources: live MEXC, recorded replays and a seeded synthetic market."""

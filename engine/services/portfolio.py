@@ -1,0 +1,89 @@
+"""The portfolio stage: marks and fills in, snapshots and invariant alerts out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from engine.bus.base import Publisher
+from engine.domain.fills import Fill
+from engine.domain.market import MarketData, MarketState
+from engine.domain.portfolio import Portfolio
+from engine.events import AlertLevel, AlertRaised, Event, OrderResultReported
+from engine.services.base import SeenEvents
+from engine.streams import Stream
+
+SOURCE = "engine.portfolio"
+
+
+class PortfolioStage:
+    """Keep the run's portfolio; snapshot it every interval of event time and after fills."""
+
+    name: str = "portfolio"
+    inputs: tuple[Stream, ...] = (Stream.MARKET_DATA, Stream.ORDER_RESULTS)
+
+    def __init__(
+        self,
+        portfolio: Portfolio,
+        market: MarketState,
+        publisher: Publisher,
+        run_id: str | None,
+        *,
+        snapshot_every: timedelta = timedelta(minutes=1),
+    ) -> None:
+        self.portfolio = portfolio
+        self._market = market
+        self._publisher = publisher
+        self._run_id = run_id
+        self._every = snapshot_every
+        self._last_snapshot: datetime | None = None
+        self._seen = SeenEvents()
+        self.violations = 0
+
+    def handle(self, events: Sequence[Event]) -> None:
+        out: list[Event] = []
+        for event in events:
+            if not self._seen.first_time(event.event_id):
+                continue
+            if isinstance(event, MarketData):
+                self._market.apply(event)
+                price = self._market.mark_price(event.symbol)
+                if price is not None:
+                    self.portfolio.mark(event.symbol, price, event.ts_event)
+                if self._due(event.ts_event):
+                    out += self._snapshot(event.ts_event, "minute")
+            elif isinstance(event, OrderResultReported) and event.is_fill:
+                fill = Fill.from_result(event)
+                if self.portfolio.apply_fill(fill):
+                    out += self._snapshot(event.ts_event, fill.trade_id)
+        if out:
+            self._publisher.publish_many(out)
+
+    def on_tick(self, now: datetime) -> None:
+        """Snapshots follow event time; nothing to do on a wall-clock tick."""
+
+    def _due(self, ts: datetime) -> bool:
+        return self._last_snapshot is None or ts - self._last_snapshot >= self._every
+
+    def _snapshot(self, ts: datetime, cause: str) -> list[Event]:
+        self._last_snapshot = ts if cause == "minute" else self._last_snapshot or ts
+        event_id = f"snap-{self._run_id or 'none'}-{ts:%Y%m%dT%H%M%S%f}-{cause}"
+        out: list[Event] = [
+            self.portfolio.to_snapshot(ts, run_id=self._run_id, event_id=event_id[:128])
+        ]
+        problem = self.portfolio.reconcile()
+        if problem is not None:
+            self.violations += 1
+            out.append(
+                AlertRaised(
+                    event_id=f"alert-{self._run_id}-portfolio_invariant-{ts:%Y%m%dT%H%M%S%f}"[:128],
+                    ts_event=ts,
+                    ts_init=ts,
+                    source=SOURCE,
+                    run_id=self._run_id,
+                    level=AlertLevel.CRITICAL,
+                    code="portfolio_invariant",
+                    message=f"portfolio does not reconcile: {problem}"[:2000],
+                )
+            )
+        return out

@@ -1,0 +1,72 @@
+"""The risk stage: signals in, decisions and orders out; drawdown and stale-data alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from engine.bus.base import Publisher
+from engine.domain.fills import Fill
+from engine.domain.market import MarketData, MarketState
+from engine.domain.portfolio import Portfolio
+from engine.domain.risk import RiskEngine
+from engine.events import Event, OrderResultReported, SignalGenerated
+from engine.services.base import SeenEvents
+from engine.streams import Stream
+
+
+class RiskStage:
+    """Decide on every signal against the portfolio risk keeps from fills and marks."""
+
+    name: str = "risk"
+    inputs: tuple[Stream, ...] = (Stream.MARKET_DATA, Stream.SIGNALS, Stream.ORDER_RESULTS)
+
+    def __init__(
+        self,
+        engine: RiskEngine,
+        portfolio: Portfolio,
+        market: MarketState,
+        publisher: Publisher,
+        symbols: Sequence[str],
+    ) -> None:
+        self.engine = engine
+        self._portfolio = portfolio
+        self._market = market
+        self._publisher = publisher
+        self._symbols = list(symbols)
+        self._seen = SeenEvents()
+
+    def handle(self, events: Sequence[Event]) -> None:
+        out: list[Event] = []
+        for event in events:
+            if not self._seen.first_time(event.event_id):
+                continue
+            if isinstance(event, MarketData):
+                out += self._on_market_data(event)
+            elif isinstance(event, SignalGenerated):
+                outcome = self.engine.decide(event, self._portfolio, self._market, event.ts_event)
+                out.append(outcome.decision)
+                if outcome.order is not None:
+                    out.append(outcome.order)
+                out += outcome.alerts
+            elif isinstance(event, OrderResultReported) and event.is_fill:
+                self._portfolio.apply_fill(Fill.from_result(event))
+                out += self.engine.check(self._portfolio, event.ts_event)
+        if out:
+            self._publisher.publish_many(out)
+
+    def on_tick(self, now: datetime) -> None:
+        """Trip the circuit breaker when data stops arriving altogether (live runs)."""
+        alerts = self.engine.check_market(self._market, self._symbols, now)
+        if alerts:
+            self._publisher.publish_many(alerts)
+
+    def _on_market_data(self, event: MarketData) -> list[Event]:
+        self._market.apply(event)
+        price = self._market.mark_price(event.symbol)
+        if price is not None:
+            self._portfolio.mark(event.symbol, price, event.ts_event)
+        alerts: list[Event] = []
+        alerts += self.engine.check_market(self._market, self._symbols, event.ts_event)
+        alerts += self.engine.check(self._portfolio, event.ts_event)
+        return alerts
