@@ -1,0 +1,73 @@
+"""Run one stage of the pipeline as its own process: `python -m engine run STAGE`.
+
+Settings come from CLAIRE_ variables (and ./.env) as for `claire`; the stage talks to the
+Redis and PostgreSQL those settings name. SIGTERM or SIGINT stops it after the current batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+import psycopg
+
+from engine.bus.redis_streams import ConsumerOptions, RedisStreamBus
+from engine.errors import ClaireError
+from engine.runtime.local import LocalRuntime
+from engine.services.pipeline import build_pipeline
+from engine.services.redis_runner import StageRunner
+from engine.settings import load_settings
+from engine.storage.event_writer import EventWriter
+
+STAGES = ("signal", "risk", "execution", "portfolio", "persistence")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run one stage until stopped")
+    run.add_argument("stage", choices=STAGES)
+    run.add_argument("--run-id", required=True, help="the papertest this stage works for")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        return _run_stage(args.stage, args.run_id)
+    except ClaireError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+
+
+def _run_stage(name: str, run_id: str) -> int:
+    settings = load_settings()
+    endpoints = LocalRuntime(settings).endpoints()
+    bus = RedisStreamBus.from_url(
+        endpoints.redis_url, settings.redis.namespace, maxlen=settings.redis.stream_maxlen
+    )
+    conn = psycopg.connect(endpoints.database_conninfo) if name == "persistence" else None
+    writer = EventWriter(conn, endpoints.database_conninfo) if conn is not None else None
+    pipeline = build_pipeline(settings, bus, run_id=run_id, writer=writer)
+    stage = next(stage for stage in pipeline.stages if stage.name == name)
+    on_dead_letter = pipeline.persistence.on_dead_letter if pipeline.persistence else None
+    options = ConsumerOptions(
+        claim_idle_ms=settings.redis.claim_idle_ms, max_deliveries=settings.redis.max_deliveries
+    )
+    runner = StageRunner(stage, bus, options=options, on_dead_letter=on_dead_letter)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    runner.run(stop)
+    if conn is not None:
+        conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
