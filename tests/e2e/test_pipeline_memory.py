@@ -266,3 +266,64 @@ def test_duplicate_market_event_then_written_once(database_conninfo: str, db: Db
     replay(database_conninfo, market)
 
     assert scalar(db, "SELECT COUNT(*) FROM candles") == 2
+
+
+def round_trip(database_conninfo: str, db: Db, closes: list[str]) -> tuple[Decimal, Decimal]:
+    """Replay BTC closes; return (realized PnL from the trades, from the last snapshot)."""
+    market = [candle(i, close=price, volume="1000") for i, price in enumerate(closes)]
+    replay(database_conninfo, market)
+    sides = rows(db, "SELECT side FROM trades ORDER BY timestamp")
+    assert sides == [("buy",), ("sell",)]
+    assert scalar(db, "SELECT COUNT(*) FROM trades WHERE fees <= 0") == 0
+    trades = rows(db, "SELECT side, quantity, execution_price, fees FROM trades")
+    from_trades = sum(
+        (
+            (q * p if side == "sell" else -(q * p)) - f  # type: ignore[operator]
+            for side, q, p, f in trades
+        ),
+        Decimal(0),
+    ).quantize(Decimal("1e-18"))
+    # The snapshot taken right after the closing fill.
+    reported = rows(
+        db,
+        "SELECT s.realized_pnl FROM portfolio_snapshots s JOIN trades t"
+        " ON s.event_id LIKE '%-' || t.trade_id WHERE t.side = 'sell'",
+    )[0][0]
+    assert isinstance(reported, Decimal)
+    return from_trades, reported
+
+
+def test_winning_round_trip_then_profit_after_fees_is_what_snapshots_report(
+    database_conninfo: str, db: Db
+) -> None:
+    # Flat for the look-back, a 1% rise (entry), then +3% (take-profit at +2%).
+    closes = ["95000"] * 16 + ["95950", "96500", "97500", "98500", "98500"]
+
+    from_trades, reported = round_trip(database_conninfo, db, closes)
+
+    assert from_trades > 0
+    assert abs(reported - from_trades) <= Decimal("1e-17")
+    reason = scalar(db, "SELECT reason FROM signals WHERE side = 'sell'")
+    assert str(reason).startswith("take-profit")
+
+
+def test_losing_round_trip_then_loss_includes_both_fees(database_conninfo: str, db: Db) -> None:
+    # A 1% rise (entry, filled a minute later: latency), then a fall past the 1% stop-loss.
+    closes = ["95000"] * 16 + ["95950", "95950", "94800", "94700", "94700"]
+
+    from_trades, reported = round_trip(database_conninfo, db, closes)
+
+    fees = Decimal(str(scalar(db, "SELECT SUM(fees) FROM trades")))
+    price_move = Decimal(
+        str(
+            scalar(
+                db,
+                "SELECT SUM(CASE side WHEN 'sell' THEN quantity * execution_price"
+                " ELSE -(quantity * execution_price) END) FROM trades",
+            )
+        )
+    )
+    assert from_trades < 0
+    assert from_trades == (price_move - fees).quantize(Decimal("1e-18"))
+    assert abs(reported - from_trades) <= Decimal("1e-17")
+    assert str(scalar(db, "SELECT reason FROM signals WHERE side = 'sell'")).startswith("stop-loss")
