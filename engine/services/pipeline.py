@@ -27,6 +27,7 @@ from engine.services.risk import RiskStage
 from engine.services.signal import SignalStage
 from engine.settings import Settings
 from engine.storage.event_writer import EventWriter
+from engine.storage.run_state import RunState
 from engine.strategy import load_strategy
 
 
@@ -62,25 +63,35 @@ def build_pipeline(
     symbols: Iterable[str] | None = None,
     writer: EventWriter | None = None,
     persistence_buffer: int = 0,
+    state: RunState | None = None,
 ) -> Pipeline:
-    """Assemble every stage of a run; `writer` None leaves persistence out."""
+    """Assemble every stage of a run; `writer` None leaves persistence out.
+
+    With `state` (read by `load_run_state`), a restarted run continues with its positions,
+    cash, drawdown high-water marks and halt intact.
+    """
     capital = capital if capital is not None else settings.papertest.capital
     symbols = list(symbols) if symbols is not None else list(settings.papertest.symbols)
     quote = settings.papertest.quote_currency
     stale_after = timedelta(seconds=settings.market.stale_after_seconds)
     strategy = load_strategy(settings.papertest.strategy, settings.strategy)
+    restored = state or RunState()
     execution_market = MarketState()
-    risk_engine = RiskEngine(settings.risk, stale_after, run_id=run_id)
+    risk_engine = RiskEngine(settings.risk, stale_after, run_id=run_id, state=restored.risk_state())
+    signal = SignalStage(strategy, publisher, run_id)
+    signal.restore(restored.fills)
     return Pipeline(
-        signal=SignalStage(strategy, publisher, run_id),
-        risk=RiskStage(risk_engine, Portfolio(capital, quote), MarketState(), publisher, symbols),
+        signal=signal,
+        risk=RiskStage(
+            risk_engine, _portfolio(capital, quote, restored), MarketState(), publisher, symbols
+        ),
         execution=ExecutionStage(
             PaperExecution(settings.execution, execution_market, quote_currency=quote),
             execution_market,
             publisher,
         ),
         portfolio=PortfolioStage(
-            Portfolio(capital, quote),
+            _portfolio(capital, quote, restored),
             MarketState(),
             publisher,
             run_id,
@@ -89,6 +100,17 @@ def build_pipeline(
         persistence=(
             PersistenceStage(writer, buffer_size=persistence_buffer) if writer is not None else None
         ),
+    )
+
+
+def _portfolio(capital: Decimal, quote: str, state: RunState) -> Portfolio:
+    return Portfolio.replay(
+        capital,
+        state.fills,
+        state.marks,
+        quote_currency=quote,
+        peak_equity=state.peak_equity,
+        max_drawdown=state.max_drawdown,
     )
 
 

@@ -59,6 +59,11 @@ class SignalStage:
     def on_tick(self, now: datetime) -> None:
         """Strategies here act on market data only."""
 
+    def restore(self, fills: Sequence[Fill]) -> None:
+        """Rebuild what the run holds from its stored fills (after a restart)."""
+        for fill in fills:
+            self._on_fill(fill)
+
     def _on_fill(self, fill: Fill) -> None:
         position = self._holdings.positions.setdefault(fill.symbol, Position(fill.symbol))
         if position.apply(fill):

@@ -15,6 +15,7 @@ from engine.runtime.local import LocalRuntime
 from engine.services.pipeline import ReplaySummary, build_pipeline, run_in_memory
 from engine.settings import ExecutionSettings, RiskSettings, Settings
 from engine.storage.event_writer import EventWriter
+from engine.storage.run_state import RunState, load_run_state
 from tests.factories import candle, order
 from tests.support import scratch_database
 
@@ -32,13 +33,20 @@ def replay(
     settings: Settings | None = None,
     run_id: str = "run-1",
     extra: list[object] | None = None,
+    state: RunState | None = None,
 ) -> tuple[ReplaySummary, InMemoryBus]:
     settings = settings or Settings()
     with psycopg.connect(conninfo) as conn:
         writer = EventWriter(conn, conninfo)
         bus = InMemoryBus(on_dead_letter=lambda letter: writer.record_dead_letters([letter]))
         pipeline = build_pipeline(
-            settings, bus, run_id=run_id, symbols=SYMBOLS, writer=writer, persistence_buffer=500
+            settings,
+            bus,
+            run_id=run_id,
+            symbols=SYMBOLS,
+            writer=writer,
+            persistence_buffer=500,
+            state=state,
         )
         summary = run_in_memory(pipeline, bus, market)
         for event in extra or []:
@@ -327,3 +335,40 @@ def test_losing_round_trip_then_loss_includes_both_fees(database_conninfo: str, 
     assert from_trades == (price_move - fees).quantize(Decimal("1e-18"))
     assert abs(reported - from_trades) <= Decimal("1e-17")
     assert str(scalar(db, "SELECT reason FROM signals WHERE side = 'sell'")).startswith("stop-loss")
+
+
+def test_restart_mid_run_then_positions_and_cash_continue_from_the_database(
+    database_conninfo: str, db: Db, synthetic: list[Candle]
+) -> None:
+    half = len(synthetic) // 2
+    replay(database_conninfo, synthetic[:half])
+    cash_before, positions_before = rows(
+        db,
+        "SELECT cash, positions FROM portfolio_snapshots ORDER BY timestamp DESC, event_id LIMIT 1",
+    )[0]
+
+    with psycopg.connect(database_conninfo) as conn:
+        state = load_run_state(conn, "run-1")
+        restored = build_pipeline(Settings(), InMemoryBus(), run_id="run-1", state=state)
+    held = {
+        p["symbol"]: Decimal(p["quantity"])
+        for p in positions_before  # type: ignore[attr-defined]
+    }
+
+    assert restored.portfolio.portfolio.cash.quantize(Decimal("1e-18")) == cash_before
+    assert restored.risk.engine.halted is False
+    assert {s: restored.portfolio.portfolio.quantity(s) for s in held} == held
+    assert len(state.fills) == scalar(db, "SELECT COUNT(*) FROM trades")
+    assert held  # the seeded market leaves a position open at the restart
+
+    replay(database_conninfo, synthetic[half:], state=state)
+
+    final_cash = rows(
+        db, "SELECT cash FROM portfolio_snapshots ORDER BY timestamp DESC, event_id LIMIT 1"
+    )[0][0]
+    trades = rows(db, "SELECT side, quantity, execution_price, fees FROM trades")
+    trade_cash = sum(
+        ((q * p if side == "sell" else -(q * p)) - f for side, q, p, f in trades),  # type: ignore[operator]
+        Decimal(0),
+    )
+    assert final_cash == (Decimal(100000) + trade_cash).quantize(Decimal("1e-18"))
