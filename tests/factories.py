@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from engine.events import (
     Candle,
@@ -15,6 +16,23 @@ from engine.events import (
 )
 
 EPOCH = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def _envelope(event_id: str, at: datetime, source: str, run_id: str | None) -> dict[str, Any]:
+    return {"event_id": event_id, "ts_event": at, "ts_init": at, "source": source, "run_id": run_id}
+
+
+def _result(
+    order_id: str, number: int, status: str, run_id: str | None, at: datetime
+) -> dict[str, Any]:
+    """The fields every order result of these factories shares."""
+    return {
+        **_envelope(f"result-{order_id}-{number}", at, "engine.execution", run_id),
+        "order_id": order_id,
+        "symbol": "BTCUSDT",
+        "order_type": "market",
+        "status": status,
+    }
 
 
 def trade_tick(
@@ -115,16 +133,8 @@ def fill(
 ) -> OrderResultReported:
     """Return fill `number` of an order (a filled or partially_filled result)."""
     return OrderResultReported(
-        event_id=f"result-{order_id}-{number}",
-        ts_event=at,
-        ts_init=at,
-        source="engine.execution",
-        run_id=run_id,
-        order_id=order_id,
-        symbol="BTCUSDT",
+        **_result(order_id, number, status, run_id, at),
         side=side,
-        order_type="market",
-        status=status,
         quantity=Decimal(str(quantity)),
         filled_quantity=Decimal(str(filled if filled is not None else quantity)),
         execution_price=Decimal(str(price)),
@@ -147,16 +157,8 @@ def refusal(
 ) -> OrderResultReported:
     """Return a result that fills nothing (rejected, cancelled, expired, accepted)."""
     return OrderResultReported(
-        event_id=f"result-{order_id}-{number}",
-        ts_event=at,
-        ts_init=at,
-        source="engine.execution",
-        run_id=run_id,
-        order_id=order_id,
-        symbol="BTCUSDT",
+        **_result(order_id, number, status, run_id, at),
         side="buy",
-        order_type="market",
-        status=status,
         quantity=Decimal("0.05"),
         reason=reason,
     )
