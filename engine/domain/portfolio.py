@@ -305,6 +305,7 @@ class Portfolio:
         source: str = SNAPSHOT_SOURCE,
         event_id: str | None = None,
         ts_init: datetime | None = None,
+        sequence: int = 0,
     ) -> PortfolioSnapshotTaken:
         """Return the portfolio as a `PortfolioSnapshotTaken` event at event time `ts`.
 
@@ -333,6 +334,7 @@ class Portfolio:
             daily_drawdown=self.daily_drawdown,
             max_drawdown=self._max_drawdown,
             positions=tuple(self._position_snapshot(p) for p in self.open_positions()),
+            sequence=sequence,
         )
 
     def _position_snapshot(self, position: Position) -> PositionSnapshot:

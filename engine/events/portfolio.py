@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.events.envelope import EventEnvelope
 from engine.events.fields import (
@@ -53,6 +53,8 @@ class PortfolioSnapshotTaken(EventEnvelope):
     daily_drawdown: NonNegativeDecimal
     max_drawdown: NonNegativeDecimal
     positions: tuple[PositionSnapshot, ...] = ()
+    #: The snapshot's number within its run: orders snapshots that share a timestamp.
+    sequence: int = Field(default=0, ge=0, strict=True)
 
     @field_validator("positions")
     @classmethod

@@ -96,6 +96,7 @@ def build_pipeline(
             publisher,
             run_id,
             snapshot_every=timedelta(seconds=settings.papertest.snapshot_seconds),
+            last_sequence=restored.snapshot_sequence,
         ),
         persistence=(
             PersistenceStage(writer, buffer_size=persistence_buffer) if writer is not None else None

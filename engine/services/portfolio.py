@@ -30,6 +30,7 @@ class PortfolioStage:
         run_id: str | None,
         *,
         snapshot_every: timedelta = timedelta(minutes=1),
+        last_sequence: int = 0,
     ) -> None:
         self.portfolio = portfolio
         self._market = market
@@ -37,6 +38,7 @@ class PortfolioStage:
         self._run_id = run_id
         self._every = snapshot_every
         self._last_snapshot: datetime | None = None
+        self._sequence = last_sequence
         self._seen = SeenEvents()
         self.violations = 0
 
@@ -68,9 +70,11 @@ class PortfolioStage:
     def _snapshot(self, ts: datetime, cause: str) -> list[Event]:
         self._last_snapshot = ts if cause == "minute" else self._last_snapshot or ts
         event_id = f"snap-{self._run_id or 'none'}-{ts:%Y%m%dT%H%M%S%f}-{cause}"
-        out: list[Event] = [
-            self.portfolio.to_snapshot(ts, run_id=self._run_id, event_id=event_id[:128])
-        ]
+        self._sequence += 1
+        snapshot = self.portfolio.to_snapshot(
+            ts, run_id=self._run_id, event_id=event_id[:128], sequence=self._sequence
+        )
+        out: list[Event] = [snapshot]
         problem = self.portfolio.reconcile()
         if problem is not None:
             self.violations += 1

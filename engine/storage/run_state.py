@@ -22,6 +22,7 @@ class RunState:
     max_drawdown: Decimal | None = None
     marks: dict[str, Decimal] = field(default_factory=dict)
     halt_reason: str | None = None
+    snapshot_sequence: int = 0
 
     def risk_state(self) -> RiskState:
         return RiskState(
@@ -34,11 +35,12 @@ SELECT trade_id, order_id, symbol, side, quantity, execution_price, fees, fee_cu
   FROM trades WHERE run_id = %s ORDER BY "timestamp", trade_id
 """
 _HIGH_WATER = """
-SELECT MAX(equity), MAX(max_drawdown_pct) FROM portfolio_snapshots WHERE run_id = %s
+SELECT MAX(equity), MAX(max_drawdown_pct), COALESCE(MAX(sequence), 0)
+  FROM portfolio_snapshots WHERE run_id = %s
 """
 _LATEST_POSITIONS = """
 SELECT positions FROM portfolio_snapshots WHERE run_id = %s
- ORDER BY "timestamp" DESC, event_id DESC LIMIT 1
+ ORDER BY "timestamp" DESC, sequence DESC LIMIT 1
 """
 _HALT = """
 SELECT message FROM alerts WHERE run_id = %s AND code = 'abort_drawdown' AND NOT cleared
@@ -62,7 +64,7 @@ def load_run_state(conn: psycopg.Connection[Any], run_id: str) -> RunState:
         )
         for row in conn.execute(_FILLS, (run_id,)).fetchall()
     )
-    peak, drawdown = conn.execute(_HIGH_WATER, (run_id,)).fetchone() or (None, None)
+    peak, drawdown, sequence = conn.execute(_HIGH_WATER, (run_id,)).fetchone() or (None, None, 0)
     latest = conn.execute(_LATEST_POSITIONS, (run_id,)).fetchone()
     marks = {
         p["symbol"]: Decimal(str(p["market_price"]))
@@ -70,4 +72,4 @@ def load_run_state(conn: psycopg.Connection[Any], run_id: str) -> RunState:
         if p.get("market_price") is not None
     }
     halt = conn.execute(_HALT, (run_id,)).fetchone()
-    return RunState(fills, peak, drawdown, marks, halt[0] if halt else None)
+    return RunState(fills, peak, drawdown, marks, halt[0] if halt else None, int(sequence))

@@ -293,6 +293,7 @@ PORTFOLIO_SNAPSHOTS = Table(
         *_tail(with_ts_event=False),
         _numeric("positions_value"),
         _numeric("exposure_pct"),
+        Column("sequence", BIGINT),
     ),
 )
 

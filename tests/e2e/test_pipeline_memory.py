@@ -132,7 +132,9 @@ def test_synthetic_run_snapshots_reconcile_at_every_row(
         "    OR equity - 100000 <> realized_pnl + unrealized_pnl",
     )
     final_equity, final_cash = rows(
-        db, "SELECT equity, cash FROM portfolio_snapshots ORDER BY timestamp DESC, event_id LIMIT 1"
+        db,
+        "SELECT equity, cash FROM portfolio_snapshots"
+        " ORDER BY timestamp DESC, sequence DESC LIMIT 1",
     )[0]
     trade_cash = Decimal(
         str(
@@ -344,7 +346,8 @@ def test_restart_mid_run_then_positions_and_cash_continue_from_the_database(
     replay(database_conninfo, synthetic[:half])
     cash_before, positions_before = rows(
         db,
-        "SELECT cash, positions FROM portfolio_snapshots ORDER BY timestamp DESC, event_id LIMIT 1",
+        "SELECT cash, positions FROM portfolio_snapshots"
+        " ORDER BY timestamp DESC, sequence DESC LIMIT 1",
     )[0]
 
     with psycopg.connect(database_conninfo) as conn:
@@ -364,7 +367,7 @@ def test_restart_mid_run_then_positions_and_cash_continue_from_the_database(
     replay(database_conninfo, synthetic[half:], state=state)
 
     final_cash = rows(
-        db, "SELECT cash FROM portfolio_snapshots ORDER BY timestamp DESC, event_id LIMIT 1"
+        db, "SELECT cash FROM portfolio_snapshots ORDER BY timestamp DESC, sequence DESC LIMIT 1"
     )[0][0]
     trades = rows(db, "SELECT side, quantity, execution_price, fees FROM trades")
     trade_cash = sum(
@@ -372,3 +375,16 @@ def test_restart_mid_run_then_positions_and_cash_continue_from_the_database(
         Decimal(0),
     )
     assert final_cash == (Decimal(100000) + trade_cash).quantize(Decimal("1e-18"))
+
+
+def test_snapshots_numbered_in_order_so_ties_on_timestamp_are_ordered(
+    database_conninfo: str, db: Db, synthetic: list[Candle]
+) -> None:
+    replay(database_conninfo, synthetic[:400])
+
+    numbers = [
+        row[0]
+        for row in rows(db, "SELECT sequence FROM portfolio_snapshots ORDER BY timestamp, sequence")
+    ]
+
+    assert numbers == list(range(1, len(numbers) + 1))
