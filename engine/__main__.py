@@ -22,6 +22,7 @@ from engine.services.pipeline import build_pipeline
 from engine.services.redis_runner import StageRunner
 from engine.settings import load_settings
 from engine.storage.event_writer import EventWriter
+from engine.storage.run_state import load_run_state
 
 STAGES = ("signal", "risk", "execution", "portfolio", "persistence")
 
@@ -47,9 +48,11 @@ def _run_stage(name: str, run_id: str) -> int:
     bus = RedisStreamBus.from_url(
         endpoints.redis_url, settings.redis.namespace, maxlen=settings.redis.stream_maxlen
     )
-    conn = psycopg.connect(endpoints.database_conninfo) if name == "persistence" else None
-    writer = EventWriter(conn, endpoints.database_conninfo) if conn is not None else None
-    pipeline = build_pipeline(settings, bus, run_id=run_id, writer=writer)
+    conn = psycopg.connect(endpoints.database_conninfo)
+    # A restarted stage continues the run: positions, cash, high-water marks, halt.
+    state = load_run_state(conn, run_id) if name != "persistence" else None
+    writer = EventWriter(conn, endpoints.database_conninfo) if name == "persistence" else None
+    pipeline = build_pipeline(settings, bus, run_id=run_id, writer=writer, state=state)
     stage = next(stage for stage in pipeline.stages if stage.name == name)
     on_dead_letter = pipeline.persistence.on_dead_letter if pipeline.persistence else None
     options = ConsumerOptions(
@@ -63,8 +66,9 @@ def _run_stage(name: str, run_id: str) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    runner.run(stop)
-    if conn is not None:
+    try:
+        runner.run(stop)
+    finally:
         conn.close()
     return 0
 
