@@ -1,0 +1,1 @@
+"""Benchmarks: each figure measured beside its raw baseline in the same run."""
