@@ -8,6 +8,8 @@ from datetime import datetime
 from engine.bus.base import Publisher
 from engine.domain.fills import Fill
 from engine.domain.market import MarketData, MarketState
+from engine.domain.open_orders import CommittedPortfolio, OpenOrderBook
+from engine.domain.orders import OrderSide
 from engine.domain.portfolio import Portfolio
 from engine.domain.risk import RiskEngine
 from engine.events import Event, OrderResultReported, SignalGenerated
@@ -35,6 +37,7 @@ class RiskStage:
         self._publisher = publisher
         self._symbols = list(symbols)
         self._seen = SeenEvents()
+        self._open_orders = OpenOrderBook()
 
     def handle(self, events: Sequence[Event]) -> None:
         out: list[Event] = []
@@ -44,16 +47,26 @@ class RiskStage:
             if isinstance(event, MarketData):
                 out += self._on_market_data(event)
             elif isinstance(event, SignalGenerated):
-                outcome = self.engine.decide(event, self._portfolio, self._market, event.ts_event)
-                out.append(outcome.decision)
-                if outcome.order is not None:
-                    out.append(outcome.order)
-                out += outcome.alerts
-            elif isinstance(event, OrderResultReported) and event.is_fill:
-                self._portfolio.apply_fill(Fill.from_result(event))
-                out += self.engine.check(self._portfolio, event.ts_event)
+                out += self._on_signal(event)
+            elif isinstance(event, OrderResultReported):
+                self._open_orders.on_result(event)
+                if event.is_fill:
+                    self._portfolio.apply_fill(Fill.from_result(event))
+                    out += self.engine.check(self._portfolio, event.ts_event)
         if out:
             self._publisher.publish_many(out)
+
+    def _on_signal(self, signal: SignalGenerated) -> list[Event]:
+        # Orders approved but not yet filled count against the limits (and exits).
+        view = CommittedPortfolio(
+            self._portfolio, self._open_orders, self._market, exit=signal.side is OrderSide.SELL
+        )
+        outcome = self.engine.decide(signal, view, self._market, signal.ts_event)
+        out: list[Event] = [outcome.decision]
+        if outcome.order is not None:
+            self._open_orders.on_order(outcome.order)
+            out.append(outcome.order)
+        return out + list(outcome.alerts)
 
     def on_tick(self, now: datetime) -> None:
         """Trip the circuit breaker when data stops arriving altogether (live runs)."""
