@@ -17,13 +17,17 @@ import psycopg
 
 from engine.bus.redis_streams import ConsumerOptions, RedisStreamBus
 from engine.errors import ClaireError
+from engine.observability.metrics import EngineMetrics
+from engine.observability.probes import postgres_probe, redis_probe
+from engine.observability.server import MonitorServer
 from engine.runtime.local import LocalRuntime
 from engine.services.pipeline import build_pipeline
-from engine.services.redis_runner import StageRunner
+from engine.services.redis_runner import StageRunner, runners_health
 from engine.settings import load_settings
 from engine.storage.event_writer import EventWriter
 from engine.storage.run_state import load_run_state
 
+log = logging.getLogger("engine")
 STAGES = ("signal", "risk", "execution", "portfolio", "persistence")
 
 
@@ -33,16 +37,22 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run one stage until stopped")
     run.add_argument("stage", choices=STAGES)
     run.add_argument("--run-id", required=True, help="the papertest this stage works for")
+    run.add_argument(
+        "--monitor-port",
+        type=int,
+        default=None,
+        help="port of /health and /metrics (default CLAIRE_MONITOR_PORT; 0: any free port)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        return _run_stage(args.stage, args.run_id)
+        return _run_stage(args.stage, args.run_id, args.monitor_port)
     except ClaireError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
 
 
-def _run_stage(name: str, run_id: str) -> int:
+def _run_stage(name: str, run_id: str, monitor_port: int | None) -> int:
     settings = load_settings()
     endpoints = LocalRuntime(settings).endpoints()
     bus = RedisStreamBus.from_url(
@@ -52,13 +62,32 @@ def _run_stage(name: str, run_id: str) -> int:
     # A restarted stage continues the run: positions, cash, high-water marks, halt.
     state = load_run_state(conn, run_id) if name != "persistence" else None
     writer = EventWriter(conn, endpoints.database_conninfo) if name == "persistence" else None
-    pipeline = build_pipeline(settings, bus, run_id=run_id, writer=writer, state=state)
+    metrics = EngineMetrics(run_id)
+    pipeline = build_pipeline(
+        settings, bus, run_id=run_id, writer=writer, state=state, metrics=metrics
+    )
     stage = next(stage for stage in pipeline.stages if stage.name == name)
     on_dead_letter = pipeline.persistence.on_dead_letter if pipeline.persistence else None
     options = ConsumerOptions(
         claim_idle_ms=settings.redis.claim_idle_ms, max_deliveries=settings.redis.max_deliveries
     )
-    runner = StageRunner(stage, bus, options=options, on_dead_letter=on_dead_letter)
+    runner = StageRunner(
+        stage, bus, options=options, on_dead_letter=on_dead_letter, metrics=metrics
+    )
+    health = runners_health(
+        name,
+        [runner],
+        stale_after_s=settings.market.stale_after_seconds,
+        max_lag=settings.monitor.max_consumer_lag,
+        probes={
+            "redis": redis_probe(bus.client),
+            "postgres": postgres_probe(endpoints.database_conninfo),
+        },
+    )
+    port = settings.monitor.port if monitor_port is None else monitor_port
+    monitor = MonitorServer(metrics.registry, health.report, host=settings.monitor.host, port=port)
+    monitor.start()
+    log.info("stage %s: /health and /metrics on %s", name, monitor.url)
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -69,6 +98,7 @@ def _run_stage(name: str, run_id: str) -> int:
     try:
         runner.run(stop)
     finally:
+        monitor.stop()
         conn.close()
     return 0
 

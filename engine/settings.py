@@ -256,6 +256,18 @@ class MexcSettings(_Section):
         return value
 
 
+class MonitorSettings(_Section):
+    """Each engine process's /health and Prometheus /metrics endpoint."""
+
+    host: str = Field("127.0.0.1", description="Address the /health and /metrics server binds")
+    port: int = Field(
+        9464, ge=0, le=65535, description="Port of /health and /metrics (0: any free port)"
+    )
+    max_consumer_lag: int = Field(
+        10_000, ge=1, description="/health fails when a stage is this many events behind"
+    )
+
+
 class NotifySettings(_Section):
     """Where critical alerts and the daily summary go."""
 
@@ -321,6 +333,7 @@ class Settings(BaseSettings):
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     market: MarketSettings = Field(default_factory=MarketSettings)
     mexc: MexcSettings = Field(default_factory=MexcSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     backup: BackupSettings = Field(default_factory=BackupSettings)
 

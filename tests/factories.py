@@ -12,6 +12,8 @@ from engine.events import (
     OrderSubmitted,
     PortfolioSnapshotTaken,
     PositionSnapshot,
+    RiskDecided,
+    SignalGenerated,
     TradeTick,
 )
 
@@ -87,6 +89,37 @@ def candle(
         close=price,
         volume=Decimal(str(volume)),
         quote_volume=Decimal(str(volume)) * price,
+    )
+
+
+def signal(
+    index: int = 0, *, symbol: str = "BTCUSDT", side: str = "buy", run_id: str | None = "run-1"
+) -> SignalGenerated:
+    at = EPOCH + timedelta(minutes=index)
+    return SignalGenerated(
+        **_envelope(f"sig-{symbol}-{index}", at, "engine.signal", run_id),
+        symbol=symbol,
+        side=side,
+        strategy="momentum",
+        confidence=Decimal("0.5"),
+        reference_price=Decimal("95000"),
+        reason="momentum 0.6% over 15m",
+    )
+
+
+def risk_decision(
+    signal_id: str = "sig-BTCUSDT-0",
+    *,
+    approved: bool = True,
+    reason_code: str = "approved",
+    run_id: str | None = "run-1",
+) -> RiskDecided:
+    return RiskDecided(
+        **_envelope(f"decision-{signal_id}", EPOCH, "engine.risk", run_id),
+        signal_id=signal_id,
+        approved=approved,
+        reason_code=reason_code,
+        order_id=f"order-{signal_id}" if approved else None,
     )
 
 

@@ -32,6 +32,20 @@ PAYLOAD_FIELD = b"event"
 Entry = tuple[bytes, dict[bytes, bytes]]
 Decoder = Callable[[bytes], Event]
 
+#: Append with an id from one counter shared by every stream of the namespace, so ids order
+#: messages across streams exactly as they were published: with Redis's own `*` ids, two
+#: streams written in the same millisecond both get `<ms>-0` and their order is lost.
+#: KEYS: stream, counter, clock. ARGV: maxlen, field, payload.
+_XADD_ORDERED = """
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local last = tonumber(redis.call('GET', KEYS[3]) or '0')
+if ms < last then ms = last end
+redis.call('SET', KEYS[3], ms)
+local seq = redis.call('INCR', KEYS[2])
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ms .. '-' .. seq, ARGV[2], ARGV[3])
+"""
+
 
 def default_consumer_name() -> str:
     """Name a consumer after its host and process, so a restarted process is a new consumer."""
@@ -71,6 +85,8 @@ class RedisStreamBus:
         self.client = client
         self.namespace = namespace
         self.maxlen = maxlen
+        self._xadd = client.register_script(_XADD_ORDERED)
+        self._id_keys = [f"{namespace}:_ids:counter", f"{namespace}:_ids:clock"]
 
     @classmethod
     def from_url(cls, url: str, namespace: str, *, maxlen: int = 1_000_000) -> RedisStreamBus:
@@ -84,21 +100,23 @@ class RedisStreamBus:
         """Append one event to its stream (or `stream`); return the message id."""
         target = self.key(stream or STREAM_FOR_EVENT[event.type])
         try:
-            message_id = self.client.xadd(
-                target, {PAYLOAD_FIELD: encode_event(event)}, maxlen=self.maxlen, approximate=True
-            )
+            message_id = self._append(self.client, target, encode_event(event))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise BusUnavailableError(f"Redis does not answer: {exc}") from exc
         return _text(message_id)
+
+    def _append(self, client: Any, key: str, payload: bytes) -> Any:
+        """Append `payload` to `key` with a namespace-ordered id (`client`: Redis or a pipeline)."""
+        return self._xadd(
+            keys=[key, *self._id_keys], args=[self.maxlen, PAYLOAD_FIELD, payload], client=client
+        )
 
     def publish_many(self, events: Iterable[Event], stream: Stream | None = None) -> list[str]:
         """Append events in one round trip (pipelined, in order)."""
         pipe = self.client.pipeline(transaction=False)
         for event in events:
             target = self.key(stream or STREAM_FOR_EVENT[event.type])
-            pipe.xadd(
-                target, {PAYLOAD_FIELD: encode_event(event)}, maxlen=self.maxlen, approximate=True
-            )
+            self._append(pipe, target, encode_event(event))
         try:
             return [_text(message_id) for message_id in pipe.execute()]
         except (redis.ConnectionError, redis.TimeoutError) as exc:
@@ -106,10 +124,7 @@ class RedisStreamBus:
 
     def publish_raw(self, stream: Stream, payload: bytes) -> str:
         """Append an arbitrary payload (used to inject malformed events on purpose)."""
-        message_id = self.client.xadd(
-            self.key(stream), {PAYLOAD_FIELD: payload}, maxlen=self.maxlen, approximate=True
-        )
-        return _text(message_id)
+        return _text(self._append(self.client, self.key(stream), payload))
 
     def ensure_group(self, stream: Stream, group: str, start_id: str = "0") -> None:
         """Create the consumer group (and the stream) unless it exists."""
@@ -118,6 +133,25 @@ class RedisStreamBus:
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+
+    def group_lag(self, stream: Stream, group: str) -> int | None:
+        """Return how many entries of `stream` `group` has not read yet (None: unknown).
+
+        Redis answers None when trimming removed entries the group never read; a group that
+        does not exist yet is as far behind as the stream is long.
+        """
+        key = self.key(stream)
+        try:
+            groups = cast(list[dict[Any, Any]], self.client.xinfo_groups(key))
+        except redis.ResponseError:  # no such stream yet
+            return 0
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise BusUnavailableError(f"Redis does not answer: {exc}") from exc
+        for info in groups:
+            if _text(info.get("name")) == group:
+                lag = info.get("lag")
+                return None if lag is None else int(lag)
+        return int(self.client.xlen(key))
 
     def dead_letters(self, count: int = 100) -> list[dict[str, str]]:
         """Return the newest dead letters, oldest first, as text fields."""
@@ -206,6 +240,10 @@ class StreamConsumer:
         self._stream_of_key = {key: stream for stream, key in self._keys.items()}
         self._next_claim = 0.0
         self._group_ready = False
+        self._held: dict[Stream, list[Delivery]] = {}
+        self._full: dict[Stream, bool] = dict.fromkeys(self.streams, False)
+        self._pending_after: dict[Stream, str] | None = None
+        self._recover()  # a restarted consumer first finishes what it had read before
 
     def poll(self, block: bool = True) -> PollResult:
         """Process at most one batch; raise a transient error when a dependency is down."""
@@ -214,18 +252,31 @@ class StreamConsumer:
             self._ensure_group()
             if time.monotonic() >= self._next_claim:
                 result.reclaimed = self._reclaim()
+                if result.reclaimed:
+                    self._recover()
             deliveries, fresh = self._read(block)
             if deliveries:
                 self._process(deliveries, fresh, result)
         except redis.ResponseError as exc:
+            self._recover()
             if "NOGROUP" in str(exc):  # Redis lost the group (e.g. restarted without data)
                 self._group_ready = False
                 raise BusUnavailableError(f"consumer group {self.group} is gone: {exc}") from exc
             raise
         except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._recover()
             self._group_ready = False
             raise BusUnavailableError(f"Redis does not answer: {exc}") from exc
+        except BaseException:
+            self._recover()
+            raise
+        if result.failed:
+            self._recover()  # what failed is still pending: read it again first
         return result
+
+    def lag(self) -> dict[Stream, int | None]:
+        """Return, per input stream, how many entries the group has not read yet."""
+        return {stream: self.bus.group_lag(stream, self.group) for stream in self.streams}
 
     def run(self, stop: threading.Event, *, max_backoff_s: float = 5.0) -> None:
         """Poll until `stop` is set; back off (never crash) while a dependency is down."""
@@ -261,22 +312,61 @@ class StreamConsumer:
             claimed += len(ids)
         return claimed
 
+    def _recover(self) -> None:
+        """Forget what was read but not handled; read this consumer's pending entries first."""
+        self._held = {stream: [] for stream in self.streams}
+        self._pending_after = dict.fromkeys(self.streams, "0")
+
     def _read(self, block: bool) -> tuple[list[Delivery], bool]:
-        client, size = self.bus.client, self.options.batch_size
-        own = client.xreadgroup(
-            self.group, self.consumer, {key: "0" for key in self._keys.values()}, count=size
-        )
-        deliveries = self._deliveries_of(own)
-        if deliveries:
-            return deliveries, False
-        new = client.xreadgroup(
+        """Return the next deliveries in publication order, and whether they are new.
+
+        Each stream is read `batch_size` at a time. A stream whose read came back full may
+        hold more entries older than another stream's: deliveries stop at the oldest such
+        boundary, and the rest wait in memory (already delivered to this consumer, so a
+        crash leaves them pending) until the streams behind catch up.
+        """
+        fresh = self._pending_after is None
+        wanted = [stream for stream in self.streams if not self._held[stream]]
+        if wanted:
+            got = self._read_streams(wanted, block and not any(self._held.values()))
+            if not fresh and not any(got.values()) and not any(self._held.values()):
+                self._pending_after = None  # own pending entries done: new ones from now on
+                return self._read(block)
+            for stream in wanted:
+                entries = got.get(stream, [])
+                self._held[stream].extend(entries)
+                self._full[stream] = len(entries) >= self.options.batch_size
+                if self._pending_after is not None and entries:
+                    self._pending_after[stream] = entries[-1].message_id
+        return self._take_in_order(), fresh
+
+    def _read_streams(self, streams: list[Stream], block: bool) -> dict[Stream, list[Delivery]]:
+        pending = self._pending_after
+        reply = self.bus.client.xreadgroup(
             self.group,
             self.consumer,
-            {key: ">" for key in self._keys.values()},
-            count=size,
-            block=self.options.block_ms if block else None,
+            {self._keys[s]: (pending[s] if pending is not None else ">") for s in streams},
+            count=self.options.batch_size,
+            block=self.options.block_ms if block and pending is None else None,
         )
-        return self._deliveries_of(new), True
+        got: dict[Stream, list[Delivery]] = {}
+        for delivery in self._deliveries_of(reply):
+            got.setdefault(delivery.stream, []).append(delivery)
+        return got
+
+    def _take_in_order(self) -> list[Delivery]:
+        bounds = [held[-1].order for s, held in self._held.items() if held and self._full[s]]
+        cutoff = min(bounds, default=None)
+        taken: list[Delivery] = []
+        for held in self._held.values():
+            if cutoff is None:
+                count = len(held)
+            else:
+                count = next((i for i, d in enumerate(held) if d.order > cutoff), len(held))
+            taken.extend(held[:count])
+            del held[:count]
+        taken.sort(key=lambda d: d.order)
+        return taken
 
     def _deliveries_of(self, reply: Any) -> list[Delivery]:
         deliveries = [

@@ -19,6 +19,7 @@ from engine.domain.execution import PaperExecution
 from engine.domain.market import MarketData, MarketState
 from engine.domain.portfolio import Portfolio
 from engine.domain.risk import RiskEngine
+from engine.observability.metrics import EngineMetrics
 from engine.services.base import Stage
 from engine.services.execution import ExecutionStage
 from engine.services.persistence import PersistenceStage
@@ -64,12 +65,18 @@ def build_pipeline(
     writer: EventWriter | None = None,
     persistence_buffer: int = 0,
     state: RunState | None = None,
+    metrics: EngineMetrics | None = None,
 ) -> Pipeline:
     """Assemble every stage of a run; `writer` None leaves persistence out.
 
     With `state` (read by `load_run_state`), a restarted run continues with its positions,
-    cash, drawdown high-water marks and halt intact.
+    cash, drawdown high-water marks and halt intact. With `metrics`, what each stage
+    publishes is counted and observed.
     """
+
+    def out(stage: str) -> Publisher:
+        return metrics.publisher(stage, publisher) if metrics else publisher
+
     capital = capital if capital is not None else settings.papertest.capital
     symbols = list(symbols) if symbols is not None else list(settings.papertest.symbols)
     quote = settings.papertest.quote_currency
@@ -78,22 +85,22 @@ def build_pipeline(
     restored = state or RunState()
     execution_market = MarketState()
     risk_engine = RiskEngine(settings.risk, stale_after, run_id=run_id, state=restored.risk_state())
-    signal = SignalStage(strategy, publisher, run_id)
+    signal = SignalStage(strategy, out("signal"), run_id)
     signal.restore(restored.fills)
     return Pipeline(
         signal=signal,
         risk=RiskStage(
-            risk_engine, _portfolio(capital, quote, restored), MarketState(), publisher, symbols
+            risk_engine, _portfolio(capital, quote, restored), MarketState(), out("risk"), symbols
         ),
         execution=ExecutionStage(
             PaperExecution(settings.execution, execution_market, quote_currency=quote),
             execution_market,
-            publisher,
+            out("execution"),
         ),
         portfolio=PortfolioStage(
             _portfolio(capital, quote, restored),
             MarketState(),
-            publisher,
+            out("portfolio"),
             run_id,
             snapshot_every=timedelta(seconds=settings.papertest.snapshot_seconds),
             last_sequence=restored.snapshot_sequence,

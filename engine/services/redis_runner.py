@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from engine.bus.redis_streams import (
@@ -19,7 +19,10 @@ from engine.bus.redis_streams import (
     StreamConsumer,
     default_consumer_name,
 )
+from engine.observability.health import HealthMonitor, Probe
+from engine.observability.metrics import EngineMetrics, InstrumentedStage
 from engine.services.base import Stage
+from engine.streams import Stream
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +45,49 @@ class StageRunner:
         clock: Clock = wall_clock,
         tick_every_s: float = 1.0,
         on_dead_letter: Callable[[DeadLetter], None] | None = None,
+        metrics: EngineMetrics | None = None,
     ) -> None:
-        self.stage = stage
+        self.stage: Stage = metrics.instrument(stage) if metrics else stage
         self._clock = clock
         self._tick_every = tick_every_s
+        self._metrics = metrics
+        self._on_dead_letter = on_dead_letter
         self.consumer = StreamConsumer(
             bus,
             stage.inputs,
             stage.name,
-            stage.handle,
+            self.stage.handle,
             consumer=f"{stage.name}-{default_consumer_name()}",
             options=options,
-            on_dead_letter=on_dead_letter,
+            on_dead_letter=self._dead_lettered,
         )
         self.restarts = 0
+        self.lag: dict[Stream, int | None] = {}
+
+    @property
+    def last_input_at(self) -> float | None:
+        """Monotonic time of the newest batch handled (None before the first, or unmeasured)."""
+        return self.stage.last_input_at if isinstance(self.stage, InstrumentedStage) else None
+
+    def refresh_lag(self) -> None:
+        """Ask Redis how far behind this stage's group is, and export it."""
+        self.lag = self.consumer.lag()
+        if self._metrics is not None:
+            for stream, lag in self.lag.items():
+                if lag is not None:
+                    self._metrics.consumer_lag.labels(self.stage.name, str(stream)).set(lag)
+
+    def _refresh_lag_quietly(self) -> None:
+        try:
+            self.refresh_lag()
+        except self.consumer.options.transient as exc:
+            log.debug("stage %s could not read its lag: %s", self.stage.name, exc)
+
+    def _dead_lettered(self, letter: DeadLetter) -> None:
+        if self._metrics is not None:
+            self._metrics.dead_letters.labels(self.stage.name).inc()
+        if self._on_dead_letter is not None:
+            self._on_dead_letter(letter)
 
     def run(self, stop: threading.Event) -> None:
         """Supervise the loop: a crash is logged, and the loop starts again after a pause."""
@@ -64,6 +96,8 @@ class StageRunner:
                 self._loop(stop)
             except Exception:
                 self.restarts += 1
+                if self._metrics is not None:
+                    self._metrics.stage_restarts.labels(self.stage.name).inc()
                 log.exception("stage %s crashed; restarting (%d)", self.stage.name, self.restarts)
                 stop.wait(min(5.0, 0.1 * 2 ** min(self.restarts, 6)))
 
@@ -80,6 +114,7 @@ class StageRunner:
                 backoff = min(backoff * 2, 5.0)
             if time.monotonic() >= next_tick:
                 self.stage.on_tick(self._clock())
+                self._refresh_lag_quietly()
                 next_tick = time.monotonic() + self._tick_every
 
 
@@ -106,3 +141,25 @@ class ThreadedPipeline:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
+
+
+def runners_health(
+    component: str,
+    runners: Sequence[StageRunner],
+    *,
+    stale_after_s: float,
+    max_lag: int,
+    probes: Mapping[str, Probe] | None = None,
+) -> HealthMonitor:
+    """Judge a process running `runners`: newest input across them, every group's lag."""
+
+    def last_input() -> float | None:
+        times = [r.last_input_at for r in runners if r.last_input_at is not None]
+        return max(times, default=None)
+
+    def lag() -> dict[str, int | None]:
+        return {f"{r.stage.name}:{stream}": n for r in runners for stream, n in r.lag.items()}
+
+    return HealthMonitor(
+        component, stale_after_s, max_lag, last_input, lag=lag, probes=dict(probes or {})
+    )

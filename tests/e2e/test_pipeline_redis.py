@@ -126,6 +126,7 @@ def test_persistence_process_killed_mid_stream_then_nothing_lost_or_doubled(
         "CLAIRE_HOME": str(runtime_home),
         "CLAIRE_DATABASE_NAME": database_name,
         "CLAIRE_REDIS_NAMESPACE": redis_namespace,
+        "CLAIRE_MONITOR_PORT": "0",
         "CLAIRE_REDIS_CLAIM_IDLE_MS": "500",
     }
 

@@ -289,3 +289,15 @@ def test_consume_several_streams_then_events_arrive_in_publication_order(
     assert [e.event_id for e in seen.events] == [e.event_id for e in sent]
     assert pending_count(bus, Stream.ORDERS, "g") == 0
     assert pending_count(bus, Stream.MARKET_DATA, "g") == 0
+
+
+def test_streams_written_in_the_same_millisecond_then_order_kept(bus: RedisStreamBus) -> None:
+    # Pipelined, hundreds of messages land in one millisecond on two streams.
+    sent = [trade_tick(i) if i % 3 else order(f"o{i}") for i in range(600)]
+    bus.publish_many(sent)
+    seen = Collector()
+    consumer = StreamConsumer(bus, (Stream.MARKET_DATA, Stream.ORDERS), "g", seen, options=FAST)
+
+    drain(consumer)
+
+    assert [e.event_id for e in seen.events] == [e.event_id for e in sent]

@@ -28,6 +28,7 @@ def test_stage_process_joins_its_group_and_stops_on_sigterm(
         "CLAIRE_HOME": str(runtime_home),
         "CLAIRE_DATABASE_NAME": database_name,
         "CLAIRE_REDIS_NAMESPACE": redis_namespace,
+        "CLAIRE_MONITOR_PORT": "0",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "engine", "run", "portfolio", "--run-id", "run-p"],

@@ -1,0 +1,1 @@
+"""What an engine process tells its operator: Prometheus metrics and a health verdict."""

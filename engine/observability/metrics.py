@@ -1,0 +1,162 @@
+"""The Prometheus metrics of an engine process, and the wrappers that feed them.
+
+Metric values are floats (Prometheus has no decimals); they are for watching a run, never
+for its report, which is computed from the database.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from engine.bus.base import Publisher
+from engine.events import (
+    AlertRaised,
+    Event,
+    OrderResultReported,
+    PortfolioSnapshotTaken,
+    RiskDecided,
+    SignalGenerated,
+)
+from engine.services.base import Stage
+from engine.streams import Stream
+
+#: Handling time of one batch: 50 µs to 5 s.
+LATENCY_BUCKETS = (5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.1, 0.5, 1.0, 5.0)
+
+
+class EngineMetrics:
+    """Every metric of one engine process, registered in its own registry."""
+
+    def __init__(self, run_id: str, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        Info("claire_run", "The papertest this process works for", registry=r).info(
+            {"run_id": run_id}
+        )
+        self.events_in = Counter(
+            "claire_stage_events_in", "Events handed to a stage", ["stage"], registry=r
+        )
+        self.events_out = Counter(
+            "claire_stage_events_out", "Events a stage published", ["stage", "type"], registry=r
+        )
+        self.handle_seconds = Histogram(
+            "claire_stage_handle_seconds",
+            "Time a stage took to handle one batch",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "claire_consumer_lag", "Events not yet read by a stage", ["stage", "stream"], registry=r
+        )
+        self.stage_restarts = Counter(
+            "claire_stage_restarts",
+            "Times a crashed stage loop was restarted",
+            ["stage"],
+            registry=r,
+        )
+        self.signals = Counter(
+            "claire_signals", "Signals generated", ["symbol", "side"], registry=r
+        )
+        self.risk_decisions = Counter(
+            "claire_risk_decisions", "Risk decisions", ["outcome", "reason"], registry=r
+        )
+        self.fills = Counter("claire_fills", "Orders filled", ["symbol", "side"], registry=r)
+        self.fees = Counter("claire_fees", "Fees paid", ["currency"], registry=r)
+        self.equity = Gauge("claire_equity", "Equity at the latest snapshot", registry=r)
+        self.drawdown = Gauge(
+            "claire_drawdown_ratio", "Drawdown as a fraction", ["window"], registry=r
+        )
+        self.exposure = Gauge(
+            "claire_exposure_ratio", "Exposure as a fraction of equity", registry=r
+        )
+        self.alerts = Counter("claire_alerts", "Alerts raised", ["level", "code"], registry=r)
+        self.dead_letters = Counter(
+            "claire_dead_letters", "Messages moved to the dead-letter stream", ["stage"], registry=r
+        )
+        self.market_data_time = Gauge(
+            "claire_market_data_event_time_seconds",
+            "Event time of the newest market data a stage saw (unix seconds)",
+            ["stage"],
+            registry=r,
+        )
+
+    def observe(self, event: Event) -> None:
+        """Update the domain metrics for one published event."""
+        if isinstance(event, SignalGenerated):
+            self.signals.labels(event.symbol, str(event.side)).inc()
+        elif isinstance(event, RiskDecided):
+            outcome = "approved" if event.approved else "denied"
+            self.risk_decisions.labels(outcome, event.reason_code).inc()
+        elif isinstance(event, OrderResultReported):
+            if event.filled_quantity > 0:
+                self.fills.labels(event.symbol, str(event.side)).inc()
+            if event.fee and event.fee_currency:
+                self.fees.labels(event.fee_currency).inc(float(event.fee))
+        elif isinstance(event, PortfolioSnapshotTaken):
+            self.equity.set(float(event.equity))
+            self.drawdown.labels("daily").set(float(event.daily_drawdown))
+            self.drawdown.labels("max").set(float(event.max_drawdown))
+            self.exposure.set(float(event.exposure_pct))
+        elif isinstance(event, AlertRaised):
+            self.alerts.labels(str(event.level), event.code).inc()
+
+    def publisher(self, stage: str, publisher: Publisher) -> Publisher:
+        """Wrap `publisher` so what `stage` publishes is counted and observed."""
+        return CountingPublisher(self, stage, publisher)
+
+    def instrument(self, stage: Stage) -> InstrumentedStage:
+        """Wrap `stage` so its input and handling time are measured."""
+        return InstrumentedStage(self, stage)
+
+
+class CountingPublisher:
+    """A publisher that counts and observes every event one stage publishes."""
+
+    def __init__(self, metrics: EngineMetrics, stage: str, publisher: Publisher) -> None:
+        self._metrics, self._stage, self._publisher = metrics, stage, publisher
+
+    def publish(self, event: Event, stream: Stream | None = None) -> str:
+        self._count(event)
+        return self._publisher.publish(event, stream)
+
+    def publish_many(self, events: Iterable[Event], stream: Stream | None = None) -> list[str]:
+        batch = list(events)
+        for event in batch:
+            self._count(event)
+        return self._publisher.publish_many(batch, stream)
+
+    def _count(self, event: Event) -> None:
+        self._metrics.events_out.labels(self._stage, event.type).inc()
+        self._metrics.observe(event)
+
+
+class InstrumentedStage:
+    """A stage whose batches are counted and timed; otherwise the stage itself."""
+
+    def __init__(self, metrics: EngineMetrics, stage: Stage) -> None:
+        self.stage = stage
+        self.name = stage.name
+        self.inputs = stage.inputs
+        self._metrics = metrics
+        self.last_input_at: float | None = None  # monotonic seconds
+
+    def handle(self, events: Sequence[Event]) -> None:
+        started = time.perf_counter()
+        self.stage.handle(events)
+        self._metrics.handle_seconds.labels(self.name).observe(time.perf_counter() - started)
+        self._metrics.events_in.labels(self.name).inc(len(events))
+        self.last_input_at = time.monotonic()
+        newest = max((e.ts_event for e in events if e.type in _MARKET_TYPES), default=None)
+        if newest is not None:
+            self._metrics.market_data_time.labels(self.name).set(newest.timestamp())
+
+    def on_tick(self, now: datetime) -> None:
+        self.stage.on_tick(now)
+
+
+_MARKET_TYPES = frozenset({"candle", "trade_tick", "quote_tick"})

@@ -1,0 +1,77 @@
+"""Serve `/health` (JSON; 200 healthy, 503 failing) and Prometheus `/metrics` over HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from engine.observability.health import HealthReport
+
+
+class MonitorServer:
+    """A small HTTP server in a daemon thread; port 0 picks a free port."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        health: Callable[[], HealthReport],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self._host = host
+        handler = _handler_for(registry, health)
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="monitor-http", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    def start(self) -> MonitorServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+def _handler_for(
+    registry: CollectorRegistry, health: Callable[[], HealthReport]
+) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+            elif path == "/health":
+                report = health()
+                body = json.dumps(report.to_dict(), indent=2).encode()
+                self._send(200 if report.ok else 503, "application/json", body)
+            else:
+                self._send(404, "text/plain", b"not found: try /health or /metrics\n")
+
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Stay quiet: scrapes every few seconds would flood the log."""
+
+    return Handler
