@@ -1,7 +1,9 @@
 """Write events to PostgreSQL in batches, idempotently by event id.
 
 One batch is one transaction. Every insert is `ON CONFLICT DO NOTHING`, so a redelivered
-batch changes nothing. Order results are stored as they are; fills also become rows in
+batch changes nothing. Large groups of rows go through COPY into a temporary staging table
+and one `INSERT ... SELECT` (COPY itself cannot skip duplicates); small ones are inserted
+with `executemany`. Order results are stored as they are; fills also become rows in
 `trades` (a rejected or cancelled result never does), and each touched order's status and
 filled quantity are recomputed from all of its results, whatever order they arrived in.
 """
@@ -13,14 +15,20 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from operator import attrgetter
+from typing import Any, get_args
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from engine.bus.redis_streams import DeadLetter
 from engine.domain.orders import OrderStatus
-from engine.events import Event, OrderResultReported, PortfolioSnapshotTaken
+from engine.events import (
+    EVENT_CLASS_FOR_TYPE,
+    Event,
+    OrderResultReported,
+    PortfolioSnapshotTaken,
+)
 from engine.storage import schema
 from engine.storage.connection import translate_error
 from engine.storage.schema import Table
@@ -71,28 +79,78 @@ def _columns(table: Table) -> tuple[str, ...]:
     return tuple(name for name in table.column_names if name not in derived)
 
 
-def _insert_sql(table: Table, columns: Sequence[str]) -> str:
-    names = ", ".join(f'"{name}"' for name in columns)
-    marks = ", ".join("%s" for _ in columns)
-    return f"INSERT INTO {table.name} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+#: Groups at least this large are copied through a staging table.
+COPY_THRESHOLD = 64
+
+
+@dataclass(frozen=True)
+class _Target:
+    """How rows of one table are written: a few by executemany, many through COPY."""
+
+    table: str
+    columns: tuple[str, ...]
+
+    @property
+    def insert(self) -> str:
+        names = ", ".join(f'"{name}"' for name in self.columns)
+        marks = ", ".join("%s" for _ in self.columns)
+        return f"INSERT INTO {self.table} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+
+    @property
+    def staging(self) -> str:
+        return f"_staging_{self.table}"
+
+    @property
+    def create_staging(self) -> str:
+        names = ", ".join(f'"{name}"' for name in self.columns)
+        return (
+            f"CREATE TEMP TABLE IF NOT EXISTS {self.staging} ON COMMIT DELETE ROWS AS "
+            f"SELECT {names} FROM {self.table} WITH NO DATA"
+        )
+
+    @property
+    def copy(self) -> str:
+        names = ", ".join(f'"{name}"' for name in self.columns)
+        return f"COPY {self.staging} ({names}) FROM STDIN"
+
+    @property
+    def insert_staged(self) -> str:
+        names = ", ".join(f'"{name}"' for name in self.columns)
+        return (
+            f"INSERT INTO {self.table} ({names}) SELECT {names} FROM {self.staging} "
+            "ON CONFLICT DO NOTHING"
+        )
 
 
 def _plain(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
-def _row_maker(table: Table) -> Callable[[Any], Row]:
+def _holds_enum(annotation: Any) -> bool:
+    if isinstance(annotation, type):
+        return issubclass(annotation, Enum)
+    return any(_holds_enum(arg) for arg in get_args(annotation))
+
+
+def _row_maker(event_type: str, table: Table) -> Callable[[Any], Row]:
+    """Return a function turning an event into its row (enums stored by value)."""
     renamed = _RENAMED.get(table.name, {})
     fields = [renamed.get(name, name) for name in _columns(table)]
+    model = EVENT_CLASS_FOR_TYPE[event_type].model_fields
+    enums = [i for i, name in enumerate(fields) if _holds_enum(model[name].annotation)]
+    values = attrgetter(*fields)
 
     def make(event: Any) -> Row:
-        return tuple(_plain(getattr(event, name)) for name in fields)
+        row = list(values(event))
+        for i in enums:
+            row[i] = _plain(row[i])
+        return tuple(row)
 
     return make
 
 
 def _snapshot_row_maker() -> Callable[[Any], Row]:
-    base = _row_maker(schema.PORTFOLIO_SNAPSHOTS)
+    base = _row_maker("portfolio_snapshot", schema.PORTFOLIO_SNAPSHOTS)
     index = _columns(schema.PORTFOLIO_SNAPSHOTS).index("positions")
 
     def make(event: Any) -> Row:
@@ -104,12 +162,11 @@ def _snapshot_row_maker() -> Callable[[Any], Row]:
 
 
 _ROW_MAKERS: dict[str, Callable[[Any], Row]] = {
-    event_type: _row_maker(table) for event_type, table in _TABLE_FOR_TYPE.items()
+    event_type: _row_maker(event_type, table) for event_type, table in _TABLE_FOR_TYPE.items()
 }
 _ROW_MAKERS["portfolio_snapshot"] = _snapshot_row_maker()
-_INSERTS = {t: _insert_sql(table, _columns(table)) for t, table in _TABLE_FOR_TYPE.items()}
-
-_TRADE_INSERT = _insert_sql(schema.TRADES, schema.TRADES.column_names)
+_TARGETS = {t: _Target(table.name, _columns(table)) for t, table in _TABLE_FOR_TYPE.items()}
+_TRADES = _Target(schema.TRADES.name, tuple(schema.TRADES.column_names))
 
 # Recompute each touched order from all of its results: the most final status wins
 # (accepted < partially_filled < any terminal status), then the newest.
@@ -177,6 +234,21 @@ class EventWriter:
     def __init__(self, conn: psycopg.Connection[Any], conninfo: str = "") -> None:
         self._conn = conn
         self._conninfo = conninfo
+        self._staged: set[str] = set()  # staging tables created on this connection
+
+    def _insert(self, cur: psycopg.Cursor[Any], target: _Target, rows: list[Row]) -> int:
+        """Insert `rows` skipping duplicates; return how many were new."""
+        if len(rows) < COPY_THRESHOLD:
+            cur.executemany(target.insert, rows)
+            return max(cur.rowcount, 0)
+        if target.table not in self._staged:
+            cur.execute(target.create_staging)
+            self._staged.add(target.table)
+        with cur.copy(target.copy) as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(target.insert_staged)
+        return max(cur.rowcount, 0)  # the staging rows go at commit (ON COMMIT DELETE ROWS)
 
     def write(self, events: Sequence[Event]) -> WriteResult:
         """Store `events` in one transaction; raise StorageError / StorageUnavailableError."""
@@ -220,8 +292,8 @@ class EventWriter:
             by_type[event.type].append(event)
         for event_type, group in by_type.items():
             make = _ROW_MAKERS[event_type]
-            cur.executemany(_INSERTS[event_type], [make(e) for e in group])
-            result.inserted[_TABLE_FOR_TYPE[event_type].name] += max(cur.rowcount, 0)
+            inserted = self._insert(cur, _TARGETS[event_type], [make(e) for e in group])
+            result.inserted[_TABLE_FOR_TYPE[event_type].name] += inserted
         order_results = [
             e for e in by_type.get("order_result", []) if isinstance(e, OrderResultReported)
         ]
@@ -238,9 +310,8 @@ class EventWriter:
         ]
         self._write_positions(cur, snapshots)
 
-    @staticmethod
     def _write_trades(
-        cur: psycopg.Cursor[Any], results: list[OrderResultReported], result: WriteResult
+        self, cur: psycopg.Cursor[Any], results: list[OrderResultReported], result: WriteResult
     ) -> None:
         fills = []
         for order_result in results:
@@ -254,8 +325,7 @@ class EventWriter:
                     order_result.reason or "no reason given",
                 )
         if fills:
-            cur.executemany(_TRADE_INSERT, fills)
-            result.inserted["trades"] += max(cur.rowcount, 0)
+            result.inserted["trades"] += self._insert(cur, _TRADES, fills)
 
     @staticmethod
     def _write_positions(cur: psycopg.Cursor[Any], snapshots: list[PortfolioSnapshotTaken]) -> None:

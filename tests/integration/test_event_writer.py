@@ -12,7 +12,7 @@ import pytest
 
 from engine.bus.redis_streams import DeadLetter
 from engine.events import decode_event, encode_event
-from engine.storage.event_writer import EventWriter
+from engine.storage.event_writer import COPY_THRESHOLD, EventWriter
 from tests.factories import candle, fill, order, position, refusal, snapshot, trade_tick
 
 pytestmark = pytest.mark.integration
@@ -48,6 +48,32 @@ def test_write_same_batch_twice_then_stored_once(writer: EventWriter, db: Db) ->
     assert second.total == 0
     for table in ("trade_ticks", "candles", "orders", "order_results", "trades"):
         assert scalar(db, f"SELECT COUNT(*) FROM {table}") == 1, table
+
+
+def test_large_batches_copied_then_overlap_stored_once_with_exact_values(
+    writer: EventWriter, db: Db
+) -> None:
+    # Groups of COPY_THRESHOLD rows or more go through COPY and a staging table.
+    ticks = [trade_tick(i, price=f"95000.{i:03d}") for i in range(300)]
+    orders = [order(f"o{i}") for i in range(100)]
+    fills = [fill(f"o{i}", fee="0.000000000000000001") for i in range(100)]
+    snapshots = [snapshot(i, positions=(position(),)) for i in range(100)]
+
+    first = writer.write([*ticks[:200], *orders, *fills, *snapshots])
+    second = writer.write(ticks[100:])  # 100 already stored, 100 new
+
+    assert COPY_THRESHOLD <= 100
+    assert first.inserted["trade_ticks"] == 200
+    assert first.inserted["trades"] == 100
+    assert first.inserted["portfolio_snapshots"] == 100
+    assert second.inserted["trade_ticks"] == 100
+    assert scalar(db, "SELECT COUNT(*) FROM trade_ticks") == 300
+    assert scalar(db, "SELECT price FROM trade_ticks WHERE event_id = 'tick-BTCUSDT-299'") == (
+        Decimal("95000.299")
+    )
+    assert scalar(db, "SELECT SUM(fees) FROM trades") == Decimal("0.0000000000000001")
+    assert scalar(db, "SELECT COUNT(*) FROM orders WHERE status = 'filled'") == 100
+    assert scalar(db, "SELECT jsonb_array_length(positions) FROM portfolio_snapshots LIMIT 1") == 1
 
 
 def test_market_order_stored_with_null_price_and_limit_with_its_price(
