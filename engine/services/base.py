@@ -27,9 +27,11 @@ class SeenEvents:
 
     Delivery is at least once: a stage restarted under load may see an event again. Stateful
     stages (strategy windows, risk state) skip what they have seen; writes are idempotent anyway.
+    A redelivery comes from at most a few unacknowledged batches, so a bounded memory of the
+    newest ids is enough, and keeps memory flat however long the run.
     """
 
-    def __init__(self, capacity: int = 200_000) -> None:
+    def __init__(self, capacity: int = 20_000) -> None:
         self._capacity = capacity
         self._ids: OrderedDict[str, None] = OrderedDict()
 
