@@ -15,7 +15,14 @@ from engine.events.codec import (
     encode_event,
 )
 from engine.events.envelope import SCHEMA_VERSION, EventEnvelope, new_event_id
-from engine.events.market_data import Candle, CandleInterval, QuoteTick, TradeTick
+from engine.events.market_data import (
+    Candle,
+    CandleInterval,
+    GapCause,
+    MarketDataGap,
+    QuoteTick,
+    TradeTick,
+)
 from engine.events.portfolio import PortfolioSnapshotTaken, PositionSnapshot
 from engine.events.trading import (
     OrderResultReported,
@@ -35,6 +42,8 @@ __all__ = [
     "CandleInterval",
     "Event",
     "EventEnvelope",
+    "GapCause",
+    "MarketDataGap",
     "MarketDataEvent",
     "OrderResultReported",
     "OrderSubmitted",

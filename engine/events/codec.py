@@ -18,7 +18,7 @@ from engine.errors import EventDecodeError
 from engine.events.alerts import AlertRaised
 from engine.events.envelope import EventEnvelope
 from engine.events.fields import NAMED_RULE_ERROR, decimal_text
-from engine.events.market_data import Candle, QuoteTick, TradeTick
+from engine.events.market_data import Candle, MarketDataGap, QuoteTick, TradeTick
 from engine.events.portfolio import PortfolioSnapshotTaken
 from engine.events.trading import (
     OrderResultReported,
@@ -32,6 +32,7 @@ Event = Annotated[
     TradeTick
     | QuoteTick
     | Candle
+    | MarketDataGap
     | SignalGenerated
     | RiskDecided
     | OrderSubmitted
@@ -46,6 +47,7 @@ EVENT_CLASSES: Final[tuple[type[EventEnvelope], ...]] = (
     TradeTick,
     QuoteTick,
     Candle,
+    MarketDataGap,
     SignalGenerated,
     RiskDecided,
     OrderSubmitted,

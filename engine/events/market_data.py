@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from engine.events.envelope import EventEnvelope
 from engine.events.fields import (
@@ -15,11 +15,15 @@ from engine.events.fields import (
     PositiveDecimal,
     SideField,
     Symbol,
+    Text,
     UtcDatetime,
     rule_error,
 )
 
 CandleInterval = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
+#: Why market data is missing for a while: the feed's connection dropped, the exchange's
+#: candles had holes, claire itself was down, or nothing arrived for too long.
+GapCause = Literal["disconnect", "missing_candles", "downtime", "stale", "planned_reconnect"]
 
 
 class TradeTick(EventEnvelope):
@@ -110,4 +114,29 @@ class Candle(EventEnvelope):
             raise rule_error(f"must not be above high ({high})")
         if low is not None and value < low:
             raise rule_error(f"must not be below low ({low})")
+        return value
+
+
+class MarketDataGap(EventEnvelope):
+    """Market data for `symbol` was missing from `gap_start` to `gap_end`.
+
+    `backfilled` candles were recovered afterwards (from REST); `missing` is how many
+    1-minute candles the gap spans. A report shows these, so a dead feed is never silent.
+    """
+
+    type: Literal["market_gap"] = "market_gap"
+    symbol: Symbol
+    cause: GapCause
+    gap_start: UtcDatetime
+    gap_end: UtcDatetime
+    missing: int = Field(default=0, ge=0, strict=True)
+    backfilled: int = Field(default=0, ge=0, strict=True)
+    detail: Text | None = None
+
+    @field_validator("gap_end")
+    @classmethod
+    def _ends_after_start(cls, value: datetime, info: ValidationInfo) -> datetime:
+        started = info.data.get("gap_start")
+        if started is not None and value < started:
+            raise rule_error(f"must not be before gap_start ({started.isoformat()})")
         return value

@@ -53,6 +53,7 @@ _TABLE_FOR_TYPE: dict[str, Table] = {
     "candle": schema.CANDLES,
     "trade_tick": schema.TRADE_TICKS,
     "quote_tick": schema.QUOTE_TICKS,
+    "market_gap": schema.MARKET_GAPS,
     "signal": schema.SIGNALS,
     "risk_decision": schema.RISK_DECISIONS,
     "order": schema.ORDERS,

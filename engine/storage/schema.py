@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Final, get_args
 
 from engine.domain.orders import OrderSide, OrderStatus, OrderType
-from engine.events import AlertLevel, CandleInterval
+from engine.events import AlertLevel, CandleInterval, GapCause
 
 # Column types as information_schema.columns.data_type spells them.
 TEXT: Final = "text"
@@ -38,6 +38,7 @@ FILL_STATUSES: Final = tuple(status for status in OrderStatus if status.is_fill)
 RUN_STATUSES: Final = ("running", "completed", "stopped", "aborted", "failed")
 ALERT_LEVELS: Final = tuple(AlertLevel)
 CANDLE_INTERVALS: Final = get_args(CandleInterval)
+GAP_CAUSES: Final = get_args(GapCause)
 
 
 @dataclass(frozen=True)
@@ -310,6 +311,21 @@ ALERTS = Table(
     ),
 )
 
+MARKET_GAPS = Table(
+    "market_gaps",
+    (
+        *_head(),
+        _text("symbol"),
+        _text("cause"),
+        _time("gap_start"),
+        _time("gap_end"),
+        Column("missing", INTEGER),
+        Column("backfilled", INTEGER),
+        _text("detail", nullable=True),
+        *_tail(),
+    ),
+)
+
 DEAD_LETTERS = Table(
     "dead_letters",
     (
@@ -340,6 +356,7 @@ TABLES: Final = (
     PORTFOLIO_SNAPSHOTS,
     ALERTS,
     DEAD_LETTERS,
+    MARKET_GAPS,
 )
 EVENT_TABLES: Final = tuple(table for table in TABLES if table.event_table)
 TABLES_BY_NAME: Final = {table.name: table for table in TABLES}

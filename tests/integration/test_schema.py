@@ -197,6 +197,19 @@ def _alert() -> Row:
     }
 
 
+def _market_gap() -> Row:
+    return {
+        **_envelope(),
+        "symbol": "BTCUSDT",
+        "cause": "disconnect",
+        "gap_start": T0 - timedelta(minutes=2),
+        "gap_end": T0,
+        "missing": 2,
+        "backfilled": 2,
+        "detail": None,
+    }
+
+
 def _run() -> Row:
     return {
         "run_id": _id(),
@@ -231,6 +244,7 @@ FACTORIES: dict[str, Callable[[], Row]] = {
     "trades": _trade,
     "portfolio_snapshots": _snapshot,
     "alerts": _alert,
+    "market_gaps": _market_gap,
     "runs": _run,
     "dead_letters": _dead_letter,
 }
@@ -438,6 +452,7 @@ VOCABULARIES: list[tuple[str, tuple[str, ...], Callable[[str], Row]]] = [
     ("signals.side", schema.SIDES, lambda v: {**_signal(), "side": v}),
     ("runs.status", schema.RUN_STATUSES, _run_with_status),
     ("alerts.level", schema.ALERT_LEVELS, lambda v: {**_alert(), "level": v}),
+    ("market_gaps.cause", schema.GAP_CAUSES, lambda v: {**_market_gap(), "cause": v}),
     ("candles.interval", schema.CANDLE_INTERVALS, lambda v: {**_candle(), "interval": v}),
 ]
 

@@ -60,6 +60,15 @@ VALID: dict[str, dict[str, Any]] = {
         "volume": "12.5",
         "quote_volume": "37500",
     },
+    "market_gap": {
+        "symbol": "BTCUSDT",
+        "cause": "disconnect",
+        "gap_start": T0 - timedelta(minutes=3),
+        "gap_end": T0,
+        "missing": 3,
+        "backfilled": 3,
+        "detail": "websocket closed: 1006",
+    },
     "signal": {
         "symbol": "BTCUSDT",
         "side": "buy",
@@ -476,6 +485,12 @@ def test_quote_mid_and_spread() -> None:
 def test_decode_when_candle_inconsistent_then_each_problem_named() -> None:
     problems = problems_for("candle", low="3020", close="3011", close_time=T0 - timedelta(hours=1))
     assert [problem.split(":")[0] for problem in problems] == ["close_time", "low", "close"]
+
+
+def test_decode_when_gap_ends_before_it_starts_then_refused() -> None:
+    problems = problems_for("market_gap", gap_end=T0 - timedelta(hours=1), cause="outage")
+    assert any(p.startswith("cause:") for p in problems)
+    assert any(p.startswith("gap_end: must not be before gap_start") for p in problems)
 
 
 def test_candle_intervals_match_the_database() -> None:
