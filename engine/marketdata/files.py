@@ -1,0 +1,418 @@
+"""Recorded market data files: CSV (with a header row) and Parquet, in two layouts.
+
+- candles: `symbol,open_time,open,high,low,close,volume,close_time,quote_volume`
+  (times in epoch milliseconds, as MEXC's kline rows);
+- trade ticks: `symbol,time,price,quantity,side`.
+
+Numbers are written as decimal text (Parquet: string columns), so nothing passes through a
+float. Files are read as a stream, a batch at a time: memory does not grow with the file.
+A directory holds `candles.<ext>` and/or `trades.<ext>`, read merged in time order.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TextIO
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from engine.errors import PermanentError
+from engine.events import Candle, TradeTick
+from engine.events.fields import decimal_text
+
+CANDLE_COLUMNS = (
+    "symbol",
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+)
+TRADE_COLUMNS = ("symbol", "time", "price", "quantity", "side")
+SUFFIXES = (".csv", ".parquet")
+MINUTE = timedelta(minutes=1)
+BATCH_ROWS = 10_000
+
+Recorded = Candle | TradeTick
+
+
+class Layout(StrEnum):
+    """What the rows of a file are."""
+
+    CANDLES = "candles"
+    TRADES = "trades"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return CANDLE_COLUMNS if self is Layout.CANDLES else TRADE_COLUMNS
+
+
+class MarketFileError(PermanentError):
+    """A market data file cannot be read: missing, wrong layout, or a bad row."""
+
+
+def layout_of(columns: Sequence[str], path: Path) -> Layout:
+    """Return the layout whose columns the header holds (extra columns are ignored)."""
+    names = {c.strip().lower() for c in columns}
+    for layout in (Layout.CANDLES, Layout.TRADES):
+        if set(layout.columns) <= names:
+            return layout
+    raise MarketFileError(
+        f"{path}: the header ({', '.join(columns)}) is neither the candle layout "
+        f"({','.join(CANDLE_COLUMNS)}) nor the trade layout ({','.join(TRADE_COLUMNS)})"
+    )
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def read_market_data(path: Path, *, source: str = "replay") -> Iterator[Recorded]:
+    """Yield the events of a file, or of a directory's files merged by event time."""
+    files = market_files(path)
+    streams = [_read_file(f, source) for f in files]
+    if len(streams) == 1:
+        yield from streams[0]
+        return
+    yield from heapq.merge(*streams, key=lambda e: (e.ts_event, e.type != "candle"))
+
+
+def market_files(path: Path) -> list[Path]:
+    """Return the data files `path` names: itself, or a directory's `.csv`/`.parquet` files."""
+    if not path.exists():
+        raise MarketFileError(f"{path}: no such file or directory")
+    if path.is_file():
+        if path.suffix.lower() not in SUFFIXES:
+            raise MarketFileError(f"{path}: expected a .csv or .parquet file")
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
+    if not files:
+        raise MarketFileError(f"{path}: the directory holds no .csv or .parquet file")
+    return files
+
+
+def _read_file(path: Path, source: str) -> Iterator[Recorded]:
+    rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _parquet_rows(path)
+    header = next(rows, None)
+    if header is None:
+        raise MarketFileError(f"{path}: the file is empty (no header row)")
+    layout = layout_of(header, path)
+    index = {name.strip().lower(): i for i, name in enumerate(header)}
+    convert = _candle if layout is Layout.CANDLES else _trade
+    last: datetime | None = None
+    for number, row in enumerate(rows, start=2):
+        try:
+            event = convert({name: row[index[name]] for name in layout.columns}, source, number)
+        except (KeyError, IndexError, ValueError, InvalidOperation, TypeError) as exc:
+            raise MarketFileError(f"{path}, row {number}: {_reason(exc)}") from exc
+        if last is not None and event.ts_event < last:
+            raise MarketFileError(
+                f"{path}, row {number}: time {event.ts_event.isoformat()} is before the previous "
+                f"row's ({last.isoformat()}); rows must be in time order"
+            )
+        last = event.ts_event
+        yield event
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip()
+    if hasattr(exc, "errors"):  # a pydantic ValidationError: name every field problem
+        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        return "; ".join(problems)
+    return text or type(exc).__name__
+
+
+def _csv_rows(path: Path) -> Generator[list[Any]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        yield from csv.reader(handle)
+
+
+def _parquet_rows(path: Path) -> Generator[list[Any]]:
+    try:
+        table = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise MarketFileError(f"{path}: not a readable Parquet file ({exc})") from exc
+    with table:
+        names = table.schema_arrow.names
+        yield list(names)
+        for batch in table.iter_batches(batch_size=BATCH_ROWS):
+            columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+            yield from (list(row) for row in zip(*columns, strict=True))
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, float):
+        return Decimal(repr(value))  # a float column: its shortest exact spelling
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(str(value).strip())
+
+
+def _millis(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(int(str(value).strip()) / 1000, tz=UTC)
+
+
+def _candle(row: dict[str, Any], source: str, number: int) -> Candle:
+    opened = _millis(row["open_time"])
+    closed = _millis(row["close_time"])
+    if closed - opened == MINUTE - timedelta(milliseconds=1):  # MEXC's closeTime style
+        closed = opened + MINUTE
+    symbol = str(row["symbol"]).strip().upper()
+    return Candle(
+        event_id=f"candle-{source}-{symbol}-{opened:%Y%m%dT%H%M}",
+        ts_event=closed,
+        ts_init=closed,
+        source=source,
+        symbol=symbol,
+        open_time=opened,
+        close_time=closed,
+        open=_decimal(row["open"]),
+        high=_decimal(row["high"]),
+        low=_decimal(row["low"]),
+        close=_decimal(row["close"]),
+        volume=_decimal(row["volume"]),
+        quote_volume=_decimal(row["quote_volume"]),
+    )
+
+
+def _trade(row: dict[str, Any], source: str, number: int) -> TradeTick:
+    at = _millis(row["time"])
+    symbol = str(row["symbol"]).strip().upper()
+    return TradeTick(
+        event_id=f"trade-{source}-{symbol}-{int(at.timestamp() * 1000)}-{number}",
+        ts_event=at,
+        ts_init=at,
+        source=source,
+        symbol=symbol,
+        price=_decimal(row["price"]),
+        quantity=_decimal(row["quantity"]),
+        side=str(row["side"]).strip().lower(),
+    )
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def row_of(event: Recorded) -> list[str | int]:
+    """Return the file row of a candle or trade tick."""
+    if isinstance(event, Candle):
+        return [
+            event.symbol,
+            _ms(event.open_time),
+            decimal_text(event.open),
+            decimal_text(event.high),
+            decimal_text(event.low),
+            decimal_text(event.close),
+            decimal_text(event.volume),
+            _ms(event.close_time),
+            decimal_text(event.quote_volume),
+        ]
+    side = str(event.side)
+    return [
+        event.symbol,
+        _ms(event.ts_event),
+        decimal_text(event.price),
+        decimal_text(event.quantity),
+        side,
+    ]
+
+
+def write_market_file(path: Path, events: Iterable[Recorded], layout: Layout) -> int:
+    """Write `events` of one layout to `path` (.csv or .parquet) atomically; return the rows."""
+    if path.suffix.lower() not in SUFFIXES:
+        raise MarketFileError(f"{path}: choose a .csv or .parquet file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    if path.suffix.lower() == ".csv":
+        with partial.open("w", newline="", encoding="utf-8") as handle:
+            rows = _write_csv(handle, events, layout)
+    else:
+        rows = _write_parquet(partial, events, layout)
+    partial.replace(path)
+    return rows
+
+
+def _write_csv(handle: TextIO, events: Iterable[Recorded], layout: Layout) -> int:
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(layout.columns)
+    rows = 0
+    for event in events:
+        writer.writerow(row_of(event))
+        rows += 1
+    return rows
+
+
+def _parquet_schema(layout: Layout) -> pa.Schema:
+    times = {"open_time", "close_time", "time"}
+    return pa.schema(
+        [(name, pa.int64() if name in times else pa.string()) for name in layout.columns]
+    )
+
+
+def _write_parquet(path: Path, events: Iterable[Recorded], layout: Layout) -> int:
+    schema = _parquet_schema(layout)
+    rows = 0
+    batch: list[list[str | int]] = []
+    with pq.ParquetWriter(path, schema) as writer:
+        for event in events:
+            batch.append(row_of(event))
+            rows += 1
+            if len(batch) >= BATCH_ROWS:
+                writer.write_table(_table(batch, schema))
+                batch = []
+        if batch or rows == 0:
+            writer.write_table(_table(batch, schema))
+    return rows
+
+
+def _table(rows: list[list[str | int]], schema: pa.Schema) -> pa.Table:
+    columns = {name: [row[i] for row in rows] for i, name in enumerate(schema.names)}
+    return pa.table(columns, schema=schema)
+
+
+class MarketRecorder:
+    """Append what the engine receives to `<dir>/candles.csv` and `<dir>/trades.csv`.
+
+    CSV, flushed after every batch: a crash loses at most the batch in hand, and the file
+    stays readable (the replay source reads exactly this).
+    """
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self._handles: dict[Layout, TextIO] = {}
+        self.rows: dict[Layout, int] = {Layout.CANDLES: 0, Layout.TRADES: 0}
+
+    def record(self, events: Iterable[object]) -> None:
+        """Append the candles and trade ticks among `events`; ignore everything else."""
+        touched: set[Layout] = set()
+        for event in events:
+            if isinstance(event, Candle):
+                layout = Layout.CANDLES
+            elif isinstance(event, TradeTick):
+                layout = Layout.TRADES
+            else:
+                continue
+            csv.writer(self._handle(layout), lineterminator="\n").writerow(row_of(event))
+            self.rows[layout] += 1
+            touched.add(layout)
+        for layout in touched:
+            self._handles[layout].flush()
+
+    def _handle(self, layout: Layout) -> TextIO:
+        if layout not in self._handles:
+            path = self.directory / f"{layout}.csv"
+            fresh = not path.exists() or path.stat().st_size == 0
+            handle = path.open("a", newline="", encoding="utf-8")
+            if fresh:
+                csv.writer(handle, lineterminator="\n").writerow(layout.columns)
+            self._handles[layout] = handle
+        return self._handles[layout]
+
+    def close(self) -> None:
+        for handle in self._handles.values():
+            handle.close()
+        self._handles.clear()
+
+
+# -- inspecting ----------------------------------------------------------------------------
+
+
+@dataclass
+class SymbolSummary:
+    """What a file holds of one symbol."""
+
+    symbol: str
+    rows: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    gaps: list[tuple[datetime, datetime, int]] = field(default_factory=list)
+
+    @property
+    def missing_minutes(self) -> int:
+        return sum(missing for _, _, missing in self.gaps)
+
+
+@dataclass
+class FileSummary:
+    """What `claire data inspect` shows of a file or directory."""
+
+    path: Path
+    layouts: list[str]
+    symbols: dict[str, SymbolSummary]
+
+    @property
+    def rows(self) -> int:
+        return sum(s.rows for s in self.symbols.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "layouts": self.layouts,
+            "rows": self.rows,
+            "symbols": [
+                {
+                    "symbol": s.symbol,
+                    "rows": s.rows,
+                    "first": s.first.isoformat() if s.first else None,
+                    "last": s.last.isoformat() if s.last else None,
+                    "missing_minutes": s.missing_minutes,
+                    "gaps": [
+                        {"from": a.isoformat(), "to": b.isoformat(), "missing": n}
+                        for a, b, n in s.gaps
+                    ],
+                }
+                for s in self.symbols.values()
+            ],
+        }
+
+
+def inspect_market_data(path: Path, *, silence: timedelta = timedelta(minutes=5)) -> FileSummary:
+    """Read a file (or directory) once: rows, range and gaps per symbol.
+
+    A candle gap is a jump of more than one minute between consecutive candles of a symbol;
+    for trade ticks, a silence longer than `silence`.
+    """
+    layouts = sorted({_layout_of_file(f).value for f in market_files(path)})
+    symbols: dict[str, SymbolSummary] = {}
+    previous: dict[tuple[str, str], datetime] = {}
+    for event in read_market_data(path):
+        summary = symbols.setdefault(event.symbol, SymbolSummary(event.symbol))
+        summary.rows += 1
+        at = event.open_time if isinstance(event, Candle) else event.ts_event
+        summary.first = at if summary.first is None else min(summary.first, at)
+        summary.last = at if summary.last is None else max(summary.last, at)
+        key = (event.symbol, event.type)
+        before = previous.get(key)
+        step = MINUTE if isinstance(event, Candle) else silence
+        if before is not None and at - before > step:
+            missing = int((at - before) / MINUTE) - 1 if isinstance(event, Candle) else 0
+            summary.gaps.append((before, at, missing))
+        previous[key] = at
+    return FileSummary(path, layouts, dict(sorted(symbols.items())))
+
+
+def _layout_of_file(path: Path) -> Layout:
+    rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _parquet_rows(path)
+    with closing(rows):
+        header = next(rows, None)
+    if header is None:
+        raise MarketFileError(f"{path}: the file is empty (no header row)")
+    return layout_of(header, path)

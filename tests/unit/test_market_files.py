@@ -1,0 +1,145 @@
+"""Recorded market data files: both layouts, CSV and Parquet, streaming, errors, gaps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from engine.events import Candle, TradeTick
+from engine.marketdata.files import (
+    Layout,
+    MarketFileError,
+    MarketRecorder,
+    inspect_market_data,
+    read_market_data,
+    write_market_file,
+)
+from engine.marketdata.synthetic import synthetic_candles
+from tests.factories import trade_tick
+
+START = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def candles(minutes: int = 30) -> list[Candle]:
+    return list(synthetic_candles(("BTCUSDT", "ETHUSDT"), START, minutes, seed=3))
+
+
+def same_market(a: Candle | TradeTick, b: Candle | TradeTick) -> bool:
+    skip = {"event_id", "source", "ts_init", "run_id"}
+    return a.model_dump(exclude=skip) == b.model_dump(exclude=skip)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_candles_written_then_read_back_exactly(tmp_path: Path, suffix: str) -> None:
+    original = candles()
+    path = tmp_path / f"candles{suffix}"
+    assert write_market_file(path, original, Layout.CANDLES) == 60
+
+    back = list(read_market_data(path))
+
+    assert len(back) == len(original)
+    assert all(same_market(a, b) for a, b in zip(original, back, strict=True))
+    assert all(isinstance(c.close, Decimal) for c in back)
+    assert back[0].source == "replay"
+    assert back[0].event_id == "candle-replay-BTCUSDT-20260105T0000"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_trades_written_then_read_back_exactly(tmp_path: Path, suffix: str) -> None:
+    ticks = [trade_tick(i, price=f"95000.{i:02d}", quantity="0.00000001") for i in range(25)]
+    path = tmp_path / f"trades{suffix}"
+    write_market_file(path, ticks, Layout.TRADES)
+
+    back = list(read_market_data(path))
+
+    assert [t.price for t in back] == [t.price for t in ticks]
+    assert back[3].quantity == Decimal("0.00000001")
+    assert [t.side for t in back] == [t.side for t in ticks]
+
+
+def test_directory_then_candles_and_trades_merged_in_time_order(tmp_path: Path) -> None:
+    write_market_file(tmp_path / "candles.csv", candles(3), Layout.CANDLES)
+    ticks = [trade_tick(i * 300) for i in range(6)]  # every 30 s from START
+    write_market_file(tmp_path / "trades.parquet", ticks, Layout.TRADES)
+
+    events = list(read_market_data(tmp_path))
+
+    assert len(events) == 12
+    times = [e.ts_event for e in events]
+    assert times == sorted(times)
+
+
+def test_mexc_close_time_one_ms_short_then_normalised(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    open_ms = int(START.timestamp() * 1000)
+    path.write_text(
+        "symbol,open_time,open,high,low,close,volume,close_time,quote_volume\n"
+        f"BTCUSDT,{open_ms},1,2,0.5,1.5,10,{open_ms + 59_999},15\n"
+    )
+    [candle] = list(read_market_data(path))
+    assert candle.close_time == START + timedelta(minutes=1)
+
+
+def test_unknown_header_then_error_naming_both_layouts(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("ts,price\n1,2\n")
+    with pytest.raises(MarketFileError, match="neither the candle layout"):
+        list(read_market_data(path))
+
+
+def test_bad_row_then_error_names_file_row_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("symbol,time,price,quantity,side\nBTCUSDT,1,100,1,buy\nBTCUSDT,2,-5,1,buy\n")
+    with pytest.raises(MarketFileError, match=r"t.csv, row 3: price"):
+        list(read_market_data(path))
+
+
+def test_rows_out_of_time_order_then_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "symbol,time,price,quantity,side\nBTCUSDT,2000,100,1,buy\nBTCUSDT,1000,1,1,buy\n"
+    )
+    with pytest.raises(MarketFileError, match=r"row 3: time .* is before the previous"):
+        list(read_market_data(path))
+
+
+def test_missing_path_and_garbage_parquet_then_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(MarketFileError, match="no such file"):
+        list(read_market_data(tmp_path / "nope.csv"))
+    garbage = tmp_path / "g.parquet"
+    garbage.write_bytes(b"not parquet at all")
+    with pytest.raises(MarketFileError, match="not a readable Parquet file"):
+        list(read_market_data(garbage))
+
+
+def test_inspect_then_rows_range_and_candle_gaps_per_symbol(tmp_path: Path) -> None:
+    series = [c for c in candles(20) if not (5 <= (c.open_time - START).seconds // 60 < 8)]
+    path = tmp_path / "c.parquet"
+    write_market_file(path, series, Layout.CANDLES)
+
+    summary = inspect_market_data(path)
+
+    assert summary.rows == 34
+    btc = summary.symbols["BTCUSDT"]
+    assert btc.first == START
+    assert btc.last == START + timedelta(minutes=19)
+    assert btc.gaps == [(START + timedelta(minutes=4), START + timedelta(minutes=8), 3)]
+    assert summary.to_dict()["symbols"][0]["missing_minutes"] == 3
+
+
+def test_recorder_appends_across_restarts_and_replay_reads_it(tmp_path: Path) -> None:
+    first, second = candles(10), candles(20)[20:]
+    recorder = MarketRecorder(tmp_path)
+    recorder.record([*first, "not market data"])
+    recorder.close()
+    again = MarketRecorder(tmp_path)  # a restarted engine keeps appending, one header
+    again.record(second)
+    again.close()
+
+    back = list(read_market_data(tmp_path))
+
+    assert len(back) == 40
+    assert (tmp_path / "candles.csv").read_text().count("symbol,open_time") == 1
