@@ -1,0 +1,132 @@
+"""Feed a market source into the engine: paced in event time, batched, back-pressured.
+
+- `speed` None plays as fast as the pipeline takes it; 1 is real time; N is N x real time.
+- `until` ends the feed at that event time (a papertest's planned end).
+- `backlog` reports how far the slowest consumer is behind; above `max_backlog` the feed
+  waits, so a replay never outruns the pipeline and memory stays bounded.
+- `after_publish` runs after every batch (the in-memory runner drains its bus there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from engine.bus.base import Publisher
+from engine.events import Event
+from engine.marketdata.files import MarketRecorder
+from engine.marketdata.source import MarketItem, MarketSource
+
+EndReason = Literal["exhausted", "planned_end", "stopped"]
+
+
+@dataclass
+class FeedResult:
+    """How a feed ended."""
+
+    events: int
+    reason: EndReason
+    last_event_time: datetime | None
+
+
+@dataclass
+class FeedOptions:
+    """How fast, how far and in what batches to feed."""
+
+    speed: float | None = None
+    until: datetime | None = None
+    batch_size: int = 500
+    max_backlog: int = 20_000
+    backlog_poll_s: float = 0.05
+
+
+class MarketFeed:
+    """Move events from a source to the bus until the source ends, `until`, or a stop."""
+
+    def __init__(
+        self,
+        source: MarketSource,
+        publisher: Publisher,
+        options: FeedOptions | None = None,
+        *,
+        recorder: MarketRecorder | None = None,
+        backlog: Callable[[], int] | None = None,
+        after_publish: Callable[[], bool | None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.source, self.publisher = source, publisher
+        self.options = options or FeedOptions()
+        self.recorder = recorder
+        self._backlog, self._after_publish = backlog, after_publish
+        self._monotonic, self._sleep = monotonic, sleep
+        self._anchor: tuple[float, datetime] | None = None  # (wall, event time) at start
+        self.published = 0
+        self.last_event_time: datetime | None = None
+
+    async def run(self, stop: asyncio.Event | None = None) -> FeedResult:
+        """Feed until done; return how many events went out and why it ended.
+
+        `after_publish` returning True asks the feed to stop (e.g. the run halted).
+        """
+        batch: list[MarketItem] = []
+        reason: EndReason = "exhausted"
+        async for item in self.source.items():
+            if stop is not None and stop.is_set():
+                reason = "stopped"
+                break
+            if self.options.until is not None and item.ts_event > self.options.until:
+                reason = "planned_end"
+                break
+            wait = self._wait_for(item.ts_event)
+            if wait > 0 and batch:
+                if await self._flush(batch):
+                    return self._result("stopped")
+                batch = []
+            if wait > 0:
+                await self._sleep(wait)
+            batch.append(item)
+            if len(batch) >= self.options.batch_size:
+                if await self._flush(batch):
+                    return self._result("stopped")
+                batch = []
+        if batch and await self._flush(batch):
+            reason = "stopped"
+        return self._result(reason)
+
+    def _result(self, reason: EndReason) -> FeedResult:
+        return FeedResult(self.published, reason, self.last_event_time)
+
+    def _wait_for(self, ts_event: datetime) -> float:
+        """Seconds to wait before `ts_event` is due at the chosen speed (0: due now)."""
+        speed = self.options.speed
+        if speed is None:
+            return 0.0
+        if self._anchor is None:
+            self._anchor = (self._monotonic(), ts_event)
+            return 0.0
+        wall, first = self._anchor
+        due = wall + (ts_event - first).total_seconds() / speed
+        return max(0.0, due - self._monotonic())
+
+    async def _flush(self, batch: list[MarketItem]) -> bool:
+        await self._respect_backlog()
+        events: list[Event] = list(batch)
+        self.publisher.publish_many(events)
+        if self.recorder is not None:
+            self.recorder.record(batch)
+        self.published += len(batch)
+        self.last_event_time = batch[-1].ts_event
+        if self._after_publish is not None:
+            return bool(self._after_publish())
+        return False
+
+    async def _respect_backlog(self) -> None:
+        if self._backlog is None:
+            return
+        while self._backlog() > self.options.max_backlog:
+            await self._sleep(self.options.backlog_poll_s)

@@ -1,0 +1,110 @@
+"""The market feed: pacing in event time, planned end, back-pressure, stop, recording."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from engine.bus.memory import InMemoryBus
+from engine.events import Event
+from engine.marketdata.feed import FeedOptions, FeedResult, MarketFeed
+from engine.marketdata.files import MarketRecorder, read_market_data
+from engine.marketdata.source import SyntheticSource
+from engine.streams import Stream
+
+START = datetime(2026, 1, 5, tzinfo=UTC)
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+
+
+class FakeTime:
+    """A monotonic clock that only `sleep` moves."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def received(bus: InMemoryBus) -> list[Event]:
+    events: list[Event] = []
+    bus.subscribe("probe", (Stream.MARKET_DATA,), events.extend)
+    return events
+
+
+def feed(
+    bus: InMemoryBus, clock: FakeTime, minutes: int = 10, **kwargs: object
+) -> tuple[MarketFeed, FeedResult]:
+    options = FeedOptions(**{k: v for k, v in kwargs.items() if k in FeedOptions.__annotations__})
+    extra = {k: v for k, v in kwargs.items() if k not in FeedOptions.__annotations__}
+    market = MarketFeed(
+        SyntheticSource(SYMBOLS, START, minutes, realistic=False),
+        bus,
+        options,
+        monotonic=clock.monotonic,
+        sleep=clock.sleep,
+        **extra,  # type: ignore[arg-type]
+    )
+    return market, asyncio.run(market.run())
+
+
+def test_full_speed_then_everything_published_without_waiting() -> None:
+    bus, clock = InMemoryBus(), FakeTime()
+    events = received(bus)
+    _, result = feed(bus, clock, batch_size=7)
+    bus.drain()
+    assert result.events == len(events) == 20
+    assert result.reason == "exhausted"
+    assert clock.sleeps == []
+
+
+def test_speed_sixty_then_ten_minutes_take_ten_seconds() -> None:
+    bus, clock = InMemoryBus(), FakeTime()
+    _, result = feed(bus, clock, speed=60.0)
+    assert result.events == 20
+    assert abs(clock.now - 9.0) < 1e-9  # the first candle is due at once, the last 9 s later
+
+
+def test_until_then_stops_at_the_planned_end() -> None:
+    bus, clock = InMemoryBus(), FakeTime()
+    events = received(bus)
+    _, result = feed(bus, clock, until=START + timedelta(minutes=4))
+    bus.drain()
+    assert result.reason == "planned_end"
+    assert result.events == 8
+    assert max(e.ts_event for e in events) == START + timedelta(minutes=4)
+
+
+def test_consumers_behind_then_feed_waits_for_them() -> None:
+    bus, clock = InMemoryBus(), FakeTime()
+    answers = iter([50_000, 50_000, 50_000])
+    _, result = feed(bus, clock, backlog=lambda: next(answers, 0), max_backlog=1000)
+    assert result.events == 20
+    assert clock.sleeps == [0.05, 0.05, 0.05]
+
+
+def test_after_publish_asks_to_stop_then_stopped() -> None:
+    bus, clock = InMemoryBus(), FakeTime()
+    calls: list[int] = []
+
+    def halted() -> bool:
+        calls.append(1)
+        return len(calls) == 3
+
+    _, result = feed(bus, clock, batch_size=1, after_publish=halted)
+    assert result.reason == "stopped"
+    assert result.events == 3
+
+
+def test_recorder_then_what_was_fed_can_be_replayed(tmp_path: Path) -> None:
+    bus, clock = InMemoryBus(), FakeTime()
+    recorder = MarketRecorder(tmp_path)
+    _, result = feed(bus, clock, recorder=recorder)
+    recorder.close()
+    assert len(list(read_market_data(tmp_path))) == result.events == 20
