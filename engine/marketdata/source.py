@@ -77,13 +77,15 @@ class SyntheticSource:
         self.realistic = realistic
 
     def items(self) -> AsyncIterator[MarketItem]:
-        extras = (
-            {"volatility_regimes": True, "jump_probability": 0.002, "gap_probability": 0.0005}
-            if self.realistic
-            else {}
-        )
         candles = synthetic_candles(
-            self.symbols, self.start, self.minutes, seed=self.seed, source=self.name, **extras
+            self.symbols,
+            self.start,
+            self.minutes,
+            seed=self.seed,
+            source=self.name,
+            volatility_regimes=self.realistic,
+            jump_probability=0.002 if self.realistic else 0.0,
+            gap_probability=0.0005 if self.realistic else 0.0,
         )
         return _paced(candles)
 

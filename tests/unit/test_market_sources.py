@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def test_synthetic_realistic_then_gaps_jumps_and_calm_and_wild_regimes() -> None
     )
     times = [c.open_time for c in candles]
     assert len(candles) < 20_000  # some minutes have no candle
-    assert any(b - a > timedelta(minutes=1) for a, b in zip(times, times[1:], strict=False))
+    assert any(b - a > timedelta(minutes=1) for a, b in itertools.pairwise(times))
     moves = [abs(c.close - c.open) / c.open for c in candles]
     assert max(moves) > 0.009  # a jump of about 1 % or more in one minute
     ranges = sorted((c.high - c.low) / c.low for c in candles)
