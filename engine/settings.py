@@ -233,6 +233,9 @@ class MarketSettings(_Section):
         120, description="Market data older than this trips the circuit breaker and health check"
     )
     record_ticks: bool = Field(False, description="Persist raw ticks as well as 1-minute candles")
+    data_dir: Path | None = Field(
+        None, description="Where `claire data fetch` and recordings write (default: HOME/data)"
+    )
 
 
 class MexcSettings(_Section):
@@ -350,6 +353,10 @@ class Settings(BaseSettings):
     @property
     def backup_dir(self) -> Path:
         return self.backup.dir or self.home / "backups"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.market.data_dir or self.home / "data"
 
 
 SECTIONS: tuple[str, ...] = tuple(

@@ -151,23 +151,31 @@ def _parquet_rows(path: Path) -> Generator[list[Any]]:
             yield from (list(row) for row in zip(*columns, strict=True))
 
 
-def _decimal(value: Any) -> Decimal:
+def _number(row: dict[str, Any], name: str) -> Decimal:
+    value = row[name]
     if isinstance(value, float):
         return Decimal(repr(value))  # a float column: its shortest exact spelling
     if isinstance(value, Decimal):
         return value
-    return Decimal(str(value).strip())
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"{name}: not a decimal number ({value!r})") from None
 
 
-def _millis(value: Any) -> datetime:
+def _time(row: dict[str, Any], name: str) -> datetime:
+    value = row[name]
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromtimestamp(int(str(value).strip()) / 1000, tz=UTC)
+    try:
+        return datetime.fromtimestamp(int(str(value).strip()) / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(f"{name}: not a time in epoch milliseconds ({value!r})") from None
 
 
 def _candle(row: dict[str, Any], source: str, number: int) -> Candle:
-    opened = _millis(row["open_time"])
-    closed = _millis(row["close_time"])
+    opened = _time(row, "open_time")
+    closed = _time(row, "close_time")
     if closed - opened == MINUTE - timedelta(milliseconds=1):  # MEXC's closeTime style
         closed = opened + MINUTE
     symbol = str(row["symbol"]).strip().upper()
@@ -179,17 +187,17 @@ def _candle(row: dict[str, Any], source: str, number: int) -> Candle:
         symbol=symbol,
         open_time=opened,
         close_time=closed,
-        open=_decimal(row["open"]),
-        high=_decimal(row["high"]),
-        low=_decimal(row["low"]),
-        close=_decimal(row["close"]),
-        volume=_decimal(row["volume"]),
-        quote_volume=_decimal(row["quote_volume"]),
+        open=_number(row, "open"),
+        high=_number(row, "high"),
+        low=_number(row, "low"),
+        close=_number(row, "close"),
+        volume=_number(row, "volume"),
+        quote_volume=_number(row, "quote_volume"),
     )
 
 
 def _trade(row: dict[str, Any], source: str, number: int) -> TradeTick:
-    at = _millis(row["time"])
+    at = _time(row, "time")
     symbol = str(row["symbol"]).strip().upper()
     return TradeTick(
         event_id=f"trade-{source}-{symbol}-{int(at.timestamp() * 1000)}-{number}",
@@ -197,8 +205,8 @@ def _trade(row: dict[str, Any], source: str, number: int) -> TradeTick:
         ts_init=at,
         source=source,
         symbol=symbol,
-        price=_decimal(row["price"]),
-        quantity=_decimal(row["quantity"]),
+        price=_number(row, "price"),
+        quantity=_number(row, "quantity"),
         side=str(row["side"]).strip().lower(),
     )
 

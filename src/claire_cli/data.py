@@ -1,0 +1,107 @@
+"""`claire data fetch/list/inspect`: recorded market data for replays."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from claire_cli.context import state
+from claire_cli.output import console, print_json
+from engine.marketdata.files import FileSummary, inspect_market_data, market_files
+
+app = typer.Typer(
+    help="Download, list and inspect recorded market data (the replay source reads it).",
+    no_args_is_help=True,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+@app.command("list")
+def list_files(ctx: typer.Context, json: JsonOption = False) -> None:
+    """List the market data files in claire's data directory (CLAIRE_MARKET_DATA_DIR).
+
+    Example: claire data list
+    """
+    directory = state(ctx).settings().data_dir
+    entries = _entries(directory)
+    if json:
+        print_json(entries)
+        return
+    if not entries:
+        console.print(f"no market data in {directory} — `claire data fetch BTCUSDT` gets some")
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("file", "size", "modified"):
+        table.add_column(column)
+    for entry in entries:
+        table.add_row(entry["path"], _size(int(entry["bytes"])), str(entry["modified"]))
+    console.print(table)
+
+
+def _entries(directory: Path) -> list[dict[str, str | int]]:
+    if not directory.exists():
+        return []
+    found = []
+    for path in sorted(directory.rglob("*")):
+        if path.suffix.lower() in (".csv", ".parquet") and path.is_file():
+            stat = path.stat()
+            modified = datetime.fromtimestamp(stat.st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            found.append({"path": str(path), "bytes": stat.st_size, "modified": modified})
+    return found
+
+
+def _size(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{count} B"
+
+
+@app.command()
+def inspect(
+    path: Annotated[Path, typer.Argument(help="A .csv or .parquet file, or a directory of them.")],
+    json: JsonOption = False,
+) -> None:
+    """Show what a market data file holds: rows, time range and gaps per symbol.
+
+    Exit code 1 when the file cannot be read (the reason names the row).
+
+    Example: claire data inspect ~/.local/share/claire/data/btc-7d.parquet
+    """
+    market_files(path)  # a missing path or a wrong suffix fails before any reading
+    with console.status(f"reading {path}"):
+        summary = inspect_market_data(path)
+    if json:
+        print_json(summary.to_dict())
+    else:
+        _render(summary)
+
+
+def _render(summary: FileSummary) -> None:
+    console.print(f"[bold]{summary.path}[/] — {', '.join(summary.layouts)}, {summary.rows:,} rows")
+    table = Table(box=None, pad_edge=False)
+    for column in ("symbol", "rows", "from", "to", "gaps", "missing minutes"):
+        table.add_column(column)
+    for item in summary.symbols.values():
+        table.add_row(
+            item.symbol,
+            f"{item.rows:,}",
+            f"{item.first:%Y-%m-%d %H:%M}" if item.first else "-",
+            f"{item.last:%Y-%m-%d %H:%M}" if item.last else "-",
+            str(len(item.gaps)),
+            str(item.missing_minutes),
+        )
+    console.print(table)
+    for item in summary.symbols.values():
+        for start, end, missing in item.gaps[:10]:
+            console.print(
+                f"[yellow]gap[/] {item.symbol} {start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M}"
+                + (f" ({missing} candles missing)" if missing else "")
+            )
