@@ -39,14 +39,14 @@ def list_files(ctx: typer.Context, json: JsonOption = False) -> None:
     for column in ("file", "size", "modified"):
         table.add_column(column)
     for entry in entries:
-        table.add_row(entry["path"], _size(int(entry["bytes"])), str(entry["modified"]))
+        table.add_row(str(entry["path"]), _size(int(entry["bytes"])), str(entry["modified"]))
     console.print(table)
 
 
 def _entries(directory: Path) -> list[dict[str, str | int]]:
     if not directory.exists():
         return []
-    found = []
+    found: list[dict[str, str | int]] = []
     for path in sorted(directory.rglob("*")):
         if path.suffix.lower() in (".csv", ".parquet") and path.is_file():
             stat = path.stat()
