@@ -12,6 +12,8 @@ from engine.streams import Stream
 
 #: Every stream whose events are stored (dead letters have their own recorder).
 PERSISTED_STREAMS: tuple[Stream, ...] = tuple(s for s in Stream if s is not Stream.DEAD_LETTERS)
+#: Raw market ticks: stored only when asked (CLAIRE_MARKET_RECORD_TICKS); candles always are.
+TICK_TYPES = frozenset({"trade_tick", "quote_tick"})
 
 
 class PersistenceStage:
@@ -21,13 +23,18 @@ class PersistenceStage:
     name: str = "persistence"
     inputs: tuple[Stream, ...] = PERSISTED_STREAMS
 
-    def __init__(self, writer: EventWriter, *, buffer_size: int = 0) -> None:
+    def __init__(
+        self, writer: EventWriter, *, buffer_size: int = 0, store_ticks: bool = True
+    ) -> None:
         self._writer = writer
         self._buffer_size = buffer_size
+        self._skipped = frozenset() if store_ticks else TICK_TYPES
         self._buffer: list[Event] = []
         self.written = 0
 
     def handle(self, events: Sequence[Event]) -> None:
+        if self._skipped:
+            events = [event for event in events if event.type not in self._skipped]
         if self._buffer_size <= 0:
             self._write(events)
             return

@@ -106,7 +106,13 @@ def build_pipeline(
             last_sequence=restored.snapshot_sequence,
         ),
         persistence=(
-            PersistenceStage(writer, buffer_size=persistence_buffer) if writer is not None else None
+            PersistenceStage(
+                writer,
+                buffer_size=persistence_buffer,
+                store_ticks=settings.market.record_ticks,
+            )
+            if writer is not None
+            else None
         ),
     )
 
