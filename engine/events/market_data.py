@@ -23,6 +23,17 @@ from engine.events.fields import (
 CandleInterval = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
 #: Why market data is missing for a while: the feed's connection dropped, the exchange's
 #: candles had holes, claire itself was down, or nothing arrived for too long.
+#: Market data whose `source` ends with one of these is history (start-up warm-up, or candles
+#: back-filled after a gap): stages learn from it, but the strategy's signals on it are dropped,
+#: since an order can only be filled at the market as it is now.
+WARMUP_SUFFIXES = (".history", ".backfill")
+
+
+def is_warmup(source: str) -> bool:
+    """Tell whether events from `source` are history that must not trigger trades."""
+    return source.endswith(WARMUP_SUFFIXES)
+
+
 GapCause = Literal["disconnect", "missing_candles", "downtime", "stale", "planned_reconnect"]
 
 

@@ -11,6 +11,7 @@ from engine.domain.fills import Fill
 from engine.domain.market import MarketData
 from engine.domain.positions import Position
 from engine.events import Event, OrderResultReported, SignalGenerated
+from engine.events.market_data import is_warmup
 from engine.services.base import SeenEvents
 from engine.strategy import Strategy
 from engine.streams import Stream
@@ -50,7 +51,9 @@ class SignalStage:
             if not self._seen.first_time(event.event_id):
                 continue
             if isinstance(event, MarketData):
-                signals += self._strategy.on_market_data(event, self._holdings)
+                produced = self._strategy.on_market_data(event, self._holdings)
+                if not is_warmup(event.source):  # history warms the strategy, never trades
+                    signals += produced
             elif isinstance(event, OrderResultReported) and event.is_fill:
                 self._on_fill(Fill.from_result(event))
         if signals:
