@@ -12,11 +12,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from engine.events import Candle, MarketDataGap, QuoteTick, TradeTick
+from engine.events import AlertRaised, Candle, MarketDataGap, QuoteTick, TradeTick
 from engine.marketdata.files import read_market_data
 from engine.marketdata.synthetic import synthetic_candles
 
-MarketItem = Candle | TradeTick | QuoteTick | MarketDataGap
+#: What a source yields: market events, gap records, and alerts (e.g. stale data).
+MarketItem = Candle | TradeTick | QuoteTick | MarketDataGap | AlertRaised
 
 #: Yield control to the event loop after this many events of a synchronous source.
 _YIELD_EVERY = 500

@@ -9,8 +9,8 @@ from engine.events import Event
 from engine.marketdata.synthetic import synthetic_candles
 from engine.services.signal import SignalStage
 from engine.settings import Settings
-from engine.streams import Stream
 from engine.strategy import load_strategy
+from engine.streams import Stream
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
