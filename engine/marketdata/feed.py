@@ -1,7 +1,9 @@
 """Feed a market source into the engine: paced in event time, batched, back-pressured.
 
 - `speed` None plays as fast as the pipeline takes it; 1 is real time; N is N x real time.
-- `until` ends the feed at that event time (a papertest's planned end).
+- `until` ends the feed at that event time (a papertest's planned end); `span` ends it that
+  long after the first event (a replay's duration, in event time).
+- `after` skips what a resumed run had already processed (events at or before it).
 - `backlog` reports how far the slowest consumer is behind; above `max_backlog` the feed
   waits, so a replay never outruns the pipeline and memory stays bounded.
 - `after_publish` runs after every batch (the in-memory runner drains its bus there).
@@ -13,7 +15,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from engine.bus.base import Publisher
@@ -39,6 +41,8 @@ class FeedOptions:
 
     speed: float | None = None
     until: datetime | None = None
+    span: timedelta | None = None
+    after: datetime | None = None
     batch_size: int = 500
     max_backlog: int = 20_000
     backlog_poll_s: float = 0.05
@@ -75,13 +79,18 @@ class MarketFeed:
         """
         batch: list[MarketItem] = []
         reason: EndReason = "exhausted"
+        until = self.options.until
         async for item in self.source.items():
             if stop is not None and stop.is_set():
                 reason = "stopped"
                 break
-            if self.options.until is not None and item.ts_event > self.options.until:
+            if until is None and self.options.span is not None:
+                until = item.ts_event + self.options.span
+            if until is not None and item.ts_event > until:
                 reason = "planned_end"
                 break
+            if self.options.after is not None and item.ts_event <= self.options.after:
+                continue
             wait = self._wait_for(item.ts_event)
             if wait > 0 and batch:
                 if await self._flush(batch):

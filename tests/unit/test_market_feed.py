@@ -108,3 +108,19 @@ def test_recorder_then_what_was_fed_can_be_replayed(tmp_path: Path) -> None:
     _, result = feed(bus, clock, recorder=recorder)
     recorder.close()
     assert len(list(read_market_data(tmp_path))) == result.events == 20
+
+
+def test_span_then_ends_that_long_after_the_first_event() -> None:
+    bus, clock = InMemoryBus(), FakeTime()
+    _, result = feed(bus, clock, span=timedelta(minutes=3))
+    assert result.reason == "planned_end"
+    assert result.events == 8  # first close at +1 min, then closes up to +4 min, 2 symbols
+
+
+def test_after_then_already_processed_events_skipped() -> None:
+    bus, clock = InMemoryBus(), FakeTime()
+    events = received(bus)
+    _, result = feed(bus, clock, after=START + timedelta(minutes=7))
+    bus.drain()
+    assert result.events == 6
+    assert min(e.ts_event for e in events) == START + timedelta(minutes=8)
