@@ -259,6 +259,17 @@ class MexcSettings(_Section):
         return value
 
 
+class VerdictSettings(_Section):
+    """The go/no-go criteria a report marks pass or fail (`report --check` exits on them)."""
+
+    max_drawdown: Fraction = Field(
+        Decimal("0.15"), description="Fail when the max drawdown is above this fraction"
+    )
+    min_round_trips: int = Field(5, ge=0, description="Fail with fewer closed round trips")
+    min_sharpe: Decimal = Field(Decimal("0.5"), description="Fail when Sharpe is below this")
+    min_return: Money = Field(Decimal(0), description="Fail when the total return is below this")
+
+
 class MonitorSettings(_Section):
     """Each engine process's /health and Prometheus /metrics endpoint."""
 
@@ -337,6 +348,7 @@ class Settings(BaseSettings):
     market: MarketSettings = Field(default_factory=MarketSettings)
     mexc: MexcSettings = Field(default_factory=MexcSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    verdict: VerdictSettings = Field(default_factory=VerdictSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     backup: BackupSettings = Field(default_factory=BackupSettings)
 

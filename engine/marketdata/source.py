@@ -7,6 +7,7 @@ asynchronously, so the live exchange and a file replay feed the engine the same 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -46,12 +47,16 @@ async def _paced(events: Iterable[MarketItem]) -> AsyncIterator[MarketItem]:
 
 
 class ReplaySource:
-    """Events of a recorded file or directory (see `engine.marketdata.files`)."""
+    """Events of a recorded file or directory (see `engine.marketdata.files`).
 
-    name = "replay"
+    Their `source` is `replay-<digest of the path>`, so the candles of two different
+    recordings of the same hours stay apart in the database.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        digest = hashlib.sha256(str(path.expanduser().absolute()).encode()).hexdigest()[:8]
+        self.name = f"replay-{digest}"
 
     def items(self) -> AsyncIterator[MarketItem]:
         return _paced(read_market_data(self.path, source=self.name))
@@ -61,9 +66,10 @@ class ReplaySource:
 
 
 class SyntheticSource:
-    """A seeded synthetic market from `start` for `minutes` minutes (same seed, same data)."""
+    """A seeded synthetic market from `start` for `minutes` minutes (same seed, same data).
 
-    name = "synthetic"
+    Its events' `source` is `synthetic-<seed>`: markets of different seeds stay apart.
+    """
 
     def __init__(
         self,
@@ -76,6 +82,7 @@ class SyntheticSource:
     ) -> None:
         self.symbols, self.start, self.minutes, self.seed = list(symbols), start, minutes, seed
         self.realistic = realistic
+        self.name = f"synthetic-{seed}"
 
     def items(self) -> AsyncIterator[MarketItem]:
         candles = synthetic_candles(

@@ -62,6 +62,9 @@ def test_synthetic_defaults_then_plain_walk_unchanged() -> None:
 def test_replay_source_then_file_events_in_order(tmp_path: Path) -> None:
     recorded = list(synthetic_candles(("BTCUSDT",), START, 30))
     write_market_file(tmp_path / "candles.csv", recorded, Layout.CANDLES)
-    items = collect(ReplaySource(tmp_path))
+    source = ReplaySource(tmp_path)
+    items = collect(source)
     assert [i.close for i in items if isinstance(i, Candle)] == [c.close for c in recorded]
-    assert {i.source for i in items} == {"replay"}
+    assert {i.source for i in items} == {source.name}
+    assert source.name.startswith("replay-")
+    assert ReplaySource(tmp_path / "other").name != source.name
