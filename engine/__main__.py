@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 import psycopg
@@ -43,13 +44,35 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="port of /health and /metrics (default CLAIRE_MONITOR_PORT; 0: any free port)",
     )
+    papertest = commands.add_parser("papertest", help="run one papertest's engine to its end")
+    papertest.add_argument("run_id", help="the papertest (registered by `claire papertest start`)")
+    papertest.add_argument("--resume", action="store_true", help="continue a crashed run")
+    papertest.add_argument("--env-file", type=Path, default=None, help="settings file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
+        if args.command == "papertest":
+            return _run_papertest(args.run_id, args.resume, args.env_file)
         return _run_stage(args.stage, args.run_id, args.monitor_port)
     except ClaireError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
+
+
+def _run_papertest(run_id: str, resume: bool, env_file: Path | None) -> int:
+    from engine.papertest.engine_run import PapertestEngine
+    from engine.papertest.logs import RunDayHandler
+
+    settings = load_settings(env_file)
+    engine = PapertestEngine(settings, run_id, resume=resume)
+    handler = RunDayHandler(settings.home, run_id, engine.run_record.started_at)
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(settings.log_level)
+    try:
+        outcome = engine.run()
+    finally:
+        handler.close()
+    return 0 if outcome.status in ("completed", "stopped", "aborted") else 1
 
 
 def _run_stage(name: str, run_id: str, monitor_port: int | None) -> int:

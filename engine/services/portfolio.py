@@ -64,6 +64,10 @@ class PortfolioStage:
     def on_tick(self, now: datetime) -> None:
         """Snapshots follow event time; nothing to do on a wall-clock tick."""
 
+    def final_snapshot(self, ts: datetime) -> None:
+        """Publish the snapshot that closes a run, at event time `ts`."""
+        self._publisher.publish_many(self._snapshot(ts, "final"))
+
     def _due(self, ts: datetime) -> bool:
         return self._last_snapshot is None or ts - self._last_snapshot >= self._every
 

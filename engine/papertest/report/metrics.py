@@ -7,6 +7,7 @@ annualised with 525,600 minutes a year; the risk-free rate is 0.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -121,7 +122,7 @@ def minute_returns(points: Sequence[EquityPoint]) -> list[Decimal]:
     series = minute_equity(points)
     return [
         _MATH.divide(b.equity, a.equity) - ONE
-        for a, b in zip(series, series[1:], strict=False)
+        for a, b in itertools.pairwise(series)
         if a.equity > 0
     ]
 
@@ -208,7 +209,7 @@ def max_drawdown(
 def time_in_market(points: Sequence[EquityPoint]) -> Decimal:
     """Return the share of the run's time with something held (time-weighted)."""
     total = held = timedelta()
-    for a, b in zip(points, points[1:], strict=False):
+    for a, b in itertools.pairwise(points):
         step = b.ts - a.ts
         total += step
         if a.exposure_pct > 0:
