@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from engine.bus.base import Publisher
-from engine.events import Event
+from engine.events import AlertRaised, Event, MarketDataGap
 from engine.marketdata.files import MarketRecorder
 from engine.marketdata.source import MarketItem, MarketSource
 
@@ -43,6 +43,8 @@ class FeedOptions:
     until: datetime | None = None
     span: timedelta | None = None
     after: datetime | None = None
+    #: Stamped on the alerts and gap records the source yields (they belong to this run).
+    run_id: str | None = None
     batch_size: int = 500
     max_backlog: int = 20_000
     backlog_poll_s: float = 0.05
@@ -124,7 +126,7 @@ class MarketFeed:
 
     async def _flush(self, batch: list[MarketItem]) -> bool:
         await self._respect_backlog()
-        events: list[Event] = list(batch)
+        events: list[Event] = [self._owned(item) for item in batch]
         self.publisher.publish_many(events)
         if self.recorder is not None:
             self.recorder.record(batch)
@@ -133,6 +135,12 @@ class MarketFeed:
         if self._after_publish is not None:
             return bool(self._after_publish())
         return False
+
+    def _owned(self, item: MarketItem) -> Event:
+        run_id = self.options.run_id
+        if run_id is not None and isinstance(item, AlertRaised | MarketDataGap):
+            return item.model_copy(update={"run_id": run_id})
+        return item
 
     async def _respect_backlog(self) -> None:
         if self._backlog is None:

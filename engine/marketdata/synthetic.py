@@ -82,7 +82,8 @@ class _Walker:
     def candle(self, opened: datetime, source: str) -> Candle:
         if self._age % self._regime_minutes == 0:
             self._drift = self._rng.choice((-4, -2, 0, 0, 2, 4, 6))
-            if self.volatility_regimes:
+            if self.volatility_regimes:  # realistic: trends of a few bp a minute at most
+                self._drift = self._rng.choice((-1, 0, 0, 1))
                 self._spread = self._rng.choice((6, 12, 12, 24, 48))
         self._age += 1
         path = [self._ticks]

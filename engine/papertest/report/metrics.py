@@ -304,3 +304,31 @@ def _percentile(ordered: Sequence[Decimal], pct: int) -> Decimal | None:
         return None
     rank = max(1, -(-pct * len(ordered) // 100))
     return ordered[rank - 1]
+
+
+def buy_and_hold(
+    closes: dict[str, list[tuple[datetime, Decimal]]],
+    capital: Decimal,
+    times: Sequence[datetime],
+) -> list[Decimal | None]:
+    """Value at each of `times` of `capital` split equally over the symbols at their first
+    close and held (no fees): the benchmark of the equity curve. None before any close."""
+    symbols = [s for s in sorted(closes) if closes[s]]
+    if not symbols:
+        return [None for _ in times]
+    share = _MATH.divide(capital, Decimal(len(symbols)))
+    quantities = {s: _MATH.divide(share, closes[s][0][1]) for s in symbols}
+    cursor = dict.fromkeys(symbols, 0)
+    latest: dict[str, Decimal] = {}
+    values: list[Decimal | None] = []
+    for at in times:
+        for symbol in symbols:
+            series = closes[symbol]
+            while cursor[symbol] < len(series) and series[cursor[symbol]][0] <= at:
+                latest[symbol] = series[cursor[symbol]][1]
+                cursor[symbol] += 1
+        if len(latest) < len(symbols):
+            values.append(None)
+            continue
+        values.append(sum((quantities[s] * latest[s] for s in symbols), ZERO))
+    return values

@@ -1,0 +1,326 @@
+"""The live MEXC source: websocket data, REST history and back-fill, gaps, staleness.
+
+What it guarantees on top of the protocol clients (`engine.marketdata.mexc`):
+- symbols are checked against exchangeInfo before anything starts (unknown or offline: error);
+- start-up history: the last `history` of 1-minute candles from REST, so strategies are warm;
+- after a disconnect (or a hole in the candle stream) the missing candles are back-filled
+  from REST and the gap is recorded as a `MarketDataGap` event;
+- while the websocket stays down, REST is polled for closed candles and best bid/ask;
+- no data for a symbol for `stale_after` raises a `market_data_stale` alert (and records a
+  gap); it clears when data returns. `last_data_age()` feeds the process's /health.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from engine.events import AlertLevel, AlertRaised, Candle, MarketDataGap, QuoteTick, TradeTick
+from engine.events.market_data import GapCause
+from engine.marketdata.mexc import ConnectionChange, MexcRest, MexcWebsocket
+from engine.marketdata.source import MarketItem
+
+log = logging.getLogger(__name__)
+
+MINUTE = timedelta(minutes=1)
+LiveItem = MarketItem
+Clock = Callable[[], datetime]
+
+
+HISTORY = "mexc.history"  # start-up warm-up: see engine.events.market_data.is_warmup
+BACKFILL = "mexc.backfill"  # recovered after a gap: learned from, never traded on
+
+
+def _tagged(candle: Candle, source: str) -> Candle:
+    return candle.model_copy(update={"source": source})
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def floor_minute(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """Timings of the live source."""
+
+    history: timedelta = timedelta(hours=2)
+    stale_after: timedelta = timedelta(seconds=120)
+    fallback_after_s: float = 30.0
+    poll_every_s: float = 10.0
+    watch_every_s: float = 1.0
+    queue_size: int = 10_000
+
+
+class _Failed:
+    """A sentinel carrying the error of a background task to the consumer."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class MexcLiveSource:
+    """Market events of `symbols` from MEXC, in arrival order, gaps recorded."""
+
+    name = "mexc"
+
+    def __init__(
+        self,
+        symbols: Sequence[str],
+        rest: MexcRest,
+        websocket: MexcWebsocket,
+        options: LiveOptions | None = None,
+        *,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.symbols = [s.upper() for s in symbols]
+        self.rest, self.websocket = rest, websocket
+        self.options = options or LiveOptions()
+        self._clock = clock
+        self._queue: asyncio.Queue[LiveItem | _Failed] = asyncio.Queue(self.options.queue_size)
+        self._last_open: dict[str, datetime] = {}  # newest candle open time emitted
+        self._last_data: dict[str, datetime] = {}
+        self._last_data_monotonic: float | None = None
+        self._stale_since: dict[str, datetime] = {}
+        self._down_since: dict[str, datetime] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- the source interface ----------------------------------------------------------
+
+    async def items(self) -> AsyncIterator[LiveItem]:
+        """Validate, send history, then stream until closed; raise what a task raised."""
+        await self.rest.validate_symbols(self.symbols)
+        for candle in await self._history():
+            yield candle
+        self._tasks = [
+            asyncio.create_task(self._guarded(self._consume_websocket())),
+            asyncio.create_task(self._guarded(self._watch_staleness())),
+            asyncio.create_task(self._guarded(self._poll_while_down())),
+        ]
+        while True:
+            item = await self._queue.get()
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self.websocket.close()
+        await self.rest.close()
+
+    def last_data_age(self) -> float | None:
+        """Seconds since the newest market data of any symbol (None before the first)."""
+        if self._last_data_monotonic is None:
+            return None
+        return time.monotonic() - self._last_data_monotonic
+
+    # -- background tasks --------------------------------------------------------------
+
+    async def _guarded(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            await self._queue.put(_Failed(exc))
+
+    async def _consume_websocket(self) -> None:
+        async for item in self.websocket.events():
+            if isinstance(item, ConnectionChange):
+                await self._on_connection(item)
+            elif isinstance(item, Candle):
+                await self._on_candle(item)
+            else:
+                self._saw(item.symbol)
+                await self._emit(item)
+
+    async def _on_connection(self, change: ConnectionChange) -> None:
+        if change.kind == "connected":
+            for symbol in change.symbols:
+                since = self._down_since.pop(symbol, None)
+                if since is not None:
+                    await self._backfill(symbol, "disconnect", since, change.at, change.reason)
+            return
+        log.warning("MEXC connection %s %s: %s", change.connection, change.kind, change.reason)
+        for symbol in change.symbols:
+            self._down_since.setdefault(symbol, change.at)
+
+    async def _on_candle(self, candle: Candle) -> None:
+        symbol = candle.symbol
+        last = self._last_open.get(symbol)
+        if last is not None and candle.open_time > last + MINUTE:
+            await self._backfill(
+                symbol, "missing_candles", last + MINUTE, candle.open_time, "hole in klines"
+            )
+        last = self._last_open.get(symbol)
+        if last is not None and candle.open_time <= last:
+            return  # already emitted (history or back-fill)
+        self._last_open[symbol] = candle.open_time
+        self._saw(symbol)
+        await self._emit(candle)
+
+    async def _watch_staleness(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.watch_every_s)
+            now = self._clock()
+            for symbol in self.symbols:
+                seen = self._last_data.get(symbol)
+                if seen is None or symbol in self._stale_since:
+                    continue
+                if now - seen > self.options.stale_after:
+                    self._stale_since[symbol] = seen
+                    await self._emit(self._stale_alert(symbol, now, seen, cleared=False))
+
+    async def _poll_while_down(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.poll_every_s)
+            now = self._clock()
+            down = [
+                symbol
+                for symbol, since in self._down_since.items()
+                if (now - since).total_seconds() >= self.options.fallback_after_s
+            ]
+            for symbol in down:
+                await self._catch_up(symbol, now)
+                await self._emit_item(await self.rest.book_ticker(symbol))
+
+    # -- helpers -----------------------------------------------------------------------
+
+    async def _history(self) -> list[Candle]:
+        end = floor_minute(self._clock())
+        start = end - self.options.history
+        candles: list[Candle] = []
+        for symbol in self.symbols:
+            got = await self.rest.klines(symbol, "1m", start, end)
+            closed = [_tagged(c, HISTORY) for c in got if c.close_time <= end]
+            if closed:
+                self._last_open[symbol] = closed[-1].open_time
+            candles.extend(closed)
+        candles.sort(key=lambda c: (c.ts_event, c.symbol))
+        return candles
+
+    async def _catch_up(self, symbol: str, now: datetime) -> int:
+        """Emit every closed candle of `symbol` newer than the last one; return how many."""
+        last = self._last_open.get(symbol)
+        start = last + MINUTE if last is not None else floor_minute(now) - MINUTE
+        end = floor_minute(now)
+        if start >= end:
+            return 0
+        emitted = 0
+        for candle in await self.rest.klines(symbol, "1m", start, end):
+            if candle.close_time <= end and candle.open_time > self._last_open.get(
+                symbol, start - MINUTE
+            ):
+                self._last_open[symbol] = candle.open_time
+                self._saw(symbol)
+                await self._emit(_tagged(candle, BACKFILL))
+                emitted += 1
+        return emitted
+
+    async def _backfill(
+        self, symbol: str, cause: GapCause, start: datetime, end: datetime, reason: str
+    ) -> None:
+        backfilled = await self._catch_up(symbol, self._clock())
+        missing = max(0, int((floor_minute(end) - floor_minute(start)) / MINUTE))
+        await self._emit(
+            self._gap(
+                symbol,
+                cause,
+                start=start,
+                end=end,
+                missing=missing,
+                backfilled=backfilled,
+                detail=reason,
+            )
+        )
+
+    def _saw(self, symbol: str) -> None:
+        self._last_data[symbol] = self._clock()
+        self._last_data_monotonic = time.monotonic()
+
+    async def _emit_item(self, item: LiveItem) -> None:
+        if isinstance(item, TradeTick | QuoteTick):
+            self._saw(item.symbol)
+        await self._emit(item)
+
+    async def _emit(self, item: LiveItem) -> None:
+        symbol = getattr(item, "symbol", None)
+        if (
+            symbol in self._stale_since
+            and not isinstance(item, AlertRaised | MarketDataGap)
+            and symbol is not None
+        ):
+            await self._clear_stale(symbol)
+        await self._queue.put(item)
+
+    async def _clear_stale(self, symbol: str) -> None:
+        since = self._stale_since.pop(symbol)
+        now = self._clock()
+        missing = max(0, int((floor_minute(now) - floor_minute(since)) / MINUTE))
+        await self._queue.put(self._stale_alert(symbol, now, since, cleared=True))
+        gap = self._gap(
+            symbol, "stale", start=since, end=now, missing=missing, backfilled=0, detail="no data"
+        )
+        await self._queue.put(gap)
+
+    def _stale_alert(
+        self, symbol: str, now: datetime, since: datetime, *, cleared: bool
+    ) -> AlertRaised:
+        age = (now - since).total_seconds()
+        message = (
+            f"{symbol} market data flows again after {age:.0f} s"
+            if cleared
+            else f"no {symbol} market data for {age:.0f} s (limit "
+            f"{self.options.stale_after.total_seconds():.0f} s)"
+        )
+        state = "cleared" if cleared else "raised"
+        return AlertRaised(
+            event_id=f"alert-mexc-stale-{symbol}-{since:%Y%m%dT%H%M%S%f}-{state}",
+            ts_event=now,
+            ts_init=now,
+            source=self.name,
+            level=AlertLevel.INFO if cleared else AlertLevel.WARNING,
+            code="market_data_stale",
+            message=message,
+            cleared=cleared,
+            symbol=symbol,
+        )
+
+    def _gap(
+        self,
+        symbol: str,
+        cause: GapCause,
+        *,
+        start: datetime,
+        end: datetime,
+        missing: int,
+        backfilled: int,
+        detail: str,
+    ) -> MarketDataGap:
+        return MarketDataGap(
+            event_id=f"gap-mexc-{symbol}-{cause}-{start:%Y%m%dT%H%M%S%f}",
+            ts_event=end,
+            ts_init=self._clock(),
+            source=self.name,
+            symbol=symbol,
+            cause=cause,
+            gap_start=start,
+            gap_end=end,
+            missing=missing,
+            backfilled=backfilled,
+            detail=detail[:2000] or None,
+        )

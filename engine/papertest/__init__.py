@@ -1,0 +1,1 @@
+"""Papertests: registering a run, running its engine in the background, reading its results."""

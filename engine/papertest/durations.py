@@ -1,0 +1,46 @@
+"""Durations as users write them: `90m`, `12h`, `7d` (also `30s`, `1d12h`)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from engine.errors import PermanentError
+
+_PART = re.compile(r"(\d+)([smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+class DurationError(PermanentError):
+    """A duration is not written as a number and a unit."""
+
+
+def parse_duration(text: str) -> timedelta:
+    """Return the timedelta of `text`, e.g. `90m`, `12h`, `7d`, `1d12h`."""
+    cleaned = text.strip().lower().replace(" ", "")
+    parts = _PART.findall(cleaned)
+    if not cleaned or "".join(n + u for n, u in parts) != cleaned:
+        raise DurationError(
+            f"duration {text!r} is not understood: write a number and a unit, e.g. 90m, 12h, 7d"
+        )
+    total = timedelta()
+    for number, unit in parts:
+        total += timedelta(**{_UNITS[unit]: int(number)})
+    if total <= timedelta():
+        raise DurationError(f"duration {text!r} must be longer than zero")
+    return total
+
+
+def format_duration(span: timedelta) -> str:
+    """Write `span` compactly: `6d 23h`, `1h 05m`, `42s`."""
+    seconds = max(0, int(span.total_seconds()))
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"

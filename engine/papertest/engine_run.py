@@ -1,0 +1,363 @@
+"""Run one papertest's engine to its end: `python -m engine papertest RUN_ID`.
+
+The market source feeds the pipeline until the planned end (in event time), the end of the
+data, a halt (drawdown beyond the abort level), a stop request (SIGTERM) or a fatal error.
+Then the run takes a final snapshot, records how it ended, and writes its report.
+
+A `--speed max` replay or synthetic run uses the in-memory bus (no Redis round trips);
+everything else runs the stages as supervised threads over Redis Streams, with the run's
+own stream namespace, /health and /metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import signal
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from engine.bus.memory import InMemoryBus
+from engine.bus.redis_streams import ConsumerOptions, RedisStreamBus
+from engine.errors import PermanentError
+from engine.marketdata.feed import FeedOptions, FeedResult, MarketFeed
+from engine.marketdata.files import MarketRecorder
+from engine.marketdata.source import MarketSource, ReplaySource, SyntheticSource
+from engine.observability.metrics import EngineMetrics
+from engine.observability.probes import postgres_probe, redis_probe
+from engine.observability.server import MonitorServer
+from engine.papertest.durations import parse_duration
+from engine.papertest.runs import Run, RunRepository, RunStatus, utc_now
+from engine.runtime.local import Endpoints, LocalRuntime
+from engine.services.dead_letters import DeadLetterRecorder
+from engine.services.pipeline import Pipeline, build_pipeline
+from engine.services.redis_runner import StageRunner, ThreadedPipeline, runners_health
+from engine.settings import Settings
+from engine.storage.event_writer import EventWriter
+from engine.storage.run_state import load_run_state
+from engine.streams import Stream
+
+log = logging.getLogger("engine.papertest")
+
+MINUTE = timedelta(minutes=1)
+SETTLE_TIMEOUT_S = 60.0
+
+
+class SourceSpecError(PermanentError):
+    """A market source is not `mexc`, `synthetic` or `replay:PATH`."""
+
+
+def parse_speed(text: str) -> float | None:
+    """Return the replay speed: None for `max`, 1 for `realtime`, N for `N` or `Nx`."""
+    cleaned = text.strip().lower()
+    if cleaned == "max":
+        return None
+    if cleaned == "realtime":
+        return 1.0
+    cleaned = cleaned.removesuffix("x")
+    try:
+        speed = float(cleaned)
+    except ValueError:
+        speed = 0.0
+    if not math.isfinite(speed) or speed <= 0:
+        raise SourceSpecError(f"speed {text!r} is not realtime, max or a positive number like 60")
+    return speed
+
+
+def check_source(spec: str) -> str:
+    """Return the source spec normalised; raise SourceSpecError for an unknown one."""
+    kind, _, path = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind in ("mexc", "synthetic") and not path:
+        return kind
+    if kind == "replay" and path:
+        return f"replay:{Path(path).expanduser().absolute()}"
+    raise SourceSpecError(f"source {spec!r} is not mexc, synthetic or replay:PATH")
+
+
+def uses_memory_bus(run: Run) -> bool:
+    """`--speed max` on recorded or synthetic data runs in memory; the rest over Redis."""
+    return parse_speed(run.parameters.speed) is None and run.parameters.source != "mexc"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended."""
+
+    status: RunStatus
+    reason: str
+    events: int
+    ended_at: datetime
+
+
+class PapertestEngine:
+    """Everything one run needs, wired from settings; `run()` blocks until the run ends."""
+
+    def __init__(self, settings: Settings, run_id: str, *, resume: bool = False) -> None:
+        self.settings = settings
+        self.endpoints: Endpoints = LocalRuntime(settings).endpoints()
+        self._conn = psycopg.connect(self.endpoints.database_conninfo, autocommit=True)
+        self.runs = RunRepository(self._conn)
+        self.run_record = self.runs.get(run_id)
+        self.resume = resume
+        self._stop = asyncio.Event()
+        self.metrics = EngineMetrics(run_id)
+
+    # -- the run -------------------------------------------------------------------------
+
+    def run(self) -> RunOutcome:
+        """Run to the end, record it, write the report; never leave the run `running`."""
+        run = self.run_record
+        log.info("papertest %s starting (resume=%s)", run.run_id, self.resume)
+        try:
+            outcome = asyncio.run(self._run_async())
+        except BaseException as exc:
+            log.exception("papertest %s failed", run.run_id)
+            outcome = RunOutcome(
+                "failed", f"engine error: {type(exc).__name__}: {exc}", 0, utc_now()
+            )
+            self.runs.finish(run.run_id, outcome.status, outcome.reason, outcome.ended_at)
+            raise
+        finally:
+            self._conn.close()
+        return outcome
+
+    async def _run_async(self) -> RunOutcome:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._stop.set)
+        if uses_memory_bus(self.run_record):
+            result, halted = await self._run_in_memory()
+        else:
+            result, halted = await self._run_over_redis()
+        outcome = self._outcome(result, halted)
+        self.runs.finish(self.run_record.run_id, outcome.status, outcome.reason, outcome.ended_at)
+        log.info(
+            "papertest %s ended: %s (%s)", self.run_record.run_id, outcome.status, outcome.reason
+        )
+        self._write_report()
+        return outcome
+
+    def _outcome(self, result: FeedResult, halted: bool) -> RunOutcome:
+        run = self.run_record
+        ended = result.last_event_time or utc_now()
+        if run.parameters.source == "mexc" or parse_speed(run.parameters.speed) is not None:
+            ended = max(ended, run.started_at)
+        if halted:
+            return RunOutcome("aborted", "drawdown beyond the abort level", result.events, ended)
+        if result.reason == "stopped":
+            latest = self.runs.get(run.run_id)
+            reason = str(latest.extra.get("stop_reason") or "stopped by the user")
+            return RunOutcome("stopped", reason, result.events, ended)
+        if result.reason == "planned_end":
+            return RunOutcome("completed", "planned end reached", result.events, ended)
+        return RunOutcome("completed", "market data ran out", result.events, ended)
+
+    # -- in memory -----------------------------------------------------------------------
+
+    async def _run_in_memory(self) -> tuple[FeedResult, bool]:
+        bus = InMemoryBus()
+        with psycopg.connect(self.endpoints.database_conninfo) as conn:
+            pipeline = self._pipeline(bus, conn, persistence_buffer=2_000)
+            for stage in pipeline.stages:
+                bus.subscribe(stage.name, stage.inputs, self.metrics.instrument(stage).handle)
+
+            def after_publish() -> bool:
+                bus.drain()
+                return pipeline.halted
+
+            result = await self._feed(bus, after_publish, backlog=None)
+            self._close_out(pipeline, result)
+            bus.drain()
+            if pipeline.persistence is not None:
+                pipeline.persistence.flush()
+        return result, pipeline.halted
+
+    # -- over Redis ----------------------------------------------------------------------
+
+    async def _run_over_redis(self) -> tuple[FeedResult, bool]:
+        namespace = f"{self.settings.redis.namespace}:{self.run_record.run_id}"
+        bus = RedisStreamBus.from_url(
+            self.endpoints.redis_url, namespace, maxlen=self.settings.redis.stream_maxlen
+        )
+        with (
+            psycopg.connect(self.endpoints.database_conninfo) as conn,
+            psycopg.connect(self.endpoints.database_conninfo) as letters_conn,
+        ):
+            pipeline = self._pipeline(bus, conn, persistence_buffer=0)
+            runners = [
+                StageRunner(s, bus, options=self._consumer_options(), metrics=self.metrics)
+                for s in pipeline.stages
+            ]
+            threads = ThreadedPipeline(runners)
+            recorder = DeadLetterRecorder(bus, EventWriter(letters_conn))
+            monitor = self._monitor(runners, bus)
+            threads.start()
+            letters = asyncio.get_running_loop().run_in_executor(
+                None, self._record_letters, recorder
+            )
+            try:
+                result = await self._feed(
+                    bus, lambda: pipeline.halted, backlog=lambda: _backlog(bus, runners)
+                )
+                await self._settle(bus, runners)
+                self._close_out(pipeline, result)
+                await self._settle(bus, runners)
+            finally:
+                self._stop.set()
+                threads.stop()
+                await letters
+                monitor.stop()
+            bus.client.close()
+        return result, pipeline.halted
+
+    def _record_letters(self, recorder: DeadLetterRecorder) -> None:
+        while not self._stop.is_set():
+            try:
+                recorder.poll(block_ms=200)
+            except Exception:
+                log.exception("dead-letter recorder failed; retrying")
+                time.sleep(1)
+
+    def _consumer_options(self) -> ConsumerOptions:
+        return ConsumerOptions(
+            batch_size=200,
+            block_ms=100,
+            claim_idle_ms=self.settings.redis.claim_idle_ms,
+            max_deliveries=self.settings.redis.max_deliveries,
+        )
+
+    def _monitor(self, runners: list[StageRunner], bus: RedisStreamBus) -> MonitorServer:
+        health = runners_health(
+            "papertest",
+            runners,
+            stale_after_s=self.settings.market.stale_after_seconds,
+            max_lag=self.settings.monitor.max_consumer_lag,
+            probes={
+                "redis": redis_probe(bus.client),
+                "postgres": postgres_probe(self.endpoints.database_conninfo),
+            },
+        )
+        server = MonitorServer(
+            self.metrics.registry,
+            health.report,
+            host=self.settings.monitor.host,
+            port=self.settings.monitor.port,
+        )
+        server.start()
+        log.info("/health and /metrics on %s", server.url)
+        return server
+
+    async def _settle(self, bus: RedisStreamBus, runners: list[StageRunner]) -> None:
+        """Wait until every stage has read and acknowledged everything published."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if _settled(bus, runners):
+                return
+            await asyncio.sleep(0.05)
+        log.warning("stages did not catch up within %.0f s", SETTLE_TIMEOUT_S)
+
+    # -- shared --------------------------------------------------------------------------
+
+    def _pipeline(
+        self, bus: Any, conn: psycopg.Connection[Any], persistence_buffer: int
+    ) -> Pipeline:
+        run = self.run_record
+        state = load_run_state(conn, run.run_id) if self.resume else None
+        return build_pipeline(
+            self.settings,
+            bus,
+            run_id=run.run_id,
+            capital=run.initial_capital,
+            symbols=run.parameters.symbols,
+            writer=EventWriter(conn, self.endpoints.database_conninfo),
+            persistence_buffer=persistence_buffer,
+            state=state,
+            metrics=self.metrics,
+        )
+
+    async def _feed(self, bus: Any, after_publish: Any, backlog: Any) -> FeedResult:
+        run = self.run_record
+        speed = parse_speed(run.parameters.speed)
+        duration = parse_duration(run.parameters.duration)
+        replayed = run.parameters.source.startswith("replay:")
+        options = FeedOptions(
+            speed=speed,
+            until=None if replayed else run.started_at + duration,
+            span=duration if replayed else None,
+            after=self._resume_point() if self.resume else None,
+            batch_size=1 if isinstance(bus, InMemoryBus) else 200,
+            max_backlog=self.settings.monitor.max_consumer_lag // 2,
+            run_id=run.run_id,
+        )
+        recorder = None
+        if run.parameters.record:
+            recorder = MarketRecorder(self.settings.data_dir / "recordings" / run.run_id)
+        source = self._source()
+        feed = MarketFeed(
+            source, bus, options, recorder=recorder, backlog=backlog, after_publish=after_publish
+        )
+        try:
+            return await feed.run(self._stop)
+        finally:
+            await source.close()
+            if recorder is not None:
+                recorder.close()
+
+    def _source(self) -> MarketSource:
+        run = self.run_record
+        spec = run.parameters.source
+        if spec == "synthetic":
+            start = run.started_at.replace(second=0, microsecond=0)
+            minutes = int(parse_duration(run.parameters.duration) / MINUTE) + 2
+            return SyntheticSource(run.parameters.symbols, start, minutes, seed=run.parameters.seed)
+        if spec.startswith("replay:"):
+            return ReplaySource(Path(spec.removeprefix("replay:")))
+        from engine.marketdata.live_factory import live_source  # network clients: only here
+
+        return live_source(self.settings, run.parameters.symbols)
+
+    def _resume_point(self) -> datetime | None:
+        row = self._conn.execute(
+            'SELECT MAX("timestamp") FROM portfolio_snapshots WHERE run_id = %s',
+            (self.run_record.run_id,),
+        ).fetchone()
+        return row[0] if row else None
+
+    def _close_out(self, pipeline: Pipeline, result: FeedResult) -> None:
+        ended = result.last_event_time or utc_now()
+        pipeline.portfolio.final_snapshot(ended)
+
+    def _write_report(self) -> None:
+        try:
+            from engine.papertest.report import write_report
+
+            written = write_report(self.settings, self.run_record.run_id)
+            log.info("report written: %s", ", ".join(str(p) for p in written.paths))
+        except Exception:
+            log.exception("could not write the report of %s", self.run_record.run_id)
+
+
+def _backlog(bus: RedisStreamBus, runners: list[StageRunner]) -> int:
+    lags = [bus.group_lag(Stream.MARKET_DATA, runner.stage.name) for runner in runners]
+    return max((lag or 0 for lag in lags), default=0)
+
+
+def _settled(bus: RedisStreamBus, runners: list[StageRunner]) -> bool:
+    for runner in runners:
+        for stream in runner.stage.inputs:
+            key = bus.key(stream)
+            if not bus.client.exists(key):
+                continue
+            for group in bus.client.xinfo_groups(key):
+                if group["name"].decode() == runner.stage.name and (
+                    group["pending"] or (group.get("lag") or 0)
+                ):
+                    return False
+    return True

@@ -1,0 +1,91 @@
+"""Start a papertest's engine in the background and find, stop or wait for it.
+
+The engine is `python -m engine papertest RUN_ID`, in its own session (it keeps running
+after the terminal closes), with a pid file in `<home>/run/` and its console output in the
+run's log directory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from engine.papertest.logs import run_log_dir
+from engine.runtime.processes import pid_alive, read_pid
+
+ENGINE_MARK = "engine papertest"
+
+
+def pid_file(home: Path, run_id: str) -> Path:
+    return home / "run" / f"papertest-{run_id}.pid"
+
+
+def launch(
+    home: Path,
+    run_id: str,
+    *,
+    resume: bool = False,
+    env_file: Path | None = None,
+    foreground: bool = False,
+) -> subprocess.Popen[bytes]:
+    """Start the engine of `run_id`; return its process (detached unless `foreground`)."""
+    command = [sys.executable, "-m", "engine", "papertest", run_id]
+    if resume:
+        command.append("--resume")
+    if env_file is not None:
+        command += ["--env-file", str(env_file)]
+    logs = run_log_dir(home, run_id)
+    logs.mkdir(parents=True, exist_ok=True)
+    console = (logs / "console.log").open("ab")
+    try:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            start_new_session=not foreground,
+            env={**os.environ, "PYTHONPATH": _import_path()},
+        )
+    finally:
+        console.close()
+    path = pid_file(home, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{process.pid}\n")
+    return process
+
+
+def _import_path() -> str:
+    """Make `engine` importable by the child however claire was installed."""
+    root = str(Path(__file__).resolve().parents[2])
+    existing = os.environ.get("PYTHONPATH")
+    return f"{root}{os.pathsep}{existing}" if existing else root
+
+
+def engine_pid(home: Path, run_id: str) -> int | None:
+    """Return the pid of the run's engine when it is alive, else None."""
+    pid = read_pid(pid_file(home, run_id))
+    if pid is None or not pid_alive(pid, ENGINE_MARK):
+        return None
+    return pid
+
+
+def request_stop(home: Path, run_id: str) -> int | None:
+    """Ask the run's engine to stop gracefully (SIGTERM); return its pid, None if not alive."""
+    pid = engine_pid(home, run_id)
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+    return pid
+
+
+def wait_for_exit(pid: int, timeout: float) -> bool:
+    """Wait until `pid` has exited; return False on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid, ENGINE_MARK):
+            return True
+        time.sleep(0.1)
+    return False

@@ -1,0 +1,91 @@
+"""Structured engine logs, archived per run and per day of the run.
+
+`<home>/logs/papertest/<run>/day_1/engine.jsonl`, `day_2/...`: one JSON object per line
+(`ts`, `level`, `logger`, `thread`, `message`, and `error` with the traceback when there is one).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+LOG_NAME = "engine.jsonl"
+
+
+def run_log_dir(home: Path, run_id: str) -> Path:
+    return home / "logs" / "papertest" / run_id
+
+
+def day_of_run(started_at: datetime, at: datetime) -> int:
+    """Return the 1-based day of the run that `at` falls in (24 h from the start each)."""
+    return max(1, int((at - started_at).total_seconds() // 86_400) + 1)
+
+
+class RunDayHandler(logging.Handler):
+    """Write JSON lines into the log file of the current day of the run."""
+
+    def __init__(self, home: Path, run_id: str, started_at: datetime) -> None:
+        super().__init__()
+        self._dir = run_log_dir(home, run_id)
+        self._started = started_at
+        self._day = 0
+        self._file: TextIO | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            at = datetime.fromtimestamp(record.created, UTC)
+            line = {
+                "ts": at.isoformat(timespec="milliseconds"),
+                "level": record.levelname,
+                "logger": record.name,
+                "thread": record.threadName,
+                "message": record.getMessage(),
+            }
+            if record.exc_info:
+                line["error"] = "".join(traceback.format_exception(*record.exc_info))
+            handle = self._handle_for(day_of_run(self._started, at))
+            handle.write(json.dumps(line) + "\n")
+            handle.flush()
+        except Exception:
+            self.handleError(record)
+
+    def _handle_for(self, day: int) -> TextIO:
+        if self._file is None or day != self._day:
+            if self._file is not None:
+                self._file.close()
+            directory = self._dir / f"day_{day}"
+            directory.mkdir(parents=True, exist_ok=True)
+            self._file = (directory / LOG_NAME).open("a", encoding="utf-8")
+            self._day = day
+        return self._file
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        super().close()
+
+
+def log_files(home: Path, run_id: str) -> list[Path]:
+    """Return the run's log files, day by day."""
+    root = run_log_dir(home, run_id)
+    days = sorted(root.glob(f"day_*/{LOG_NAME}"), key=lambda p: int(p.parent.name[4:]))
+    return days
+
+
+def read_log_lines(path: Path) -> Iterator[dict[str, str]]:
+    """Yield the records of one log file (lines that are not JSON are wrapped)."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            text = line.strip()
+            if not text:
+                continue
+            try:
+                yield json.loads(text)
+            except json.JSONDecodeError:
+                yield {"ts": "", "level": "INFO", "logger": "raw", "message": text}

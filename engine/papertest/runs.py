@@ -1,0 +1,262 @@
+"""The `runs` table: every papertest, its parameters, provenance, and how it ended."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from pydantic import SecretStr
+
+from engine import __version__
+from engine.errors import PermanentError
+from engine.settings import Settings
+
+RunStatus = Literal["running", "completed", "stopped", "aborted", "failed"]
+ENDED: tuple[RunStatus, ...] = ("completed", "stopped", "aborted", "failed")
+
+
+class RunNotFoundError(PermanentError):
+    """No papertest matches."""
+
+
+class RunActiveError(PermanentError):
+    """Another papertest is running."""
+
+
+@dataclass(frozen=True)
+class RunParameters:
+    """What a user asked for at `claire papertest start`."""
+
+    duration: str
+    capital: Decimal
+    symbols: tuple[str, ...]
+    source: str  # mexc | synthetic | replay:PATH
+    speed: str  # realtime | max | N
+    strategy: str
+    record: bool = False
+    seed: int = 42
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "duration": self.duration,
+            "capital": str(self.capital),
+            "symbols": list(self.symbols),
+            "source": self.source,
+            "speed": self.speed,
+            "strategy": self.strategy,
+            "record": self.record,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunParameters:
+        return cls(
+            duration=str(data["duration"]),
+            capital=Decimal(str(data["capital"])),
+            symbols=tuple(data["symbols"]),
+            source=str(data["source"]),
+            speed=str(data["speed"]),
+            strategy=str(data["strategy"]),
+            record=bool(data.get("record", False)),
+            seed=int(data.get("seed", 42)),
+        )
+
+
+@dataclass(frozen=True)
+class Run:
+    """One row of `runs`."""
+
+    run_id: str
+    name: str | None
+    status: RunStatus
+    parameters: RunParameters
+    settings_hash: str | None
+    code_version: str | None
+    data_source: str | None
+    started_at: datetime
+    planned_end: datetime | None
+    ended_at: datetime | None
+    end_reason: str | None
+    initial_capital: Decimal
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+
+_COLUMNS = (
+    "run_id, name, status, parameters, settings_hash, code_version, data_source, started_at, "
+    "planned_end, ended_at, end_reason, initial_capital"
+)
+
+
+def new_run_id(now: datetime) -> str:
+    """Return a sortable, readable run id: `pt-20261124-0312-3f9a`."""
+    return f"pt-{now:%Y%m%d-%H%M}-{uuid.uuid4().hex[:4]}"
+
+
+def settings_hash(settings: Settings) -> str:
+    """Return a sha256 of the settings with every secret left out."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return "<secret>"
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in sorted(value.items())}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return str(value) if not isinstance(value, bool | int | type(None)) else value
+
+    data = plain(settings.model_dump())
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def code_version() -> str:
+    """Return claire's version, with the git commit when running from a checkout."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    return f"{__version__}+{commit}" if commit else __version__
+
+
+class RunRepository:
+    """Read and write `runs` through one autocommit connection."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def create(self, run: Run) -> Run:
+        """Insert `run`; refuse when another run is `running`."""
+        with self._conn.transaction():
+            self._conn.execute("LOCK TABLE runs IN SHARE ROW EXCLUSIVE MODE")
+            active = self._one("SELECT {} FROM runs WHERE status = 'running' LIMIT 1")
+            if active is not None:
+                raise RunActiveError(
+                    f"papertest {active.run_id} is still running",
+                    hint=f"stop it first: claire papertest stop {active.run_id}",
+                )
+            self._conn.execute(
+                f"INSERT INTO runs ({_COLUMNS}) VALUES "
+                "(%s, %s, 'running', %s, %s, %s, %s, %s, %s, NULL, NULL, %s)",
+                (
+                    run.run_id,
+                    run.name,
+                    Jsonb(run.parameters.to_json()),
+                    run.settings_hash,
+                    run.code_version,
+                    run.data_source,
+                    run.started_at,
+                    run.planned_end,
+                    run.initial_capital,
+                ),
+            )
+        return self.get(run.run_id)
+
+    def get(self, run_id: str | None = None) -> Run:
+        """Return `run_id`, or the newest run when None; a unique prefix is enough."""
+        if run_id is None:
+            run = self._one("SELECT {} FROM runs ORDER BY started_at DESC LIMIT 1")
+            if run is None:
+                raise RunNotFoundError(
+                    "there is no papertest yet", hint="start one: claire papertest start"
+                )
+            return run
+        found = self._all(
+            "SELECT {} FROM runs WHERE run_id = %s OR run_id LIKE %s ORDER BY started_at DESC",
+            (run_id, run_id.replace("%", "") + "%"),
+        )
+        exact = [r for r in found if r.run_id == run_id]
+        if exact:
+            return exact[0]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise RunNotFoundError(f"no papertest {run_id!r}", hint="claire papertest list")
+        names = ", ".join(r.run_id for r in found[:5])
+        raise RunNotFoundError(f"{run_id!r} matches several papertests: {names}")
+
+    def active(self) -> Run | None:
+        """Return the running papertest, if any."""
+        return self._one("SELECT {} FROM runs WHERE status = 'running' LIMIT 1")
+
+    def every(self) -> list[Run]:
+        """Return every run, newest first."""
+        return self._all("SELECT {} FROM runs ORDER BY started_at DESC")
+
+    def finish(self, run_id: str, status: RunStatus, reason: str, at: datetime) -> None:
+        """Record the end of a run (once: a run that already ended keeps its first end)."""
+        with self._conn.transaction():
+            self._conn.execute(
+                "UPDATE runs SET status = %s, end_reason = %s, ended_at = GREATEST(%s, started_at)"
+                " WHERE run_id = %s AND status = 'running'",
+                (status, reason[:2000], at, run_id),
+            )
+
+    def reopen(self, run_id: str) -> None:
+        """Mark an ended (crashed or stopped) run as running again, for `resume`."""
+        with self._conn.transaction():
+            self._conn.execute(
+                "UPDATE runs SET status = 'running', ended_at = NULL, end_reason = NULL"
+                " WHERE run_id = %s",
+                (run_id,),
+            )
+
+    def set_stop_reason(self, run_id: str, reason: str) -> None:
+        """Leave the reason a user gave for stopping, for the engine to record at its end."""
+        with self._conn.transaction():
+            self._conn.execute(
+                "UPDATE runs SET parameters = parameters || %s WHERE run_id = %s",
+                (Jsonb({"stop_reason": reason[:500]}), run_id),
+            )
+
+    def _one(self, query: str, params: tuple[Any, ...] = ()) -> Run | None:
+        rows = self._all(query, params)
+        return rows[0] if rows else None
+
+    def _all(self, query: str, params: tuple[Any, ...] = ()) -> list[Run]:
+        with self._conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(query.format(_COLUMNS).encode(), params)
+            rows = cur.fetchall()
+        return [_run_of(row) for row in rows]
+
+
+def _run_of(row: dict[str, Any]) -> Run:
+    parameters = dict(row["parameters"] or {})
+    return Run(
+        run_id=row["run_id"],
+        name=row["name"],
+        status=row["status"],
+        parameters=RunParameters.from_json(parameters),
+        settings_hash=row["settings_hash"],
+        code_version=row["code_version"],
+        data_source=row["data_source"],
+        started_at=row["started_at"],
+        planned_end=row["planned_end"],
+        ended_at=row["ended_at"],
+        end_reason=row["end_reason"],
+        initial_capital=row["initial_capital"],
+        extra={k: v for k, v in parameters.items() if k in ("stop_reason", "engine_stats")},
+    )
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,242 @@
+"""What `claire papertest` does, apart from rendering: preflight, start, stop, resume.
+
+Every step that can fail says why and what to do; nothing is registered until the
+preflight passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from engine.errors import ClaireError, PermanentError
+from engine.marketdata.files import market_files
+from engine.marketdata.source import ReplaySource
+from engine.papertest import launcher
+from engine.papertest.durations import parse_duration
+from engine.papertest.engine_run import check_source, parse_speed
+from engine.papertest.runs import (
+    Run,
+    RunParameters,
+    RunRepository,
+    code_version,
+    new_run_id,
+    settings_hash,
+    utc_now,
+)
+from engine.runtime.local import LocalRuntime
+from engine.settings import Settings
+from engine.strategy import load_strategy
+
+
+class PreflightError(PermanentError):
+    """The papertest cannot start; every problem is listed."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        listed = "; ".join(problems)
+        super().__init__(f"cannot start the papertest: {listed}")
+
+
+@dataclass
+class Preflight:
+    """What was checked before a start, and what failed."""
+
+    checks: list[tuple[str, str]] = field(default_factory=list)  # (what, result)
+    problems: list[str] = field(default_factory=list)
+
+    def ok(self, what: str, result: str = "ok") -> None:
+        self.checks.append((what, result))
+
+    def fail(self, what: str, problem: str) -> None:
+        self.checks.append((what, f"FAILED: {problem}"))
+        self.problems.append(f"{what}: {problem}")
+
+
+def data_source_name(parameters: RunParameters) -> str:
+    """Return the `source` the run's market events carry."""
+    if parameters.source == "synthetic":
+        return f"synthetic-{parameters.seed}"
+    if parameters.source.startswith("replay:"):
+        return ReplaySource(Path(parameters.source.removeprefix("replay:"))).name
+    return "mexc"
+
+
+def preflight(
+    settings: Settings, parameters: RunParameters, conn: psycopg.Connection[Any]
+) -> Preflight:
+    """Check everything a start needs; never raises for a problem, lists it instead."""
+    report = Preflight()
+    for what, check in (
+        ("duration", lambda: parse_duration(parameters.duration)),
+        ("speed", lambda: parse_speed(parameters.speed)),
+        ("strategy", lambda: load_strategy(parameters.strategy, settings.strategy)),
+    ):
+        try:
+            check()
+            report.ok(what)
+        except (ClaireError, ValueError, ImportError) as exc:
+            report.fail(what, getattr(exc, "message", str(exc)))
+    _check_source(settings, parameters, report)
+    active = RunRepository(conn).active()
+    if active is None:
+        report.ok("no other papertest running")
+    else:
+        report.fail("another papertest", f"{active.run_id} is running (claire papertest stop)")
+    return report
+
+
+def _check_source(settings: Settings, parameters: RunParameters, report: Preflight) -> None:
+    spec = parameters.source
+    try:
+        if spec.startswith("replay:"):
+            files = market_files(Path(spec.removeprefix("replay:")))
+            report.ok("market data", f"{len(files)} file(s) to replay")
+        elif spec == "mexc":
+            asyncio.run(_check_mexc(settings, parameters.symbols))
+            report.ok("market data", f"MEXC answers at {settings.mexc.rest_url}")
+        else:
+            report.ok("market data", "synthetic")
+    except ClaireError as exc:
+        report.fail("market data", exc.message)
+
+
+async def _check_mexc(settings: Settings, symbols: tuple[str, ...]) -> None:
+    from engine.marketdata.mexc import MexcRest
+
+    async with MexcRest(settings.mexc.rest_url) as rest:
+        await rest.validate_symbols(symbols)
+
+
+def register(
+    settings: Settings, parameters: RunParameters, conn: psycopg.Connection[Any], name: str | None
+) -> Run:
+    """Record a new run (after a passing preflight)."""
+    now = utc_now()
+    duration = parse_duration(parameters.duration)
+    realtime = parameters.source == "mexc" or parse_speed(parameters.speed) is not None
+    run = Run(
+        run_id=new_run_id(now),
+        name=name,
+        status="running",
+        parameters=parameters,
+        settings_hash=settings_hash(settings),
+        code_version=code_version(),
+        data_source=data_source_name(parameters),
+        started_at=now,
+        planned_end=now + duration if realtime else None,
+        ended_at=None,
+        end_reason=None,
+        initial_capital=parameters.capital,
+    )
+    return RunRepository(conn).create(run)
+
+
+def normalise(parameters: RunParameters) -> RunParameters:
+    """Return the parameters with the source spelled canonically and symbols upper-case."""
+    return RunParameters(
+        duration=parameters.duration,
+        capital=parameters.capital,
+        symbols=tuple(s.strip().upper() for s in parameters.symbols if s.strip()),
+        source=check_source(parameters.source),
+        speed=parameters.speed,
+        strategy=parameters.strategy,
+        record=parameters.record,
+        seed=parameters.seed,
+    )
+
+
+def start_engine(
+    settings: Settings,
+    run: Run,
+    *,
+    env_file: Path | None,
+    resume: bool = False,
+    foreground: bool = False,
+) -> int:
+    """Launch the run's engine; return its pid."""
+    return launcher.launch(
+        settings.home, run.run_id, resume=resume, env_file=env_file, foreground=foreground
+    ).pid
+
+
+def connect(settings: Settings) -> psycopg.Connection[Any]:
+    """Open an autocommit connection to claire's database (servers started if managed)."""
+    runtime = LocalRuntime(settings)
+    runtime.up()
+    return psycopg.connect(runtime.endpoints().database_conninfo, autocommit=True)
+
+
+def engine_state(settings: Settings, run: Run) -> str:
+    """`running`, `crashed` (marked running, no engine alive) or the run's end status."""
+    if not run.running:
+        return run.status
+    return "running" if launcher.engine_pid(settings.home, run.run_id) else "crashed"
+
+
+def stop(
+    settings: Settings,
+    conn: psycopg.Connection[Any],
+    run: Run,
+    reason: str | None,
+    timeout: float = 60.0,
+) -> str:
+    """Stop a run gracefully; return what happened (`stopped`, `not running`, `marked`)."""
+    repo = RunRepository(conn)
+    if not run.running:
+        return "not running"
+    if reason:
+        repo.set_stop_reason(run.run_id, reason)
+    pid = launcher.request_stop(settings.home, run.run_id)
+    if pid is None:  # crashed: nothing to signal, record the stop ourselves
+        repo.finish(run.run_id, "stopped", reason or "stopped while the engine was down", utc_now())
+        return "marked"
+    if not launcher.wait_for_exit(pid, timeout):
+        raise PermanentError(
+            f"the engine of {run.run_id} (pid {pid}) did not stop within {timeout:.0f} s",
+            hint=f"look at its log: claire logs --run {run.run_id}",
+        )
+    return "stopped"
+
+
+def planned(run: Run) -> timedelta:
+    return parse_duration(run.parameters.duration)
+
+
+def make_parameters(
+    *,
+    duration: str,
+    capital: str,
+    symbols: str,
+    source: str,
+    speed: str,
+    strategy: str,
+    record: bool,
+    seed: int,
+) -> RunParameters:
+    """Build run parameters from command-line text (checked by `normalise` and `preflight`)."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        amount = Decimal(capital)
+    except InvalidOperation:
+        raise PermanentError(f"capital {capital!r} is not a number") from None
+    if not amount.is_finite() or amount <= 0:
+        raise PermanentError(f"capital {capital!r} must be a positive amount")
+    return normalise(
+        RunParameters(
+            duration=duration,
+            capital=amount,
+            symbols=tuple(symbols.split(",")),
+            source=source,
+            speed=speed,
+            strategy=strategy,
+            record=record,
+            seed=seed,
+        )
+    )

@@ -1,0 +1,157 @@
+"""A running (or ended) papertest at a glance: progress, equity, PnL, risk, positions, alerts.
+
+Read from the database only, so it works from any terminal while the engine runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+
+from engine.papertest.durations import parse_duration
+from engine.papertest.report.metrics import FillRow, round_trips
+from engine.papertest.runs import Run, utc_now
+from engine.settings import Settings
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class RunSummary:
+    """The figures `claire papertest status` shows."""
+
+    run: Run
+    engine: str  # running | crashed | completed | stopped | aborted | failed
+    elapsed: timedelta
+    planned: timedelta
+    progress: Decimal
+    equity: Decimal
+    cash: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    total_return: Decimal
+    daily_drawdown: Decimal
+    max_drawdown: Decimal
+    exposure_pct: Decimal
+    limits: dict[str, Decimal]
+    positions: list[dict[str, Any]]
+    fills: int
+    round_trips: int
+    win_rate: Decimal | None
+    last_event_time: datetime | None
+    market_data_age: timedelta | None
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    errors: int = 0
+
+    @property
+    def remaining(self) -> timedelta:
+        return max(timedelta(), self.planned - self.elapsed)
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(value: Any) -> Any:
+            if isinstance(value, Decimal):
+                return str(value)
+            if isinstance(value, datetime):
+                return value.isoformat()
+            if isinstance(value, timedelta):
+                return value.total_seconds()
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [plain(v) for v in value]
+            return value
+
+        data = {k: plain(v) for k, v in vars(self).items() if k != "run"}
+        data["run_id"] = self.run.run_id
+        data["name"] = self.run.name
+        data["status"] = self.run.status
+        data["end_reason"] = self.run.end_reason
+        data["remaining"] = self.remaining.total_seconds()
+        return data
+
+
+_LATEST = """
+SELECT "timestamp", equity, cash, realized_pnl, unrealized_pnl, exposure_pct,
+       daily_drawdown_pct, max_drawdown_pct, positions
+  FROM portfolio_snapshots WHERE run_id = %s ORDER BY "timestamp" DESC, sequence DESC LIMIT 1
+"""
+_FIRST = 'SELECT MIN("timestamp") FROM portfolio_snapshots WHERE run_id = %s'
+_FILLS = """
+SELECT "timestamp", symbol, side, quantity, execution_price, fees, slippage_bps, order_id
+  FROM trades WHERE run_id = %s ORDER BY "timestamp", trade_id
+"""
+_ALERTS = """
+SELECT ts_event, level, code, message, cleared, symbol FROM alerts
+ WHERE run_id = %s ORDER BY ts_event DESC, event_id DESC LIMIT 20
+"""
+_ERRORS = """
+SELECT (SELECT COUNT(*) FROM alerts WHERE run_id = %s AND level = 'critical')
+     + (SELECT COUNT(*) FROM dead_letters WHERE created_at >= %s)
+"""
+_MARKET = """
+SELECT MAX(ts_init) FROM candles WHERE source = %s OR source LIKE %s
+"""
+
+
+def summarize(
+    conn: psycopg.Connection[Any], run: Run, settings: Settings, engine: str
+) -> RunSummary:
+    """Read the run's newest snapshot, fills and alerts into a summary."""
+    latest = conn.execute(_LATEST, (run.run_id,)).fetchone()
+    first_row = conn.execute(_FIRST, (run.run_id,)).fetchone()
+    first = first_row[0] if first_row and first_row[0] else None
+    capital = run.initial_capital
+    if latest is None:
+        latest = (None, capital, capital, ZERO, ZERO, ZERO, ZERO, ZERO, [])
+    at, equity, cash, realized, unrealized, exposure, daily, worst, positions = latest
+    fills = [FillRow(*row) for row in conn.execute(_FILLS, (run.run_id,)).fetchall()]
+    trips, _ = round_trips(fills)
+    planned = parse_duration(run.parameters.duration)
+    elapsed = (at - first) if at is not None and first is not None else timedelta()
+    if run.planned_end is not None and run.running:  # real time: the wall clock decides
+        elapsed = utc_now() - run.started_at
+    source = run.data_source or ""
+    market_row = conn.execute(_MARKET, (source, source + ".%")).fetchone()
+    market_at = market_row[0] if market_row else None
+    errors_row = conn.execute(_ERRORS, (run.run_id, run.started_at)).fetchone()
+    return RunSummary(
+        run=run,
+        engine=engine,
+        elapsed=elapsed,
+        planned=planned,
+        progress=min(
+            Decimal(1), Decimal(elapsed.total_seconds()) / Decimal(planned.total_seconds())
+        ),
+        equity=equity,
+        cash=cash,
+        realized_pnl=realized,
+        unrealized_pnl=unrealized,
+        total_return=equity / capital - 1,
+        daily_drawdown=daily,
+        max_drawdown=worst,
+        exposure_pct=exposure,
+        limits={
+            "max_daily_drawdown": settings.risk.max_daily_drawdown,
+            "abort_drawdown": settings.risk.abort_drawdown,
+            "max_exposure": settings.risk.max_exposure,
+        },
+        positions=list(positions or []),
+        fills=len(fills),
+        round_trips=len(trips),
+        win_rate=Decimal(sum(1 for t in trips if t.pnl > 0)) / len(trips) if trips else None,
+        last_event_time=at,
+        market_data_age=(utc_now() - market_at) if market_at and run.running else None,
+        alerts=_alerts(conn, run),
+        errors=int(errors_row[0]) if errors_row else 0,
+    )
+
+
+def _alerts(conn: psycopg.Connection[Any], run: Run) -> list[dict[str, Any]]:
+    with conn.cursor() as cur:
+        cur.execute(_ALERTS.encode(), (run.run_id,))
+        names = [d.name for d in cur.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -1,0 +1,323 @@
+"""`claire papertest start/stop/status/list/report/resume`: the product's main job."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.live import Live
+from rich.markup import escape
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+
+from claire_cli.context import state
+from claire_cli.output import console, print_json
+from engine.errors import PermanentError
+from engine.papertest import service
+from engine.papertest.durations import format_duration
+from engine.papertest.report import FORMATS, write_report
+from engine.papertest.runs import RunRepository
+from engine.papertest.summary import RunSummary, summarize
+from engine.settings import Settings
+
+app = typer.Typer(
+    help="Run a strategy against live or recorded market data with simulated execution.",
+    no_args_is_help=True,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+RunArgument = Annotated[
+    str | None, typer.Argument(help="Run id (or a unique prefix); default: the newest run.")
+]
+
+
+@app.command()
+def start(
+    ctx: typer.Context,
+    duration: Annotated[str, typer.Option(help="Planned length: 90m, 12h, 7d.")] = "",
+    capital: Annotated[str, typer.Option(help="Initial capital in the quote currency.")] = "",
+    symbols: Annotated[str, typer.Option(help="Comma-separated symbols.")] = "",
+    source: Annotated[str, typer.Option(help="mexc, synthetic or replay:PATH.")] = "",
+    speed: Annotated[str, typer.Option(help="realtime, max or a multiple like 60.")] = "",
+    strategy: Annotated[str, typer.Option(help="Strategy name or dotted path.")] = "",
+    name: Annotated[str | None, typer.Option(help="A name to recognise the run by.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the synthetic market.")] = None,
+    record: Annotated[
+        bool, typer.Option(help="Record the market data for a later replay.")
+    ] = False,
+    foreground: Annotated[
+        bool, typer.Option(help="Show a live view; Ctrl-C stops the run gracefully.")
+    ] = False,
+    json: JsonOption = False,
+) -> None:
+    """Check everything, register the run, and start its engine in the background.
+
+    Defaults come from the settings (CLAIRE_PAPERTEST_*, CLAIRE_MARKET_SOURCE).
+
+    Examples:
+      claire papertest start --duration 7d --symbols BTCUSDT,ETHUSDT
+      claire papertest start --duration 2h --source replay:btc.parquet --speed max
+      claire papertest start --duration 30m --source synthetic --foreground
+    """
+    cli = state(ctx)
+    settings = cli.settings()
+    parameters = service.make_parameters(
+        duration=duration or settings.papertest.duration,
+        capital=capital or str(settings.papertest.capital),
+        symbols=symbols or ",".join(settings.papertest.symbols),
+        source=source or _default_source(settings),
+        speed=speed or ("realtime" if (source or settings.market.source) == "mexc" else "max"),
+        strategy=strategy or settings.papertest.strategy,
+        record=record,
+        seed=settings.market.synthetic_seed if seed is None else seed,
+    )
+    with console.status("preflight: settings, servers, migrations, market data"):
+        conn = service.connect(settings)
+        checked = service.preflight(settings, parameters, conn)
+    if checked.problems:
+        for what, result in checked.checks:
+            console.print(f"  {what}: {escape(result)}")
+        conn.close()
+        raise service.PreflightError(checked.problems)
+    run = service.register(settings, parameters, conn, name)
+    conn.close()
+    pid = service.start_engine(settings, run, env_file=cli.env_file, foreground=foreground)
+    if json:
+        print_json({"run_id": run.run_id, "pid": pid, "parameters": parameters.to_json()})
+    else:
+        console.print(f"[green]started[/] papertest [bold]{run.run_id}[/] (engine pid {pid})")
+        console.print(f"  follow it:  claire papertest status {run.run_id} --watch")
+        console.print(f"  stop it:    claire papertest stop {run.run_id}")
+    if foreground:
+        _follow(settings, run.run_id, pid)
+
+
+def _default_source(settings: Settings) -> str:
+    if settings.market.source == "replay":
+        return f"replay:{settings.market.replay_path}"
+    return settings.market.source
+
+
+def _follow(settings: Settings, run_id: str, pid: int) -> None:
+    """Refresh the status until the engine exits; Ctrl-C asks it to stop gracefully."""
+    from engine.papertest.launcher import ENGINE_MARK
+    from engine.runtime.processes import pid_alive
+
+    try:
+        with Live(console=console, refresh_per_second=2) as live:
+            while pid_alive(pid, ENGINE_MARK):
+                live.update(_render(_summary(settings, run_id)))
+                time.sleep(1)
+            live.update(_render(_summary(settings, run_id)))
+    except KeyboardInterrupt:
+        console.print("stopping gracefully (final snapshot and report)…")
+        import os
+
+        os.kill(pid, signal.SIGTERM)
+        from engine.papertest.launcher import wait_for_exit
+
+        wait_for_exit(pid, 120)
+
+
+def _summary(settings: Settings, run_id: str | None) -> RunSummary:
+    with service.connect(settings) as conn:
+        run = RunRepository(conn).get(run_id)
+        return summarize(conn, run, settings, service.engine_state(settings, run))
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    run_id: RunArgument = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Refresh every 2 s until Ctrl-C.")] = False,
+    json: JsonOption = False,
+) -> None:
+    """Show a papertest's progress, equity, PnL, drawdown, exposure, positions and alerts.
+
+    Examples:
+      claire papertest status
+      claire papertest status pt-20261124-0312 --watch
+    """
+    settings = state(ctx).settings()
+    summary = _summary(settings, run_id)
+    if json:
+        print_json(summary.to_dict())
+        return
+    if not watch:
+        console.print(_render(summary))
+        return
+    try:
+        with Live(_render(summary), console=console, refresh_per_second=1) as live:
+            while True:
+                time.sleep(2)
+                live.update(_render(_summary(settings, summary.run.run_id)))
+    except KeyboardInterrupt:
+        pass
+
+
+def _pct(value: object) -> str:
+    return f"{float(str(value)) * 100:.2f} %"
+
+
+def _render(s: RunSummary) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim")
+    grid.add_column()
+    state_style = {"running": "green", "crashed": "bold red"}.get(s.engine, "yellow")
+    title = f"[bold]{s.run.run_id}[/]" + (f" ({escape(s.run.name)})" if s.run.name else "")
+    grid.add_row("papertest", title)
+    ended = f" — {escape(s.run.end_reason)}" if s.run.end_reason else ""
+    grid.add_row("state", f"[{state_style}]{s.engine}[/]{ended}")
+    if s.engine == "crashed":
+        grid.add_row("", f"the engine is down: claire papertest resume {s.run.run_id}")
+    bar = ProgressBar(total=1.0, completed=float(s.progress), width=30)
+    grid.add_row("progress", bar)
+    grid.add_row(
+        "",
+        f"{format_duration(s.elapsed)} of {format_duration(s.planned)}, "
+        f"{format_duration(s.remaining)} left",
+    )
+    grid.add_row("equity", f"{s.equity:,.2f} (return {_pct(s.total_return)})")
+    grid.add_row("PnL", f"realized {s.realized_pnl:,.2f}, unrealized {s.unrealized_pnl:,.2f}")
+    grid.add_row(
+        "drawdown",
+        f"daily {_pct(s.daily_drawdown)} (limit {_pct(s.limits['max_daily_drawdown'])}), "
+        f"max {_pct(s.max_drawdown)} (abort at {_pct(s.limits['abort_drawdown'])})",
+    )
+    grid.add_row("exposure", f"{_pct(s.exposure_pct)} (limit {_pct(s.limits['max_exposure'])})")
+    held = ", ".join(f"{p['symbol']} {p['quantity']}" for p in s.positions) or "none"
+    grid.add_row("positions", held)
+    win = _pct(s.win_rate) if s.win_rate is not None else "n/a"
+    grid.add_row("trades", f"{s.fills} fills, {s.round_trips} round trips, win rate {win}")
+    if s.last_event_time is not None:
+        grid.add_row("event time", f"{s.last_event_time:%Y-%m-%d %H:%M:%S} UTC")
+    if s.market_data_age is not None:
+        grid.add_row("market data", f"{format_duration(s.market_data_age)} old")
+    grid.add_row("alerts", f"{len(s.alerts)} (errors: {s.errors})")
+    for alert in s.alerts[:5]:
+        grid.add_row(
+            "", f"{alert['ts_event']:%m-%d %H:%M} {alert['level']} {escape(alert['message'])}"
+        )
+    return grid
+
+
+@app.command()
+def stop(
+    ctx: typer.Context,
+    run_id: RunArgument = None,
+    reason: Annotated[str | None, typer.Option(help="Why; recorded with the run.")] = None,
+) -> None:
+    """Stop a papertest gracefully: final snapshot, end recorded, report written.
+
+    Example: claire papertest stop --reason "strategy change"
+    """
+    settings = state(ctx).settings()
+    with service.connect(settings) as conn:
+        run = RunRepository(conn).get(run_id)
+        with console.status(f"stopping {run.run_id} (final snapshot and report)"):
+            outcome = service.stop(settings, conn, run, reason)
+    messages = {
+        "stopped": f"[green]stopped[/] {run.run_id}; report: claire papertest report {run.run_id}",
+        "marked": f"{run.run_id}'s engine was down; recorded it as stopped",
+        "not running": f"{run.run_id} is not running ({run.status})",
+    }
+    console.print(messages[outcome])
+
+
+@app.command()
+def resume(ctx: typer.Context, run_id: RunArgument = None) -> None:
+    """Continue a papertest whose engine crashed (or the machine rebooted).
+
+    Positions, cash and high-water marks come back from the database; the downtime is
+    recorded as a gap. Example: claire papertest resume
+    """
+    cli = state(ctx)
+    settings = cli.settings()
+    with service.connect(settings) as conn:
+        repo = RunRepository(conn)
+        run = repo.get(run_id)
+        current = service.engine_state(settings, run)
+        if current == "running":
+            console.print(f"{run.run_id} is running already")
+            return
+        if not run.running and run.status != "failed":
+            raise PermanentError(
+                f"{run.run_id} ended ({run.status}: {run.end_reason}); only a crashed run resumes"
+            )
+        repo.reopen(run.run_id)
+    pid = service.start_engine(settings, run, env_file=cli.env_file, resume=True)
+    console.print(f"[green]resumed[/] {run.run_id} (engine pid {pid})")
+
+
+@app.command("list")
+def list_runs(ctx: typer.Context, json: JsonOption = False) -> None:
+    """List every papertest: status, dates, return and max drawdown.
+
+    Example: claire papertest list --json
+    """
+    settings = state(ctx).settings()
+    with service.connect(settings) as conn:
+        runs = RunRepository(conn).every()
+        summaries = [summarize(conn, r, settings, service.engine_state(settings, r)) for r in runs]
+    if json:
+        print_json([s.to_dict() for s in summaries])
+        return
+    if not summaries:
+        console.print("no papertest yet — claire papertest start")
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("run", "name", "state", "started", "ended", "return", "max drawdown", "trades"):
+        table.add_column(column)
+    for s in summaries:
+        table.add_row(
+            s.run.run_id,
+            s.run.name or "",
+            s.engine,
+            f"{s.run.started_at:%Y-%m-%d %H:%M}",
+            f"{s.run.ended_at:%Y-%m-%d %H:%M}" if s.run.ended_at else "-",
+            _pct(s.total_return),
+            _pct(s.max_drawdown),
+            str(s.fills),
+        )
+    console.print(table)
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    run_id: RunArgument = None,
+    out: Annotated[Path | None, typer.Option(help="Directory (default HOME/reports/RUN).")] = None,
+    formats: Annotated[
+        str, typer.Option("--format", help="Comma-separated: html,md,json.")
+    ] = ",".join(FORMATS),
+    check: Annotated[bool, typer.Option(help="Exit 1 when the verdict is no-go.")] = False,
+) -> None:
+    """Write the report: HTML (self-contained), Markdown, JSON and PNG charts.
+
+    Every figure comes from the database; the report of an ended run is the same each time.
+
+    Examples:
+      claire papertest report
+      claire papertest report pt-20261124-0312 --format html --out ./reports --check
+    """
+    settings = state(ctx).settings()
+    chosen = [f.strip().lower() for f in formats.split(",") if f.strip()]
+    unknown = sorted(set(chosen) - set(FORMATS))
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown format {', '.join(unknown)} (choose from html, md, json)"
+        )
+    with console.status("computing the report from the database"):
+        service.connect(settings).close()  # servers up, migrations current
+        written = write_report(settings, run_id, out, chosen)
+    for path in written.paths:
+        console.print(f"wrote {path}")
+    for criterion in written.report.verdict:
+        mark = "[green]pass[/]" if criterion.passed else "[red]FAIL[/]"
+        console.print(f"  {mark} {criterion.name}: {criterion.value} (rule {criterion.rule})")
+    console.print(f"verdict: {'GO' if written.report.go else 'NO-GO'}")
+    if check and not written.report.go:
+        raise typer.Exit(1)
