@@ -7,20 +7,24 @@
 - `backlog` reports how far the slowest consumer is behind; above `max_backlog` the feed
   waits, so a replay never outruns the pipeline and memory stays bounded.
 - `after_publish` runs after every batch (the in-memory runner drains its bus there).
+- `reorder_s` (live sources) holds market events that long in event time and releases them in
+  replay order (`engine.marketdata.files.replay_order`), so a recording of the session replays
+  the very sequence the live run processed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 from engine.bus.base import Publisher
-from engine.events import AlertRaised, Event, MarketDataGap
-from engine.marketdata.files import MarketRecorder
+from engine.events import AlertRaised, Candle, Event, MarketDataGap, QuoteTick, TradeTick
+from engine.marketdata.files import MarketRecorder, Recorded, replay_order
 from engine.marketdata.source import MarketItem, MarketSource
 
 EndReason = Literal["exhausted", "planned_end", "stopped"]
@@ -45,6 +49,7 @@ class FeedOptions:
     after: datetime | None = None
     #: Stamped on the alerts and gap records the source yields (they belong to this run).
     run_id: str | None = None
+    reorder_s: float = 0.0
     batch_size: int = 500
     max_backlog: int = 20_000
     backlog_poll_s: float = 0.05
@@ -82,7 +87,7 @@ class MarketFeed:
         batch: list[MarketItem] = []
         reason: EndReason = "exhausted"
         until = self.options.until
-        async for item in self.source.items():
+        async for item in self._ordered(self.source.items()):
             if stop is not None and stop.is_set():
                 reason = "stopped"
                 break
@@ -108,6 +113,25 @@ class MarketFeed:
         if batch and await self._flush(batch):
             reason = "stopped"
         return self._result(reason)
+
+    async def _ordered(self, items: AsyncIterator[MarketItem]) -> AsyncIterator[MarketItem]:
+        window = timedelta(seconds=self.options.reorder_s)
+        if window <= timedelta():
+            async for item in items:
+                yield item
+            return
+        held: list[tuple[tuple[datetime, int, str], int, Recorded]] = []
+        newest: datetime | None = None
+        async for count, item in _numbered(items):
+            if not isinstance(item, Candle | TradeTick | QuoteTick):
+                yield item  # alerts and gap records are not replayed: no need to wait
+                continue
+            heapq.heappush(held, (replay_order(item), count, item))
+            newest = item.ts_event if newest is None else max(newest, item.ts_event)
+            while held and held[0][0][0] <= newest - window:
+                yield heapq.heappop(held)[2]
+        while held:
+            yield heapq.heappop(held)[2]
 
     def _result(self, reason: EndReason) -> FeedResult:
         return FeedResult(self.published, reason, self.last_event_time)
@@ -147,3 +171,10 @@ class MarketFeed:
             return
         while self._backlog() > self.options.max_backlog:
             await self._sleep(self.options.backlog_poll_s)
+
+
+async def _numbered(items: AsyncIterator[MarketItem]) -> AsyncIterator[tuple[int, MarketItem]]:
+    count = 0
+    async for item in items:
+        yield count, item
+        count += 1

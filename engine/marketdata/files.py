@@ -2,18 +2,23 @@
 
 - candles: `symbol,open_time,open,high,low,close,volume,close_time,quote_volume`
   (times in epoch milliseconds, as MEXC's kline rows);
-- trade ticks: `symbol,time,price,quantity,side`.
+- trade ticks: `symbol,time,price,quantity,side`;
+- best bid/ask quotes: `symbol,time,bid_price,bid_quantity,ask_price,ask_quantity` (recorded
+  too, because paper fills price from bid/ask when it is known: without them a replay of a
+  live session would fill at other prices).
 
 Numbers are written as decimal text (Parquet: string columns), so nothing passes through a
 float. Files are read as a stream, a batch at a time: memory does not grow with the file.
-A directory holds `candles.<ext>` and/or `trades.<ext>`, read merged in time order.
+A directory holds `candles.<ext>`, `trades.<ext>`, `quotes.<ext>`, read merged in time order.
+A file whose name starts with `warmup` holds history the engine only learned from (start-up
+history, back-filled candles): it replays as such (source suffix `.history`), never trading.
 """
 
 from __future__ import annotations
 
 import csv
 import heapq
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,8 +31,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine.errors import PermanentError
-from engine.events import Candle, TradeTick
+from engine.events import Candle, QuoteTick, TradeTick
 from engine.events.fields import decimal_text
+from engine.events.market_data import is_warmup
 
 CANDLE_COLUMNS = (
     "symbol",
@@ -41,11 +47,13 @@ CANDLE_COLUMNS = (
     "quote_volume",
 )
 TRADE_COLUMNS = ("symbol", "time", "price", "quantity", "side")
+QUOTE_COLUMNS = ("symbol", "time", "bid_price", "bid_quantity", "ask_price", "ask_quantity")
+WARMUP_PREFIX = "warmup"
 SUFFIXES = (".csv", ".parquet")
 MINUTE = timedelta(minutes=1)
 BATCH_ROWS = 10_000
 
-Recorded = Candle | TradeTick
+Recorded = Candle | TradeTick | QuoteTick
 
 
 class Layout(StrEnum):
@@ -53,10 +61,15 @@ class Layout(StrEnum):
 
     CANDLES = "candles"
     TRADES = "trades"
+    QUOTES = "quotes"
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return CANDLE_COLUMNS if self is Layout.CANDLES else TRADE_COLUMNS
+        return {
+            Layout.CANDLES: CANDLE_COLUMNS,
+            Layout.TRADES: TRADE_COLUMNS,
+            Layout.QUOTES: QUOTE_COLUMNS,
+        }[self]
 
 
 class MarketFileError(PermanentError):
@@ -66,12 +79,13 @@ class MarketFileError(PermanentError):
 def layout_of(columns: Sequence[str], path: Path) -> Layout:
     """Return the layout whose columns the header holds (extra columns are ignored)."""
     names = {c.strip().lower() for c in columns}
-    for layout in (Layout.CANDLES, Layout.TRADES):
+    for layout in (Layout.CANDLES, Layout.QUOTES, Layout.TRADES):
         if set(layout.columns) <= names:
             return layout
     raise MarketFileError(
         f"{path}: the header ({', '.join(columns)}) is neither the candle layout "
-        f"({','.join(CANDLE_COLUMNS)}) nor the trade layout ({','.join(TRADE_COLUMNS)})"
+        f"({','.join(CANDLE_COLUMNS)}) nor the trade layout ({','.join(TRADE_COLUMNS)}) "
+        f"nor the quote layout ({','.join(QUOTE_COLUMNS)})"
     )
 
 
@@ -81,11 +95,25 @@ def layout_of(columns: Sequence[str], path: Path) -> Layout:
 def read_market_data(path: Path, *, source: str = "replay") -> Iterator[Recorded]:
     """Yield the events of a file, or of a directory's files merged by event time."""
     files = market_files(path)
-    streams = [_read_file(f, source) for f in files]
+    streams = [_read_file(f, _source_of(f, source)) for f in files]
     if len(streams) == 1:
         yield from streams[0]
         return
-    yield from heapq.merge(*streams, key=lambda e: (e.ts_event, e.type != "candle"))
+    yield from heapq.merge(*streams, key=replay_order)
+
+
+_TYPE_ORDER = {"candle": 0, "quote_tick": 1, "trade_tick": 2}
+
+
+def replay_order(event: Recorded) -> tuple[datetime, int, str]:
+    """The order market events are played in: event time, then candle, quote, trade, then
+    symbol. The live feed releases events in the same order, so a recording replays the
+    same sequence the live run processed."""
+    return (event.ts_event, _TYPE_ORDER.get(event.type, 3), event.symbol)
+
+
+def _source_of(path: Path, source: str) -> str:
+    return f"{source}.history" if path.name.lower().startswith(WARMUP_PREFIX) else source
 
 
 def market_files(path: Path) -> list[Path]:
@@ -109,7 +137,12 @@ def _read_file(path: Path, source: str) -> Iterator[Recorded]:
         raise MarketFileError(f"{path}: the file is empty (no header row)")
     layout = layout_of(header, path)
     index = {name.strip().lower(): i for i, name in enumerate(header)}
-    convert = _candle if layout is Layout.CANDLES else _trade
+    converters: dict[Layout, Callable[[dict[str, Any], str, int], Recorded]] = {
+        Layout.CANDLES: _candle,
+        Layout.TRADES: _trade,
+        Layout.QUOTES: _quote,
+    }
+    convert = converters[layout]
     last: datetime | None = None
     for number, row in enumerate(rows, start=2):
         try:
@@ -211,6 +244,22 @@ def _trade(row: dict[str, Any], source: str, number: int) -> TradeTick:
     )
 
 
+def _quote(row: dict[str, Any], source: str, number: int) -> QuoteTick:
+    at = _time(row, "time")
+    symbol = str(row["symbol"]).strip().upper()
+    return QuoteTick(
+        event_id=f"quote-{source}-{symbol}-{int(at.timestamp() * 1000)}-{number}",
+        ts_event=at,
+        ts_init=at,
+        source=source,
+        symbol=symbol,
+        bid_price=_number(row, "bid_price"),
+        bid_quantity=_number(row, "bid_quantity"),
+        ask_price=_number(row, "ask_price"),
+        ask_quantity=_number(row, "ask_quantity"),
+    )
+
+
 # -- writing -------------------------------------------------------------------------------
 
 
@@ -231,6 +280,15 @@ def row_of(event: Recorded) -> list[str | int]:
             decimal_text(event.volume),
             _ms(event.close_time),
             decimal_text(event.quote_volume),
+        ]
+    if isinstance(event, QuoteTick):
+        return [
+            event.symbol,
+            _ms(event.ts_event),
+            decimal_text(event.bid_price),
+            decimal_text(event.bid_quantity),
+            decimal_text(event.ask_price),
+            decimal_text(event.ask_quantity),
         ]
     side = str(event.side)
     return [
@@ -268,7 +326,7 @@ def _write_csv(handle: TextIO, events: Iterable[Recorded], layout: Layout) -> in
 
 
 def _parquet_schema(layout: Layout) -> pa.Schema:
-    times = {"open_time", "close_time", "time"}
+    times = {"open_time", "close_time", "time"}  # every other column is decimal text
     return pa.schema(
         [(name, pa.int64() if name in times else pa.string()) for name in layout.columns]
     )
@@ -296,43 +354,49 @@ def _table(rows: list[list[str | int]], schema: pa.Schema) -> pa.Table:
 
 
 class MarketRecorder:
-    """Append what the engine receives to `<dir>/candles.csv` and `<dir>/trades.csv`.
+    """Append what the engine receives to CSV files in `directory`, one per layout and symbol
+    (`candles_BTCUSDT.csv`, `trades_...`, `quotes_...`; history it only learned from goes to
+    `warmup_candles_<SYMBOL>.csv`).
 
-    CSV, flushed after every batch: a crash loses at most the batch in hand, and the file
-    stays readable (the replay source reads exactly this).
+    Flushed after every batch: a crash loses at most the batch in hand, and the files stay
+    readable (the replay source reads exactly this directory).
     """
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
-        self._handles: dict[Layout, TextIO] = {}
-        self.rows: dict[Layout, int] = {Layout.CANDLES: 0, Layout.TRADES: 0}
+        self._handles: dict[str, TextIO] = {}
+        self.rows: dict[Layout, int] = dict.fromkeys(Layout, 0)
 
     def record(self, events: Iterable[object]) -> None:
-        """Append the candles and trade ticks among `events`; ignore everything else."""
-        touched: set[Layout] = set()
+        """Append the candles, trades and quotes among `events`; ignore everything else."""
+        touched: set[str] = set()
         for event in events:
             if isinstance(event, Candle):
                 layout = Layout.CANDLES
             elif isinstance(event, TradeTick):
                 layout = Layout.TRADES
+            elif isinstance(event, QuoteTick):
+                layout = Layout.QUOTES
             else:
                 continue
-            csv.writer(self._handle(layout), lineterminator="\n").writerow(row_of(event))
+            prefix = f"{WARMUP_PREFIX}_" if is_warmup(event.source) else ""
+            name = f"{prefix}{layout}_{event.symbol}.csv"
+            csv.writer(self._handle(name, layout), lineterminator="\n").writerow(row_of(event))
             self.rows[layout] += 1
-            touched.add(layout)
-        for layout in touched:
-            self._handles[layout].flush()
+            touched.add(name)
+        for name in touched:
+            self._handles[name].flush()
 
-    def _handle(self, layout: Layout) -> TextIO:
-        if layout not in self._handles:
-            path = self.directory / f"{layout}.csv"
+    def _handle(self, name: str, layout: Layout) -> TextIO:
+        if name not in self._handles:
+            path = self.directory / name
             fresh = not path.exists() or path.stat().st_size == 0
             handle = path.open("a", newline="", encoding="utf-8")
             if fresh:
                 csv.writer(handle, lineterminator="\n").writerow(layout.columns)
-            self._handles[layout] = handle
-        return self._handles[layout]
+            self._handles[name] = handle
+        return self._handles[name]
 
     def close(self) -> None:
         for handle in self._handles.values():

@@ -124,3 +124,34 @@ def test_after_then_already_processed_events_skipped() -> None:
     bus.drain()
     assert result.events == 6
     assert min(e.ts_event for e in events) == START + timedelta(minutes=8)
+
+
+def test_reorder_window_then_late_arrivals_released_in_replay_order() -> None:
+    from engine.marketdata.files import replay_order
+    from engine.marketdata.synthetic import synthetic_candles
+
+    late_first = list(synthetic_candles(SYMBOLS, START, 6))
+    shuffled = [late_first[i ^ 1] for i in range(len(late_first))]  # swap neighbours
+
+    class Shuffled:
+        name = "shuffled"
+
+        async def items(self):  # type: ignore[no-untyped-def]
+            for item in shuffled:
+                yield item
+
+        async def close(self) -> None: ...
+
+    bus, clock = InMemoryBus(), FakeTime()
+    events = received(bus)
+    market = MarketFeed(
+        Shuffled(),  # type: ignore[arg-type]
+        bus,
+        FeedOptions(reorder_s=120),
+        monotonic=clock.monotonic,
+        sleep=clock.sleep,
+    )
+    asyncio.run(market.run())
+    bus.drain()
+    expected = sorted(replay_order(e) for e in late_first)
+    assert [replay_order(e) for e in events] == expected  # type: ignore[arg-type]

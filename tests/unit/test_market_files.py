@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from engine.events import Candle, TradeTick
+from engine.events import Candle, QuoteTick, TradeTick
 from engine.marketdata.files import (
     Layout,
     MarketFileError,
     MarketRecorder,
     inspect_market_data,
     read_market_data,
+    replay_order,
     write_market_file,
 )
 from engine.marketdata.synthetic import synthetic_candles
@@ -142,4 +143,35 @@ def test_recorder_appends_across_restarts_and_replay_reads_it(tmp_path: Path) ->
     back = list(read_market_data(tmp_path))
 
     assert len(back) == 40
-    assert (tmp_path / "candles.csv").read_text().count("symbol,open_time") == 1
+    assert (tmp_path / "candles_BTCUSDT.csv").read_text().count("symbol,open_time") == 1
+
+
+def test_recorder_quotes_and_warmup_then_replayed_as_such(tmp_path: Path) -> None:
+    history = [c.model_copy(update={"source": "mexc.history"}) for c in candles(5)]
+    live = candles(10)[10:]
+    quote = QuoteTick(
+        event_id="q1",
+        ts_event=START + timedelta(minutes=6, seconds=30),
+        ts_init=START,
+        source="mexc",
+        symbol="BTCUSDT",
+        bid_price=Decimal("95000.1"),
+        bid_quantity=Decimal("0.5"),
+        ask_price=Decimal("95000.2"),
+        ask_quantity=Decimal("0.25"),
+    )
+    recorder = MarketRecorder(tmp_path)
+    recorder.record([*history, *live, quote])
+    recorder.close()
+
+    back = list(read_market_data(tmp_path))
+
+    assert sorted(p.name for p in tmp_path.iterdir())[:2] == [
+        "candles_BTCUSDT.csv",
+        "candles_ETHUSDT.csv",
+    ]
+    assert [e.source.endswith(".history") for e in back[:10]] == [True] * 10
+    assert not any(e.source.endswith(".history") for e in back[10:])
+    [replayed_quote] = [e for e in back if isinstance(e, QuoteTick)]
+    assert replayed_quote.ask_price == Decimal("95000.2")
+    assert [replay_order(e) for e in back] == sorted(replay_order(e) for e in back)
