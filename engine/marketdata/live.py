@@ -91,7 +91,7 @@ class MexcLiveSource:
         self._last_data: dict[str, datetime] = {}
         self._last_data_monotonic: float | None = None
         self._stale_since: dict[str, datetime] = {}
-        self._down_since: dict[str, datetime] = {}
+        self._down_since: dict[str, tuple[datetime, str, GapCause]] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- the source interface ----------------------------------------------------------
@@ -101,6 +101,9 @@ class MexcLiveSource:
         await self.rest.validate_symbols(self.symbols)
         for candle in await self._history():
             yield candle
+        started = self._clock()
+        for symbol in self.symbols:  # a feed dead from the start is stale too
+            self._last_data.setdefault(symbol, started)
         self._tasks = [
             asyncio.create_task(self._guarded(self._consume_websocket())),
             asyncio.create_task(self._guarded(self._watch_staleness())),
@@ -151,13 +154,19 @@ class MexcLiveSource:
     async def _on_connection(self, change: ConnectionChange) -> None:
         if change.kind == "connected":
             for symbol in change.symbols:
-                since = self._down_since.pop(symbol, None)
-                if since is not None:
-                    await self._backfill(symbol, "disconnect", since, change.at, change.reason)
+                down = self._down_since.pop(symbol, None)
+                if down is not None:
+                    since, reason, why = down
+                    await self._backfill(symbol, why, since, change.at, reason)
             return
         log.warning("MEXC connection %s %s: %s", change.connection, change.kind, change.reason)
+        cause: GapCause = (
+            "planned_reconnect" if change.kind == "planned_reconnect" else "disconnect"
+        )
         for symbol in change.symbols:
-            self._down_since.setdefault(symbol, change.at)
+            # The gap starts with the last data seen, not when the drop was noticed.
+            since = min(self._last_data.get(symbol, change.at), change.at)
+            self._down_since.setdefault(symbol, (since, change.reason, cause))
 
     async def _on_candle(self, candle: Candle) -> None:
         symbol = candle.symbol
@@ -191,7 +200,7 @@ class MexcLiveSource:
             now = self._clock()
             down = [
                 symbol
-                for symbol, since in self._down_since.items()
+                for symbol, (since, _, _) in self._down_since.items()
                 if (now - since).total_seconds() >= self.options.fallback_after_s
             ]
             for symbol in down:
