@@ -47,6 +47,7 @@ log = logging.getLogger("engine.papertest")
 
 MINUTE = timedelta(minutes=1)
 SETTLE_TIMEOUT_S = 60.0
+LIVE_REORDER_S = 2.0
 
 
 class SourceSpecError(PermanentError):
@@ -295,6 +296,8 @@ class PapertestEngine:
             batch_size=1 if isinstance(bus, InMemoryBus) else 200,
             max_backlog=self.settings.monitor.max_consumer_lag // 2,
             run_id=run.run_id,
+            # Live data arrives slightly out of event-time order; release it in replay order.
+            reorder_s=LIVE_REORDER_S if run.parameters.source == "mexc" else 0.0,
         )
         recorder = None
         if run.parameters.record:
