@@ -3,7 +3,9 @@
 - `speed` None plays as fast as the pipeline takes it; 1 is real time; N is N x real time.
 - `until` ends the feed at that event time (a papertest's planned end); `span` ends it that
   long after the first event (a replay's duration, in event time).
-- `after` skips what a resumed run had already processed (events at or before it).
+- `after` (a resumed run): market events at or before it were processed before the crash;
+  they are fed again as warm-up history (stages and strategy learn, nothing trades, no
+  pacing), and older alerts and gap records are dropped.
 - `backlog` reports how far the slowest consumer is behind; above `max_backlog` the feed
   waits, so a replay never outruns the pipeline and memory stays bounded.
 - `after_publish` runs after every batch (the in-memory runner drains its bus there).
@@ -24,6 +26,7 @@ from typing import Literal
 
 from engine.bus.base import Publisher
 from engine.events import AlertRaised, Candle, Event, MarketDataGap, QuoteTick, TradeTick
+from engine.events.market_data import is_warmup
 from engine.marketdata.files import MarketRecorder, Recorded, replay_order
 from engine.marketdata.source import MarketItem, MarketSource
 
@@ -87,7 +90,7 @@ class MarketFeed:
         batch: list[MarketItem] = []
         reason: EndReason = "exhausted"
         until = self.options.until
-        async for item in self._ordered(self.source.items()):
+        async for item in self._resumed(self._ordered(self.source.items())):
             if stop is not None and stop.is_set():
                 reason = "stopped"
                 break
@@ -96,9 +99,7 @@ class MarketFeed:
             if until is not None and item.ts_event > until:
                 reason = "planned_end"
                 break
-            if self.options.after is not None and item.ts_event <= self.options.after:
-                continue
-            wait = self._wait_for(item.ts_event)
+            wait = 0.0 if is_warmup(item.source) else self._wait_for(item.ts_event)
             if wait > 0 and batch:
                 if await self._flush(batch):
                     return self._result("stopped")
@@ -113,6 +114,14 @@ class MarketFeed:
         if batch and await self._flush(batch):
             reason = "stopped"
         return self._result(reason)
+
+    async def _resumed(self, items: AsyncIterator[MarketItem]) -> AsyncIterator[MarketItem]:
+        after = self.options.after
+        async for item in items:
+            if after is None or item.ts_event > after:
+                yield item
+            elif isinstance(item, Candle | TradeTick | QuoteTick):
+                yield as_warmup(item)  # already processed before the crash: learn, not trade
 
     async def _ordered(self, items: AsyncIterator[MarketItem]) -> AsyncIterator[MarketItem]:
         window = timedelta(seconds=self.options.reorder_s)
@@ -171,6 +180,13 @@ class MarketFeed:
             return
         while self._backlog() > self.options.max_backlog:
             await self._sleep(self.options.backlog_poll_s)
+
+
+def as_warmup(item: Recorded) -> Recorded:
+    """Return `item` marked as history (learned from, never traded on)."""
+    if is_warmup(item.source):
+        return item
+    return item.model_copy(update={"source": f"{item.source}.history"})
 
 
 async def _numbered(items: AsyncIterator[MarketItem]) -> AsyncIterator[tuple[int, MarketItem]]:

@@ -33,6 +33,7 @@ from engine.observability.metrics import EngineMetrics
 from engine.observability.probes import postgres_probe, redis_probe
 from engine.observability.server import MonitorServer
 from engine.papertest.durations import parse_duration
+from engine.papertest.recovery import clear_streams, downtime_gaps, open_order_events
 from engine.papertest.runs import Run, RunRepository, RunStatus, utc_now
 from engine.runtime.local import Endpoints, LocalRuntime
 from engine.services.dead_letters import DeadLetterRecorder
@@ -168,6 +169,8 @@ class PapertestEngine:
             pipeline = self._pipeline(bus, conn, persistence_buffer=2_000)
             for stage in pipeline.stages:
                 bus.subscribe(stage.name, stage.inputs, self.metrics.instrument(stage).handle)
+            self._recover(bus)
+            bus.drain()
 
             def after_publish() -> bool:
                 bus.drain()
@@ -191,7 +194,10 @@ class PapertestEngine:
             psycopg.connect(self.endpoints.database_conninfo) as conn,
             psycopg.connect(self.endpoints.database_conninfo) as letters_conn,
         ):
+            if self.resume:
+                clear_streams(bus)
             pipeline = self._pipeline(bus, conn, persistence_buffer=0)
+            self._recover(bus)
             runners = [
                 StageRunner(s, bus, options=self._consumer_options(), metrics=self.metrics)
                 for s in pipeline.stages
@@ -217,6 +223,19 @@ class PapertestEngine:
                 monitor.stop()
             bus.client.close()
         return result, pipeline.halted
+
+    def _recover(self, bus: Any) -> None:
+        """On resume: settle open orders and, for a live run, record the downtime."""
+        if not self.resume:
+            return
+        run, now = self.run_record, utc_now()
+        events = open_order_events(self._conn, run.run_id, now)
+        point = self._resume_point()
+        if run.parameters.source == "mexc" and point is not None:
+            events += downtime_gaps(run.run_id, run.parameters.symbols, point, now)
+        if events:
+            log.info("resume: %d recovery events (open orders, downtime)", len(events))
+            bus.publish_many(events)
 
     def _record_letters(self, recorder: DeadLetterRecorder) -> None:
         while not self._stop.is_set():
@@ -270,7 +289,9 @@ class PapertestEngine:
         self, bus: Any, conn: psycopg.Connection[Any], persistence_buffer: int
     ) -> Pipeline:
         run = self.run_record
-        state = load_run_state(conn, run.run_id) if self.resume else None
+        # Read with the autocommit connection: a read on the writer's connection would leave a
+        # transaction open, and every batch written after it would stay uncommitted.
+        state = load_run_state(self._conn, run.run_id) if self.resume else None
         return build_pipeline(
             self.settings,
             bus,

@@ -24,15 +24,19 @@ def pid_file(home: Path, run_id: str) -> Path:
     return home / "run" / f"papertest-{run_id}.pid"
 
 
+#: Start the command in the background of a throw-away shell, print its pid, and exit: the
+#: engine is re-parented to init, in its own session, and outlives the terminal.
+_DETACH = '"$@" >>"$PAPERTEST_CONSOLE_LOG" 2>&1 </dev/null & echo $!'
+
+
 def launch(
     home: Path,
     run_id: str,
     *,
     resume: bool = False,
     env_file: Path | None = None,
-    foreground: bool = False,
-) -> subprocess.Popen[bytes]:
-    """Start the engine of `run_id`; return its process (detached unless `foreground`)."""
+) -> int:
+    """Start the engine of `run_id` in the background; return its pid."""
     command = [sys.executable, "-m", "engine", "papertest", run_id]
     if resume:
         command.append("--resume")
@@ -40,22 +44,25 @@ def launch(
         command += ["--env-file", str(env_file)]
     logs = run_log_dir(home, run_id)
     logs.mkdir(parents=True, exist_ok=True)
-    console = (logs / "console.log").open("ab")
-    try:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=console,
-            stderr=subprocess.STDOUT,
-            start_new_session=not foreground,
-            env={**os.environ, "PYTHONPATH": _import_path()},
-        )
-    finally:
-        console.close()
+    env = {
+        **os.environ,
+        "PYTHONPATH": _import_path(),
+        "PAPERTEST_CONSOLE_LOG": str(logs / "console.log"),
+    }
+    shell = subprocess.run(
+        ["/bin/sh", "-c", _DETACH, "claire-engine", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        start_new_session=True,
+        timeout=30,
+    )
+    pid = int(shell.stdout.strip().splitlines()[-1])
     path = pid_file(home, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{process.pid}\n")
-    return process
+    path.write_text(f"{pid}\n")
+    return pid
 
 
 def _import_path() -> str:
@@ -79,6 +86,25 @@ def request_stop(home: Path, run_id: str) -> int | None:
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
     return pid
+
+
+def console_tail(home: Path, run_id: str, lines: int = 5) -> str:
+    """Return the last lines the engine printed (start-up errors land there)."""
+    path = run_log_dir(home, run_id) / "console.log"
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def started_cleanly(home: Path, run_id: str, pid: int, grace: float = 1.5) -> bool:
+    """Wait `grace` seconds; tell whether the engine is still alive (or ended cleanly)."""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not pid_alive(pid, ENGINE_MARK):
+            return "error" not in console_tail(home, run_id).lower()
+        time.sleep(0.1)
+    return True
 
 
 def wait_for_exit(pid: int, timeout: float) -> bool:

@@ -152,24 +152,37 @@ def normalise(parameters: RunParameters) -> RunParameters:
 
 
 def start_engine(
-    settings: Settings,
-    run: Run,
-    *,
-    env_file: Path | None,
-    resume: bool = False,
-    foreground: bool = False,
+    settings: Settings, run: Run, *, env_file: Path | None, resume: bool = False
 ) -> int:
-    """Launch the run's engine; return its pid."""
-    return launcher.launch(
-        settings.home, run.run_id, resume=resume, env_file=env_file, foreground=foreground
-    ).pid
+    """Launch the run's engine in the background; return its pid."""
+    return launcher.launch(settings.home, run.run_id, resume=resume, env_file=env_file)
+
+
+def check_started(settings: Settings, run: Run, pid: int) -> None:
+    """Raise with the engine's own words when it died at start; the run is marked failed."""
+    if launcher.started_cleanly(settings.home, run.run_id, pid):
+        return
+    said = launcher.console_tail(settings.home, run.run_id)
+    with connect(settings) as conn:
+        RunRepository(conn).finish(
+            run.run_id, "failed", f"engine failed to start: {said}", utc_now()
+        )
+    raise PermanentError(
+        f"the engine of {run.run_id} stopped at once: {said}",
+        hint=f"the whole log: claire logs --run {run.run_id}",
+    )
 
 
 def connect(settings: Settings) -> psycopg.Connection[Any]:
-    """Open an autocommit connection to claire's database (servers started if managed)."""
+    """Open an autocommit connection to claire's database; start the servers claire manages
+    (and apply migrations) only when the database does not answer."""
     runtime = LocalRuntime(settings)
-    runtime.up()
-    return psycopg.connect(runtime.endpoints().database_conninfo, autocommit=True)
+    conninfo = runtime.endpoints().database_conninfo
+    try:
+        return psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError:
+        runtime.up()
+        return psycopg.connect(conninfo, autocommit=True)
 
 
 def engine_state(settings: Settings, run: Run) -> str:

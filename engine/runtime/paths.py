@@ -90,7 +90,8 @@ class StatePaths:
         shutil.chown(self.home, group=grp.getgrgid(account.pw_gid).gr_name)
         self.home.chmod(0o710)
         for path in (self.postgres_dir, *self.postgres_dir.rglob("*")):
-            if path.is_symlink():
-                continue
-            if path.stat().st_uid != account.pw_uid:
-                os.chown(path, account.pw_uid, account.pw_gid)
+            try:
+                if not path.is_symlink() and path.stat().st_uid != account.pw_uid:
+                    os.chown(path, account.pw_uid, account.pw_gid)
+            except FileNotFoundError:
+                continue  # a running server's temporary file, gone since the listing

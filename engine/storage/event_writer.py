@@ -19,10 +19,12 @@ from operator import attrgetter
 from typing import Any, get_args
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
 from engine.bus.redis_streams import DeadLetter
 from engine.domain.orders import OrderStatus
+from engine.errors import StorageError
 from engine.events import (
     EVENT_CLASS_FOR_TYPE,
     Event,
@@ -256,6 +258,11 @@ class EventWriter:
         result = WriteResult()
         if not events:
             return result
+        if self._conn.info.transaction_status == TransactionStatus.INTRANS:
+            # Our transaction would only be a savepoint in someone else's: nothing committed.
+            raise StorageError(
+                "the event writer's connection has a transaction open; give it its own connection"
+            )
         try:
             with self._conn.transaction(), self._conn.cursor() as cur:
                 self._write_batch(cur, events, result)

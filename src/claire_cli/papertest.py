@@ -84,7 +84,8 @@ def start(
         raise service.PreflightError(checked.problems)
     run = service.register(settings, parameters, conn, name)
     conn.close()
-    pid = service.start_engine(settings, run, env_file=cli.env_file, foreground=foreground)
+    pid = service.start_engine(settings, run, env_file=cli.env_file)
+    service.check_started(settings, run, pid)
     if json:
         print_json({"run_id": run.run_id, "pid": pid, "parameters": parameters.to_json()})
     else:

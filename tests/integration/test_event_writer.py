@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from engine.bus.redis_streams import DeadLetter
+from engine.errors import StorageError
 from engine.events import decode_event, encode_event
 from engine.storage.event_writer import COPY_THRESHOLD, EventWriter
 from tests.factories import candle, fill, order, position, refusal, snapshot, trade_tick
@@ -200,3 +201,12 @@ def test_operator_summary_query_over_written_trades(writer: EventWriter, db: Db)
     assert total == 2
     assert avg_slippage == Decimal("1.0526")
     assert fees == Decimal("4.7505")
+
+
+def test_connection_with_an_open_transaction_then_refused_not_silently_uncommitted(
+    database_conninfo: str,
+) -> None:
+    with psycopg.connect(database_conninfo) as conn:
+        conn.execute("SELECT 1")  # opens a transaction nobody commits
+        with pytest.raises(StorageError, match="transaction open"):
+            EventWriter(conn, database_conninfo).write([candle(1)])

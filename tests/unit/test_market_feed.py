@@ -117,13 +117,16 @@ def test_span_then_ends_that_long_after_the_first_event() -> None:
     assert result.events == 8  # first close at +1 min, then closes up to +4 min, 2 symbols
 
 
-def test_after_then_already_processed_events_skipped() -> None:
+def test_after_then_processed_events_fed_again_as_warmup_without_pacing() -> None:
     bus, clock = InMemoryBus(), FakeTime()
     events = received(bus)
-    _, result = feed(bus, clock, after=START + timedelta(minutes=7))
+    _, result = feed(bus, clock, after=START + timedelta(minutes=7), speed=60.0)
     bus.drain()
-    assert result.events == 6
-    assert min(e.ts_event for e in events) == START + timedelta(minutes=8)
+    assert result.events == 20
+    warm = [e for e in events if e.source.endswith(".history")]
+    assert max(e.ts_event for e in warm) == START + timedelta(minutes=7)
+    assert len(warm) == 14
+    assert abs(clock.now - 2.0) < 1e-9  # only the 3 minutes after the resume point are paced
 
 
 def test_reorder_window_then_late_arrivals_released_in_replay_order() -> None:

@@ -68,11 +68,18 @@ def write_files(report: Report, directory: Path, formats: Iterable[str]) -> list
         if name not in wanted:
             continue
         path = directory / f"report.{name}"
-        path.write_text(renderers[name](report), encoding="utf-8")
+        _write_atomically(path, renderers[name](report).encode())
         written.append(path)
     if "md" in wanted or "png" in wanted:
         for chart, png in report.charts.items():
             path = directory / f"{chart}.png"
-            path.write_bytes(png)
+            _write_atomically(path, png)
             written.append(path)
     return written
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    """Write to a temporary name, then rename: a reader never sees half a report."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(content)
+    partial.replace(path)

@@ -1,0 +1,117 @@
+"""What a resumed run does before it continues: clear its streams, settle its orders, and
+record the downtime.
+
+The database is the run's memory. Events still in Redis from before the crash are dropped
+(the feed plays market data after the last stored snapshot again); a market order that was
+never filled is cancelled with its reason; a resting limit order is submitted to execution
+again, so open orders survive; for a live run, the time the engine was down is a gap.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from engine.bus.redis_streams import RedisStreamBus
+from engine.domain.orders import OrderStatus
+from engine.events import Event, MarketDataGap, OrderResultReported, OrderSubmitted
+from engine.streams import Stream
+
+RECOVERY_SOURCE = "engine.recovery"
+
+_OPEN_ORDERS = """
+SELECT order_id, event_id, signal_id, symbol, side, order_type, quantity, price, expires_at,
+       ts_event, reason, filled_quantity
+  FROM orders WHERE run_id = %s AND status IN ('submitted', 'accepted', 'partially_filled')
+ ORDER BY ts_event, order_id
+"""
+
+
+def clear_streams(bus: RedisStreamBus) -> None:
+    """Delete every stream of the run's namespace (and its id counters)."""
+    keys = [bus.key(stream) for stream in Stream]
+    keys += [f"{bus.namespace}:_ids:counter", f"{bus.namespace}:_ids:clock"]
+    bus.client.delete(*keys)
+
+
+def open_order_events(conn: psycopg.Connection[Any], run_id: str, now: datetime) -> list[Event]:
+    """Return the events that settle a crashed run's open orders."""
+    events: list[Event] = []
+    for row in conn.execute(_OPEN_ORDERS, (run_id,)).fetchall():
+        (
+            order_id,
+            event_id,
+            signal_id,
+            symbol,
+            side,
+            order_type,
+            quantity,
+            price,
+            expires,
+            ts,
+            reason,
+            filled,
+        ) = row
+        if order_type == "limit":
+            events.append(
+                OrderSubmitted(
+                    event_id=f"{event_id}-resubmitted"[:128],
+                    ts_event=ts,
+                    ts_init=now,
+                    source=RECOVERY_SOURCE,
+                    run_id=run_id,
+                    order_id=order_id,
+                    signal_id=signal_id,
+                    symbol=symbol,
+                    side=side,
+                    order_type=order_type,
+                    quantity=quantity - filled,
+                    price=price,
+                    expires_at=expires,
+                    reason=reason,
+                )
+            )
+            continue
+        events.append(
+            OrderResultReported(
+                event_id=f"result-{order_id}-recovery"[:128],
+                ts_event=now,
+                ts_init=now,
+                source=RECOVERY_SOURCE,
+                run_id=run_id,
+                order_id=order_id,
+                symbol=symbol,
+                side=side,
+                order_type=order_type,
+                status=OrderStatus.CANCELLED,
+                quantity=quantity,
+                reason="the engine stopped before this market order was filled",
+            )
+        )
+    return events
+
+
+def downtime_gaps(
+    run_id: str, symbols: tuple[str, ...], since: datetime, until: datetime
+) -> list[MarketDataGap]:
+    """Return one `downtime` gap per symbol for the time the engine was down."""
+    missing = max(0, int((until - since).total_seconds() // 60))
+    return [
+        MarketDataGap(
+            event_id=f"gap-{run_id}-{symbol}-downtime-{since:%Y%m%dT%H%M%S}"[:128],
+            ts_event=until,
+            ts_init=until,
+            source=RECOVERY_SOURCE,
+            run_id=run_id,
+            symbol=symbol,
+            cause="downtime",
+            gap_start=since,
+            gap_end=until,
+            missing=missing,
+            backfilled=0,
+            detail="the engine was down (crash or reboot) and was resumed",
+        )
+        for symbol in symbols
+    ]

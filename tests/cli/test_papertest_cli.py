@@ -1,0 +1,194 @@
+"""`claire papertest` end to end: the engine runs as its own background process against the
+suite's real Redis and PostgreSQL, driven from separate `claire` invocations."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from claire_cli.app import app
+from engine.marketdata.files import Layout, write_market_file
+from engine.marketdata.synthetic import synthetic_candles
+from engine.papertest.launcher import pid_file
+from engine.runtime.processes import read_pid
+from tests.support import eventually
+
+pytestmark = [pytest.mark.cli, pytest.mark.integration, pytest.mark.slow]
+
+Db = psycopg.Connection[tuple[object, ...]]
+SYMBOLS = "BTCUSDT,ETHUSDT"
+
+
+@pytest.fixture(autouse=True)
+def _suite_servers(
+    monkeypatch: pytest.MonkeyPatch, runtime_home: Path, database_name: str, redis_namespace: str
+) -> None:
+    """Every claire invocation (and the engine it starts) uses this test's database."""
+    monkeypatch.setenv("CLAIRE_HOME", str(runtime_home))
+    monkeypatch.setenv("CLAIRE_DATABASE_NAME", database_name)
+    monkeypatch.setenv("CLAIRE_REDIS_NAMESPACE", redis_namespace)
+    monkeypatch.setenv("CLAIRE_MONITOR_PORT", "0")
+
+
+def claire(*args: str) -> Any:
+    result = CliRunner().invoke(app, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def status(run_id: str) -> dict[str, Any]:
+    return json.loads(claire("papertest", "status", run_id, "--json").stdout)
+
+
+def start(*args: str) -> str:
+    started = json.loads(claire("papertest", "start", "--symbols", SYMBOLS, "--json", *args).stdout)
+    return str(started["run_id"])
+
+
+def scalar(db: Db, query: str, *params: object) -> Any:
+    row = db.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def test_replay_at_full_speed_finishes_by_itself_with_a_report_from_the_database(
+    tmp_path: Path, db: Db, runtime_home: Path
+) -> None:
+    market = tmp_path / "market.parquet"
+    candles = synthetic_candles(
+        ("BTCUSDT", "ETHUSDT"), datetime(2026, 1, 5, tzinfo=UTC), 300, seed=7
+    )
+    write_market_file(market, candles, Layout.CANDLES)
+
+    run_id = start("--duration", "2h", "--source", f"replay:{market}", "--speed", "max")
+    done = eventually(
+        lambda: (s := status(run_id))["status"] != "running" and s,
+        timeout=90,
+        what="the run to end",
+    )
+
+    assert done["status"] == "completed"
+    assert done["end_reason"] == "planned end reached"
+    written = runtime_home / "reports" / run_id / "report.json"
+    eventually(written.exists, timeout=30, what="the report written at the end")
+    report = json.loads(written.read_text())
+    equity = scalar(
+        db,
+        "SELECT equity FROM portfolio_snapshots WHERE run_id = %s "
+        'ORDER BY "timestamp" DESC, sequence DESC LIMIT 1',
+        run_id,
+    )
+    assert Decimal(report["performance"]["final_equity"]) == equity
+    assert Decimal(report["performance"]["total_return"]) == equity / Decimal(100_000) - 1
+    assert report["trades"]["fills"] == scalar(
+        db, "SELECT COUNT(*) FROM trades WHERE run_id = %s", run_id
+    )
+    assert Decimal(report["trades"]["fees"]) == scalar(
+        db, "SELECT SUM(fees) FROM trades WHERE run_id = %s", run_id
+    )
+    assert report["trades"]["fills"] > 0
+    assert Decimal(report["trades"]["fees"]) > 0
+    # 2 h of event time: the last snapshot is two hours after the first candle closed.
+    assert report["performance"]["elapsed"] <= 7200
+
+    # Written again on request: the same bytes.
+    again = tmp_path / "again"
+    claire("papertest", "report", run_id, "--out", str(again))
+    for name in ("report.html", "report.json", "report.md", "equity.png"):
+        assert (again / name).read_bytes() == (
+            runtime_home / "reports" / run_id / name
+        ).read_bytes(), name
+
+
+def test_synthetic_in_real_time_then_status_stop_and_report_from_other_terminals(
+    tmp_path: Path, db: Db
+) -> None:
+    run_id = start("--duration", "2h", "--source", "synthetic", "--speed", "60", "--name", "rt")
+    eventually(lambda: status(run_id)["last_event_time"] is not None, timeout=60, what="data")
+
+    running = status(run_id)
+    assert running["engine"] == "running"
+    assert running["status"] == "running"
+    listed = json.loads(claire("papertest", "list", "--json").stdout)
+    assert [r["run_id"] for r in listed] == [run_id]
+
+    claire("papertest", "stop", run_id, "--reason", "enough for today")
+    stopped = status(run_id)
+    assert stopped["status"] == "stopped"
+    assert stopped["end_reason"] == "enough for today"
+
+    written = claire("papertest", "report", run_id, "--out", str(tmp_path), "--format", "html,json")
+    assert "verdict:" in written.stdout
+    assert (tmp_path / "report.html").read_text().count("data:image/png;base64,") == 3
+
+
+def test_engine_killed_then_status_says_crashed_and_resume_keeps_positions(
+    db: Db, runtime_home: Path
+) -> None:
+    run_id = start("--duration", "6h", "--source", "synthetic", "--speed", "120", "--seed", "7")
+    eventually(
+        lambda: scalar(db, "SELECT COUNT(*) FROM trades WHERE run_id = %s", run_id) > 0,
+        timeout=90,
+        what="a first fill",
+    )
+    pid = read_pid(pid_file(runtime_home, run_id))
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    eventually(lambda: status(run_id)["engine"] == "crashed", timeout=30, what="crashed")
+    before = scalar(db, "SELECT MAX(sequence) FROM portfolio_snapshots WHERE run_id = %s", run_id)
+    trades_before = scalar(db, "SELECT COUNT(*) FROM trades WHERE run_id = %s", run_id)
+
+    claire("papertest", "resume", run_id)
+    eventually(
+        lambda: (
+            scalar(db, "SELECT MAX(sequence) FROM portfolio_snapshots WHERE run_id = %s", run_id)
+            > before + 5
+        ),
+        timeout=60,
+        what="snapshots after the resume",
+    )
+    claire("papertest", "stop", run_id)
+
+    # Every snapshot after the resume holds exactly what the fills up to it add up to.
+    rows = db.execute(
+        'SELECT "timestamp", positions FROM portfolio_snapshots WHERE run_id = %s AND sequence > %s'
+        " ORDER BY sequence",
+        (run_id, before),
+    ).fetchall()
+    for at, positions in rows:
+        held = dict(
+            db.execute(
+                "SELECT symbol, SUM(CASE side WHEN 'buy' THEN quantity ELSE -quantity END) "
+                'FROM trades WHERE run_id = %s AND "timestamp" <= %s GROUP BY symbol',
+                (run_id, at),
+            ).fetchall()
+        )
+        snapshot = {p["symbol"]: Decimal(str(p["quantity"])) for p in positions}
+        assert snapshot == {s: q for s, q in held.items() if q != 0}, at
+    assert (
+        scalar(
+            db, "SELECT COUNT(*) - COUNT(DISTINCT trade_id) FROM trades WHERE run_id = %s", run_id
+        )
+        == 0
+    )
+    assert trades_before > 0
+    assert (
+        scalar(
+            db,
+            "SELECT COUNT(*) FROM portfolio_snapshots"
+            " WHERE run_id = %s AND equity <> cash + positions_value",
+            run_id,
+        )
+        == 0
+    )
