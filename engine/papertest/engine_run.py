@@ -271,6 +271,7 @@ class PapertestEngine:
             port=self.settings.monitor.port,
         )
         server.start()
+        self.runs.annotate(self.run_record.run_id, {"monitor_url": server.url})
         log.info("/health and /metrics on %s", server.url)
         return server
 

@@ -222,10 +222,14 @@ class RunRepository:
 
     def set_stop_reason(self, run_id: str, reason: str) -> None:
         """Leave the reason a user gave for stopping, for the engine to record at its end."""
+        self.annotate(run_id, {"stop_reason": reason[:500]})
+
+    def annotate(self, run_id: str, notes: dict[str, Any]) -> None:
+        """Keep facts about the run beside its parameters (monitor URL, engine figures)."""
         with self._conn.transaction():
             self._conn.execute(
                 "UPDATE runs SET parameters = parameters || %s WHERE run_id = %s",
-                (Jsonb({"stop_reason": reason[:500]}), run_id),
+                (Jsonb(notes), run_id),
             )
 
     def _one(self, query: str, params: tuple[Any, ...] = ()) -> Run | None:
@@ -237,6 +241,9 @@ class RunRepository:
             cur.execute(query.format(_COLUMNS).encode(), params)
             rows = cur.fetchall()
         return [_run_of(row) for row in rows]
+
+
+_NOTES = ("stop_reason", "engine_stats", "monitor_url")
 
 
 def _run_of(row: dict[str, Any]) -> Run:
@@ -254,7 +261,7 @@ def _run_of(row: dict[str, Any]) -> Run:
         ended_at=row["ended_at"],
         end_reason=row["end_reason"],
         initial_capital=row["initial_capital"],
-        extra={k: v for k, v in parameters.items() if k in ("stop_reason", "engine_stats")},
+        extra={k: v for k, v in parameters.items() if k in _NOTES},
     )
 
 

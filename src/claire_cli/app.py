@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from claire_cli import data, db, env, papertest, runtime
+from claire_cli import data, db, env, papertest, runtime, status
 from claire_cli.context import CliState
 from claire_cli.output import print_error
 from engine import __version__
@@ -69,6 +69,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(data.app, name="data")
 app.add_typer(papertest.app, name="papertest")
 runtime.register(app)
+status.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,154 @@
+"""`claire status` (the twice-a-day check) and `claire logs` (the engine's logs)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from claire_cli.context import state
+from claire_cli.output import console, print_json
+from engine.errors import ClaireError
+from engine.papertest import service
+from engine.papertest.checkup import Checkup, Level, check
+from engine.papertest.logs import log_files, read_log_lines
+from engine.papertest.runs import RunRepository
+
+_STYLE = {
+    Level.OK: "green",
+    Level.WARNING: "yellow",
+    Level.CRITICAL: "bold red",
+    Level.UNKNOWN: "magenta",
+}
+
+
+def status(
+    ctx: typer.Context,
+    json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Check everything: servers, migrations, disk, backups, the running papertest.
+
+    Exit code as monitoring plugins: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN — so cron or a
+    monitoring system can run it. Shows what changed since the previous `claire status`.
+
+    Example: claire status && echo all good
+    """
+    try:
+        result = check(state(ctx).settings())
+    except ClaireError as exc:
+        result = Checkup()
+        result.add("claire", Level.UNKNOWN, exc.message)
+    if json:
+        print_json(result.to_dict())
+    else:
+        _render(result)
+    raise typer.Exit(int(result.level))
+
+
+def _render(result: Checkup) -> None:
+    table = Table(box=None, pad_edge=False)
+    for column in ("component", "level", "detail"):
+        table.add_column(column)
+    for finding in result.findings:
+        style = _STYLE[finding.level]
+        table.add_row(
+            finding.component, f"[{style}]{finding.level.name}[/]", escape(finding.detail)
+        )
+    console.print(table)
+    if result.run is not None:
+        s = result.run
+        console.print(
+            f"papertest {s.run.run_id}: equity {s.equity:,.2f} "
+            f"(return {s.total_return * 100:.2f} %), {s.fills} fills, "
+            f"exposure {s.exposure_pct * 100:.2f} %"
+        )
+    if result.changes:
+        console.print(" ".join(result.changes))
+    console.print(f"[{_STYLE[result.level]}]{result.level.name}[/]")
+
+
+def logs(
+    ctx: typer.Context,
+    run_id: Annotated[
+        str | None, typer.Option("--run", help="Run id (default: the newest).")
+    ] = None,
+    stage: Annotated[
+        str | None, typer.Argument(help="Only lines from this stage or logger.")
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
+    ] = False,
+    lines: Annotated[int, typer.Option(help="How many of the last lines to show.")] = 50,
+) -> None:
+    """Print a papertest's engine log (JSON lines, archived per day of the run).
+
+    Examples:
+      claire logs
+      claire logs risk --follow
+    """
+    settings = state(ctx).settings()
+    with service.connect(settings) as conn:
+        run = RunRepository(conn).get(run_id)
+    files = log_files(settings.home, run.run_id)
+    if not files:
+        console.print(f"no log yet for {run.run_id}")
+        return
+    records = [r for path in files for r in read_log_lines(path) if _wanted(r, stage)]
+    for record in records[-lines:]:
+        _print(record)
+    if follow:
+        _follow(files[-1], stage)
+
+
+def _wanted(record: dict[str, str], stage: str | None) -> bool:
+    if stage is None:
+        return True
+    return stage in record.get("logger", "") or stage in record.get("thread", "")
+
+
+def _print(record: dict[str, str]) -> None:
+    level = record.get("level", "INFO")
+    style = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "bold red"}.get(level, "dim")
+    console.print(
+        f"{record.get('ts', '')[:19]} [{style}]{level:<7}[/] {escape(record.get('logger', ''))}: "
+        f"{escape(record.get('message', ''))}"
+    )
+    if record.get("error"):
+        console.print(escape(record["error"]))
+
+
+def _follow(path: object, stage: str | None) -> None:
+    from pathlib import Path
+
+    assert isinstance(path, Path)
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        handle.seek(0, 2)
+        try:
+            while True:
+                line = handle.readline()
+                if not line:
+                    time.sleep(0.5)
+                    continue
+                for record in read_log_lines_from_text(line):
+                    if _wanted(record, stage):
+                        _print(record)
+        except KeyboardInterrupt:
+            return
+
+
+def read_log_lines_from_text(line: str) -> list[dict[str, str]]:
+    import json
+
+    try:
+        return [json.loads(line)]
+    except ValueError:
+        return [{"message": line.rstrip()}]
+
+
+def register(app: typer.Typer) -> None:
+    """Add status and logs to the root app."""
+    app.command("status")(status)
+    app.command("logs")(logs)
