@@ -322,3 +322,29 @@ def report(
     console.print(f"verdict: {'GO' if written.report.go else 'NO-GO'}")
     if check and not written.report.go:
         raise typer.Exit(1)
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    run_id: RunArgument = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    out: Annotated[Path | None, typer.Option(help="Directory (default HOME/exports/RUN).")] = None,
+) -> None:
+    """Write the run's trades, orders, snapshots, alerts, decisions and gaps to files.
+
+    Examples:
+      claire papertest export --format parquet
+      claire papertest export pt-20261124-0312 --out ./analysis
+    """
+    from engine.papertest.export import export_run
+
+    if fmt not in ("csv", "parquet"):
+        raise typer.BadParameter(f"format {fmt!r}: choose csv or parquet")
+    settings = state(ctx).settings()
+    with service.connect(settings) as conn:
+        run = RunRepository(conn).get(run_id)
+        directory = out or settings.home / "exports" / run.run_id
+        written = export_run(conn, run.run_id, directory, fmt)  # type: ignore[arg-type]
+    for stem, (path, rows) in written.items():
+        console.print(f"{stem:<20} {rows:>8,} rows  {path}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -101,6 +102,14 @@ def test_replay_at_full_speed_finishes_by_itself_with_a_report_from_the_database
     assert Decimal(report["trades"]["fees"]) > 0
     # 2 h of event time: the last snapshot is two hours after the first candle closed.
     assert report["performance"]["elapsed"] <= 7200
+
+    # Exported for analysis elsewhere: every trade, decimals exact.
+    claire("papertest", "export", run_id, "--format", "csv", "--out", str(tmp_path / "csv"))
+    claire("papertest", "export", run_id, "--format", "parquet", "--out", str(tmp_path / "pq"))
+    lines = (tmp_path / "csv" / "trades.csv").read_text().splitlines()
+    assert len(lines) == 1 + report["trades"]["fills"]
+    trades = pq.read_table(tmp_path / "pq" / "trades.parquet").to_pylist()
+    assert sum(t["fees"] for t in trades) == Decimal(report["trades"]["fees"])
 
     # Written again on request: the same bytes.
     again = tmp_path / "again"
