@@ -288,6 +288,10 @@ class NotifySettings(_Section):
     level: Literal["info", "warning", "critical"] = Field(
         "critical", description="Lowest alert level that is sent"
     )
+    urls: SecretStr | None = Field(
+        None,
+        description="Apprise URLs, comma-separated (tgram://, discord://, mailtos://, json://)",
+    )
     telegram_token: SecretStr | None = Field(None, description="Telegram bot token")
     telegram_chat_id: str | None = Field(None, description="Telegram chat id")
     discord_webhook: SecretStr | None = Field(None, description="Discord webhook URL")

@@ -29,14 +29,17 @@ from engine.errors import PermanentError
 from engine.marketdata.feed import FeedOptions, FeedResult, MarketFeed
 from engine.marketdata.files import MarketRecorder
 from engine.marketdata.source import MarketSource, ReplaySource, SyntheticSource
+from engine.notify import Notifier
 from engine.observability.metrics import EngineMetrics
 from engine.observability.probes import postgres_probe, redis_probe
 from engine.observability.server import MonitorServer
 from engine.papertest.durations import parse_duration
 from engine.papertest.recovery import clear_streams, downtime_gaps, open_order_events
 from engine.papertest.runs import Run, RunRepository, RunStatus, utc_now
+from engine.papertest.summary import summarize
 from engine.runtime.local import Endpoints, LocalRuntime
 from engine.services.dead_letters import DeadLetterRecorder
+from engine.services.notifier import NotifierStage
 from engine.services.pipeline import Pipeline, build_pipeline
 from engine.services.redis_runner import StageRunner, ThreadedPipeline, runners_health
 from engine.settings import Settings
@@ -110,6 +113,7 @@ class PapertestEngine:
         self.resume = resume
         self._stop = asyncio.Event()
         self.metrics = EngineMetrics(run_id)
+        self.notifier = Notifier(settings.notify)
 
     # -- the run -------------------------------------------------------------------------
 
@@ -140,10 +144,15 @@ class PapertestEngine:
             result, halted = await self._run_over_redis()
         outcome = self._outcome(result, halted)
         self.runs.finish(self.run_record.run_id, outcome.status, outcome.reason, outcome.ended_at)
+        self.notifier.send(
+            f"claire papertest {self.run_record.run_id} {outcome.status}",
+            f"{outcome.reason}; {outcome.events} market events. {self._summary_text()}",
+        )
         log.info(
             "papertest %s ended: %s (%s)", self.run_record.run_id, outcome.status, outcome.reason
         )
         self._write_report()
+        self.notifier.wait()
         return outcome
 
     def _outcome(self, result: FeedResult, halted: bool) -> RunOutcome:
@@ -169,6 +178,8 @@ class PapertestEngine:
             pipeline = self._pipeline(bus, conn, persistence_buffer=2_000)
             for stage in pipeline.stages:
                 bus.subscribe(stage.name, stage.inputs, self.metrics.instrument(stage).handle)
+            notifier = self._notifier_stage()
+            bus.subscribe(notifier.name, notifier.inputs, notifier.handle)
             self._recover(bus)
             bus.drain()
 
@@ -200,7 +211,7 @@ class PapertestEngine:
             self._recover(bus)
             runners = [
                 StageRunner(s, bus, options=self._consumer_options(), metrics=self.metrics)
-                for s in pipeline.stages
+                for s in [*pipeline.stages, self._notifier_stage()]
             ]
             threads = ThreadedPipeline(runners)
             recorder = DeadLetterRecorder(bus, EventWriter(letters_conn))
@@ -223,6 +234,26 @@ class PapertestEngine:
                 monitor.stop()
             bus.client.close()
         return result, pipeline.halted
+
+    def _notifier_stage(self) -> NotifierStage:
+        return NotifierStage(
+            self.notifier,
+            lambda: (f"claire daily summary {self.run_record.run_id}", self._summary_text()),
+            self.settings.notify.daily_summary_at,
+        )
+
+    def _summary_text(self) -> str:
+        try:
+            run = self.runs.get(self.run_record.run_id)
+            s = summarize(self._conn, run, self.settings, run.status)
+        except Exception:
+            log.exception("could not summarise the run")
+            return ""
+        return (
+            f"Equity {s.equity:,.2f} ({s.total_return * 100:+.2f} %), "
+            f"max drawdown {s.max_drawdown * 100:.2f} %, {s.fills} fills, "
+            f"{s.round_trips} round trips, {len(s.alerts)} alerts."
+        )
 
     def _recover(self, bus: Any) -> None:
         """On resume: settle open orders and, for a live run, record the downtime."""
@@ -370,7 +401,11 @@ class PapertestEngine:
 
 
 def _backlog(bus: RedisStreamBus, runners: list[StageRunner]) -> int:
-    lags = [bus.group_lag(Stream.MARKET_DATA, runner.stage.name) for runner in runners]
+    lags = [
+        bus.group_lag(Stream.MARKET_DATA, runner.stage.name)
+        for runner in runners
+        if Stream.MARKET_DATA in runner.stage.inputs
+    ]
     return max((lag or 0 for lag in lags), default=0)
 
 
