@@ -114,6 +114,8 @@ def summarize(
     elapsed = (at - first) if at is not None and first is not None else timedelta()
     if run.planned_end is not None and run.running:  # real time: the wall clock decides
         elapsed = utc_now() - run.started_at
+    if run.end_reason == "planned end reached":
+        elapsed = planned
     source = run.data_source or ""
     market_row = conn.execute(_MARKET, (source, source + ".%")).fetchone()
     market_at = market_row[0] if market_row else None

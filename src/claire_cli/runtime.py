@@ -11,6 +11,7 @@ from claire_cli.context import state
 from claire_cli.output import console, print_json
 from engine.runtime.local import LocalRuntime
 from engine.runtime.status import ComponentState, ComponentStatus
+from engine.settings import Settings
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
@@ -23,10 +24,27 @@ def up(ctx: typer.Context, json: JsonOption = False) -> None:
 
     Example: claire up && claire ps
     """
-    runtime = LocalRuntime(state(ctx).settings())
+    settings = state(ctx).settings()
+    runtime = LocalRuntime(settings)
     with console.status("starting Redis and PostgreSQL…", spinner="dots"):
         statuses = runtime.up()
     _report(statuses, json, f"claire is up (state directory: {runtime.paths.home})")
+    if not json:
+        _notice_crashed_run(settings)
+
+
+def _notice_crashed_run(settings: Settings) -> None:
+    """After a reboot or crash: say so when a papertest is marked running with no engine."""
+    from engine.papertest import service
+    from engine.papertest.runs import RunRepository
+
+    with service.connect(settings) as conn:
+        run = RunRepository(conn).active()
+    if run is not None and service.engine_state(settings, run) == "crashed":
+        console.print(
+            f"[bold yellow]papertest {run.run_id} was interrupted[/] (its engine is not running):"
+            f" claire papertest resume {run.run_id}"
+        )
 
 
 def down(ctx: typer.Context, json: JsonOption = False) -> None:

@@ -92,3 +92,29 @@ def test_settings_broken_then_unknown_and_exit_3(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CLAIRE_RISK_MAX_POSITION", "lots")
     code, report = status()
     assert (code, report["status"]) == (3, "UNKNOWN")
+
+
+def test_claire_up_after_a_crash_then_says_how_to_resume(db: Db) -> None:
+    now = utc_now()
+    parameters = RunParameters(
+        "7d", Decimal(100_000), ("BTCUSDT",), "synthetic", "realtime", "momentum"
+    )
+    RunRepository(db).create(
+        Run(
+            "pt-rebooted",
+            None,
+            "running",
+            parameters,
+            None,
+            None,
+            "synthetic-42",
+            now,
+            now + timedelta(days=7),
+            None,
+            None,
+            Decimal(100_000),
+        )
+    )
+    result = CliRunner().invoke(app, ["up"])
+    assert result.exit_code == 0, result.output
+    assert "claire papertest resume pt-rebooted" in result.stdout
