@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 
 from engine.papertest.durations import parse_duration
+from engine.papertest.jsonable import jsonable
 from engine.papertest.report.metrics import FillRow, round_trips
 from engine.papertest.runs import Run, utc_now
 from engine.settings import Settings
@@ -52,20 +53,7 @@ class RunSummary:
         return max(timedelta(), self.planned - self.elapsed)
 
     def to_dict(self) -> dict[str, Any]:
-        def plain(value: Any) -> Any:
-            if isinstance(value, Decimal):
-                return str(value)
-            if isinstance(value, datetime):
-                return value.isoformat()
-            if isinstance(value, timedelta):
-                return value.total_seconds()
-            if isinstance(value, dict):
-                return {k: plain(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [plain(v) for v in value]
-            return value
-
-        data = {k: plain(v) for k, v in vars(self).items() if k != "run"}
+        data: dict[str, Any] = jsonable({k: v for k, v in vars(self).items() if k != "run"})
         data["run_id"] = self.run.run_id
         data["name"] = self.run.name
         data["status"] = self.run.status

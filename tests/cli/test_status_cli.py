@@ -39,6 +39,30 @@ def recent_backup(tmp_path: Path) -> None:
     (backup / "manifest.json").write_text("{}")
 
 
+def running_without_engine(db: Db, run_id: str) -> None:
+    """Register a run marked running whose engine is not there (a crash, a reboot)."""
+    now = utc_now()
+    parameters = RunParameters(
+        "7d", Decimal(100_000), ("BTCUSDT",), "synthetic", "realtime", "momentum"
+    )
+    RunRepository(db).create(
+        Run(
+            run_id,
+            None,
+            "running",
+            parameters,
+            None,
+            None,
+            "synthetic-42",
+            now,
+            now + timedelta(days=7),
+            None,
+            None,
+            Decimal(100_000),
+        )
+    )
+
+
 def status() -> tuple[int, dict[str, object]]:
     result = CliRunner().invoke(app, ["status", "--json"])
     return result.exit_code, json.loads(result.stdout)
@@ -59,26 +83,7 @@ def test_no_backup_yet_then_warning_and_exit_1() -> None:
 
 def test_papertest_running_without_engine_then_critical_and_exit_2(tmp_path: Path, db: Db) -> None:
     recent_backup(tmp_path)
-    now = utc_now()
-    parameters = RunParameters(
-        "7d", Decimal(100_000), ("BTCUSDT",), "synthetic", "realtime", "momentum"
-    )
-    RunRepository(db).create(
-        Run(
-            "pt-dead",
-            None,
-            "running",
-            parameters,
-            None,
-            None,
-            "synthetic-42",
-            now,
-            now + timedelta(days=7),
-            None,
-            None,
-            Decimal(100_000),
-        )
-    )
+    running_without_engine(db, "pt-dead")
     code, report = status()
     assert (code, report["status"]) == (2, "CRITICAL")
     [engine] = [f for f in report["findings"] if f["component"] == "engine"]  # type: ignore[union-attr]
@@ -95,26 +100,7 @@ def test_settings_broken_then_unknown_and_exit_3(monkeypatch: pytest.MonkeyPatch
 
 
 def test_claire_up_after_a_crash_then_says_how_to_resume(db: Db) -> None:
-    now = utc_now()
-    parameters = RunParameters(
-        "7d", Decimal(100_000), ("BTCUSDT",), "synthetic", "realtime", "momentum"
-    )
-    RunRepository(db).create(
-        Run(
-            "pt-rebooted",
-            None,
-            "running",
-            parameters,
-            None,
-            None,
-            "synthetic-42",
-            now,
-            now + timedelta(days=7),
-            None,
-            None,
-            Decimal(100_000),
-        )
-    )
+    running_without_engine(db, "pt-rebooted")
     result = CliRunner().invoke(app, ["up"])
     assert result.exit_code == 0, result.output
     assert "claire papertest resume pt-rebooted" in result.stdout

@@ -13,6 +13,7 @@ import pytest
 from engine.bus.redis_streams import DeadLetter
 from engine.errors import StorageError
 from engine.events import decode_event, encode_event
+from engine.services.persistence import PersistenceStage
 from engine.storage.event_writer import COPY_THRESHOLD, EventWriter
 from tests.factories import candle, fill, order, position, refusal, snapshot, trade_tick
 
@@ -210,3 +211,15 @@ def test_connection_with_an_open_transaction_then_refused_not_silently_uncommitt
         conn.execute("SELECT 1")  # opens a transaction nobody commits
         with pytest.raises(StorageError, match="transaction open"):
             EventWriter(conn, database_conninfo).write([candle(1)])
+
+
+@pytest.mark.parametrize(("store_ticks", "expected"), [(False, (3, 0)), (True, (3, 5))])
+def test_persistence_stage_stores_ticks_only_when_asked(
+    writer: EventWriter, db: Db, store_ticks: bool, expected: tuple[int, int]
+) -> None:
+    stage = PersistenceStage(writer, store_ticks=store_ticks)
+    stage.handle([*(trade_tick(i) for i in range(5)), *(candle(i) for i in range(3))])
+    assert (
+        scalar(db, "SELECT COUNT(*) FROM candles"),
+        scalar(db, "SELECT COUNT(*) FROM trade_ticks"),
+    ) == expected

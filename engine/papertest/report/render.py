@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.papertest.durations import format_duration
+from engine.papertest.jsonable import jsonable
 from engine.papertest.report.build import Report
 
 
@@ -126,17 +127,7 @@ def to_json(report: Report) -> str:
         "alerts": report.alerts,
         "gaps": report.gaps,
     }
-    return json.dumps(data, indent=2, sort_keys=True, default=_jsonable) + "\n"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return str(value)
+    return json.dumps(jsonable(data), indent=2, sort_keys=True, default=str) + "\n"
 
 
 def to_markdown(report: Report) -> str:
