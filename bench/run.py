@@ -60,6 +60,7 @@ def main() -> None:
     with servers() as srv, srv.database() as conninfo:
         bare, rss_bare = engine_figures.replay(None, bars)
         full, rss_full = engine_figures.replay(conninfo, bars)
+        _, rss_tenth = engine_figures.replay(conninfo, bars // 10)
         figures.append(
             Figure(
                 f"in-memory replay, {bars:,} bars, no persistence",
@@ -75,9 +76,19 @@ def main() -> None:
                 f"in-memory replay, {bars:,} bars, with persistence",
                 full,
                 "bars/s",
-                f"peak RSS {rss_full:.0f} MB",
+                f"peak RSS {rss_full:.0f} MB ({rss_tenth:.0f} MB at {bars // 10:,} bars)",
                 ">= 50,000",
                 full >= 50_000,
+            )
+        )
+        figures.append(
+            Figure(
+                f"replay memory growth, {bars // 10:,} -> {bars:,} bars",
+                rss_full - rss_tenth,
+                "MB",
+                "peak RSS difference",
+                "flat (< 20 MB)",
+                rss_full - rss_tenth < 20,
             )
         )
     with servers() as srv, srv.database() as conninfo:
