@@ -105,6 +105,32 @@ class EngineMetrics:
         elif isinstance(event, AlertRaised):
             self.alerts.labels(str(event.level), event.code).inc()
 
+    def summary(self) -> dict[str, object]:
+        """Per stage: events in and out, batch latency p50/p99 (from the histogram), restarts,
+        dead letters, last consumer lag — kept with the run for its report."""
+        stages: dict[str, dict[str, object]] = {}
+        for metric in self.registry.collect():
+            for sample in metric.samples:
+                stage = sample.labels.get("stage")
+                if stage is None:
+                    continue
+                entry = stages.setdefault(stage, {})
+                if sample.name == "claire_stage_events_in_total":
+                    entry["events_in"] = int(sample.value)
+                elif sample.name == "claire_stage_restarts_total":
+                    entry["restarts"] = int(sample.value)
+                elif sample.name == "claire_dead_letters_total":
+                    entry["dead_letters"] = int(sample.value)
+                elif sample.name == "claire_consumer_lag":
+                    entry[f"lag_{sample.labels.get('stream')}"] = int(sample.value)
+        for stage, entry in stages.items():
+            for pct in (50, 99):
+                value = _quantile(self.registry, stage, pct / 100)
+                if value is not None:
+                    entry[f"p{pct}_ms"] = round(value * 1000, 3)
+        restarts = sum(int(str(e.get("restarts", 0))) for e in stages.values())
+        return {"stages": stages, "restarts": restarts}
+
     def publisher(self, stage: str, publisher: Publisher) -> Publisher:
         """Wrap `publisher` so what `stage` publishes is counted and observed."""
         return CountingPublisher(self, stage, publisher)
@@ -160,3 +186,26 @@ class InstrumentedStage:
 
 
 _MARKET_TYPES = frozenset({"candle", "trade_tick", "quote_tick"})
+
+
+def _quantile(registry: CollectorRegistry, stage: str, q: float) -> float | None:
+    """Estimate a quantile of a stage's batch handling time from its histogram buckets
+    (the upper bound of the bucket the quantile falls in)."""
+    buckets: list[tuple[float, float]] = []
+    for metric in registry.collect():
+        for sample in metric.samples:
+            if (
+                sample.name == "claire_stage_handle_seconds_bucket"
+                and sample.labels.get("stage") == stage
+            ):
+                buckets.append((float(sample.labels["le"]), sample.value))
+    if not buckets:
+        return None
+    buckets.sort()
+    total = buckets[-1][1]
+    if total <= 0:
+        return None
+    for bound, count in buckets:
+        if count >= q * total:
+            return bound if bound != float("inf") else None
+    return None

@@ -143,6 +143,7 @@ class PapertestEngine:
         else:
             result, halted = await self._run_over_redis()
         outcome = self._outcome(result, halted)
+        self.runs.annotate(self.run_record.run_id, {"engine_stats": self.metrics.summary()})
         self.runs.finish(self.run_record.run_id, outcome.status, outcome.reason, outcome.ended_at)
         self.notifier.send(
             f"claire papertest {self.run_record.run_id} {outcome.status}",

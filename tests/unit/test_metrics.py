@@ -64,3 +64,28 @@ def test_instrumented_stage_counts_input_and_times_each_batch() -> None:
     assert stage.last_input_at is not None
     assert value(metrics, "claire_stage_events_in_total", stage="risk") == 2
     assert value(metrics, "claire_stage_handle_seconds_count", stage="risk") == 1
+
+
+def test_summary_per_stage_events_and_latency_percentiles() -> None:
+    metrics = EngineMetrics("run-1")
+
+    class Quick:
+        name = "signal"
+        inputs = (Stream.MARKET_DATA,)
+
+        def handle(self, events: Sequence[Event]) -> None: ...
+
+        def on_tick(self, now: object) -> None: ...
+
+    stage = metrics.instrument(Quick())  # type: ignore[arg-type]
+    for i in range(10):
+        stage.handle([factories.candle(i)])
+    metrics.stage_restarts.labels("signal").inc()
+
+    summary = metrics.summary()
+
+    entry = summary["stages"]["signal"]  # type: ignore[index]
+    assert entry["events_in"] == 10
+    assert entry["restarts"] == 1
+    assert 0 < entry["p50_ms"] <= entry["p99_ms"]
+    assert summary["restarts"] == 1
