@@ -19,7 +19,7 @@ from engine.bus.redis_streams import ConsumerOptions, RedisStreamBus
 from engine.events import OrderSubmitted
 from engine.marketdata.synthetic import synthetic_candles
 from engine.services.pipeline import build_pipeline, run_in_memory
-from engine.services.redis_runner import StageRunner, ThreadedPipeline
+from engine.services.redis_runner import EVENT_TIME, StageRunner, ThreadedPipeline
 from engine.settings import ExecutionSettings, Settings
 from engine.storage.event_writer import EventWriter
 from engine.streams import Stream
@@ -76,7 +76,8 @@ def redis_pipeline(redis_url: str, conninfo: str, bars: int, namespace: str) -> 
         pipeline = build_pipeline(
             Settings(), bus, run_id="bench", symbols=SYMBOLS, writer=EventWriter(conn, conninfo)
         )
-        threads = ThreadedPipeline([StageRunner(s, bus, options=options) for s in pipeline.stages])
+        runners = [StageRunner(s, bus, options=options, clock=EVENT_TIME) for s in pipeline.stages]
+        threads = ThreadedPipeline(runners)
         threads.start()
         try:
             start = time.perf_counter()

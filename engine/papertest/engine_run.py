@@ -41,7 +41,13 @@ from engine.runtime.local import Endpoints, LocalRuntime
 from engine.services.dead_letters import DeadLetterRecorder
 from engine.services.notifier import NotifierStage
 from engine.services.pipeline import Pipeline, build_pipeline
-from engine.services.redis_runner import StageRunner, ThreadedPipeline, runners_health
+from engine.services.redis_runner import (
+    EVENT_TIME,
+    StageRunner,
+    ThreadedPipeline,
+    runners_health,
+    wall_clock,
+)
 from engine.settings import Settings
 from engine.storage.event_writer import EventWriter
 from engine.storage.run_state import load_run_state
@@ -210,8 +216,12 @@ class PapertestEngine:
                 clear_streams(bus)
             pipeline = self._pipeline(bus, conn, persistence_buffer=0)
             self._recover(bus)
+            # Live data ticks with the wall clock; recorded and synthetic data with its own time.
+            clock = wall_clock if self.run_record.parameters.source == "mexc" else EVENT_TIME
             runners = [
-                StageRunner(s, bus, options=self._consumer_options(), metrics=self.metrics)
+                StageRunner(
+                    s, bus, options=self._consumer_options(), metrics=self.metrics, clock=clock
+                )
                 for s in [*pipeline.stages, self._notifier_stage()]
             ]
             threads = ThreadedPipeline(runners)

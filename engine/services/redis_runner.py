@@ -19,6 +19,7 @@ from engine.bus.redis_streams import (
     StreamConsumer,
     default_consumer_name,
 )
+from engine.events import Event
 from engine.observability.health import HealthMonitor, Probe
 from engine.observability.metrics import EngineMetrics, InstrumentedStage
 from engine.services.base import Stage
@@ -33,6 +34,12 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
+#: Tick a stage with the event time it has seen, not the wall clock: for replays and
+#: recorded data, where "now" is the market's time (a wall-clock tick would find every
+#: historical price stale and open the circuit breaker).
+EVENT_TIME = "event time"
+
+
 class StageRunner:
     """Poll one stage's streams until stopped; tick it every `tick_every_s`; never die."""
 
@@ -42,13 +49,14 @@ class StageRunner:
         bus: RedisStreamBus,
         *,
         options: ConsumerOptions | None = None,
-        clock: Clock = wall_clock,
+        clock: Clock | str = wall_clock,
         tick_every_s: float = 1.0,
         on_dead_letter: Callable[[DeadLetter], None] | None = None,
         metrics: EngineMetrics | None = None,
     ) -> None:
         self.stage: Stage = metrics.instrument(stage) if metrics else stage
         self._clock = clock
+        self._newest: datetime | None = None
         self._tick_every = tick_every_s
         self._metrics = metrics
         self._on_dead_letter = on_dead_letter
@@ -56,7 +64,7 @@ class StageRunner:
             bus,
             stage.inputs,
             stage.name,
-            self.stage.handle,
+            self._handle,
             consumer=f"{stage.name}-{default_consumer_name()}",
             options=options,
             on_dead_letter=self._dead_lettered,
@@ -76,6 +84,18 @@ class StageRunner:
             for stream, lag in self.lag.items():
                 if lag is not None:
                     self._metrics.consumer_lag.labels(self.stage.name, str(stream)).set(lag)
+
+    def _handle(self, events: Sequence[Event]) -> None:
+        self.stage.handle(events)
+        newest = max((e.ts_event for e in events), default=None)
+        if newest is not None and (self._newest is None or newest > self._newest):
+            self._newest = newest
+
+    def _now(self) -> datetime | None:
+        if self._clock == EVENT_TIME:
+            return self._newest
+        assert callable(self._clock)
+        return self._clock()
 
     def _refresh_lag_quietly(self) -> None:
         try:
@@ -113,7 +133,9 @@ class StageRunner:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
             if time.monotonic() >= next_tick:
-                self.stage.on_tick(self._clock())
+                now = self._now()
+                if now is not None:
+                    self.stage.on_tick(now)
                 self._refresh_lag_quietly()
                 next_tick = time.monotonic() + self._tick_every
 

@@ -201,3 +201,27 @@ def test_engine_killed_then_status_says_crashed_and_resume_keeps_positions(
         )
         == 0
     )
+
+
+def test_recorded_data_paced_over_redis_then_trades_in_market_time(tmp_path: Path, db: Db) -> None:
+    # Old data at 600x: the stages tick with the data's own time, so the circuit breaker
+    # does not find every historical price stale against the wall clock.
+    market = tmp_path / "market.csv"
+    start_at = datetime(2026, 1, 5, tzinfo=UTC)
+    write_market_file(
+        market, synthetic_candles(("BTCUSDT", "ETHUSDT"), start_at, 200, seed=7), Layout.CANDLES
+    )
+
+    run_id = start("--duration", "3h", "--source", f"replay:{market}", "--speed", "600")
+    done = eventually(
+        lambda: (s := status(run_id))["status"] != "running" and s,
+        timeout=90,
+        what="the run to end",
+    )
+
+    assert done["status"] == "completed"
+    assert done["fills"] > 0
+    stale = scalar(
+        db, "SELECT COUNT(*) FROM alerts WHERE run_id = %s AND code = 'market_data_stale'", run_id
+    )
+    assert stale == 0

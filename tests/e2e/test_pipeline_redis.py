@@ -18,7 +18,7 @@ import redis
 from engine.bus.redis_streams import ConsumerOptions, RedisStreamBus
 from engine.marketdata.synthetic import synthetic_candles
 from engine.services.pipeline import build_pipeline
-from engine.services.redis_runner import StageRunner, ThreadedPipeline
+from engine.services.redis_runner import EVENT_TIME, StageRunner, ThreadedPipeline
 from engine.settings import Settings
 from engine.storage.event_writer import EventWriter
 from engine.streams import Stream
@@ -71,6 +71,7 @@ def threaded(
                 stage,
                 bus,
                 options=OPTIONS,
+                clock=EVENT_TIME,  # historical data: ticks in market time, not wall time
                 on_dead_letter=persistence.on_dead_letter
                 if persistence is not None and stage is persistence
                 else None,

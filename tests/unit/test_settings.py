@@ -110,6 +110,7 @@ def test_setting_specs_when_listed_then_unique_names_and_secrets_flagged() -> No
         "CLAIRE_DATABASE_PASSWORD",
         "CLAIRE_REDIS_URL",
         "CLAIRE_REDIS_PASSWORD",
+        "CLAIRE_NOTIFY_URLS",
         "CLAIRE_NOTIFY_TELEGRAM_TOKEN",
         "CLAIRE_NOTIFY_DISCORD_WEBHOOK",
         "CLAIRE_NOTIFY_SMTP_PASSWORD",
