@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from claire_cli import data, db, env, papertest, runtime, status
+from claire_cli import backup, data, db, env, papertest, runtime, status
 from claire_cli.context import CliState
 from claire_cli.output import print_error
 from engine import __version__
@@ -68,6 +68,8 @@ app.add_typer(env.app, name="env")
 app.add_typer(db.app, name="db")
 app.add_typer(data.app, name="data")
 app.add_typer(papertest.app, name="papertest")
+app.add_typer(backup.app, name="backup")
+app.command("restore")(backup.restore)
 runtime.register(app)
 status.register(app)
 

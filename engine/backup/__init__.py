@@ -1,0 +1,1 @@
+"""Backups of claire's database and settings, each proven restorable by `verify`."""
