@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -53,9 +54,15 @@ class Report:
         return all(c.passed for c in self.verdict)
 
 
-def build_report(conn: psycopg.Connection[Any], run: Run, verdict: VerdictSettings) -> Report:
-    """Compute every figure of `run` from the database and draw its charts."""
-    data = load_run_data(conn, run)
+def build_report(
+    conn: psycopg.Connection[Any],
+    run: Run,
+    verdict: VerdictSettings,
+    until: datetime | None = None,
+) -> Report:
+    """Compute every figure of `run` from the database (up to event time `until`, when given)
+    and draw its charts."""
+    data = load_run_data(conn, run, until)
     perf = performance(data.curve, run.initial_capital)
     trades = trade_stats(data.fills, perf.elapsed)
     benchmark = buy_and_hold(data.closes, run.initial_capital, [p.ts for p in data.curve])

@@ -33,27 +33,34 @@ class RunData:
 
 _CURVE = """
 SELECT "timestamp", equity, cash, exposure_pct FROM portfolio_snapshots
- WHERE run_id = %s ORDER BY "timestamp", sequence
+ WHERE run_id = %s AND (%s::timestamptz IS NULL OR "timestamp" <= %s) ORDER BY "timestamp", sequence
 """
 _FILLS = """
 SELECT "timestamp", symbol, side, quantity, execution_price, fees, slippage_bps, order_id
-  FROM trades WHERE run_id = %s ORDER BY "timestamp", trade_id
+  FROM trades WHERE run_id = %s AND (%s::timestamptz IS NULL OR "timestamp" <= %s)
+ ORDER BY "timestamp", trade_id
 """
-_ORDERS = "SELECT status FROM orders WHERE run_id = %s ORDER BY order_id"
+_ORDERS = """
+SELECT status FROM orders WHERE run_id = %s AND (%s::timestamptz IS NULL OR ts_event <= %s)
+ ORDER BY order_id
+"""
 _REJECTIONS = """
 SELECT COALESCE(reason, 'no reason given') FROM order_results
- WHERE run_id = %s AND status = 'rejected' ORDER BY event_id
+ WHERE run_id = %s AND (%s::timestamptz IS NULL OR ts_event <= %s) AND status = 'rejected'
+ ORDER BY event_id
 """
 _DENIALS = """
-SELECT reason_code FROM risk_decisions WHERE run_id = %s AND NOT approved ORDER BY event_id
+SELECT reason_code FROM risk_decisions
+ WHERE run_id = %s AND (%s::timestamptz IS NULL OR ts_event <= %s) AND NOT approved
+ ORDER BY event_id
 """
 _ALERTS = """
 SELECT ts_event, level, code, message, cleared, symbol FROM alerts
- WHERE run_id = %s ORDER BY ts_event, event_id
+ WHERE run_id = %s AND (%s::timestamptz IS NULL OR ts_event <= %s) ORDER BY ts_event, event_id
 """
 _GAPS = """
 SELECT symbol, cause, gap_start, gap_end, missing, backfilled, detail FROM market_gaps
- WHERE run_id = %s ORDER BY gap_start, symbol
+ WHERE run_id = %s AND (%s::timestamptz IS NULL OR gap_start <= %s) ORDER BY gap_start, symbol
 """
 _CLOSES = """
 SELECT symbol, close_time, close FROM candles
@@ -70,17 +77,21 @@ SELECT (SELECT COUNT(*) FROM signals WHERE run_id = %(run)s),
 """
 
 
-def load_run_data(conn: psycopg.Connection[Any], run: Run) -> RunData:
-    """Read the run's snapshots, fills, orders, alerts, gaps and market closes."""
+def load_run_data(
+    conn: psycopg.Connection[Any], run: Run, until: datetime | None = None
+) -> RunData:
+    """Read the run's snapshots, fills, orders, alerts, gaps and market closes (those up to
+    event time `until`, when given)."""
     run_id = run.run_id
-    curve = [EquityPoint(*row) for row in conn.execute(_CURVE, (run_id,)).fetchall()]
+    bound = (run_id, until, until)
+    curve = [EquityPoint(*row) for row in conn.execute(_CURVE, bound).fetchall()]
     start = curve[0].ts if curve else run.started_at
     end = curve[-1].ts if curve else (run.ended_at or run.started_at)
     source = run.data_source or ""
     like = source.replace("%", "") + ".%"
-    fills = [FillRow(*row) for row in conn.execute(_FILLS, (run_id,)).fetchall()]
-    rejections = [r[0] for r in conn.execute(_REJECTIONS, (run_id,)).fetchall()]
-    denials = [f"denied: {r[0]}" for r in conn.execute(_DENIALS, (run_id,)).fetchall()]
+    fills = [FillRow(*row) for row in conn.execute(_FILLS, bound).fetchall()]
+    rejections = [r[0] for r in conn.execute(_REJECTIONS, bound).fetchall()]
+    denials = [f"denied: {r[0]}" for r in conn.execute(_DENIALS, bound).fetchall()]
     counted = conn.execute(
         _COUNTS, {"run": run_id, "start": start, "end": end, "source": source, "like": like}
     ).fetchone() or (0, 0, 0, 0, 0)
@@ -92,10 +103,10 @@ def load_run_data(conn: psycopg.Connection[Any], run: Run) -> RunData:
         run=run,
         curve=curve,
         fills=fills,
-        order_statuses=[r[0] for r in conn.execute(_ORDERS, (run_id,)).fetchall()],
+        order_statuses=[r[0] for r in conn.execute(_ORDERS, bound).fetchall()],
         rejections=rejections + denials,
-        alerts=_dicts(conn, _ALERTS, (run_id,)),
-        gaps=_dicts(conn, _GAPS, (run_id,)),
+        alerts=_dicts(conn, _ALERTS, bound),
+        gaps=_dicts(conn, _GAPS, bound),
         dead_letters=_dead_letters(conn, run),
         counts=dict(
             zip(
