@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import backup as backup_bench
 from bench import engine_figures, raw
 from bench.servers import servers
 
@@ -127,6 +128,24 @@ def main() -> None:
                 "raw p99 ~0.27 ms (PLATFORM.md)",
                 "<= 5 ms",
                 p99 <= 5,
+            )
+        )
+    with servers() as srv:
+        times = backup_bench.measure(srv, 100_000 if args.quick else 1_000_000)
+    rows = "100,000" if args.quick else "1,000,000"
+    for ours, bare, label in (
+        ("backup", "pg_dump", "claire backup"),
+        ("restore", "pg_restore", "restore of a backup"),
+    ):
+        ratio = times[ours] / times[bare]
+        figures.append(
+            Figure(
+                f"{label}, {rows} trade rows",
+                times[ours],
+                "s",
+                f"bare {bare} {times[bare]:.2f} s ({ratio:.2f}x)",
+                "<= 1.2x",
+                ratio <= 1.2,
             )
         )
     report = render(figures, quick=args.quick)
