@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,17 +18,10 @@ from pathlib import Path
 from engine.events import Candle, CandleInterval
 from engine.marketdata.files import Layout, read_market_data, replay_order, write_market_file
 from engine.marketdata.mexc import MexcRest
+from engine.marketdata.mexc.convert import INTERVAL_LENGTHS
 
 CHUNK_CANDLES = 480
-INTERVALS: dict[str, timedelta] = {
-    "1m": timedelta(minutes=1),
-    "5m": timedelta(minutes=5),
-    "15m": timedelta(minutes=15),
-    "30m": timedelta(minutes=30),
-    "1h": timedelta(hours=1),
-    "4h": timedelta(hours=4),
-    "1d": timedelta(days=1),
-}
+INTERVALS: Mapping[str, timedelta] = {str(k): v for k, v in INTERVAL_LENGTHS.items()}
 
 #: Called after each chunk with (symbol, candles so far for the symbol, candles expected).
 Progress = Callable[[str, int, int], None]

@@ -52,6 +52,15 @@ def status(run_id: str) -> dict[str, Any]:
     return json.loads(claire("papertest", "status", run_id, "--json").stdout)
 
 
+def ended(run_id: str) -> dict[str, Any]:
+    """Wait for the run to end by itself; return its final status."""
+    return eventually(
+        lambda: (s := status(run_id))["status"] != "running" and s,
+        timeout=90,
+        what="the run to end",
+    )
+
+
 def start(*args: str) -> str:
     started = json.loads(claire("papertest", "start", "--symbols", SYMBOLS, "--json", *args).stdout)
     return str(started["run_id"])
