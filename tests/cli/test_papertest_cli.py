@@ -82,11 +82,7 @@ def test_replay_at_full_speed_finishes_by_itself_with_a_report_from_the_database
     write_market_file(market, candles, Layout.CANDLES)
 
     run_id = start("--duration", "2h", "--source", f"replay:{market}", "--speed", "max")
-    done = eventually(
-        lambda: (s := status(run_id))["status"] != "running" and s,
-        timeout=90,
-        what="the run to end",
-    )
+    done = ended(run_id)
 
     assert done["status"] == "completed"
     assert done["end_reason"] == "planned end reached"
@@ -222,11 +218,7 @@ def test_recorded_data_paced_over_redis_then_trades_in_market_time(tmp_path: Pat
     )
 
     run_id = start("--duration", "3h", "--source", f"replay:{market}", "--speed", "600")
-    done = eventually(
-        lambda: (s := status(run_id))["status"] != "running" and s,
-        timeout=90,
-        what="the run to end",
-    )
+    done = ended(run_id)
 
     assert done["status"] == "completed"
     assert done["fills"] > 0
