@@ -48,6 +48,9 @@ def start(
     record: Annotated[
         bool, typer.Option(help="Record the market data for a later replay.")
     ] = False,
+    no_backup: Annotated[
+        bool, typer.Option("--no-backup", help="Skip the backup taken before the run.")
+    ] = False,
     foreground: Annotated[
         bool, typer.Option(help="Show a live view; Ctrl-C stops the run gracefully.")
     ] = False,
@@ -82,8 +85,16 @@ def start(
             console.print(f"  {what}: {escape(result)}")
         conn.close()
         raise service.PreflightError(checked.problems)
-    run = service.register(settings, parameters, conn, name)
     conn.close()
+    if not no_backup:
+        from engine.backup.operations import create_backup
+
+        with console.status("backing up before the run (--no-backup skips it)"):
+            made = create_backup(settings, label="before-papertest", env_file=cli.env_file)
+        if not json:
+            console.print(f"backup {made.backup_id} taken")
+    with service.connect(settings) as conn:
+        run = service.register(settings, parameters, conn, name)
     pid = service.start_engine(settings, run, env_file=cli.env_file)
     service.check_started(settings, run, pid)
     if json:

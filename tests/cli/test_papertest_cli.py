@@ -31,13 +31,18 @@ SYMBOLS = "BTCUSDT,ETHUSDT"
 
 @pytest.fixture(autouse=True)
 def _suite_servers(
-    monkeypatch: pytest.MonkeyPatch, runtime_home: Path, database_name: str, redis_namespace: str
+    monkeypatch: pytest.MonkeyPatch,
+    runtime_home: Path,
+    database_name: str,
+    redis_namespace: str,
+    tmp_path: Path,
 ) -> None:
     """Every claire invocation (and the engine it starts) uses this test's database."""
     monkeypatch.setenv("CLAIRE_HOME", str(runtime_home))
     monkeypatch.setenv("CLAIRE_DATABASE_NAME", database_name)
     monkeypatch.setenv("CLAIRE_REDIS_NAMESPACE", redis_namespace)
     monkeypatch.setenv("CLAIRE_MONITOR_PORT", "0")
+    monkeypatch.setenv("CLAIRE_BACKUP_DIR", str(tmp_path / "backups"))
 
 
 def claire(*args: str) -> Any:
@@ -86,6 +91,8 @@ def test_replay_at_full_speed_finishes_by_itself_with_a_report_from_the_database
 
     assert done["status"] == "completed"
     assert done["end_reason"] == "planned end reached"
+    [backup] = list((tmp_path / "backups").glob("*-before-papertest"))  # taken before the start
+    assert (backup / "manifest.json").exists()
     written = runtime_home / "reports" / run_id / "report.json"
     eventually(written.exists, timeout=30, what="the report written at the end")
     report = json.loads(written.read_text())
