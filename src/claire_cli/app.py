@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from claire_cli import backup, data, db, env, papertest, runtime, status
+from claire_cli import backup, data, db, env, inject, papertest, runtime, status
 from claire_cli.context import CliState
 from claire_cli.output import print_error
 from engine import __version__
@@ -69,6 +69,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(data.app, name="data")
 app.add_typer(papertest.app, name="papertest")
 app.add_typer(backup.app, name="backup")
+app.add_typer(inject.app, name="inject")
 app.command("restore")(backup.restore)
 runtime.register(app)
 status.register(app)

@@ -1,0 +1,1 @@
+"""`claire inject`: edge cases published into a dedicated engine, outcomes checked."""

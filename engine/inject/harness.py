@@ -1,0 +1,192 @@
+"""What every injection scenario runs on: its own engine over real Redis and PostgreSQL.
+
+A scenario gets a batch id, a dedicated run id (`inject-<batch>`: it never touches a
+papertest's accounting) and the whole pipeline running in threads over its own stream
+namespace. It publishes real events (tagged `source = inject`), waits for the pipeline to
+settle (or says why it did not), and checks what landed in PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+
+from engine.bus.redis_streams import ConsumerOptions, RedisStreamBus
+from engine.papertest.recovery import clear_streams
+from engine.runtime.local import LocalRuntime
+from engine.services.base import Stage
+from engine.services.dead_letters import DeadLetterRecorder
+from engine.services.pipeline import Pipeline, build_pipeline
+from engine.services.redis_runner import EVENT_TIME, StageRunner, ThreadedPipeline
+from engine.settings import Settings
+from engine.storage.event_writer import EventWriter
+from engine.streams import Stream
+
+SOURCE = "inject"
+SETTLE_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One checked outcome: what should hold, what was seen, whether it held."""
+
+    name: str
+    expected: str
+    observed: str
+    passed: bool
+
+
+@dataclass
+class Outcome:
+    """A scenario's verdict and the figures it measured."""
+
+    scenario: str
+    batch: str
+    expectations: list[Expectation] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(e.passed for e in self.expectations)
+
+    def expect(
+        self, name: str, expected: object, observed: object, passed: bool | None = None
+    ) -> None:
+        ok = (expected == observed) if passed is None else passed
+        self.expectations.append(Expectation(name, str(expected), str(observed), ok))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "batch": self.batch,
+            "passed": self.passed,
+            "expectations": [vars(e) for e in self.expectations],
+            "figures": self.figures,
+        }
+
+
+@dataclass
+class Harness:
+    """The engine a scenario injects into, and the ways to look at the result."""
+
+    settings: Settings
+    batch: str
+    bus: RedisStreamBus
+    conn: psycopg.Connection[Any]
+    pipeline: Pipeline
+    threads: ThreadedPipeline
+    recorder: DeadLetterRecorder
+    symbol: str = "BTCUSDT"
+    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+
+    @property
+    def run_id(self) -> str:
+        return f"inject-{self.batch}"
+
+    def event_id(self, kind: str, number: int) -> str:
+        return f"inject-{self.batch}-{kind}-{number}"
+
+    def envelope(self, kind: str, number: int, at: datetime | None = None) -> dict[str, Any]:
+        when = at or self.now
+        return {
+            "event_id": self.event_id(kind, number),
+            "ts_event": when,
+            "ts_init": when,
+            "source": SOURCE,
+            "run_id": self.run_id,
+        }
+
+    def scalar(self, query: str, *params: object) -> Any:
+        row = self.conn.execute(query, params).fetchone()
+        return row[0] if row else None
+
+    def count(self, table: str, where: str = "TRUE", *params: object) -> int:
+        query = f"SELECT COUNT(*) FROM {table} WHERE event_id LIKE %s AND ({where})"
+        return int(self.scalar(query, f"inject-{self.batch}-%", *params) or 0)
+
+    def dead_letters(self) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT error FROM dead_letters WHERE payload LIKE %s ORDER BY id",
+            (f"%inject-{self.batch}-%",),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def settle(self, timeout: float = SETTLE_TIMEOUT_S) -> float:
+        """Wait until every stage has read and acknowledged everything; return the seconds it
+        took. Raise with the stage that is behind when it does not happen in time."""
+        started = time.monotonic()
+        while True:
+            behind = self._behind()
+            if not behind:
+                while self.recorder.poll(block_ms=None):  # dead letters into PostgreSQL
+                    pass
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(
+                    f"the pipeline did not settle in {timeout:.0f} s: {', '.join(behind)}"
+                )
+            time.sleep(0.05)
+
+    def _behind(self) -> list[str]:
+        behind = []
+        for runner in self.threads.runners:
+            for stream in runner.stage.inputs:
+                key = self.bus.key(stream)
+                if not self.bus.client.exists(key):
+                    continue
+                for group in self.bus.client.xinfo_groups(key):
+                    if group["name"].decode() != runner.stage.name:
+                        continue
+                    waiting = int(group["pending"] or 0) + int(group.get("lag") or 0)
+                    if waiting:
+                        behind.append(f"{runner.stage.name} has {waiting} waiting on {stream}")
+        return behind
+
+
+@contextmanager
+def harness(
+    settings: Settings,
+    *,
+    stages: Callable[[Pipeline], list[Stage]] | None = None,
+    symbol: str = "BTCUSDT",
+    capital: Decimal = Decimal(100_000),
+) -> Iterator[Harness]:
+    """Start a dedicated pipeline (all stages, or those `stages` picks) for one batch."""
+    batch = uuid.uuid4().hex[:8]
+    endpoints = LocalRuntime(settings).endpoints()
+    bus = RedisStreamBus.from_url(endpoints.redis_url, f"{settings.redis.namespace}:inject-{batch}")
+    options = ConsumerOptions(batch_size=500, block_ms=50, max_deliveries=3, claim_idle_ms=2_000)
+    with (
+        psycopg.connect(endpoints.database_conninfo, autocommit=True) as conn,
+        psycopg.connect(endpoints.database_conninfo) as writer_conn,
+    ):
+        pipeline = build_pipeline(
+            settings,
+            bus,
+            run_id=f"inject-{batch}",
+            capital=capital,
+            symbols=[symbol],
+            writer=EventWriter(writer_conn, endpoints.database_conninfo),
+        )
+        chosen = stages(pipeline) if stages is not None else pipeline.stages
+        runners = [StageRunner(stage, bus, options=options, clock=EVENT_TIME) for stage in chosen]
+        threads = ThreadedPipeline(runners)
+        threads.start()
+        try:
+            recorder = DeadLetterRecorder(bus, EventWriter(conn, endpoints.database_conninfo))
+            yield Harness(settings, batch, bus, conn, pipeline, threads, recorder, symbol)
+        finally:
+            threads.stop()
+            clear_streams(bus)
+            bus.client.close()
+
+
+__all__ = ["SOURCE", "Expectation", "Harness", "Outcome", "Stream", "harness"]

@@ -1,0 +1,301 @@
+"""The edge cases `claire inject` throws at the engine, each with the outcome it must have."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from engine.events import Candle, Event, OrderSubmitted, encode_event
+from engine.inject.harness import Harness, Outcome
+from engine.streams import Stream
+
+MINUTE = timedelta(minutes=1)
+MARKET_PRICE = Decimal("95000")
+
+
+@dataclass(frozen=True)
+class Params:
+    """What the operator can vary."""
+
+    count: int = 10
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One edge case: what it does, what must come out, and how it is checked."""
+
+    name: str
+    description: str
+    expected: str
+    run: Callable[[Harness, Params], Outcome]
+
+
+def _market(h: Harness, minutes: int = 1, start: int = 0) -> list[Candle]:
+    """Candles that give execution a price (closes at MARKET_PRICE)."""
+    candles = []
+    for m in range(start, start + minutes):
+        opened = h.now - MINUTE * (start + minutes - m)
+        candles.append(
+            Candle(
+                **h.envelope("candle", m, at=opened + MINUTE),
+                symbol=h.symbol,
+                open_time=opened,
+                close_time=opened + MINUTE,
+                open=MARKET_PRICE,
+                high=MARKET_PRICE + 10,
+                low=MARKET_PRICE - 10,
+                close=MARKET_PRICE,
+                volume=Decimal(50),
+                quote_volume=Decimal(50) * MARKET_PRICE,
+            )
+        )
+    return candles
+
+
+def _later(h: Harness) -> Candle:
+    """A candle closing after the orders: paper execution fills a market order at the
+    market as it is after the order's latency, so it waits for data newer than the order."""
+    opened = h.now
+    return Candle(
+        **h.envelope("candle", 999_999, at=opened + MINUTE),
+        symbol=h.symbol,
+        open_time=opened,
+        close_time=opened + MINUTE,
+        open=MARKET_PRICE,
+        high=MARKET_PRICE + 10,
+        low=MARKET_PRICE - 10,
+        close=MARKET_PRICE,
+        volume=Decimal(50),
+        quote_volume=Decimal(50) * MARKET_PRICE,
+    )
+
+
+def _order(h: Harness, number: int, *, limit: Decimal | None = None) -> OrderSubmitted:
+    return OrderSubmitted(
+        **h.envelope("order", number),
+        order_id=h.event_id("o", number),
+        symbol=h.symbol,
+        side="buy",
+        order_type="market" if limit is None else "limit",
+        quantity=Decimal("0.001"),
+        price=limit,
+        reason="inject",
+    )
+
+
+def _outcome(h: Harness, name: str) -> Outcome:
+    return Outcome(name, h.batch)
+
+
+def market_order_no_price(h: Harness, p: Params) -> Outcome:
+    h.bus.publish_many(_market(h))
+    h.bus.publish_many([*(_order(h, i) for i in range(p.count)), _later(h)])
+    out = _outcome(h, "market-order-no-price")
+    out.figures["settle_s"] = h.settle()
+    out.expect("orders stored", p.count, h.count("orders"))
+    out.expect("market orders with price NULL", p.count, h.count("orders", "price IS NULL"))
+    out.expect("fills", p.count, h.count("trades"))
+    out.expect("fills priced from the market", 0, h.count("trades", "execution_price <= 0"))
+    return out
+
+
+def limit_order_with_price(h: Harness, p: Params) -> Outcome:
+    price = Decimal("90000.123456789")
+    h.bus.publish_many(_market(h))
+    h.bus.publish_many([_order(h, i, limit=price) for i in range(p.count)])
+    out = _outcome(h, "limit-order-with-price")
+    out.figures["settle_s"] = h.settle()
+    out.expect("limit orders stored", p.count, h.count("orders", "order_type = 'limit'"))
+    out.expect("with their exact price", p.count, h.count("orders", "price = %s", price))
+    out.expect("resting, not filled", 0, h.count("trades"))
+    return out
+
+
+def mixed_orders(h: Harness, p: Params) -> Outcome:
+    h.bus.publish_many(_market(h))
+    orders = [_order(h, i, limit=Decimal(90_000) if i % 3 == 0 else None) for i in range(p.count)]
+    h.bus.publish_many([*orders, _later(h)])
+    out = _outcome(h, "mixed-orders")
+    out.figures["settle_s"] = h.settle()
+    limits = sum(1 for o in orders if o.order_type == "limit")
+    rows = h.conn.execute(
+        "SELECT order_type, COUNT(*), COUNT(price) FROM orders WHERE event_id LIKE %s"
+        " GROUP BY order_type ORDER BY order_type",
+        (f"inject-{h.batch}-%",),
+    ).fetchall()
+    split = {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
+    out.expect(
+        "GROUP BY order_type: limit (count, with price)", (limits, limits), split.get("limit")
+    )
+    market = p.count - limits
+    out.expect("GROUP BY order_type: market (count, with price)", (market, 0), split.get("market"))
+    return out
+
+
+def _raw_result(h: Harness, number: int, status: str) -> bytes:
+    """An order result as a producer with its own spelling of the status would write it."""
+    payload = {
+        "type": "order_result",
+        **{
+            k: (v.isoformat() if hasattr(v, "isoformat") else v)
+            for k, v in h.envelope("result", number).items()
+        },
+        "order_id": h.event_id("o", number),
+        "symbol": h.symbol,
+        "side": "buy",
+        "order_type": "limit",
+        "status": status,
+        "quantity": "0.001",
+        "reason": f"injected {status}",
+    }
+    return json.dumps(payload).encode()
+
+
+def status_variants(h: Harness, p: Params) -> Outcome:
+    spellings = ["REJECTED", "rejected", "Rejected", "CANCELLED"]
+    h.bus.publish_many(_market(h))
+    h.bus.publish_many([_order(h, i, limit=Decimal(90_000)) for i in range(len(spellings))])
+    h.settle()
+    for i, status in enumerate(spellings):
+        h.bus.publish_raw(Stream.ORDER_RESULTS, _raw_result(h, i, status))
+    out = _outcome(h, "status-variants")
+    out.figures["settle_s"] = h.settle()
+    refused = h.count("orders", "status IN ('rejected', 'cancelled')")
+    out.expect("orders recorded as rejected/cancelled", len(spellings), refused)
+    out.expect("no trade for a refusal", 0, h.count("trades"))
+    out.expect("nothing dead-lettered", 0, len(h.dead_letters()))
+    return out
+
+
+def unknown_status(h: Harness, p: Params) -> Outcome:
+    h.bus.publish_raw(Stream.ORDER_RESULTS, _raw_result(h, 0, "EXPLODED"))
+    out = _outcome(h, "unknown-status")
+    out.figures["settle_s"] = h.settle()
+    letters = h.dead_letters()
+    out.expect("dead-lettered", 1, len(letters))
+    named = bool(letters) and "status" in letters[0]
+    out.expect("the reason names the status", True, named)
+    out.expect("nothing in trades", 0, h.count("trades"))
+    return out
+
+
+def duplicates(h: Harness, p: Params) -> Outcome:
+    events: list[Event] = [*_market(h), *(_order(h, i) for i in range(p.count)), _later(h)]
+    h.bus.publish_many(events)
+    h.bus.publish_many(events)  # the very same events again
+    out = _outcome(h, "duplicates")
+    out.figures["settle_s"] = h.settle()
+    out.expect("orders stored once", p.count, h.count("orders"))
+    out.expect("fills once", p.count, h.count("trades"))
+    out.expect("candles once", 2, h.count("candles"))
+    return out
+
+
+def _invalid_payloads(h: Harness) -> list[bytes]:
+    base = json.loads(encode_event(_market(h, 1, start=100)[0]))
+
+    def variant(number: int, **changes: Any) -> bytes:
+        payload = {**base, "event_id": h.event_id("bad", number), **changes}
+        return json.dumps({k: v for k, v in payload.items() if v is not ...}).encode()
+
+    return [
+        f'{{"type": "candle", "event_id": "{h.event_id("bad", 0)}", "open": '.encode(),
+        variant(1, close=...),  # a missing field
+        variant(2, volume=[1, 2]),  # a wrong type
+        variant(3, low="-5"),  # a negative price
+        variant(4, close="0"),  # a zero price
+        variant(5, high="NaN"),  # not a number
+        variant(6, high="1e40"),  # too large to store
+        variant(7, symbol="BTC USDT!"),  # not a symbol
+    ]
+
+
+def invalid_payloads(h: Harness, p: Params) -> Outcome:
+    valid = _market(h, p.count)
+    invalid = _invalid_payloads(h)
+    for i, bad in enumerate(invalid):
+        h.bus.publish_raw(Stream.MARKET_DATA, bad)
+        if i < len(valid):
+            h.bus.publish(valid[i])
+    h.bus.publish_many(valid[len(invalid) :])
+    out = _outcome(h, "invalid-payloads")
+    out.figures["settle_s"] = h.settle()
+    letters = h.dead_letters()
+    out.expect("every invalid event dead-lettered", len(invalid), len(letters))
+    out.expect("every valid event persisted", len(valid), h.count("candles"))
+    out.expect("no stage crashed", 0, sum(r.restarts for r in h.threads.runners))
+    out.expect("no execution_price <= 0", 0, h.count("trades", "execution_price <= 0"))
+    out.figures["reasons"] = letters
+    return out
+
+
+def burst(h: Harness, p: Params) -> Outcome:
+    candles = _market(h, p.count)
+    started = time.monotonic()
+    for offset in range(0, len(candles), 1_000):
+        h.bus.publish_many(candles[offset : offset + 1_000])
+    published_s = time.monotonic() - started
+    out = _outcome(h, "burst")
+    drained = h.settle(timeout=120)
+    persisted, letters = h.count("candles"), len(h.dead_letters())
+    out.expect("persisted + dead-lettered = sent", p.count, persisted + letters)
+    out.figures.update(
+        sent=p.count,
+        published_in_s=round(published_s, 3),
+        drained_in_s=round(drained, 3),
+        events_per_s=round(p.count / (published_s + drained), 1),
+    )
+    return out
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "market-order-no-price",
+            "market orders",
+            "stored with price NULL, filled",
+            market_order_no_price,
+        ),
+        Scenario(
+            "limit-order-with-price",
+            "limit orders below the market",
+            "stored with their exact Decimal price, resting",
+            limit_order_with_price,
+        ),
+        Scenario(
+            "mixed-orders",
+            "market and limit orders",
+            "GROUP BY order_type shows the split",
+            mixed_orders,
+        ),
+        Scenario(
+            "status-variants",
+            "REJECTED / rejected / Rejected / CANCELLED results",
+            "recorded on the order, no trade",
+            status_variants,
+        ),
+        Scenario(
+            "unknown-status",
+            "a result with an unknown status",
+            "dead-lettered with the reason, no trade",
+            unknown_status,
+        ),
+        Scenario("duplicates", "the same events twice", "stored once", duplicates),
+        Scenario(
+            "invalid-payloads",
+            "malformed, missing field, wrong type, negative, zero, NaN, huge, bad symbol",
+            "each invalid one dead-lettered, each valid one stored, no crash",
+            invalid_payloads,
+        ),
+        Scenario(
+            "burst", "--count events at once", "persisted + dead-lettered = sent; drain time", burst
+        ),
+    )
+}

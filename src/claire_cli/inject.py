@@ -1,0 +1,123 @@
+"""`claire inject`: throw an edge case at a dedicated engine and check what it did."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from claire_cli.context import state
+from claire_cli.output import console, print_json
+from engine.inject.harness import Outcome, harness
+from engine.inject.scenarios import SCENARIOS, Params
+from engine.papertest import service
+
+app = typer.Typer(
+    help="Publish edge cases into a dedicated engine (its own run id and streams) and verify "
+    "the outcome in PostgreSQL and Redis. Exit code 1 when an expectation fails.",
+    no_args_is_help=True,
+)
+
+
+@app.command("list")
+def list_scenarios(json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List every scenario with what it does and what must come out.
+
+    Example: claire inject list
+    """
+    if json:
+        print_json(
+            [
+                {"name": s.name, "does": s.description, "expects": s.expected}
+                for s in SCENARIOS.values()
+            ]
+        )
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("scenario", "does", "expects"):
+        table.add_column(column)
+    for scenario in SCENARIOS.values():
+        table.add_row(scenario.name, scenario.description, scenario.expected)
+    console.print(table)
+
+
+@app.command()
+def clean(
+    ctx: typer.Context,
+    batch: Annotated[
+        str | None, typer.Argument(help="One batch (default: every injected row).")
+    ] = None,
+) -> None:
+    """Delete what injections stored (rows whose event id starts with `inject-`).
+
+    Example: claire inject clean
+    """
+    pattern = f"inject-{batch}-%" if batch else "inject-%"
+    tables = (
+        "trades",
+        "order_results",
+        "orders",
+        "candles",
+        "signals",
+        "risk_decisions",
+        "portfolio_snapshots",
+        "alerts",
+        "market_gaps",
+    )
+    with service.connect(state(ctx).settings()) as conn:
+        removed = 0
+        for table in tables:
+            cursor = conn.execute(f"DELETE FROM {table} WHERE event_id LIKE %s", (pattern,))
+            removed += cursor.rowcount
+        conn.execute(
+            "DELETE FROM positions WHERE run_id LIKE %s", (pattern.removesuffix("-%") + "%",)
+        )
+        conn.execute("DELETE FROM dead_letters WHERE payload LIKE %s", (f"%{pattern}",))
+    console.print(f"removed {removed:,} injected rows")
+
+
+def _command(name: str) -> Callable[..., None]:
+    scenario = SCENARIOS[name]
+
+    def run(
+        ctx: typer.Context,
+        symbol: Annotated[str, typer.Option(help="Symbol of the injected events.")] = "BTCUSDT",
+        count: Annotated[int, typer.Option(help="How many events.", min=1)] = 10,
+        seed: Annotated[int, typer.Option(help="Seed of anything random.")] = 42,
+        json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    ) -> None:
+        settings = state(ctx).settings()
+        service.connect(settings).close()  # servers up, migrations current
+        with (
+            console.status(f"{name}: publishing and waiting for the pipeline"),
+            harness(settings, symbol=symbol.upper()) as h,
+        ):
+            outcome = scenario.run(h, Params(count=count, seed=seed))
+        if json:
+            print_json(outcome.to_dict())
+        else:
+            _render(outcome)
+        if not outcome.passed:
+            raise typer.Exit(1)
+
+    run.__doc__ = f"{scenario.description}: {scenario.expected}.\n\nExample: claire inject {name}"
+    return run
+
+
+def _render(outcome: Outcome) -> None:
+    table = Table(title=f"{outcome.scenario} (batch {outcome.batch})", box=None, pad_edge=False)
+    for column in ("expectation", "expected", "observed", "result"):
+        table.add_column(column)
+    for e in outcome.expectations:
+        mark = "[green]pass[/]" if e.passed else "[red]FAIL[/]"
+        table.add_row(e.name, escape(e.expected), escape(e.observed), mark)
+    console.print(table)
+    for key, value in outcome.figures.items():
+        console.print(f"  {key}: {escape(str(value))}")
+
+
+for _name in SCENARIOS:
+    app.command(_name)(_command(_name))
