@@ -135,6 +135,14 @@ class Harness:
                 )
             time.sleep(0.05)
 
+    def wait_for(self, what: str, query: str, *params: object, timeout: float = 10.0) -> None:
+        """Wait until `query` returns a truthy first column (a step a scenario depends on)."""
+        deadline = time.monotonic() + timeout
+        while not self.scalar(query, *params):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"waited {timeout:.0f} s for {what}")
+            time.sleep(0.02)
+
     def _behind(self) -> list[str]:
         behind = []
         for runner in self.threads.runners:

@@ -6,12 +6,13 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from engine.events import Candle, Event, OrderSubmitted, encode_event
+from engine.events import Candle, Event, OrderSubmitted, SignalGenerated, encode_event
 from engine.inject.harness import Harness, Outcome
+from engine.settings import Settings
 from engine.streams import Stream
 
 MINUTE = timedelta(minutes=1)
@@ -34,6 +35,8 @@ class Scenario:
     description: str
     expected: str
     run: Callable[[Harness, Params], Outcome]
+    #: Settings the scenario's engine needs (e.g. limits that let a drawdown happen).
+    prepare: Callable[[Settings], Settings] = lambda settings: settings
 
 
 def _market(h: Harness, minutes: int = 1, start: int = 0) -> list[Candle]:
@@ -74,6 +77,125 @@ def _later(h: Harness) -> Candle:
         volume=Decimal(50),
         quote_volume=Decimal(50) * MARKET_PRICE,
     )
+
+
+def _candle(h: Harness, symbol: str, closes_at: datetime, price: Decimal, number: int) -> Candle:
+    return Candle(
+        **h.envelope(f"candle-{symbol}", number, at=closes_at),
+        symbol=symbol,
+        open_time=closes_at - MINUTE,
+        close_time=closes_at,
+        open=price,
+        high=price,
+        low=price,
+        close=price,
+        volume=Decimal(50),
+        quote_volume=Decimal(50) * price,
+    )
+
+
+def _signal(h: Harness, number: int, at: datetime, side: str = "buy") -> SignalGenerated:
+    return SignalGenerated(
+        **h.envelope("signal", number, at=at),
+        symbol=h.symbol,
+        side=side,
+        strategy="inject",
+        confidence=Decimal("0.9"),
+        reference_price=MARKET_PRICE,
+        reason="injected",
+    )
+
+
+def _decision(h: Harness, number: int) -> tuple[bool, str] | None:
+    row = h.conn.execute(
+        "SELECT approved, reason_code FROM risk_decisions WHERE signal_id = %s",
+        (h.event_id("signal", number),),
+    ).fetchone()
+    return (bool(row[0]), str(row[1])) if row else None
+
+
+def _alerts(h: Harness, code: str) -> list[tuple[bool, str]]:
+    rows = h.conn.execute(
+        "SELECT cleared, level FROM alerts WHERE run_id = %s AND code = %s ORDER BY ts_event",
+        (h.run_id, code),
+    ).fetchall()
+    return [(bool(r[0]), str(r[1])) for r in rows]
+
+
+def stale_data(h: Harness, p: Params) -> Outcome:
+    other = "ETHUSDT" if h.symbol != "ETHUSDT" else "BTCUSDT"
+    events: list[Event] = [
+        _candle(h, h.symbol, h.now - MINUTE * (10 - m), MARKET_PRICE, m) for m in range(5)
+    ]
+    # The symbol goes quiet while the market (another symbol) moves on five minutes.
+    events += [_candle(h, other, h.now - MINUTE * (5 - m), Decimal(3500), m) for m in range(6)]
+    events.append(_signal(h, 1, h.now))
+    h.bus.publish_many(events)
+    h.settle()
+    h.bus.publish_many(
+        [_candle(h, h.symbol, h.now + MINUTE, MARKET_PRICE, 99), _signal(h, 2, h.now + MINUTE)]
+    )
+    out = _outcome(h, "stale-data")
+    out.figures["settle_s"] = h.settle()
+    alerts = _alerts(h, "market_data_stale")
+    out.expect("stale alert raised", True, (False, "warning") in [(c, lv) for c, lv in alerts])
+    out.expect("entry denied as stale", (False, "stale_market_data"), _decision(h, 1))
+    out.expect("alert cleared when data resumes", True, any(cleared for cleared, _ in alerts))
+    second = _decision(h, 2)
+    out.expect(
+        "no stale denial once data is back",
+        True,
+        second is not None and second[1] != "stale_market_data",
+    )
+    return out
+
+
+def _unlimited(settings: Settings) -> Settings:
+    """A position as large as equity, so a price fall moves equity as much."""
+    risk = settings.risk.model_copy(
+        update={
+            "max_position": Decimal(1),
+            "max_exposure": Decimal(1),
+            "max_daily_drawdown": Decimal(1),
+        }
+    )
+    return settings.model_copy(update={"risk": risk})
+
+
+def drawdown(h: Harness, p: Params) -> Outcome:
+    events: list[Event] = [
+        _candle(h, h.symbol, h.now - MINUTE * (3 - m), MARKET_PRICE, m) for m in range(3)
+    ]
+    events.append(_signal(h, 1, h.now))
+    h.bus.publish_many(events)
+    h.wait_for("the entry order", "SELECT COUNT(*) FROM orders WHERE run_id = %s", h.run_id)
+    # Execution fills a market order at the first market data after its latency.
+    h.bus.publish(_candle(h, h.symbol, h.now + MINUTE, MARKET_PRICE, 3))
+    h.wait_for("the entry fill", "SELECT COUNT(*) FROM trades WHERE run_id = %s", h.run_id)
+    h.settle()
+    # Then the price falls 1 % a minute for twelve minutes.
+    falling = [
+        _candle(
+            h,
+            h.symbol,
+            h.now + MINUTE * (2 + m),
+            MARKET_PRICE * (1 - Decimal("0.01") * (m + 1)),
+            10 + m,
+        )
+        for m in range(12)
+    ]
+    h.bus.publish_many([*falling, _signal(h, 2, h.now + MINUTE * 14)])
+    out = _outcome(h, "drawdown")
+    out.figures["settle_s"] = h.settle()
+    fills = h.scalar("SELECT COUNT(*) FROM trades WHERE run_id = %s", h.run_id)
+    out.expect("entry filled", 1, fills)
+    out.expect("drawdown alert (3 %)", True, bool(_alerts(h, "drawdown")))
+    halted = _alerts(h, "abort_drawdown")
+    out.expect("run halted at the abort level (8 %), critical", True, (False, "critical") in halted)
+    denied = _decision(h, 2)
+    out.expect("entries refused once halted", True, denied is not None and not denied[0])
+    out.figures["decision_after_halt"] = denied
+    return out
 
 
 def _order(h: Harness, number: int, *, limit: Decimal | None = None) -> OrderSubmitted:
@@ -296,6 +418,19 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "burst", "--count events at once", "persisted + dead-lettered = sent; drain time", burst
+        ),
+        Scenario(
+            "stale-data",
+            "a symbol's data stops, then resumes",
+            "breaker trips (alert, entries denied as stale), clears when data returns",
+            stale_data,
+        ),
+        Scenario(
+            "drawdown",
+            "a full-size position, then the price falls 12 %",
+            "alert at 3 %, the run halts at 8 % with a critical alert, entries refused",
+            drawdown,
+            _unlimited,
         ),
     )
 }

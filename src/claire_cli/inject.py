@@ -93,7 +93,7 @@ def _command(name: str) -> Callable[..., None]:
         service.connect(settings).close()  # servers up, migrations current
         with (
             console.status(f"{name}: publishing and waiting for the pipeline"),
-            harness(settings, symbol=symbol.upper()) as h,
+            harness(scenario.prepare(settings), symbol=symbol.upper()) as h,
         ):
             outcome = scenario.run(h, Params(count=count, seed=seed))
         if json:

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.parametrize("name", [n for n in SCENARIOS if n != "burst"])
 def test_scenario_passes_its_verification(settings: Settings, name: str) -> None:
-    with harness(settings) as h:
-        outcome = SCENARIOS[name].run(h, Params(count=10))
+    scenario = SCENARIOS[name]
+    with harness(scenario.prepare(settings)) as h:
+        outcome = scenario.run(h, Params(count=10))
     failed = [e for e in outcome.expectations if not e.passed]
     assert not failed, failed
     assert outcome.expectations
