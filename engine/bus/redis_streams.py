@@ -122,6 +122,17 @@ class RedisStreamBus:
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise BusUnavailableError(f"Redis does not answer: {exc}") from exc
 
+    def publish_encoded(self, stream: Stream, payloads: Sequence[bytes]) -> list[str]:
+        """Append already-encoded payloads to one stream in one round trip (bursts)."""
+        pipe = self.client.pipeline(transaction=False)
+        key = self.key(stream)
+        for payload in payloads:
+            self._append(pipe, key, payload)
+        try:
+            return [_text(message_id) for message_id in pipe.execute()]
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise BusUnavailableError(f"Redis does not answer: {exc}") from exc
+
     def publish_raw(self, stream: Stream, payload: bytes) -> str:
         """Append an arbitrary payload (used to inject malformed events on purpose)."""
         return _text(self._append(self.client, self.key(stream), payload))

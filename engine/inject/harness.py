@@ -85,6 +85,7 @@ class Harness:
     threads: ThreadedPipeline
     recorder: DeadLetterRecorder
     symbol: str = "BTCUSDT"
+    redis_url: str = ""
     now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
 
     @property
@@ -190,7 +191,9 @@ def harness(
         threads.start()
         try:
             recorder = DeadLetterRecorder(bus, EventWriter(conn, endpoints.database_conninfo))
-            yield Harness(settings, batch, bus, conn, pipeline, threads, recorder, symbol)
+            yield Harness(
+                settings, batch, bus, conn, pipeline, threads, recorder, symbol, endpoints.redis_url
+            )
         finally:
             threads.stop()
             clear_streams(bus)

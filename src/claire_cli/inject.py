@@ -87,6 +87,7 @@ def _command(name: str) -> Callable[..., None]:
         symbol: Annotated[str, typer.Option(help="Symbol of the injected events.")] = "BTCUSDT",
         count: Annotated[int, typer.Option(help="How many events.", min=1)] = 10,
         seed: Annotated[int, typer.Option(help="Seed of anything random.")] = 42,
+        rate: Annotated[float, typer.Option(help="Events per second (load).", min=0.1)] = 100.0,
         json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     ) -> None:
         settings = state(ctx).settings()
@@ -95,7 +96,7 @@ def _command(name: str) -> Callable[..., None]:
             console.status(f"{name}: publishing and waiting for the pipeline"),
             harness(scenario.prepare(settings), symbol=symbol.upper()) as h,
         ):
-            outcome = scenario.run(h, Params(count=count, seed=seed))
+            outcome = scenario.run(h, Params(count=count, seed=seed, rate=rate))
         if json:
             print_json(outcome.to_dict())
         else:

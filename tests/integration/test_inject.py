@@ -15,7 +15,7 @@ from engine.settings import Settings
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("name", [n for n in SCENARIOS if n != "burst"])
+@pytest.mark.parametrize("name", [n for n in SCENARIOS if n not in ("burst", "load")])
 def test_scenario_passes_its_verification(settings: Settings, name: str) -> None:
     scenario = SCENARIOS[name]
     with harness(scenario.prepare(settings)) as h:
@@ -31,6 +31,14 @@ def test_burst_of_ten_thousand_then_nothing_lost(settings: Settings) -> None:
         outcome = SCENARIOS["burst"].run(h, Params(count=10_000))
     assert outcome.passed, outcome.expectations
     assert outcome.figures["sent"] == 10_000
+    print(outcome.figures)
+
+
+def test_load_then_every_signal_decided_with_latency_figures(settings: Settings) -> None:
+    with harness(settings) as h:
+        outcome = SCENARIOS["load"].run(h, Params(count=200, rate=200))
+    assert outcome.passed, outcome.expectations
+    assert outcome.figures["latency_p50_ms"] <= outcome.figures["latency_p99_ms"]
     print(outcome.figures)
 
 
