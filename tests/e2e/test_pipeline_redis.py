@@ -92,7 +92,17 @@ def test_synthetic_market_through_redis_then_everything_persisted_once(
 ) -> None:
     market = list(synthetic_candles(SYMBOLS, datetime(2026, 1, 5, tzinfo=UTC), 600, seed=7))
     with threaded(settings, bus, database_conninfo):
-        bus.publish_many(market)
+        # Paced like a live feed: each minute once the pipeline has taken the last. (Flooded
+        # all at once, execution would read every candle before the first order, and a
+        # market order fills only at market data that comes after it.)
+        for minute in range(0, len(market), len(SYMBOLS)):
+            bus.publish_many(market[minute : minute + len(SYMBOLS)])
+            eventually(
+                lambda: not bus.group_lag(Stream.MARKET_DATA, "execution"),
+                timeout=10,
+                interval=0.001,
+                what="execution to take the minute",
+            )
         eventually(
             lambda: count(db, "SELECT COUNT(*) FROM candles") == len(market) and settled(bus),
             timeout=60,
