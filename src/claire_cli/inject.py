@@ -14,6 +14,7 @@ from claire_cli.output import console, print_json
 from engine.inject.harness import Outcome, harness
 from engine.inject.scenarios import SCENARIOS, Params
 from engine.papertest import service
+from engine.papertest.durations import parse_duration
 
 app = typer.Typer(
     help="Publish edge cases into a dedicated engine (its own run id and streams) and verify "
@@ -87,7 +88,10 @@ def _command(name: str) -> Callable[..., None]:
         symbol: Annotated[str, typer.Option(help="Symbol of the injected events.")] = "BTCUSDT",
         count: Annotated[int, typer.Option(help="How many events.", min=1)] = 10,
         seed: Annotated[int, typer.Option(help="Seed of anything random.")] = 42,
-        rate: Annotated[float, typer.Option(help="Events per second (load).", min=0.1)] = 100.0,
+        rate: Annotated[str, typer.Option(help="Events per second, or 100/min (load).")] = "100",
+        duration: Annotated[
+            str | None, typer.Option(help="How long (load): 10m; sets --count from --rate.")
+        ] = None,
         json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     ) -> None:
         settings = state(ctx).settings()
@@ -96,7 +100,10 @@ def _command(name: str) -> Callable[..., None]:
             console.status(f"{name}: publishing and waiting for the pipeline"),
             harness(scenario.prepare(settings), symbol=symbol.upper()) as h,
         ):
-            outcome = scenario.run(h, Params(count=count, seed=seed, rate=rate))
+            per_second = parse_rate(rate)
+            if duration is not None:
+                count = max(1, int(per_second * parse_duration(duration).total_seconds()))
+            outcome = scenario.run(h, Params(count=count, seed=seed, rate=per_second))
         if json:
             print_json(outcome.to_dict())
         else:
@@ -106,6 +113,19 @@ def _command(name: str) -> Callable[..., None]:
 
     run.__doc__ = f"{scenario.description}: {scenario.expected}.\n\nExample: claire inject {name}"
     return run
+
+
+def parse_rate(text: str) -> float:
+    """`5`, `5/s`, `100/min`, `6000/h` -> events per second."""
+    number, _, unit = text.strip().lower().partition("/")
+    seconds = {"": 1, "s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600}.get(unit)
+    try:
+        value = float(number)
+    except ValueError:
+        value = 0.0
+    if seconds is None or value <= 0:
+        raise typer.BadParameter(f"rate {text!r}: write e.g. 5, 5/s or 100/min")
+    return value / seconds
 
 
 def _render(outcome: Outcome) -> None:

@@ -37,3 +37,15 @@ def test_scenario_verified_then_exit_0_and_clean_removes_its_rows() -> None:
     cleaned = CliRunner().invoke(app, ["inject", "clean", outcome["batch"]])
     assert cleaned.exit_code == 0, cleaned.output
     assert "removed 10 injected rows" in cleaned.stdout
+
+
+def test_load_at_a_rate_for_a_duration_prints_latency() -> None:
+    result = CliRunner().invoke(
+        app, ["inject", "load", "--rate", "600/min", "--duration", "5s", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    outcome = json.loads(result.stdout)
+    assert outcome["figures"]["rate_per_s"] == 10
+    assert {"latency_p50_ms", "latency_p99_ms"} <= set(outcome["figures"])
+    decided = next(e for e in outcome["expectations"] if e["name"].startswith("every signal"))
+    assert decided["observed"] == "50"
