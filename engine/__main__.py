@@ -107,6 +107,8 @@ def _run_stage(name: str, run_id: str, monitor_port: int | None) -> int:
             "postgres": postgres_probe(endpoints.database_conninfo),
         },
     )
+    metrics.watch_health(health.report)
+    metrics.watch_backups(settings.backup_dir)
     port = settings.monitor.port if monitor_port is None else monitor_port
     monitor = MonitorServer(metrics.registry, health.report, host=settings.monitor.host, port=port)
     monitor.start()

@@ -7,10 +7,13 @@ for its report, which is computed from the database.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from engine.bus.base import Publisher
 from engine.events import (
@@ -21,6 +24,7 @@ from engine.events import (
     RiskDecided,
     SignalGenerated,
 )
+from engine.observability.health import HealthReport
 from engine.services.base import Stage
 from engine.streams import Stream
 
@@ -66,6 +70,9 @@ class EngineMetrics:
             "claire_risk_decisions", "Risk decisions", ["outcome", "reason"], registry=r
         )
         self.fills = Counter("claire_fills", "Orders filled", ["symbol", "side"], registry=r)
+        self.order_results = Counter(
+            "claire_order_results", "Order results by status", ["status"], registry=r
+        )
         self.fees = Counter("claire_fees", "Fees paid", ["currency"], registry=r)
         self.equity = Gauge("claire_equity", "Equity at the latest snapshot", registry=r)
         self.drawdown = Gauge(
@@ -93,6 +100,7 @@ class EngineMetrics:
             outcome = "approved" if event.approved else "denied"
             self.risk_decisions.labels(outcome, event.reason_code).inc()
         elif isinstance(event, OrderResultReported):
+            self.order_results.labels(str(event.status)).inc()
             if event.filled_quantity > 0:
                 self.fills.labels(event.symbol, str(event.side)).inc()
             if event.fee and event.fee_currency:
@@ -130,6 +138,14 @@ class EngineMetrics:
                     entry[f"p{pct}_ms"] = round(value * 1000, 3)
         restarts = sum(int(str(e.get("restarts", 0))) for e in stages.values())
         return {"stages": stages, "restarts": restarts}
+
+    def watch_health(self, report: Callable[[], HealthReport]) -> None:
+        """Export each health check as `claire_healthy{check}` (1 passing, 0 failing)."""
+        self.registry.register(_HealthCollector(report))
+
+    def watch_backups(self, directory: Path) -> None:
+        """Export the time of the newest complete backup as a gauge (for the 26 h rule)."""
+        self.registry.register(_BackupCollector(directory))
 
     def publisher(self, stage: str, publisher: Publisher) -> Publisher:
         """Wrap `publisher` so what `stage` publishes is counted and observed."""
@@ -209,3 +225,32 @@ def _quantile(registry: CollectorRegistry, stage: str, q: float) -> float | None
         if count >= q * total:
             return bound if bound != float("inf") else None
     return None
+
+
+class _HealthCollector(Collector):
+    def __init__(self, report: Callable[[], HealthReport]) -> None:
+        self._report = report
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "claire_healthy", "Health checks of this process (1 passing)", labels=["check"]
+        )
+        for check in self._report().checks:
+            family.add_metric([check.name], 1.0 if check.ok else 0.0)
+        yield family
+
+
+class _BackupCollector(Collector):
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "claire_last_backup_timestamp_seconds", "When the newest complete backup was made"
+        )
+        manifests = (
+            list(self._directory.glob("*/manifest.json")) if self._directory.exists() else []
+        )
+        complete = [m for m in manifests if not m.parent.name.endswith(".partial")]
+        family.add_metric([], max((m.stat().st_mtime for m in complete), default=0.0))
+        yield family

@@ -306,6 +306,8 @@ class PapertestEngine:
                 "postgres": postgres_probe(self.endpoints.database_conninfo),
             },
         )
+        self.metrics.watch_health(health.report)
+        self.metrics.watch_backups(self.settings.backup_dir)
         server = MonitorServer(
             self.metrics.registry,
             health.report,
