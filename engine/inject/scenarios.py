@@ -44,43 +44,17 @@ class Scenario:
 
 
 def _market(h: Harness, minutes: int = 1, start: int = 0) -> list[Candle]:
-    """Candles that give execution a price (closes at MARKET_PRICE)."""
-    candles = []
-    for m in range(start, start + minutes):
-        opened = h.now - MINUTE * (start + minutes - m)
-        candles.append(
-            Candle(
-                **h.envelope("candle", m, at=opened + MINUTE),
-                symbol=h.symbol,
-                open_time=opened,
-                close_time=opened + MINUTE,
-                open=MARKET_PRICE,
-                high=MARKET_PRICE + 10,
-                low=MARKET_PRICE - 10,
-                close=MARKET_PRICE,
-                volume=Decimal(50),
-                quote_volume=Decimal(50) * MARKET_PRICE,
-            )
-        )
-    return candles
+    """Candles that give execution a price (closes at MARKET_PRICE), ending at `h.now`."""
+    return [
+        _candle(h, h.symbol, h.now - MINUTE * (start + minutes - m - 1), MARKET_PRICE, m)
+        for m in range(start, start + minutes)
+    ]
 
 
 def _later(h: Harness) -> Candle:
     """A candle closing after the orders: paper execution fills a market order at the
     market as it is after the order's latency, so it waits for data newer than the order."""
-    opened = h.now
-    return Candle(
-        **h.envelope("candle", 999_999, at=opened + MINUTE),
-        symbol=h.symbol,
-        open_time=opened,
-        close_time=opened + MINUTE,
-        open=MARKET_PRICE,
-        high=MARKET_PRICE + 10,
-        low=MARKET_PRICE - 10,
-        close=MARKET_PRICE,
-        volume=Decimal(50),
-        quote_volume=Decimal(50) * MARKET_PRICE,
-    )
+    return _candle(h, h.symbol, h.now + MINUTE, MARKET_PRICE, 999_999)
 
 
 def _candle(h: Harness, symbol: str, closes_at: datetime, price: Decimal, number: int) -> Candle:
