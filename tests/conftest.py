@@ -120,3 +120,20 @@ def db(database_conninfo: str) -> Iterator[psycopg.Connection[tuple[object, ...]
     """An autocommit connection to this test's database."""
     with psycopg.connect(database_conninfo, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def claire_env(
+    monkeypatch: pytest.MonkeyPatch,
+    runtime_home: Path,
+    database_name: str,
+    redis_namespace: str,
+    tmp_path: Path,
+) -> None:
+    """Point every `claire` invocation (and any engine it starts) at this test's database,
+    Redis namespace and backup directory; monitor endpoints on free ports."""
+    monkeypatch.setenv("CLAIRE_HOME", str(runtime_home))
+    monkeypatch.setenv("CLAIRE_DATABASE_NAME", database_name)
+    monkeypatch.setenv("CLAIRE_REDIS_NAMESPACE", redis_namespace)
+    monkeypatch.setenv("CLAIRE_MONITOR_PORT", "0")
+    monkeypatch.setenv("CLAIRE_BACKUP_DIR", str(tmp_path / "backups"))

@@ -11,16 +11,7 @@ from typer.testing import CliRunner
 from claire_cli.app import app
 from engine.backup.manifest import DUMP
 
-pytestmark = [pytest.mark.cli, pytest.mark.integration]
-
-
-@pytest.fixture(autouse=True)
-def _suite_servers(
-    monkeypatch: pytest.MonkeyPatch, runtime_home: Path, database_name: str, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("CLAIRE_HOME", str(runtime_home))
-    monkeypatch.setenv("CLAIRE_DATABASE_NAME", database_name)
-    monkeypatch.setenv("CLAIRE_BACKUP_DIR", str(tmp_path / "backups"))
+pytestmark = [pytest.mark.cli, pytest.mark.integration, pytest.mark.usefixtures("claire_env")]
 
 
 def claire(*args: str, stdin: str | None = None) -> object:

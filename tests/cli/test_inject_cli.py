@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from claire_cli.app import app
 
-pytestmark = [pytest.mark.cli, pytest.mark.integration]
-
-
-@pytest.fixture(autouse=True)
-def _suite_servers(
-    monkeypatch: pytest.MonkeyPatch, runtime_home: Path, database_name: str, redis_namespace: str
-) -> None:
-    monkeypatch.setenv("CLAIRE_HOME", str(runtime_home))
-    monkeypatch.setenv("CLAIRE_DATABASE_NAME", database_name)
-    monkeypatch.setenv("CLAIRE_REDIS_NAMESPACE", redis_namespace)
+pytestmark = [pytest.mark.cli, pytest.mark.integration, pytest.mark.usefixtures("claire_env")]
 
 
 def test_list_names_every_scenario() -> None:

@@ -23,26 +23,15 @@ from engine.papertest.launcher import pid_file
 from engine.runtime.processes import read_pid
 from tests.support import eventually
 
-pytestmark = [pytest.mark.cli, pytest.mark.integration, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.cli,
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("claire_env"),
+]
 
 Db = psycopg.Connection[tuple[object, ...]]
 SYMBOLS = "BTCUSDT,ETHUSDT"
-
-
-@pytest.fixture(autouse=True)
-def _suite_servers(
-    monkeypatch: pytest.MonkeyPatch,
-    runtime_home: Path,
-    database_name: str,
-    redis_namespace: str,
-    tmp_path: Path,
-) -> None:
-    """Every claire invocation (and the engine it starts) uses this test's database."""
-    monkeypatch.setenv("CLAIRE_HOME", str(runtime_home))
-    monkeypatch.setenv("CLAIRE_DATABASE_NAME", database_name)
-    monkeypatch.setenv("CLAIRE_REDIS_NAMESPACE", redis_namespace)
-    monkeypatch.setenv("CLAIRE_MONITOR_PORT", "0")
-    monkeypatch.setenv("CLAIRE_BACKUP_DIR", str(tmp_path / "backups"))
 
 
 def claire(*args: str) -> Any:

@@ -14,23 +14,9 @@ from typer.testing import CliRunner
 from claire_cli.app import app
 from engine.papertest.runs import Run, RunParameters, RunRepository, utc_now
 
-pytestmark = [pytest.mark.cli, pytest.mark.integration]
+pytestmark = [pytest.mark.cli, pytest.mark.integration, pytest.mark.usefixtures("claire_env")]
 
 Db = psycopg.Connection[tuple[object, ...]]
-
-
-@pytest.fixture(autouse=True)
-def _suite_servers(
-    monkeypatch: pytest.MonkeyPatch,
-    runtime_home: Path,
-    database_name: str,
-    redis_namespace: str,
-    tmp_path: Path,
-) -> None:
-    monkeypatch.setenv("CLAIRE_HOME", str(runtime_home))
-    monkeypatch.setenv("CLAIRE_DATABASE_NAME", database_name)
-    monkeypatch.setenv("CLAIRE_REDIS_NAMESPACE", redis_namespace)
-    monkeypatch.setenv("CLAIRE_BACKUP_DIR", str(tmp_path / "backups"))
 
 
 def recent_backup(tmp_path: Path) -> None:
