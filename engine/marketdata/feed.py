@@ -90,7 +90,8 @@ class MarketFeed:
         batch: list[MarketItem] = []
         reason: EndReason = "exhausted"
         until = self.options.until
-        async for item in self._resumed(self._ordered(self.source.items())):
+        items = self._resumed(self._ordered(self.source.items()))
+        async for item in _until(items, stop):
             if stop is not None and stop.is_set():
                 reason = "stopped"
                 break
@@ -111,6 +112,8 @@ class MarketFeed:
                 if await self._flush(batch):
                     return self._result("stopped")
                 batch = []
+        if stop is not None and stop.is_set():
+            reason = "stopped"
         if batch and await self._flush(batch):
             reason = "stopped"
         return self._result(reason)
@@ -194,3 +197,30 @@ async def _numbered(items: AsyncIterator[MarketItem]) -> AsyncIterator[tuple[int
     async for item in items:
         yield count, item
         count += 1
+
+
+async def _until(
+    items: AsyncIterator[MarketItem], stop: asyncio.Event | None
+) -> AsyncIterator[MarketItem]:
+    """Yield `items` until they end or `stop` is set, even while waiting for the next one
+    (a live source can be quiet for a long time)."""
+    if stop is None:
+        async for item in items:
+            yield item
+        return
+    waiter = asyncio.ensure_future(stop.wait())
+    try:
+        while not stop.is_set():
+            following = asyncio.ensure_future(anext(items))
+            done, _ = await asyncio.wait({following, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if following not in done:
+                following.cancel()
+                await asyncio.gather(following, return_exceptions=True)
+                return
+            try:
+                yield following.result()
+            except StopAsyncIteration:
+                return
+    finally:
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)

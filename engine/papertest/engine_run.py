@@ -351,7 +351,9 @@ class PapertestEngine:
 
     async def _feed(self, bus: Any, after_publish: Any, backlog: Any) -> FeedResult:
         run = self.run_record
-        speed = parse_speed(run.parameters.speed)
+        live = run.parameters.source == "mexc"
+        # Live data arrives in real time by itself: pacing it would hold back the history.
+        speed = None if live else parse_speed(run.parameters.speed)
         duration = parse_duration(run.parameters.duration)
         replayed = run.parameters.source.startswith("replay:")
         options = FeedOptions(
@@ -359,7 +361,9 @@ class PapertestEngine:
             until=None if replayed else run.started_at + duration,
             span=duration if replayed else None,
             after=self._resume_point() if self.resume else None,
-            batch_size=1 if isinstance(bus, InMemoryBus) else 200,
+            # In memory: one event at a time (replays identical to live). Live: each event as it
+            # comes. Paced replays over Redis: batches.
+            batch_size=1 if isinstance(bus, InMemoryBus) or live else 200,
             max_backlog=self.settings.monitor.max_consumer_lag // 2,
             run_id=run.run_id,
             # Live data arrives slightly out of event-time order; release it in replay order.

@@ -11,6 +11,7 @@ from engine.events import Event
 from engine.marketdata.feed import FeedOptions, FeedResult, MarketFeed
 from engine.marketdata.files import MarketRecorder, read_market_data
 from engine.marketdata.source import SyntheticSource
+from engine.marketdata.synthetic import synthetic_candles
 from engine.streams import Stream
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
@@ -158,3 +159,26 @@ def test_reorder_window_then_late_arrivals_released_in_replay_order() -> None:
     bus.drain()
     expected = sorted(replay_order(e) for e in late_first)
     assert [replay_order(e) for e in events] == expected  # type: ignore[arg-type]
+
+
+def test_stop_while_a_live_source_is_quiet_then_ends_at_once() -> None:
+    first = next(iter(synthetic_candles(SYMBOLS, START, 1)))
+
+    class Quiet:
+        name = "quiet"
+
+        async def items(self):  # type: ignore[no-untyped-def]
+            yield first
+            await asyncio.sleep(3600)  # a market with nothing to say
+
+        async def close(self) -> None: ...
+
+    async def body() -> FeedResult:
+        stop = asyncio.Event()
+        market = MarketFeed(Quiet(), InMemoryBus(), FeedOptions(batch_size=1))  # type: ignore[arg-type]
+        asyncio.get_running_loop().call_later(0.1, stop.set)
+        return await asyncio.wait_for(market.run(stop), 5)
+
+    result = asyncio.run(body())
+    assert result.reason == "stopped"
+    assert result.events == 1
