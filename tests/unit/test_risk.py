@@ -357,6 +357,7 @@ def test_circuit_breaker_when_data_stale_then_one_alert_denial_and_recovery() ->
     assert denied.reason_code == RiskReason.STALE_MARKET_DATA
     assert denied.alerts == ()  # already raised by check_market
     assert [(a.code, a.symbol, a.cleared) for a in cleared] == [("market_data_stale", BTC, True)]
+    assert [str(a.level) for a in cleared] == ["info"]  # good news is not a warning
     assert resumed.reason_code == RiskReason.APPROVED
 
 

@@ -327,7 +327,7 @@ class RiskEngine:
         if not stale:
             state.stale_symbols.discard(symbol)
             message = f"market data for {symbol} is fresh again: entries resume"
-            return [self._alert(code, AlertLevel.WARNING, message, now, symbol, cleared=True)]
+            return [self._alert(code, AlertLevel.INFO, message, now, symbol, cleared=True)]
         state.stale_symbols.add(symbol)
         seen = "no data received" if age is None else f"newest data is {age} old"
         limit = self._stale_after
