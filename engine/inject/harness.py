@@ -86,6 +86,7 @@ class Harness:
     recorder: DeadLetterRecorder
     symbol: str = "BTCUSDT"
     redis_url: str = ""
+    scenario: str = "manual"
     now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
 
     @property
@@ -93,7 +94,8 @@ class Harness:
         return f"inject-{self.batch}"
 
     def event_id(self, kind: str, number: int) -> str:
-        return f"inject-{self.batch}-{kind}-{number}"
+        """`inject-<batch>-<scenario>-<kind>-<n>`: an injected event names where it came from."""
+        return f"inject-{self.batch}-{self.scenario}-{kind}-{number}"
 
     def envelope(self, kind: str, number: int, at: datetime | None = None) -> dict[str, Any]:
         when = at or self.now
@@ -167,6 +169,7 @@ def harness(
     stages: Callable[[Pipeline], list[Stage]] | None = None,
     symbol: str = "BTCUSDT",
     capital: Decimal = Decimal(100_000),
+    scenario: str = "manual",
 ) -> Iterator[Harness]:
     """Start a dedicated pipeline (all stages, or those `stages` picks) for one batch."""
     batch = uuid.uuid4().hex[:8]
@@ -192,7 +195,16 @@ def harness(
         try:
             recorder = DeadLetterRecorder(bus, EventWriter(conn, endpoints.database_conninfo))
             yield Harness(
-                settings, batch, bus, conn, pipeline, threads, recorder, symbol, endpoints.redis_url
+                settings,
+                batch,
+                bus,
+                conn,
+                pipeline,
+                threads,
+                recorder,
+                symbol,
+                endpoints.redis_url,
+                scenario,
             )
         finally:
             threads.stop()

@@ -98,7 +98,7 @@ def _command(name: str) -> Callable[..., None]:
         service.connect(settings).close()  # servers up, migrations current
         with (
             console.status(f"{name}: publishing and waiting for the pipeline"),
-            harness(scenario.prepare(settings), symbol=symbol.upper()) as h,
+            harness(scenario.prepare(settings), symbol=symbol.upper(), scenario=name) as h,
         ):
             per_second = parse_rate(rate)
             if duration is not None:

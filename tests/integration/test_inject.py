@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 @pytest.mark.parametrize("name", [n for n in SCENARIOS if n not in ("burst", "load")])
 def test_scenario_passes_its_verification(settings: Settings, name: str) -> None:
     scenario = SCENARIOS[name]
-    with harness(scenario.prepare(settings)) as h:
+    with harness(scenario.prepare(settings), scenario=name) as h:
         outcome = scenario.run(h, Params(count=10))
     failed = [e for e in outcome.expectations if not e.passed]
     assert not failed, failed
@@ -27,7 +27,7 @@ def test_scenario_passes_its_verification(settings: Settings, name: str) -> None
 
 @pytest.mark.slow
 def test_burst_of_ten_thousand_then_nothing_lost(settings: Settings) -> None:
-    with harness(settings) as h:
+    with harness(settings, scenario="burst") as h:
         outcome = SCENARIOS["burst"].run(h, Params(count=10_000))
     assert outcome.passed, outcome.expectations
     assert outcome.figures["sent"] == 10_000
@@ -35,7 +35,7 @@ def test_burst_of_ten_thousand_then_nothing_lost(settings: Settings) -> None:
 
 
 def test_load_then_every_signal_decided_with_latency_figures(settings: Settings) -> None:
-    with harness(settings) as h:
+    with harness(settings, scenario="load") as h:
         outcome = SCENARIOS["load"].run(h, Params(count=200, rate=200))
     assert outcome.passed, outcome.expectations
     assert outcome.figures["latency_p50_ms"] <= outcome.figures["latency_p99_ms"]
