@@ -280,6 +280,10 @@ class MonitorSettings(_Section):
     max_consumer_lag: int = Field(
         10_000, ge=1, description="/health fails when a stage is this many events behind"
     )
+    prometheus: bool = Field(
+        False, description="claire up also starts Prometheus (local runtime; needs its binary)"
+    )
+    prometheus_port: Port = Field(9090, description="Port of that Prometheus (127.0.0.1)")
 
 
 class NotifySettings(_Section):

@@ -9,24 +9,18 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from engine.papertest.logs import run_log_dir
-from engine.runtime.processes import pid_alive, read_pid
+from engine.runtime.processes import pid_alive, read_pid, start_detached
 
 ENGINE_MARK = "engine papertest"
 
 
 def pid_file(home: Path, run_id: str) -> Path:
     return home / "run" / f"papertest-{run_id}.pid"
-
-
-#: Start the command in the background of a throw-away shell, print its pid, and exit: the
-#: engine is re-parented to init, in its own session, and outlives the terminal.
-_DETACH = '"$@" >>"$PAPERTEST_CONSOLE_LOG" 2>&1 </dev/null & echo $!'
 
 
 def launch(
@@ -44,21 +38,8 @@ def launch(
         command += ["--env-file", str(env_file)]
     logs = run_log_dir(home, run_id)
     logs.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "PYTHONPATH": _import_path(),
-        "PAPERTEST_CONSOLE_LOG": str(logs / "console.log"),
-    }
-    shell = subprocess.run(
-        ["/bin/sh", "-c", _DETACH, "claire-engine", *command],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        start_new_session=True,
-        timeout=30,
-    )
-    pid = int(shell.stdout.strip().splitlines()[-1])
+    env = {**os.environ, "PYTHONPATH": _import_path()}
+    pid = start_detached(command, logs / "console.log", env)
     path = pid_file(home, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{pid}\n")

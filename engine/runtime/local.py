@@ -8,6 +8,7 @@ import psycopg
 
 from engine.runtime.paths import StatePaths
 from engine.runtime.postgres_server import PostgresServer
+from engine.runtime.prometheus_server import PrometheusServer
 from engine.runtime.redis_server import RedisServer, redis_problem
 from engine.runtime.status import ComponentState, ComponentStatus
 from engine.settings import Settings
@@ -29,6 +30,7 @@ class LocalRuntime:
         self.paths = StatePaths(settings.home)
         self.redis = RedisServer(self.paths, settings.redis)
         self.postgres = PostgresServer(self.paths, settings.database)
+        self.prometheus = PrometheusServer(settings.home, settings)
 
     @property
     def manages_redis(self) -> bool:
@@ -58,6 +60,8 @@ class LocalRuntime:
         if self.manages_postgres:
             self.postgres.start()
         apply_migrations(self.endpoints().database_conninfo)
+        if self._settings.monitor.prometheus:
+            self.prometheus.start()
         return self.status()
 
     def down(self) -> list[ComponentStatus]:
@@ -66,10 +70,14 @@ class LocalRuntime:
             self.redis.stop()
         if self.manages_postgres:
             self.postgres.stop()
+        self.prometheus.stop()
         return self.status()
 
     def status(self) -> list[ComponentStatus]:
-        return [self._redis_status(), self._postgres_status()]
+        found = [self._redis_status(), self._postgres_status()]
+        if self._settings.monitor.prometheus:
+            found.append(self.prometheus.status())
+        return found
 
     def _redis_status(self) -> ComponentStatus:
         if self.manages_redis:

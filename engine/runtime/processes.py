@@ -80,3 +80,22 @@ def tail(path: Path, lines: int = 3) -> str:
     except OSError:
         return ""
     return " | ".join(text[-lines:])
+
+
+#: Start a command in the background of a throw-away shell and print its pid: the program is
+#: re-parented to init, in its own session, and outlives the caller.
+_DETACH = '"$@" >>"$DETACHED_LOG_PATH" 2>&1 </dev/null & echo $!'
+
+
+def start_detached(argv: Sequence[str | Path], log: Path, env: dict[str, str] | None = None) -> int:
+    """Run `argv` detached with stdout and stderr appended to `log`; return its pid."""
+    shell = subprocess.run(
+        ["/bin/sh", "-c", _DETACH, "claire-detached", *map(str, argv)],
+        env={**(env if env is not None else os.environ), "DETACHED_LOG_PATH": str(log)},
+        capture_output=True,
+        text=True,
+        check=True,
+        start_new_session=True,
+        timeout=30,
+    )
+    return int(shell.stdout.strip().splitlines()[-1])

@@ -1,0 +1,102 @@
+"""An optional Prometheus in the local runtime (CLAIRE_MONITOR_PROMETHEUS=true), scraping
+the engine's /metrics with claire's alert rules; it needs the `prometheus` binary."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from engine.errors import RuntimeStartError
+from engine.observability.rules import alert_rules, prometheus_config
+from engine.runtime.processes import pid_alive, read_pid, require_binary, start_detached
+from engine.runtime.status import ComponentState, ComponentStatus
+from engine.settings import Settings
+
+NAME = "prometheus"
+START_TIMEOUT_S = 30.0
+
+
+class PrometheusServer:
+    """Start, stop and check the local runtime's Prometheus."""
+
+    def __init__(self, home: Path, settings: Settings) -> None:
+        self._dir = home / "prometheus"
+        self._settings = settings
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._settings.monitor.prometheus_port}"
+
+    @property
+    def _pidfile(self) -> Path:
+        return self._dir / "prometheus.pid"
+
+    def start(self) -> None:
+        """Write the configuration and rules, start Prometheus unless it runs, wait for it."""
+        if self.status().state is ComponentState.RUNNING:
+            return
+        binary = require_binary("prometheus", "prometheus")
+        self._dir.mkdir(parents=True, exist_ok=True)
+        monitor = self._settings.monitor
+        (self._dir / "claire.rules.yml").write_text(json.dumps(alert_rules(self._settings)))
+        config = prometheus_config([f"{monitor.host}:{monitor.port}"])
+        (self._dir / "prometheus.yml").write_text(json.dumps(config))
+        pid = start_detached(
+            [
+                binary,
+                f"--config.file={self._dir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self._dir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{monitor.prometheus_port}",
+            ],
+            self._dir / "prometheus.log",
+        )
+        self._pidfile.write_text(f"{pid}\n")
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._ready():
+                return
+            if not pid_alive(pid, NAME):
+                break
+            time.sleep(0.1)
+        raise RuntimeStartError(
+            f"Prometheus did not become ready on {self.url}",
+            hint=f"see {self._dir / 'prometheus.log'}",
+        )
+
+    def stop(self, timeout: float = 15.0) -> None:
+        pid = read_pid(self._pidfile)
+        if pid is not None and pid_alive(pid, NAME):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and pid_alive(pid, NAME):
+                time.sleep(0.05)
+            if pid_alive(pid, NAME):
+                os.kill(pid, signal.SIGKILL)
+        self._pidfile.unlink(missing_ok=True)
+
+    def status(self) -> ComponentStatus:
+        pid = read_pid(self._pidfile)
+        if shutil.which("prometheus") is None and pid is None:
+            return ComponentStatus(
+                NAME, ComponentState.STOPPED, False, "prometheus is not installed"
+            )
+        if pid is None or not pid_alive(pid, NAME):
+            return ComponentStatus(
+                NAME, ComponentState.STOPPED, False, "not started", None, self.url
+            )
+        ready = self._ready()
+        detail = "ready" if ready else "not ready"
+        return ComponentStatus(NAME, ComponentState.RUNNING, ready, detail, pid, self.url)
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response:  # noqa: S310
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
