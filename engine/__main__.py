@@ -16,12 +16,13 @@ from types import FrameType
 
 import psycopg
 
+from engine.backup.marker import backup_time_reader
 from engine.bus.redis_streams import ConsumerOptions, RedisStreamBus
 from engine.errors import ClaireError
 from engine.observability.metrics import EngineMetrics
 from engine.observability.probes import postgres_probe, redis_probe
 from engine.observability.server import MonitorServer
-from engine.runtime.local import LocalRuntime
+from engine.runtime.select import endpoints as runtime_endpoints
 from engine.services.pipeline import build_pipeline
 from engine.services.redis_runner import StageRunner, runners_health
 from engine.settings import load_settings
@@ -48,11 +49,19 @@ def main(argv: list[str] | None = None) -> int:
     papertest.add_argument("run_id", help="the papertest (registered by `claire papertest start`)")
     papertest.add_argument("--resume", action="store_true", help="continue a crashed run")
     papertest.add_argument("--env-file", type=Path, default=None, help="settings file")
+    serve = commands.add_parser(
+        "serve", help="an engine container: wait for papertests and run them (Docker runtime)"
+    )
+    serve.add_argument("--role", default="all", help="all (the whole engine in this process)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         if args.command == "papertest":
             return _run_papertest(args.run_id, args.resume, args.env_file)
+        if args.command == "serve":
+            from engine.papertest.serve import EngineServer
+
+            return EngineServer(load_settings(), args.role).run()
         return _run_stage(args.stage, args.run_id, args.monitor_port)
     except ClaireError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -77,7 +86,7 @@ def _run_papertest(run_id: str, resume: bool, env_file: Path | None) -> int:
 
 def _run_stage(name: str, run_id: str, monitor_port: int | None) -> int:
     settings = load_settings()
-    endpoints = LocalRuntime(settings).endpoints()
+    endpoints = runtime_endpoints(settings)
     bus = RedisStreamBus.from_url(
         endpoints.redis_url, settings.redis.namespace, maxlen=settings.redis.stream_maxlen
     )
@@ -108,7 +117,9 @@ def _run_stage(name: str, run_id: str, monitor_port: int | None) -> int:
         },
     )
     metrics.watch_health(health.report)
-    metrics.watch_backups(settings.backup_dir)
+    metrics.watch_backups(
+        settings.backup_dir, backup_time_reader(bus.client, settings.redis.namespace)
+    )
     port = settings.monitor.port if monitor_port is None else monitor_port
     monitor = MonitorServer(metrics.registry, health.report, host=settings.monitor.host, port=port)
     monitor.start()

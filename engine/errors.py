@@ -87,3 +87,11 @@ class BusUnavailableError(TransientError):
 
 class MigrationError(PermanentError):
     """A database migration failed."""
+
+
+class DockerUnavailableError(TransientError):
+    """The Docker Engine does not answer."""
+
+
+class DockerError(PermanentError):
+    """The Docker Engine refused an operation."""

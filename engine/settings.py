@@ -317,6 +317,60 @@ class BackupSettings(_Section):
     at: ClockTime = Field("01:00", description="Local time of the nightly backup (HH:MM)")
 
 
+_IMAGE = r"^[a-z0-9][a-z0-9._/:@-]{0,254}$"
+
+
+class DockerSettings(_Section):
+    """The Docker runtime (CLAIRE_RUNTIME=docker): images, published ports, engine layout."""
+
+    host: str | None = Field(
+        None, description="Docker Engine address (default: DOCKER_HOST, else the local socket)"
+    )
+    project: str = Field(
+        "claire",
+        pattern=r"^[a-z][a-z0-9-]{0,30}$",
+        description="Name prefix and label of every container, volume and network",
+    )
+    bind_address: str = Field("127.0.0.1", description="Host address the published ports bind to")
+    engine: Literal["stages", "single"] = Field(
+        "stages", description="One container per engine stage, or the whole engine in one"
+    )
+    redis_image: str = Field("redis:7", pattern=_IMAGE, description="Redis image")
+    postgres_image: str = Field("postgres:16", pattern=_IMAGE, description="PostgreSQL image")
+    prometheus_image: str = Field("prom/prometheus", pattern=_IMAGE, description="Prometheus image")
+    grafana_image: str = Field("grafana/grafana", pattern=_IMAGE, description="Grafana image")
+    python_image: str = Field(
+        "python:3.12-slim", pattern=_IMAGE, description="Base image of the engine image"
+    )
+    engine_image: str = Field(
+        "claire-engine",
+        pattern=r"^[a-z0-9][a-z0-9._/-]{0,200}$",
+        description="Repository of the engine image claire builds (tagged by content hash)",
+    )
+    redis_port: Port = Field(16379, description="Host port of Redis")
+    postgres_port: Port = Field(15432, description="Host port of PostgreSQL")
+    grafana_port: Port = Field(3000, description="Host port of Grafana")
+    prometheus: bool = Field(
+        True, description="Run Prometheus (its port: CLAIRE_MONITOR_PROMETHEUS_PORT)"
+    )
+    grafana: bool = Field(True, description="Run Grafana with claire's dashboards")
+    grafana_password: SecretStr | None = Field(
+        None, description="Grafana admin password; required when Grafana runs"
+    )
+    restart: Literal["always", "unless-stopped", "on-failure"] = Field(
+        "always",
+        description="Restart policy of every container (`always` also restarts one killed "
+        "with `docker kill` and, after a reboot, starts them all again)",
+    )
+    build_ca_bundle: Path | None = Field(
+        None,
+        description="CA bundle pip trusts inside the engine image build (an HTTPS proxy's CA)",
+    )
+    start_timeout_seconds: Seconds = Field(
+        180, description="How long claire up waits for every container to be healthy"
+    )
+
+
 def default_home() -> Path:
     """Return claire's state directory when CLAIRE_HOME is unset.
 
@@ -359,6 +413,7 @@ class Settings(BaseSettings):
     verdict: VerdictSettings = Field(default_factory=VerdictSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     backup: BackupSettings = Field(default_factory=BackupSettings)
+    docker: DockerSettings = Field(default_factory=DockerSettings)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -329,15 +329,25 @@ def _unknown(given: dict[str, tuple[str, Source]]) -> list[Finding]:
     return findings
 
 
-# (required variable, when this variable, is this value (None: is set), what is allowed)
-_REQUIRED: tuple[tuple[str, str, str | None, str], ...] = (
-    ("CLAIRE_DATABASE_PASSWORD", "CLAIRE_RUNTIME", "docker", "a password"),
-    ("CLAIRE_REDIS_PASSWORD", "CLAIRE_RUNTIME", "docker", "a password"),
-    ("CLAIRE_DATABASE_PASSWORD", "CLAIRE_DATABASE_PORT", None, "a password"),
-    ("CLAIRE_REDIS_PASSWORD", "CLAIRE_REDIS_PORT", None, "a password"),
-    ("CLAIRE_NOTIFY_TELEGRAM_CHAT_ID", "CLAIRE_NOTIFY_TELEGRAM_TOKEN", None, "a chat id"),
-    ("CLAIRE_NOTIFY_EMAIL_TO", "CLAIRE_NOTIFY_SMTP_HOST", None, "an e-mail address"),
-    ("CLAIRE_MARKET_REPLAY_PATH", "CLAIRE_MARKET_SOURCE", "replay", "a path to recorded data"),
+# (required variable, when these variables have these values (None: are set), what is allowed)
+_DOCKER = ("CLAIRE_RUNTIME", "docker")
+_REQUIRED: tuple[tuple[str, tuple[tuple[str, str | None], ...], str], ...] = (
+    ("CLAIRE_DATABASE_PASSWORD", (_DOCKER,), "a password"),
+    ("CLAIRE_REDIS_PASSWORD", (_DOCKER,), "a password"),
+    ("CLAIRE_DATABASE_PASSWORD", (("CLAIRE_DATABASE_PORT", None),), "a password"),
+    ("CLAIRE_REDIS_PASSWORD", (("CLAIRE_REDIS_PORT", None),), "a password"),
+    (
+        "CLAIRE_DOCKER_GRAFANA_PASSWORD",
+        (_DOCKER, ("CLAIRE_DOCKER_GRAFANA", "true")),
+        "a password, or CLAIRE_DOCKER_GRAFANA=false",
+    ),
+    ("CLAIRE_NOTIFY_TELEGRAM_CHAT_ID", (("CLAIRE_NOTIFY_TELEGRAM_TOKEN", None),), "a chat id"),
+    ("CLAIRE_NOTIFY_EMAIL_TO", (("CLAIRE_NOTIFY_SMTP_HOST", None),), "an e-mail address"),
+    (
+        "CLAIRE_MARKET_REPLAY_PATH",
+        (("CLAIRE_MARKET_SOURCE", "replay"),),
+        "a path to recorded data",
+    ),
 )
 
 # (severity, variable, ">" or ">=", other variable, why the combination is wrong)
@@ -355,16 +365,30 @@ _LIMITS: tuple[tuple[Severity, str, str, str, str], ...] = (
 def _required(given: dict[str, tuple[str, Source]]) -> list[Finding]:
     reasons: dict[str, list[str]] = {}
     allowed: dict[str, str] = {}
-    for name, condition, expected, what in _REQUIRED:
-        actual = _raw(given, condition).strip()
-        applies = actual == expected if expected is not None else bool(actual)
-        if applies and not _raw(given, name).strip():
-            reasons.setdefault(name, []).append(f"{condition} is {expected or 'set'}")
+    for name, conditions, what in _REQUIRED:
+        if (
+            all(_holds(given, *condition) for condition in conditions)
+            and not _raw(given, name).strip()
+        ):
+            why = " and ".join(f"{var} is {value or 'set'}" for var, value in conditions)
+            reasons.setdefault(name, []).append(why)
             allowed[name] = what
     return [
         _error(name, None, "is missing: required because " + " and ".join(why), allowed[name])
         for name, why in reasons.items()
     ]
+
+
+def _holds(given: dict[str, tuple[str, Source]], name: str, expected: str | None) -> bool:
+    actual = _raw(given, name).strip().lower()
+    if expected is None:
+        return bool(actual)
+    if expected == "true":  # a boolean as pydantic reads it
+        return actual in _TRUE
+    return actual == expected
+
+
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 
 
 def _inconsistent(given: dict[str, tuple[str, Source]]) -> list[Finding]:

@@ -6,7 +6,6 @@ while a papertest writes still verifies: the counts are exactly what the dump ho
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from engine.backup.errors import BackupError
-from engine.runtime.postgres_server import find_bin_dir
+from engine.backup.tools import postgres_tools
 from engine.settings import Settings
 
 
@@ -57,29 +56,14 @@ def dump(settings: Settings, conninfo: str, target: Path) -> tuple[dict[str, int
         if snapshot is None or version is None:
             raise BackupError("PostgreSQL did not export a snapshot")
         counts = count_rows(conn)
-        _run(
-            settings,
-            "pg_dump",
-            "--format=custom",
-            "--compress=1",
-            f"--snapshot={snapshot[0]}",
-            f"--file={target}",
-            f"--dbname={conninfo}",
-        )
+        postgres_tools(settings).dump(conninfo, str(snapshot[0]), target)
         conn.rollback()
     return counts, str(version[0])
 
 
 def restore(settings: Settings, dump_file: Path, conninfo: str) -> None:
     """Restore a dump into the (empty) database `conninfo` names."""
-    _run(
-        settings,
-        "pg_restore",
-        "--exit-on-error",
-        "--no-owner",
-        f"--dbname={conninfo}",
-        str(dump_file),
-    )
+    postgres_tools(settings).restore(dump_file, conninfo)
 
 
 @contextmanager
@@ -127,14 +111,3 @@ def swap_databases(conninfo: str, current: str, replacement: str, keep_as: str) 
                 sql.Identifier(replacement), sql.Identifier(current)
             )
         )
-
-
-def _run(settings: Settings, program: str, *args: str) -> None:
-    binary = find_bin_dir(settings.database.bin_dir) / program
-    try:
-        subprocess.run(
-            [str(binary), *args], check=True, capture_output=True, text=True, timeout=3600
-        )
-    except subprocess.CalledProcessError as exc:
-        said = (exc.stderr or exc.stdout or "").strip().splitlines()
-        raise BackupError(f"{program} failed: {said[-1] if said else exc}") from None

@@ -24,8 +24,9 @@ from engine import __version__
 from engine.backup import database
 from engine.backup.errors import BackupCorruptError, BackupError, RestoreRefusedError
 from engine.backup.manifest import DUMP, MANIFEST, SETTINGS_COPY, VERIFIED, Manifest, file_entry
+from engine.backup.marker import record_backup_time
 from engine.backup.store import PARTIAL, Backup, BackupStore
-from engine.runtime.local import LocalRuntime
+from engine.runtime.select import endpoints
 from engine.settings import Settings
 
 
@@ -64,7 +65,7 @@ def create_backup(
     store = BackupStore(out_dir or settings.backup_dir)
     _private_dir(store.directory)
     store.clean_partials()
-    conninfo = LocalRuntime(settings).endpoints().database_conninfo
+    conninfo = endpoints(settings).database_conninfo
     created = _now()
     backup_id = f"{created:%Y%m%dT%H%M%S%fZ}" + (f"-{_slug(label)}" if label else "")
     partial = store.directory / f"{backup_id}{PARTIAL}"
@@ -96,6 +97,7 @@ def create_backup(
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+    record_backup_time(endpoints(settings).redis_url, settings.redis.namespace, created)
     return Backup(final, manifest)
 
 
@@ -147,7 +149,7 @@ def verify_backup(settings: Settings, backup: Backup) -> Verification:
     """Restore into a scratch database, compare with the manifest, drop it, record the result."""
     problems = check_files(backup)
     if not problems:
-        conninfo = LocalRuntime(settings).endpoints().database_conninfo
+        conninfo = endpoints(settings).database_conninfo
         try:
             with database.scratch_database(conninfo, "claire_verify") as scratch:
                 database.restore(settings, backup.directory / DUMP, scratch)
@@ -176,7 +178,7 @@ def restore_backup(settings: Settings, backup: Backup, *, force: bool = False) -
     problems = check_files(backup)
     if problems:
         raise BackupCorruptError(f"backup {backup.backup_id} is damaged: {'; '.join(problems)}")
-    conninfo = LocalRuntime(settings).endpoints().database_conninfo
+    conninfo = endpoints(settings).database_conninfo
     running = _active_run(conninfo)
     if running is not None and not force:
         raise RestoreRefusedError(

@@ -21,7 +21,7 @@ import psycopg
 
 from engine.bus.redis_streams import ConsumerOptions, RedisStreamBus
 from engine.papertest.recovery import clear_streams
-from engine.runtime.local import LocalRuntime
+from engine.runtime.select import endpoints as runtime_endpoints
 from engine.services.base import Stage
 from engine.services.dead_letters import DeadLetterRecorder
 from engine.services.pipeline import Pipeline, build_pipeline
@@ -173,7 +173,7 @@ def harness(
 ) -> Iterator[Harness]:
     """Start a dedicated pipeline (all stages, or those `stages` picks) for one batch."""
     batch = uuid.uuid4().hex[:8]
-    endpoints = LocalRuntime(settings).endpoints()
+    endpoints = runtime_endpoints(settings)
     bus = RedisStreamBus.from_url(endpoints.redis_url, f"{settings.redis.namespace}:inject-{batch}")
     options = ConsumerOptions(batch_size=500, block_ms=50, max_deliveries=3, claim_idle_ms=2_000)
     with (

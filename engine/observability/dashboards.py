@@ -17,9 +17,6 @@ DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 P99_LATENCY = (
     "histogram_quantile(0.99, sum by (stage, le) (rate(claire_stage_handle_seconds_bucket[5m])))"
 )
-P99_LATENCY = (
-    "histogram_quantile(0.99, sum by (stage, le) (rate(claire_stage_handle_seconds_bucket[5m])))"
-)
 
 
 def _panel(
@@ -136,6 +133,40 @@ def dashboards() -> dict[str, dict[str, Any]]:
                 ),
             ],
         ),
+    }
+
+
+def provisioning(prometheus_url: str, dashboards_path: str) -> dict[str, dict[str, Any]]:
+    """Grafana's provisioning files: the Prometheus datasource (the uid the dashboards use)
+    and a provider loading the dashboards from `dashboards_path`. JSON is valid YAML."""
+    return {
+        "datasources/claire.yml": {
+            "apiVersion": 1,
+            "datasources": [
+                {
+                    "name": "Prometheus",
+                    "type": DATASOURCE["type"],
+                    "uid": DATASOURCE["uid"],
+                    "access": "proxy",
+                    "url": prometheus_url,
+                    "isDefault": True,
+                    "editable": False,
+                }
+            ],
+        },
+        "dashboards/claire.yml": {
+            "apiVersion": 1,
+            "providers": [
+                {
+                    "name": "claire",
+                    "folder": "claire",
+                    "type": "file",
+                    "disableDeletion": True,
+                    "allowUiUpdates": False,
+                    "options": {"path": dashboards_path},
+                }
+            ],
+        },
     }
 
 

@@ -87,12 +87,22 @@ class HealthMonitor:
         return checks
 
     def _probe_checks(self) -> list[Check]:
-        checks = []
-        for name, probe in sorted(self.probes.items()):
-            try:
-                probe()
-            except Exception as exc:
-                checks.append(Check(name, False, f"{type(exc).__name__}: {exc}"))
-            else:
-                checks.append(Check(name, True, "answers"))
-        return checks
+        return probe_checks(self.probes)
+
+
+def probe_checks(probes: Mapping[str, Probe]) -> list[Check]:
+    """Run every dependency probe: one check each, failing with the probe's error."""
+    checks = []
+    for name, probe in sorted(probes.items()):
+        try:
+            probe()
+        except Exception as exc:
+            checks.append(Check(name, False, f"{type(exc).__name__}: {exc}"))
+        else:
+            checks.append(Check(name, True, "answers"))
+    return checks
+
+
+def waiting_report(component: str, probes: Mapping[str, Probe], waiting_for: str) -> HealthReport:
+    """The health of a process with no work yet: its dependencies answer, or it is failing."""
+    return HealthReport(component, (Check("work", True, waiting_for), *probe_checks(probes)))

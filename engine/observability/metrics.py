@@ -143,9 +143,10 @@ class EngineMetrics:
         """Export each health check as `claire_healthy{check}` (1 passing, 0 failing)."""
         self.registry.register(_HealthCollector(report))
 
-    def watch_backups(self, directory: Path) -> None:
-        """Export the time of the newest complete backup as a gauge (for the 26 h rule)."""
-        self.registry.register(_BackupCollector(directory))
+    def watch_backups(self, directory: Path, recorded: Callable[[], float] | None = None) -> None:
+        """Export the time of the newest complete backup as a gauge (for the 26 h rule):
+        the newest in `directory`, or the time `recorded` returns (kept in Redis)."""
+        self.registry.register(_BackupCollector(directory, recorded))
 
     def publisher(self, stage: str, publisher: Publisher) -> Publisher:
         """Wrap `publisher` so what `stage` publishes is counted and observed."""
@@ -241,8 +242,9 @@ class _HealthCollector(Collector):
 
 
 class _BackupCollector(Collector):
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, recorded: Callable[[], float] | None) -> None:
         self._directory = directory
+        self._recorded = recorded
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
@@ -252,5 +254,8 @@ class _BackupCollector(Collector):
             list(self._directory.glob("*/manifest.json")) if self._directory.exists() else []
         )
         complete = [m for m in manifests if not m.parent.name.endswith(".partial")]
-        family.add_metric([], max((m.stat().st_mtime for m in complete), default=0.0))
+        newest = max((m.stat().st_mtime for m in complete), default=0.0)
+        if self._recorded is not None:
+            newest = max(newest, self._recorded())
+        family.add_metric([], newest)
         yield family

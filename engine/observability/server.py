@@ -13,7 +13,11 @@ from engine.observability.health import HealthReport
 
 
 class MonitorServer:
-    """A small HTTP server in a daemon thread; port 0 picks a free port."""
+    """A small HTTP server in a daemon thread; port 0 picks a free port.
+
+    `serve` switches what it answers with (an engine container serves its idle health until
+    a run starts, then the run's metrics and health, on the same port).
+    """
 
     def __init__(
         self,
@@ -24,8 +28,9 @@ class MonitorServer:
         port: int = 0,
     ) -> None:
         self._host = host
-        handler = _handler_for(registry, health)
-        self._server = ThreadingHTTPServer((host, port), handler)
+        self.registry = registry
+        self.health = health
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="monitor-http", daemon=True
@@ -39,6 +44,10 @@ class MonitorServer:
     def url(self) -> str:
         return f"http://{self._host}:{self.port}"
 
+    def serve(self, registry: CollectorRegistry, health: Callable[[], HealthReport]) -> None:
+        """Answer from now on with `registry` and `health`."""
+        self.registry, self.health = registry, health
+
     def start(self) -> MonitorServer:
         self._thread.start()
         return self
@@ -49,16 +58,14 @@ class MonitorServer:
         self._thread.join(5)
 
 
-def _handler_for(
-    registry: CollectorRegistry, health: Callable[[], HealthReport]
-) -> type[BaseHTTPRequestHandler]:
+def _handler_for(server: MonitorServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+                self._send(200, CONTENT_TYPE_LATEST, generate_latest(server.registry))
             elif path == "/health":
-                report = health()
+                report = server.health()
                 body = json.dumps(report.to_dict(), indent=2).encode()
                 self._send(200 if report.ok else 503, "application/json", body)
             else:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,10 +19,11 @@ from typing import Any
 import psycopg
 
 from engine.errors import ClaireError
-from engine.papertest import launcher
+from engine.papertest.hosts import engine_host
 from engine.papertest.runs import Run, RunRepository, utc_now
 from engine.papertest.summary import RunSummary, summarize
-from engine.runtime.local import LocalRuntime
+from engine.runtime.base import Runtime
+from engine.runtime.select import runtime_for
 from engine.settings import Settings
 from engine.storage.migrations import migration_status
 
@@ -83,7 +82,7 @@ BACKUP_WARNING = timedelta(hours=36)
 def check(settings: Settings) -> Checkup:
     """Run every check; never raises for a failing component, it becomes a finding."""
     result = Checkup()
-    runtime = LocalRuntime(settings)
+    runtime = runtime_for(settings)
     servers_ok = _servers(runtime, result)
     _disk(settings.home, result)
     _backups(settings.backup_dir, result)
@@ -100,7 +99,7 @@ def check(settings: Settings) -> Checkup:
     return result
 
 
-def _servers(runtime: LocalRuntime, result: Checkup) -> bool:
+def _servers(runtime: Runtime, result: Checkup) -> bool:
     healthy = True
     for component in runtime.status():
         level = Level.OK if component.healthy else Level.CRITICAL
@@ -156,31 +155,17 @@ def _papertest(settings: Settings, conn: psycopg.Connection[Any], result: Checku
     if run is None:
         result.add("papertest", Level.OK, "none running")
         return
-    engine = "running" if launcher.engine_pid(settings.home, run.run_id) else "crashed"
+    host = engine_host(settings)
+    engine = "running" if host.alive(run) else "crashed"
     summary = summarize(conn, run, settings, engine)
     result.run = summary
     if engine == "crashed":
         result.add("engine", Level.CRITICAL, f"{run.run_id} is down — claire papertest resume")
     else:
-        result.add("engine", *_engine_health(run.extra.get("monitor_url")))
+        healthy, detail = host.health(run)
+        result.add("engine", Level.OK if healthy else Level.WARNING, detail)
     _risk(settings, summary, result)
     result.changes = _changes(settings.home, run, summary)
-
-
-def _engine_health(monitor_url: object) -> tuple[Level, str]:
-    if not isinstance(monitor_url, str):
-        return Level.OK, "running in memory (a full-speed replay: no /health endpoint)"
-    url = f"{monitor_url}/health"
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own URL
-            response.read()
-            return Level.OK, f"healthy ({url})"
-    except urllib.error.HTTPError as exc:
-        body = json.loads(exc.read() or b"{}")
-        failing = [c["name"] + ": " + c["detail"] for c in body.get("checks", []) if not c["ok"]]
-        return Level.WARNING, "unhealthy: " + "; ".join(failing)
-    except (OSError, ValueError) as exc:
-        return Level.WARNING, f"no answer from {url} ({exc})"
 
 
 def _risk(settings: Settings, s: RunSummary, result: Checkup) -> None:

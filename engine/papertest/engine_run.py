@@ -19,13 +19,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 
+from engine.backup.marker import backup_time_reader
 from engine.bus.memory import InMemoryBus
 from engine.bus.redis_streams import ConsumerOptions, RedisStreamBus
-from engine.errors import PermanentError
+from engine.errors import ClaireError, PermanentError
 from engine.marketdata.feed import FeedOptions, FeedResult, MarketFeed
 from engine.marketdata.files import MarketRecorder
 from engine.marketdata.source import MarketSource, ReplaySource, SyntheticSource
@@ -37,7 +38,8 @@ from engine.papertest.durations import parse_duration
 from engine.papertest.recovery import clear_streams, downtime_gaps, open_order_events
 from engine.papertest.runs import Run, RunRepository, RunStatus, utc_now
 from engine.papertest.summary import summarize
-from engine.runtime.local import Endpoints, LocalRuntime
+from engine.runtime.base import Endpoints
+from engine.runtime.select import endpoints
 from engine.services.dead_letters import DeadLetterRecorder
 from engine.services.notifier import NotifierStage
 from engine.services.pipeline import Pipeline, build_pipeline
@@ -58,6 +60,7 @@ log = logging.getLogger("engine.papertest")
 MINUTE = timedelta(minutes=1)
 SETTLE_TIMEOUT_S = 60.0
 LIVE_REORDER_S = 2.0
+STOP_POLL_S = 1.0
 
 
 class SourceSpecError(PermanentError):
@@ -108,18 +111,42 @@ class RunOutcome:
 
 
 class PapertestEngine:
-    """Everything one run needs, wired from settings; `run()` blocks until the run ends."""
+    """Everything one run needs, wired from settings; `run()` blocks until the run ends.
 
-    def __init__(self, settings: Settings, run_id: str, *, resume: bool = False) -> None:
+    SIGTERM and SIGINT stop the run (final snapshot, end recorded, report), or with
+    `signals="interrupt"` only interrupt it: the engine exits and the run stays `running`,
+    to be resumed (an engine container being replaced). `claire papertest stop` may also ask
+    through the database, which works wherever the engine runs. With `monitor`, the run's
+    /health and /metrics are served by that server (an engine container's) instead of one
+    of its own.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        run_id: str,
+        *,
+        resume: bool = False,
+        signals: Literal["stop", "interrupt"] = "stop",
+        monitor: MonitorServer | None = None,
+    ) -> None:
         self.settings = settings
-        self.endpoints: Endpoints = LocalRuntime(settings).endpoints()
+        self.endpoints: Endpoints = endpoints(settings)
         self._conn = psycopg.connect(self.endpoints.database_conninfo, autocommit=True)
         self.runs = RunRepository(self._conn)
         self.run_record = self.runs.get(run_id)
         self.resume = resume
+        self._signals = signals
+        self._shared_monitor = monitor
         self._stop = asyncio.Event()
+        self.interrupted = False
         self.metrics = EngineMetrics(run_id)
         self.notifier = Notifier(settings.notify)
+
+    def interrupt(self) -> None:
+        """End the engine without ending the run (it resumes at the next start)."""
+        self.interrupted = True
+        self._stop.set()
 
     # -- the run -------------------------------------------------------------------------
 
@@ -142,14 +169,24 @@ class PapertestEngine:
 
     async def _run_async(self) -> RunOutcome:
         loop = asyncio.get_running_loop()
+        on_signal = self.interrupt if self._signals == "interrupt" else self._stop.set
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self._stop.set)
-        if uses_memory_bus(self.run_record):
-            result, halted = await self._run_in_memory()
-        else:
-            result, halted = await self._run_over_redis()
+            loop.add_signal_handler(signum, on_signal)
+        self.runs.annotate(self.run_record.run_id, {"engine_started_at": utc_now().isoformat()})
+        watcher = asyncio.create_task(self._watch_stop_requests())
+        try:
+            if uses_memory_bus(self.run_record):
+                result, halted = await self._run_in_memory()
+            else:
+                result, halted = await self._run_over_redis()
+        finally:
+            watcher.cancel()
         outcome = self._outcome(result, halted)
         self.runs.annotate(self.run_record.run_id, {"engine_stats": self.metrics.summary()})
+        if self.interrupted:
+            run_id = self.run_record.run_id
+            log.info("papertest %s interrupted: it resumes at the next start", run_id)
+            return RunOutcome("running", "interrupted", outcome.events, outcome.ended_at)
         self.runs.finish(self.run_record.run_id, outcome.status, outcome.reason, outcome.ended_at)
         self.notifier.send(
             f"claire papertest {self.run_record.run_id} {outcome.status}",
@@ -161,6 +198,20 @@ class PapertestEngine:
         self._write_report()
         self.notifier.wait()
         return outcome
+
+    async def _watch_stop_requests(self) -> None:
+        """Stop when `claire papertest stop` asked through the database."""
+        run_id = self.run_record.run_id
+        while not self._stop.is_set():
+            await asyncio.sleep(STOP_POLL_S)
+            try:
+                latest = await asyncio.to_thread(self.runs.get, run_id)
+            except (psycopg.Error, ClaireError) as exc:
+                log.warning("could not read the run's stop request: %s", exc)
+                continue
+            if latest.extra.get("stop_requested") or not latest.running:
+                log.info("papertest %s: stop requested", run_id)
+                self._stop.set()
 
     def _outcome(self, result: FeedResult, halted: bool) -> RunOutcome:
         run = self.run_record
@@ -242,7 +293,8 @@ class PapertestEngine:
                 self._stop.set()
                 threads.stop()
                 await letters
-                monitor.stop()
+                if monitor is not self._shared_monitor:
+                    monitor.stop()
             bus.client.close()
         return result, pipeline.halted
 
@@ -307,7 +359,12 @@ class PapertestEngine:
             },
         )
         self.metrics.watch_health(health.report)
-        self.metrics.watch_backups(self.settings.backup_dir)
+        self.metrics.watch_backups(
+            self.settings.backup_dir, backup_time_reader(bus.client, self.settings.redis.namespace)
+        )
+        if self._shared_monitor is not None:
+            self._shared_monitor.serve(self.metrics.registry, health.report)
+            return self._shared_monitor
         server = MonitorServer(
             self.metrics.registry,
             health.report,

@@ -215,14 +215,18 @@ class RunRepository:
         """Mark an ended (crashed or stopped) run as running again, for `resume`."""
         with self._conn.transaction():
             self._conn.execute(
-                "UPDATE runs SET status = 'running', ended_at = NULL, end_reason = NULL"
-                " WHERE run_id = %s",
+                "UPDATE runs SET status = 'running', ended_at = NULL, end_reason = NULL,"
+                " parameters = parameters - 'stop_requested' WHERE run_id = %s",
                 (run_id,),
             )
 
     def set_stop_reason(self, run_id: str, reason: str) -> None:
         """Leave the reason a user gave for stopping, for the engine to record at its end."""
         self.annotate(run_id, {"stop_reason": reason[:500]})
+
+    def request_stop(self, run_id: str) -> None:
+        """Ask the run's engine, wherever it runs, to stop gracefully (it polls for this)."""
+        self.annotate(run_id, {"stop_requested": utc_now().isoformat()})
 
     def annotate(self, run_id: str, notes: dict[str, Any]) -> None:
         """Keep facts about the run beside its parameters (monitor URL, engine figures)."""
@@ -243,7 +247,13 @@ class RunRepository:
         return [_run_of(row) for row in rows]
 
 
-_NOTES = ("stop_reason", "engine_stats", "monitor_url")
+_NOTES = (
+    "stop_reason",
+    "stop_requested",
+    "engine_stats",
+    "monitor_url",
+    "engine_started_at",
+)
 
 
 def _run_of(row: dict[str, Any]) -> Run:

@@ -17,9 +17,9 @@ import psycopg
 from engine.errors import ClaireError, PermanentError
 from engine.marketdata.files import market_files
 from engine.marketdata.source import ReplaySource
-from engine.papertest import launcher
 from engine.papertest.durations import parse_duration
 from engine.papertest.engine_run import check_source, parse_speed
+from engine.papertest.hosts import engine_host
 from engine.papertest.runs import (
     Run,
     RunParameters,
@@ -29,7 +29,7 @@ from engine.papertest.runs import (
     settings_hash,
     utc_now,
 )
-from engine.runtime.local import LocalRuntime
+from engine.runtime.select import runtime_for
 from engine.settings import Settings
 from engine.strategy import load_strategy
 
@@ -153,30 +153,29 @@ def normalise(parameters: RunParameters) -> RunParameters:
 
 def start_engine(
     settings: Settings, run: Run, *, env_file: Path | None, resume: bool = False
-) -> int:
-    """Launch the run's engine in the background; return its pid."""
-    return launcher.launch(settings.home, run.run_id, resume=resume, env_file=env_file)
+) -> str:
+    """Start the run's engine (a process, or the engine containers); return what runs it."""
+    return engine_host(settings).start(run, resume=resume, env_file=env_file)
 
 
-def check_started(settings: Settings, run: Run, pid: int) -> None:
-    """Raise with the engine's own words when it died at start; the run is marked failed."""
-    if launcher.started_cleanly(settings.home, run.run_id, pid):
-        return
-    said = launcher.console_tail(settings.home, run.run_id)
-    with connect(settings) as conn:
-        RunRepository(conn).finish(
-            run.run_id, "failed", f"engine failed to start: {said}", utc_now()
-        )
-    raise PermanentError(
-        f"the engine of {run.run_id} stopped at once: {said}",
-        hint=f"the whole log: claire logs --run {run.run_id}",
-    )
+def check_started(settings: Settings, run: Run) -> None:
+    """Raise with the engine's own words when it died at start; the run is marked failed.
+
+    `run` is the run as it was before the start."""
+    try:
+        engine_host(settings).check_started(run)
+    except PermanentError as exc:
+        with connect(settings) as conn:
+            RunRepository(conn).finish(run.run_id, "failed", exc.message[:2000], utc_now())
+        raise PermanentError(
+            exc.message, hint=exc.hint or f"the whole log: claire logs --run {run.run_id}"
+        ) from None
 
 
 def connect(settings: Settings) -> psycopg.Connection[Any]:
     """Open an autocommit connection to claire's database; start the servers claire manages
     (and apply migrations) only when the database does not answer."""
-    runtime = LocalRuntime(settings)
+    runtime = runtime_for(settings)
     conninfo = runtime.endpoints().database_conninfo
     try:
         return psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
@@ -189,7 +188,7 @@ def engine_state(settings: Settings, run: Run) -> str:
     """`running`, `crashed` (marked running, no engine alive) or the run's end status."""
     if not run.running:
         return run.status
-    return "running" if launcher.engine_pid(settings.home, run.run_id) else "crashed"
+    return "running" if engine_host(settings).alive(run) else "crashed"
 
 
 def stop(
@@ -205,13 +204,13 @@ def stop(
         return "not running"
     if reason:
         repo.set_stop_reason(run.run_id, reason)
-    pid = launcher.request_stop(settings.home, run.run_id)
-    if pid is None:  # crashed: nothing to signal, record the stop ourselves
+    host = engine_host(settings)
+    if not host.request_stop(run):  # crashed: nothing to ask, record the stop ourselves
         repo.finish(run.run_id, "stopped", reason or "stopped while the engine was down", utc_now())
         return "marked"
-    if not launcher.wait_for_exit(pid, timeout):
+    if not host.wait_for_exit(run, timeout):
         raise PermanentError(
-            f"the engine of {run.run_id} (pid {pid}) did not stop within {timeout:.0f} s",
+            f"the engine of {run.run_id} did not stop within {timeout:.0f} s",
             hint=f"look at its log: claire logs --run {run.run_id}",
         )
     return "stopped"

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import psycopg
 
+from engine.runtime.base import Endpoints, endpoints_preferring_urls
 from engine.runtime.paths import StatePaths
 from engine.runtime.postgres_server import PostgresServer
 from engine.runtime.prometheus_server import PrometheusServer
 from engine.runtime.redis_server import RedisServer, redis_problem
 from engine.runtime.status import ComponentState, ComponentStatus
 from engine.settings import Settings
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    """How to reach Redis and PostgreSQL. Both strings may hold a password: never print them."""
-
-    redis_url: str
-    database_conninfo: str
 
 
 class LocalRuntime:
@@ -41,14 +32,7 @@ class LocalRuntime:
         return self._settings.database.url is None
 
     def endpoints(self) -> Endpoints:
-        redis_url = self._settings.redis.url
-        database_url = self._settings.database.url
-        return Endpoints(
-            redis_url=redis_url.get_secret_value() if redis_url else self.redis.url,
-            database_conninfo=(
-                database_url.get_secret_value() if database_url else self.postgres.conninfo()
-            ),
-        )
+        return endpoints_preferring_urls(self._settings, self.redis.url, self.postgres.conninfo())
 
     def up(self) -> list[ComponentStatus]:
         """Start what claire manages (idempotent), wait until it answers, apply migrations."""
@@ -64,8 +48,9 @@ class LocalRuntime:
             self.prometheus.start()
         return self.status()
 
-    def down(self) -> list[ComponentStatus]:
-        """Stop what claire manages; servers given by URL are left alone."""
+    def down(self, *, volumes: bool = False) -> list[ComponentStatus]:
+        """Stop what claire manages; servers given by URL are left alone. Data is always kept
+        (`volumes` is a Docker runtime option)."""
         if self.manages_redis:
             self.redis.stop()
         if self.manages_postgres:

@@ -13,6 +13,7 @@ from claire_cli.context import CliState
 from claire_cli.output import print_error
 from engine import __version__
 from engine.errors import ClaireError
+from engine.settings import RuntimeKind
 
 
 class ClaireGroup(TyperGroup):
@@ -52,6 +53,12 @@ def root(
     env_file: Annotated[
         Path | None, typer.Option("--env-file", help="Settings file (default: ./.env).")
     ] = None,
+    runtime: Annotated[
+        RuntimeKind | None,
+        typer.Option(
+            "--runtime", help="local (claire's own processes) or docker; default CLAIRE_RUNTIME."
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
@@ -59,9 +66,10 @@ def root(
 ) -> None:
     """claire: papertests on live MEXC data with simulated execution.
 
-    Start with `claire up` (starts claire's own Redis and PostgreSQL), then `claire ps`.
+    Start with `claire up` (starts claire's own Redis and PostgreSQL, or with
+    `--runtime docker` everything as containers), then `claire ps`.
     """
-    ctx.obj = CliState(env_file=env_file, debug=debug)
+    ctx.obj = CliState(env_file=env_file, debug=debug, runtime=runtime)
 
 
 app.add_typer(env.app, name="env")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
 
-from engine.settings import Settings, load_settings
+from engine.settings import RuntimeKind, Settings, load_settings
 
 
 @dataclass
@@ -16,11 +17,15 @@ class CliState:
 
     env_file: Path | None = None
     debug: bool = False
+    runtime: RuntimeKind | None = None  # --runtime: wins over CLAIRE_RUNTIME
     _settings: Settings | None = field(default=None, repr=False)
 
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(self.env_file)
+            environ = dict(os.environ)
+            if self.runtime is not None:  # checked like the variable it stands for
+                environ["CLAIRE_RUNTIME"] = self.runtime.value
+            self._settings = load_settings(self.env_file, environ)
         return self._settings
 
 

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from claire_cli.context import state
 from claire_cli.output import console, print_json
-from engine.runtime.local import LocalRuntime
+from engine.runtime.select import endpoints
 from engine.storage.migrations import MigrationState, apply_migrations, migration_status
 
 app = typer.Typer(
@@ -21,7 +21,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 
 
 def _conninfo(ctx: typer.Context) -> str:
-    return LocalRuntime(state(ctx).settings()).endpoints().database_conninfo
+    return endpoints(state(ctx).settings()).database_conninfo
 
 
 @app.command()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import time
 from pathlib import Path
 from typing import Annotated
@@ -95,16 +94,17 @@ def start(
             console.print(f"backup {made.backup_id} taken")
     with service.connect(settings) as conn:
         run = service.register(settings, parameters, conn, name)
-    pid = service.start_engine(settings, run, env_file=cli.env_file)
-    service.check_started(settings, run, pid)
+    with console.status("starting the engine"):
+        engine = service.start_engine(settings, run, env_file=cli.env_file)
+        service.check_started(settings, run)
     if json:
-        print_json({"run_id": run.run_id, "pid": pid, "parameters": parameters.to_json()})
+        print_json({"run_id": run.run_id, "engine": engine, "parameters": parameters.to_json()})
     else:
-        console.print(f"[green]started[/] papertest [bold]{run.run_id}[/] (engine pid {pid})")
+        console.print(f"[green]started[/] papertest [bold]{run.run_id}[/] ({engine})")
         console.print(f"  follow it:  claire papertest status {run.run_id} --watch")
         console.print(f"  stop it:    claire papertest stop {run.run_id}")
     if foreground:
-        _follow(settings, run.run_id, pid)
+        _follow(settings, run.run_id)
 
 
 def _default_source(settings: Settings) -> str:
@@ -113,25 +113,20 @@ def _default_source(settings: Settings) -> str:
     return settings.market.source
 
 
-def _follow(settings: Settings, run_id: str, pid: int) -> None:
-    """Refresh the status until the engine exits; Ctrl-C asks it to stop gracefully."""
-    from engine.papertest.launcher import ENGINE_MARK
-    from engine.runtime.processes import pid_alive
-
+def _follow(settings: Settings, run_id: str) -> None:
+    """Refresh the status until the run ends; Ctrl-C asks it to stop gracefully."""
     try:
         with Live(console=console, refresh_per_second=2) as live:
-            while pid_alive(pid, ENGINE_MARK):
-                live.update(_render(_summary(settings, run_id)))
+            summary = _summary(settings, run_id)
+            while summary.engine == "running":
+                live.update(_render(summary))
                 time.sleep(1)
-            live.update(_render(_summary(settings, run_id)))
+                summary = _summary(settings, run_id)
+            live.update(_render(summary))
     except KeyboardInterrupt:
         console.print("stopping gracefully (final snapshot and report)…")
-        import os
-
-        os.kill(pid, signal.SIGTERM)
-        from engine.papertest.launcher import wait_for_exit
-
-        wait_for_exit(pid, 120)
+        with service.connect(settings) as conn:
+            service.stop(settings, conn, RunRepository(conn).get(run_id), None, timeout=120)
 
 
 def _summary(settings: Settings, run_id: str | None) -> RunSummary:
@@ -260,8 +255,10 @@ def resume(ctx: typer.Context, run_id: RunArgument = None) -> None:
                 f"{run.run_id} ended ({run.status}: {run.end_reason}); only a crashed run resumes"
             )
         repo.reopen(run.run_id)
-    pid = service.start_engine(settings, run, env_file=cli.env_file, resume=True)
-    console.print(f"[green]resumed[/] {run.run_id} (engine pid {pid})")
+    with console.status("starting the engine"):
+        engine = service.start_engine(settings, run, env_file=cli.env_file, resume=True)
+        service.check_started(settings, run)
+    console.print(f"[green]resumed[/] {run.run_id} ({engine})")
 
 
 @app.command("list")

@@ -1,34 +1,76 @@
-"""`claire up`, `claire down` and `claire ps`: claire's own Redis and PostgreSQL."""
+"""`claire up`, `claire down` and `claire ps`: claire's servers, on either runtime."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from claire_cli.context import state
 from claire_cli.output import console, print_json
-from engine.runtime.local import LocalRuntime
-from engine.runtime.status import ComponentState, ComponentStatus
-from engine.settings import Settings
+from engine.errors import PermanentError
+from engine.runtime.select import runtime_for
+from engine.runtime.status import ComponentState, ComponentStatus, uptime
+from engine.settings import RuntimeKind, Settings
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
+@contextmanager
+def docker_progress(enabled: bool) -> Iterator[Callable[[str], None]]:
+    """A progress bar for image builds (`Step 3/12`) and a line for everything else."""
+    if not enabled:
+        yield lambda _: None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("talking to Docker", total=None)
+
+        def show(line: str) -> None:
+            text = line.strip()
+            if text.startswith("Step ") and "/" in text.split(" ", 2)[1]:
+                done, _, total = text.split(" ", 2)[1].partition("/")
+                if done.isdigit() and total.isdigit():
+                    progress.update(task, completed=int(done), total=int(total))
+                    text = "building the engine image: " + text.split(":", 1)[-1].strip()
+            progress.update(task, description=escape(text[:90]))
+
+        yield show
+
+
 def up(ctx: typer.Context, json: JsonOption = False) -> None:
-    """Start claire's Redis and PostgreSQL (first use: initdb), wait for them, migrate.
+    """Start claire's servers, wait until they are healthy, apply the migrations.
 
-    Idempotent: servers already running are left alone, and a pid file left by a crash
-    is cleaned up. Servers given by CLAIRE_REDIS_URL / CLAIRE_DATABASE_URL are only checked.
+    Local runtime: Redis and PostgreSQL as processes in the state directory (first use:
+    initdb); a pid file left by a crash is cleaned up. Docker runtime: the engine image is
+    built when the checkout changed; network, volumes and containers are created, and a
+    container is recreated only when its configuration changed. Idempotent either way.
+    Servers given by CLAIRE_REDIS_URL / CLAIRE_DATABASE_URL are only checked.
 
-    Example: claire up && claire ps
+    Examples:
+      claire up && claire ps
+      claire --runtime docker up
     """
     settings = state(ctx).settings()
-    runtime = LocalRuntime(settings)
-    with console.status("starting Redis and PostgreSQL…", spinner="dots"):
-        statuses = runtime.up()
-    _report(statuses, json, f"claire is up (state directory: {runtime.paths.home})")
+    docker = settings.runtime is RuntimeKind.DOCKER
+    with docker_progress(docker and not json) as show:
+        runtime = runtime_for(settings, progress=show)
+        if docker:
+            statuses = runtime.up()
+        else:
+            with console.status("starting Redis and PostgreSQL…", spinner="dots"):
+                statuses = runtime.up()
+    where = (
+        f"project {settings.docker.project} on Docker"
+        if docker
+        else f"state directory: {settings.home}"
+    )
+    _report(statuses, json, f"claire is up ({where})")
     if not json:
         _notice_crashed_run(settings)
 
@@ -40,36 +82,68 @@ def _notice_crashed_run(settings: Settings) -> None:
 
     with service.connect(settings) as conn:
         run = RunRepository(conn).active()
-    if run is not None and service.engine_state(settings, run) == "crashed":
+    if run is None:
+        return
+    if service.engine_state(settings, run) == "crashed":
         console.print(
             f"[bold yellow]papertest {run.run_id} was interrupted[/] (its engine is not running):"
             f" claire papertest resume {run.run_id}"
         )
+    elif settings.runtime is RuntimeKind.DOCKER:
+        console.print(f"papertest {run.run_id} is running (the engine containers resume it)")
 
 
-def down(ctx: typer.Context, json: JsonOption = False) -> None:
-    """Stop claire's Redis and PostgreSQL cleanly (data is kept).
+def down(
+    ctx: typer.Context,
+    volumes: Annotated[
+        bool,
+        typer.Option(
+            "--volumes", help="Docker runtime: also delete the volumes (every database row)."
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before --volumes.")] = False,
+    json: JsonOption = False,
+) -> None:
+    """Stop claire's servers cleanly; their data is kept.
 
-    Example: claire down
+    Docker runtime: the containers and the network are removed, the volumes kept unless
+    --volumes (asked to confirm). A running papertest is interrupted, and resumes at the
+    next `claire up`.
+
+    Examples:
+      claire down
+      claire down --volumes --yes
     """
-    runtime = LocalRuntime(state(ctx).settings())
-    with console.status("stopping…", spinner="dots"):
-        statuses = runtime.down()
+    settings = state(ctx).settings()
+    docker = settings.runtime is RuntimeKind.DOCKER
+    if volumes and not docker:
+        raise PermanentError(
+            "--volumes applies to the Docker runtime; the local runtime keeps its data in "
+            f"{settings.home}"
+        )
+    if volumes and not yes:
+        typer.confirm(
+            f"Delete every volume of project {settings.docker.project}, "
+            "with the database and all papertests?",
+            abort=True,
+        )
+    with docker_progress(docker and not json) as show:
+        statuses = runtime_for(settings, progress=show).down(volumes=volumes)
     if json:
         print_json([s.as_dict() for s in statuses])
         return
     _table(statuses)
-    console.print("[green]claire is down[/]")
+    console.print("[green]claire is down[/]" + (" (volumes deleted)" if volumes else ""))
 
 
 def ps(ctx: typer.Context, json: JsonOption = False) -> None:
-    """Show each component with its pid, state and health check.
+    """Show each component: state, health check, and (Docker) restarts and uptime.
 
     Exit code 0 when every component is healthy, 1 otherwise (for monitoring).
 
     Example: claire ps --json
     """
-    statuses = LocalRuntime(state(ctx).settings()).status()
+    statuses = runtime_for(state(ctx).settings()).status()
     _report(statuses, json, None)
 
 
@@ -96,22 +170,30 @@ _STATE_STYLE = {
 
 
 def _table(statuses: list[ComponentStatus]) -> None:
+    containers = any(s.restarts is not None for s in statuses)
     table = Table(box=None, pad_edge=False)
-    for column in ("component", "state", "pid"):
+    columns = ["component", "state", *(("restarts", "uptime") if containers else ("pid",))]
+    for column in columns:
         table.add_column(column, no_wrap=True)
     table.add_column("health", no_wrap=True)
     table.add_column("endpoint", overflow="fold")
     for status in statuses:
         style = _STATE_STYLE[status.state]
         health = (
-            f"[green]ok[/] {status.detail}" if status.healthy else f"[red]fail[/] {status.detail}"
+            f"[green]ok[/] {escape(status.detail)}"
+            if status.healthy
+            else f"[red]fail[/] {escape(status.detail)}"
+        )
+        middle = (
+            [
+                str(status.restarts if status.restarts is not None else "-"),
+                uptime(status.started_at),
+            ]
+            if containers
+            else [str(status.pid or "-")]
         )
         table.add_row(
-            status.name,
-            f"[{style}]{status.state}[/]",
-            str(status.pid or "-"),
-            health,
-            status.endpoint or "-",
+            status.name, f"[{style}]{status.state}[/]", *middle, health, status.endpoint or "-"
         )
     console.print(table)
 

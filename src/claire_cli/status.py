@@ -16,6 +16,7 @@ from engine.papertest import service
 from engine.papertest.checkup import Checkup, Level, check
 from engine.papertest.logs import log_files, read_log_lines
 from engine.papertest.runs import RunRepository
+from engine.settings import RuntimeKind, Settings
 
 _STYLE = {
     Level.OK: "green",
@@ -85,11 +86,17 @@ def logs(
 ) -> None:
     """Print a papertest's engine log (JSON lines, archived per day of the run).
 
+    Docker runtime: the output of one container, STAGE naming it (engine, signal, risk,
+    execution, portfolio, persistence, redis, postgres, prometheus, grafana; default engine).
+
     Examples:
       claire logs
       claire logs risk --follow
     """
     settings = state(ctx).settings()
+    if settings.runtime is RuntimeKind.DOCKER:
+        _container_logs(settings, stage or "engine", lines, follow)
+        return
     with service.connect(settings) as conn:
         run = RunRepository(conn).get(run_id)
     files = log_files(settings.home, run.run_id)
@@ -101,6 +108,16 @@ def logs(
         _print(record)
     if follow:
         _follow(files[-1], stage)
+
+
+def _container_logs(settings: Settings, role: str, lines: int, follow: bool) -> None:
+    from engine.runtime.docker_runtime import DockerRuntime
+
+    try:
+        for line in DockerRuntime(settings).logs(role, tail=lines, follow=follow):
+            console.print(escape(line))
+    except KeyboardInterrupt:
+        return
 
 
 def _wanted(record: dict[str, str], stage: str | None) -> bool:

@@ -114,6 +114,7 @@ def test_setting_specs_when_listed_then_unique_names_and_secrets_flagged() -> No
         "CLAIRE_NOTIFY_TELEGRAM_TOKEN",
         "CLAIRE_NOTIFY_DISCORD_WEBHOOK",
         "CLAIRE_NOTIFY_SMTP_PASSWORD",
+        "CLAIRE_DOCKER_GRAFANA_PASSWORD",
     }
 
 

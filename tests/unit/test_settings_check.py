@@ -123,7 +123,10 @@ def test_check_when_variable_lowercase_then_recognised() -> None:
 @pytest.mark.parametrize(
     ("given", "missing"),
     [
-        ({"CLAIRE_RUNTIME": "docker"}, {"CLAIRE_DATABASE_PASSWORD", "CLAIRE_REDIS_PASSWORD"}),
+        (
+            {"CLAIRE_RUNTIME": "docker"},
+            {"CLAIRE_DATABASE_PASSWORD", "CLAIRE_REDIS_PASSWORD", "CLAIRE_DOCKER_GRAFANA_PASSWORD"},
+        ),
         ({"CLAIRE_DATABASE_PORT": "5433"}, {"CLAIRE_DATABASE_PASSWORD"}),
         ({"CLAIRE_REDIS_PORT": "6380"}, {"CLAIRE_REDIS_PASSWORD"}),
         ({"CLAIRE_NOTIFY_TELEGRAM_TOKEN": SECRET}, {"CLAIRE_NOTIFY_TELEGRAM_CHAT_ID"}),
@@ -144,11 +147,31 @@ def test_check_when_required_variable_missing_then_error_names_it_and_why(
 
 def test_check_when_docker_and_port_both_require_password_then_one_finding() -> None:
     findings = check_settings(
-        {"CLAIRE_RUNTIME": "docker", "CLAIRE_REDIS_PORT": "6380", "CLAIRE_REDIS_PASSWORD": "x"},
+        {
+            "CLAIRE_RUNTIME": "docker",
+            "CLAIRE_REDIS_PORT": "6380",
+            "CLAIRE_REDIS_PASSWORD": "x",
+            "CLAIRE_DOCKER_GRAFANA": "false",
+        },
         None,
     )
 
     assert [f.variable for f in findings] == ["CLAIRE_DATABASE_PASSWORD"]
+
+
+@pytest.mark.parametrize("enabled", ["true", "YES", "1"])
+def test_check_when_docker_grafana_enabled_then_its_password_required(enabled: str) -> None:
+    given = {
+        "CLAIRE_RUNTIME": "docker",
+        "CLAIRE_DATABASE_PASSWORD": "a",
+        "CLAIRE_REDIS_PASSWORD": "b",
+        "CLAIRE_DOCKER_GRAFANA": enabled,
+    }
+
+    (finding,) = check_settings(given, None)
+
+    assert finding.variable == "CLAIRE_DOCKER_GRAFANA_PASSWORD"
+    assert "CLAIRE_RUNTIME is docker and CLAIRE_DOCKER_GRAFANA is true" in finding.problem
 
 
 def test_check_when_position_above_exposure_then_error() -> None:

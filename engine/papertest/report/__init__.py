@@ -15,7 +15,7 @@ import psycopg
 from engine.papertest.report.build import Criterion, Report, build_report
 from engine.papertest.report.render import to_html, to_json, to_markdown
 from engine.papertest.runs import RunRepository
-from engine.runtime.local import LocalRuntime
+from engine.runtime.select import endpoints
 from engine.settings import Settings
 
 FORMATS = ("html", "md", "json")
@@ -50,7 +50,7 @@ def write_report(
     formats: Iterable[str] = FORMATS,
 ) -> WrittenReport:
     """Build the report of `run_id` (newest run when None) and write it."""
-    conninfo = LocalRuntime(settings).endpoints().database_conninfo
+    conninfo = endpoints(settings).database_conninfo
     with psycopg.connect(conninfo, autocommit=True) as conn:
         run = RunRepository(conn).get(run_id)
         report = build_report(conn, run, settings.verdict)

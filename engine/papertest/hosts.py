@@ -1,0 +1,195 @@
+"""Where a papertest's engine runs, and how `claire papertest` starts, watches and stops it.
+
+Local runtime: a background process per run (`launcher`). Docker runtime: the engine
+containers `claire up` created; they pick up a running papertest by themselves, so
+starting one is registering it, and stopping one is asking through the database.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Protocol
+
+import psycopg
+
+from engine.errors import PermanentError
+from engine.papertest import launcher
+from engine.papertest.runs import Run, RunRepository
+from engine.runtime.processes import read_pid
+from engine.runtime.select import endpoints
+from engine.settings import RuntimeKind, Settings
+
+PICKUP_TIMEOUT_S = 90.0
+
+
+class EngineHost(Protocol):
+    """Start, watch and stop the engine of a run."""
+
+    def start(self, run: Run, *, resume: bool, env_file: Path | None) -> str:
+        """Start the run's engine; return what runs it (for messages)."""
+        ...
+
+    def check_started(self, run: Run) -> None:
+        """Raise with the engine's own words when it did not start (`run` as it was before)."""
+        ...
+
+    def alive(self, run: Run) -> bool: ...
+
+    def health(self, run: Run) -> tuple[bool, str]:
+        """Whether the live engine's health checks pass, and what they say."""
+        ...
+
+    def request_stop(self, run: Run) -> bool:
+        """Ask the engine to stop gracefully; False when no engine is alive to ask."""
+        ...
+
+    def wait_for_exit(self, run: Run, timeout: float) -> bool: ...
+
+    def output_tail(self, run: Run) -> str:
+        """The last lines the engine printed."""
+        ...
+
+
+def engine_host(settings: Settings) -> EngineHost:
+    if settings.runtime is RuntimeKind.DOCKER:
+        return ContainerHost(settings)
+    return ProcessHost(settings)
+
+
+class ProcessHost:
+    """One background process per run, with a pid file (see `launcher`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._home = settings.home
+
+    def start(self, run: Run, *, resume: bool, env_file: Path | None) -> str:
+        pid = launcher.launch(self._home, run.run_id, resume=resume, env_file=env_file)
+        return f"engine pid {pid}"
+
+    def check_started(self, run: Run) -> None:
+        pid = read_pid(launcher.pid_file(self._home, run.run_id))
+        if pid is not None and launcher.started_cleanly(self._home, run.run_id, pid):
+            return
+        raise PermanentError(f"the engine of {run.run_id} stopped at once: {self.output_tail(run)}")
+
+    def alive(self, run: Run) -> bool:
+        return launcher.engine_pid(self._home, run.run_id) is not None
+
+    def health(self, run: Run) -> tuple[bool, str]:
+        """Ask the engine's /health (a full-speed replay runs in memory and has none)."""
+        monitor_url = run.extra.get("monitor_url")
+        if not isinstance(monitor_url, str):
+            return True, "running in memory (a full-speed replay: no /health endpoint)"
+        url = f"{monitor_url}/health"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own URL
+                response.read()
+                return True, f"healthy ({url})"
+        except urllib.error.HTTPError as exc:
+            body = json.loads(exc.read() or b"{}")
+            failing = [
+                c["name"] + ": " + c["detail"] for c in body.get("checks", []) if not c["ok"]
+            ]
+            return False, "unhealthy: " + "; ".join(failing)
+        except (OSError, ValueError) as exc:
+            return False, f"no answer from {url} ({exc})"
+
+    def request_stop(self, run: Run) -> bool:
+        return launcher.request_stop(self._home, run.run_id) is not None
+
+    def wait_for_exit(self, run: Run, timeout: float) -> bool:
+        pid = read_pid(launcher.pid_file(self._home, run.run_id))
+        return pid is None or launcher.wait_for_exit(pid, timeout)
+
+    def output_tail(self, run: Run) -> str:
+        return launcher.console_tail(self._home, run.run_id)
+
+
+class ContainerHost:
+    """The engine containers of the Docker runtime."""
+
+    def __init__(self, settings: Settings) -> None:
+        from engine.runtime.docker_runtime import DockerRuntime
+
+        self._settings = settings
+        self._runtime = DockerRuntime(settings)
+
+    def _engine_running(self) -> bool:
+        from engine.runtime.docker_specs import ENGINE_ROLE
+
+        info = self._runtime.container(ENGINE_ROLE)
+        return info is not None and info.status in ("running", "restarting")
+
+    def start(self, run: Run, *, resume: bool, env_file: Path | None) -> str:
+        from engine.runtime.docker_specs import ENGINE_ROLE, container_name
+
+        if not self._engine_running():
+            self._runtime.up()  # the engine containers pick the run up as they start
+        return f"container {container_name(self._settings.docker.project, ENGINE_ROLE)}"
+
+    def check_started(self, run: Run) -> None:
+        """Wait until an engine container took the run up (it records when it starts)."""
+        before = run.extra.get("engine_started_at")
+        deadline = time.monotonic() + PICKUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            latest = self._read(run.run_id)
+            if not latest.running:
+                raise PermanentError(
+                    f"the engine of {run.run_id} stopped at once: {latest.end_reason}",
+                    hint="claire logs engine",
+                )
+            if latest.extra.get("engine_started_at") not in (None, before):
+                return
+            time.sleep(0.5)
+        raise PermanentError(
+            f"no engine container took up {run.run_id} within {PICKUP_TIMEOUT_S:.0f} s: "
+            f"{self.output_tail(run)}",
+            hint="claire ps; claire logs engine",
+        )
+
+    def alive(self, run: Run) -> bool:
+        return self._engine_running()
+
+    def health(self, run: Run) -> tuple[bool, str]:
+        """The engine containers' own healthchecks (their /health, run by Docker)."""
+        from engine.runtime.docker_specs import engine_roles
+
+        failing = []
+        for role in engine_roles(self._settings):
+            info = self._runtime.container(role)
+            if info is None or info.health != "healthy":
+                said = info.health_output if info is not None else "missing"
+                failing.append(f"{role}: {info.health if info else 'missing'} {said}".strip())
+        if failing:
+            return False, "unhealthy: " + "; ".join(failing)
+        return True, "healthy (every engine container's healthcheck passes)"
+
+    def request_stop(self, run: Run) -> bool:
+        with psycopg.connect(endpoints(self._settings).database_conninfo, autocommit=True) as conn:
+            RunRepository(conn).request_stop(run.run_id)
+        return self._engine_running()
+
+    def wait_for_exit(self, run: Run, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._read(run.run_id).running:
+                return True
+            time.sleep(0.5)
+        return False
+
+    def output_tail(self, run: Run) -> str:
+        from engine.runtime.docker_specs import ENGINE_ROLE
+
+        try:
+            lines = list(self._runtime.logs(ENGINE_ROLE, tail=5))
+        except PermanentError as exc:
+            return exc.message
+        return " | ".join(line.strip() for line in lines if line.strip())
+
+    def _read(self, run_id: str) -> Run:
+        with psycopg.connect(endpoints(self._settings).database_conninfo, autocommit=True) as conn:
+            return RunRepository(conn).get(run_id)

@@ -1,0 +1,122 @@
+"""`python -m engine serve --role ROLE`: the main loop of an engine container.
+
+`claire up` creates the engine containers before any papertest exists. Each waits for a
+papertest to be running, does its part of it, and waits again: role `all` runs the whole
+engine (the feed and every stage, one process). It always answers /health and /metrics
+on CLAIRE_MONITOR_PORT; while it waits it is healthy when Redis and PostgreSQL answer.
+SIGTERM ends it: a run in progress is interrupted, not ended, and resumes as soon as an
+engine container starts again (a restart after a crash, `claire up` after `claire down`).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+import psycopg
+import redis
+
+from engine.backup.marker import backup_time_reader
+from engine.errors import ClaireError
+from engine.observability.health import HealthReport, waiting_report
+from engine.observability.metrics import EngineMetrics
+from engine.observability.probes import postgres_probe, redis_probe
+from engine.observability.server import MonitorServer
+from engine.papertest.runs import Run, RunRepository
+from engine.runtime.select import endpoints
+from engine.settings import Settings
+
+log = logging.getLogger("engine.serve")
+
+ROLES = ("all",)
+POLL_S = 1.0
+
+
+class EngineServer:
+    """Wait for papertests and run them (see the module docstring)."""
+
+    def __init__(self, settings: Settings, role: str) -> None:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        self.settings = settings
+        self.role = role
+        self._endpoints = endpoints(settings)
+        self._redis = redis.Redis.from_url(self._endpoints.redis_url, socket_timeout=2)
+        self._probes = {
+            "redis": redis_probe(self._redis),
+            "postgres": postgres_probe(self._endpoints.database_conninfo),
+        }
+        self._idle_metrics = EngineMetrics("")
+        self._idle_metrics.watch_health(self._idle_health)
+        self._idle_metrics.watch_backups(
+            settings.backup_dir, backup_time_reader(self._redis, settings.redis.namespace)
+        )
+        self.monitor = MonitorServer(
+            self._idle_metrics.registry,
+            self._idle_health,
+            host=settings.monitor.host,
+            port=settings.monitor.port,
+        )
+        self.stop = threading.Event()
+
+    def _idle_health(self) -> HealthReport:
+        return waiting_report(f"engine-{self.role}", self._probes, "waiting for a papertest")
+
+    def run(self) -> int:
+        """Serve until SIGTERM; return the exit code."""
+        self.monitor.start()
+        log.info("engine (%s) waiting for a papertest; /health on %s", self.role, self.monitor.url)
+        try:
+            while not self.stop.is_set():
+                self._listen_for_signals()
+                run = self._active_run()
+                if run is None:
+                    self.stop.wait(POLL_S)
+                    continue
+                self._run_papertest(run)
+        finally:
+            self.monitor.stop()
+            self._redis.close()
+        return 0
+
+    def _listen_for_signals(self) -> None:
+        # A run's event loop takes these signals over and resets them when it ends.
+        def request_stop(signum: int, frame: FrameType | None) -> None:
+            self.stop.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+
+    def _active_run(self) -> Run | None:
+        try:
+            with psycopg.connect(
+                self._endpoints.database_conninfo, autocommit=True, connect_timeout=5
+            ) as conn:
+                return RunRepository(conn).active()
+        except psycopg.Error as exc:
+            log.warning("cannot read the papertests: %s", str(exc).strip().splitlines()[0])
+            return None
+
+    def _run_papertest(self, run: Run) -> None:
+        from engine.papertest.engine_run import PapertestEngine
+
+        resume = "engine_started_at" in run.extra  # an engine worked on it before
+        log.info("papertest %s: %s", run.run_id, "resuming" if resume else "starting")
+        try:
+            engine = PapertestEngine(
+                self.settings, run.run_id, resume=resume, signals="interrupt", monitor=self.monitor
+            )
+        except (psycopg.Error, ClaireError) as exc:
+            log.error("papertest %s cannot start: %s", run.run_id, exc)
+            self.stop.wait(POLL_S * 5)
+            return
+        try:
+            engine.run()
+        except Exception:  # recorded by the engine (the run is marked failed); keep serving
+            log.exception("papertest %s failed", run.run_id)
+        finally:
+            self.monitor.serve(self._idle_metrics.registry, self._idle_health)
+        if engine.interrupted:
+            self.stop.set()
