@@ -23,21 +23,20 @@ from engine.observability.metrics import EngineMetrics
 from engine.observability.probes import postgres_probe, redis_probe
 from engine.observability.server import MonitorServer
 from engine.runtime.select import endpoints as runtime_endpoints
-from engine.services.pipeline import build_pipeline
+from engine.services.pipeline import STAGE_NAMES, build_pipeline
 from engine.services.redis_runner import StageRunner, runners_health
 from engine.settings import load_settings
 from engine.storage.event_writer import EventWriter
 from engine.storage.run_state import load_run_state
 
 log = logging.getLogger("engine")
-STAGES = ("signal", "risk", "execution", "portfolio", "persistence")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run one stage until stopped")
-    run.add_argument("stage", choices=STAGES)
+    run.add_argument("stage", choices=STAGE_NAMES)
     run.add_argument("--run-id", required=True, help="the papertest this stage works for")
     run.add_argument(
         "--monitor-port",
@@ -52,7 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser(
         "serve", help="an engine container: wait for papertests and run them (Docker runtime)"
     )
-    serve.add_argument("--role", default="all", help="all (the whole engine in this process)")
+    serve.add_argument(
+        "--role",
+        default="all",
+        choices=("all", "controller", *STAGE_NAMES),
+        help="all: the whole engine here; controller: the feed and the run's control; "
+        "a stage name: that stage",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:

@@ -29,6 +29,7 @@ STREAM_FOR_EVENT: Final[Mapping[str, Stream]] = MappingProxyType(
         "quote_tick": Stream.MARKET_DATA,
         "candle": Stream.MARKET_DATA,
         "market_gap": Stream.MARKET_DATA,
+        "feed_end": Stream.MARKET_DATA,
         "signal": Stream.SIGNALS,
         "risk_decision": Stream.RISK_DECISIONS,
         "order": Stream.ORDERS,

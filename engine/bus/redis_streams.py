@@ -270,7 +270,9 @@ class StreamConsumer:
                 self._process(deliveries, fresh, result)
         except redis.ResponseError as exc:
             self._recover()
-            if "NOGROUP" in str(exc):  # Redis lost the group (e.g. restarted without data)
+            # Redis lost the group (restarted without data), or the stream was deleted under
+            # a blocked read (a run's old epoch): not this consumer's fault, try again.
+            if "NOGROUP" in str(exc) or "UNBLOCKED" in str(exc):
                 self._group_ready = False
                 raise BusUnavailableError(f"consumer group {self.group} is gone: {exc}") from exc
             raise

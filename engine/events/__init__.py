@@ -18,6 +18,7 @@ from engine.events.envelope import SCHEMA_VERSION, EventEnvelope, new_event_id
 from engine.events.market_data import (
     Candle,
     CandleInterval,
+    FeedEnded,
     GapCause,
     MarketDataGap,
     QuoteTick,
@@ -42,6 +43,7 @@ __all__ = [
     "CandleInterval",
     "Event",
     "EventEnvelope",
+    "FeedEnded",
     "GapCause",
     "MarketDataEvent",
     "MarketDataGap",

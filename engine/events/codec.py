@@ -18,7 +18,7 @@ from engine.errors import EventDecodeError
 from engine.events.alerts import AlertRaised
 from engine.events.envelope import EventEnvelope
 from engine.events.fields import NAMED_RULE_ERROR, decimal_text
-from engine.events.market_data import Candle, MarketDataGap, QuoteTick, TradeTick
+from engine.events.market_data import Candle, FeedEnded, MarketDataGap, QuoteTick, TradeTick
 from engine.events.portfolio import PortfolioSnapshotTaken
 from engine.events.trading import (
     OrderResultReported,
@@ -33,6 +33,7 @@ Event = Annotated[
     | QuoteTick
     | Candle
     | MarketDataGap
+    | FeedEnded
     | SignalGenerated
     | RiskDecided
     | OrderSubmitted
@@ -48,6 +49,7 @@ EVENT_CLASSES: Final[tuple[type[EventEnvelope], ...]] = (
     QuoteTick,
     Candle,
     MarketDataGap,
+    FeedEnded,
     SignalGenerated,
     RiskDecided,
     OrderSubmitted,

@@ -151,3 +151,17 @@ class MarketDataGap(EventEnvelope):
         if started is not None and value < started:
             raise rule_error(f"must not be before gap_start ({started.isoformat()})")
         return value
+
+
+FeedEndReason = Literal["planned_end", "exhausted", "stopped", "halted"]
+
+
+class FeedEnded(EventEnvelope):
+    """The run's market feed ended at `ts_event`: no market data follows in this run.
+
+    The portfolio stage answers with the run's final snapshot, wherever it runs (in the
+    engine's process, or in a container of its own).
+    """
+
+    type: Literal["feed_end"] = "feed_end"
+    reason: FeedEndReason

@@ -3,9 +3,12 @@
 - `speed` None plays as fast as the pipeline takes it; 1 is real time; N is N x real time.
 - `until` ends the feed at that event time (a papertest's planned end); `span` ends it that
   long after the first event (a replay's duration, in event time).
-- `after` (a resumed run): market events at or before it were processed before the crash;
-  they are fed again as warm-up history (stages and strategy learn, nothing trades, no
-  pacing), and older alerts and gap records are dropped.
+- `after` (a resumed run, its last stored snapshot): market events before it were processed
+  and stored before the crash; they are fed again as warm-up history (stages and strategy
+  learn, nothing trades, no pacing), and older alerts and gap records are dropped. Events
+  at `after` itself may have been stored only in part (the snapshot came after the first
+  of them), so they are fed again as live: what they lead to carries the same ids as the
+  first time and is stored once.
 - `backlog` reports how far the slowest consumer is behind; above `max_backlog` the feed
   waits, so a replay never outruns the pipeline and memory stays bounded.
 - `after_publish` runs after every batch (the in-memory runner drains its bus there).
@@ -121,7 +124,7 @@ class MarketFeed:
     async def _resumed(self, items: AsyncIterator[MarketItem]) -> AsyncIterator[MarketItem]:
         after = self.options.after
         async for item in items:
-            if after is None or item.ts_event > after:
+            if after is None or item.ts_event >= after:
                 yield item
             elif isinstance(item, Candle | TradeTick | QuoteTick):
                 yield as_warmup(item)  # already processed before the crash: learn, not trade

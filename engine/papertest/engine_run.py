@@ -16,35 +16,45 @@ import logging
 import math
 import signal
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import psycopg
+import redis
 
 from engine.backup.marker import backup_time_reader
+from engine.bus.base import Publisher
 from engine.bus.memory import InMemoryBus
 from engine.bus.redis_streams import ConsumerOptions, RedisStreamBus
 from engine.errors import ClaireError, PermanentError
+from engine.events import Event, FeedEnded
+from engine.events.market_data import FeedEndReason
 from engine.marketdata.feed import FeedOptions, FeedResult, MarketFeed
 from engine.marketdata.files import MarketRecorder
 from engine.marketdata.source import MarketSource, ReplaySource, SyntheticSource
 from engine.notify import Notifier
+from engine.observability.health import HealthMonitor, Probe
 from engine.observability.metrics import EngineMetrics
 from engine.observability.probes import postgres_probe, redis_probe
 from engine.observability.server import MonitorServer
 from engine.papertest.durations import parse_duration
-from engine.papertest.recovery import clear_streams, downtime_gaps, open_order_events
+from engine.papertest.epochs import clear_other_epochs, market_lags, run_namespace, settled
+from engine.papertest.recovery import downtime_gaps, open_order_events
 from engine.papertest.runs import Run, RunRepository, RunStatus, utc_now
 from engine.papertest.summary import summarize
 from engine.runtime.base import Endpoints
 from engine.runtime.select import endpoints
+from engine.services.base import Stage
 from engine.services.dead_letters import DeadLetterRecorder
+from engine.services.halt_watch import HaltWatch
 from engine.services.notifier import NotifierStage
-from engine.services.pipeline import Pipeline, build_pipeline
+from engine.services.pipeline import STAGE_NAMES, Pipeline, build_pipeline
 from engine.services.redis_runner import (
     EVENT_TIME,
+    Clock,
     StageRunner,
     ThreadedPipeline,
     runners_health,
@@ -52,7 +62,7 @@ from engine.services.redis_runner import (
 )
 from engine.settings import Settings
 from engine.storage.event_writer import EventWriter
-from engine.storage.run_state import load_run_state
+from engine.storage.run_state import RunState, load_run_state
 from engine.streams import Stream
 
 log = logging.getLogger("engine.papertest")
@@ -60,6 +70,7 @@ log = logging.getLogger("engine.papertest")
 MINUTE = timedelta(minutes=1)
 SETTLE_TIMEOUT_S = 60.0
 LIVE_REORDER_S = 2.0
+FEED_SOURCE = "engine.feed"
 STOP_POLL_S = 1.0
 
 
@@ -95,6 +106,45 @@ def check_source(spec: str) -> str:
     raise SourceSpecError(f"source {spec!r} is not mexc, synthetic or replay:PATH")
 
 
+def run_pipeline(
+    settings: Settings,
+    run: Run,
+    bus: Publisher,
+    *,
+    writer: EventWriter | None,
+    state: RunState | None,
+    metrics: EngineMetrics,
+    persistence_buffer: int = 0,
+) -> Pipeline:
+    """The stages of `run` (persistence only with a `writer`), from `state` when resumed."""
+    return build_pipeline(
+        settings,
+        bus,
+        run_id=run.run_id,
+        capital=run.initial_capital,
+        symbols=run.parameters.symbols,
+        writer=writer,
+        persistence_buffer=persistence_buffer,
+        state=state,
+        metrics=metrics,
+    )
+
+
+def stage_runner(
+    settings: Settings, run: Run, stage: Stage, bus: RedisStreamBus, metrics: EngineMetrics
+) -> StageRunner:
+    """A stage of `run` over Redis. Live data ticks with the wall clock; recorded and
+    synthetic data with its own time."""
+    options = ConsumerOptions(
+        batch_size=200,
+        block_ms=100,
+        claim_idle_ms=settings.redis.claim_idle_ms,
+        max_deliveries=settings.redis.max_deliveries,
+    )
+    clock: Clock | str = wall_clock if run.parameters.source == "mexc" else EVENT_TIME
+    return StageRunner(stage, bus, options=options, metrics=metrics, clock=clock)
+
+
 def uses_memory_bus(run: Run) -> bool:
     """`--speed max` on recorded or synthetic data runs in memory; the rest over Redis."""
     return parse_speed(run.parameters.speed) is None and run.parameters.source != "mexc"
@@ -118,7 +168,9 @@ class PapertestEngine:
     to be resumed (an engine container being replaced). `claire papertest stop` may also ask
     through the database, which works wherever the engine runs. With `monitor`, the run's
     /health and /metrics are served by that server (an engine container's) instead of one
-    of its own.
+    of its own. With `remote_stages`, the stages run in processes of their own
+    (`engine.papertest.stage_worker`); this one feeds them and controls the run. Each
+    start is a new epoch of the run (see `engine.papertest.epochs`).
     """
 
     def __init__(
@@ -129,6 +181,7 @@ class PapertestEngine:
         resume: bool = False,
         signals: Literal["stop", "interrupt"] = "stop",
         monitor: MonitorServer | None = None,
+        remote_stages: bool = False,
     ) -> None:
         self.settings = settings
         self.endpoints: Endpoints = endpoints(settings)
@@ -138,8 +191,11 @@ class PapertestEngine:
         self.resume = resume
         self._signals = signals
         self._shared_monitor = monitor
+        self.remote_stages = remote_stages
+        self.epoch = int(self.run_record.extra.get("epoch") or 0) + 1
         self._stop = asyncio.Event()
         self.interrupted = False
+        self.restart_requested = False  # a stage in another process lost its memory
         self.metrics = EngineMetrics(run_id)
         self.notifier = Notifier(settings.notify)
 
@@ -172,7 +228,7 @@ class PapertestEngine:
         on_signal = self.interrupt if self._signals == "interrupt" else self._stop.set
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, on_signal)
-        self.runs.annotate(self.run_record.run_id, {"engine_started_at": utc_now().isoformat()})
+        self.runs.start_epoch(self.run_record.run_id, self.epoch)
         watcher = asyncio.create_task(self._watch_stop_requests())
         try:
             if uses_memory_bus(self.run_record):
@@ -182,12 +238,14 @@ class PapertestEngine:
         finally:
             watcher.cancel()
         outcome = self._outcome(result, halted)
-        self.runs.annotate(self.run_record.run_id, {"engine_stats": self.metrics.summary()})
+        self.runs.merge_engine_stats(self.run_record.run_id, self.metrics.summary())
         if self.interrupted:
             run_id = self.run_record.run_id
             log.info("papertest %s interrupted: it resumes at the next start", run_id)
             return RunOutcome("running", "interrupted", outcome.events, outcome.ended_at)
         self.runs.finish(self.run_record.run_id, outcome.status, outcome.reason, outcome.ended_at)
+        if not uses_memory_bus(self.run_record):
+            self._drop_streams()
         self.notifier.send(
             f"claire papertest {self.run_record.run_id} {outcome.status}",
             f"{outcome.reason}; {outcome.events} market events. {self._summary_text()}",
@@ -198,6 +256,14 @@ class PapertestEngine:
         self._write_report()
         self.notifier.wait()
         return outcome
+
+    def _drop_streams(self) -> None:
+        """The run ended: its streams are never read again (its report reads the database)."""
+        try:
+            with redis.Redis.from_url(self.endpoints.redis_url) as client:
+                clear_other_epochs(client, self.settings, self.run_record.run_id, keep=None)
+        except redis.RedisError as exc:
+            log.warning("could not delete the streams of the run: %s", exc)
 
     async def _watch_stop_requests(self) -> None:
         """Stop when `claire papertest stop` asked through the database."""
@@ -212,6 +278,11 @@ class PapertestEngine:
             if latest.extra.get("stop_requested") or not latest.running:
                 log.info("papertest %s: stop requested", run_id)
                 self._stop.set()
+            elif _asks_for_new_epoch(latest, self.epoch):
+                why = latest.extra["resume_requested"].get("why")
+                log.warning("papertest %s: %s; going on in a new epoch", run_id, why)
+                self.restart_requested = True
+                self.interrupt()
 
     def _outcome(self, result: FeedResult, halted: bool) -> RunOutcome:
         run = self.run_record
@@ -246,7 +317,7 @@ class PapertestEngine:
                 return pipeline.halted
 
             result = await self._feed(bus, after_publish, backlog=None)
-            self._close_out(pipeline, result)
+            self._close_out(bus, result, pipeline.halted)
             bus.drain()
             if pipeline.persistence is not None:
                 pipeline.persistence.flush()
@@ -255,40 +326,33 @@ class PapertestEngine:
     # -- over Redis ----------------------------------------------------------------------
 
     async def _run_over_redis(self) -> tuple[FeedResult, bool]:
-        namespace = f"{self.settings.redis.namespace}:{self.run_record.run_id}"
+        run_id = self.run_record.run_id
+        namespace = run_namespace(self.settings, run_id, self.epoch)
         bus = RedisStreamBus.from_url(
             self.endpoints.redis_url, namespace, maxlen=self.settings.redis.stream_maxlen
         )
+        if self.resume:  # the streams of earlier epochs are never read again
+            clear_other_epochs(bus.client, self.settings, run_id, keep=self.epoch)
         with (
             psycopg.connect(self.endpoints.database_conninfo) as conn,
             psycopg.connect(self.endpoints.database_conninfo) as letters_conn,
         ):
-            if self.resume:
-                clear_streams(bus)
-            pipeline = self._pipeline(bus, conn, persistence_buffer=0)
+            stamped = _Stamped(bus)
+            stages = self._remote(bus, stamped) if self.remote_stages else self._local(bus, conn)
             self._recover(bus)
-            # Live data ticks with the wall clock; recorded and synthetic data with its own time.
-            clock = wall_clock if self.run_record.parameters.source == "mexc" else EVENT_TIME
-            runners = [
-                StageRunner(
-                    s, bus, options=self._consumer_options(), metrics=self.metrics, clock=clock
-                )
-                for s in [*pipeline.stages, self._notifier_stage()]
-            ]
-            threads = ThreadedPipeline(runners)
+            threads = ThreadedPipeline(stages.runners)
             recorder = DeadLetterRecorder(bus, EventWriter(letters_conn))
-            monitor = self._monitor(runners, bus)
+            monitor = self._monitor(stages.health, bus)
             threads.start()
             letters = asyncio.get_running_loop().run_in_executor(
                 None, self._record_letters, recorder
             )
             try:
-                result = await self._feed(
-                    bus, lambda: pipeline.halted, backlog=lambda: _backlog(bus, runners)
-                )
-                await self._settle(bus, runners)
-                self._close_out(pipeline, result)
-                await self._settle(bus, runners)
+                result = await self._feed(stamped, stages.halted, backlog=stages.backlog)
+                if not self.interrupted:  # an interrupted epoch is played again: no waiting
+                    await self._settle(stages.settled)
+                    self._close_out(bus, result, stages.halted())
+                    await self._settle(stages.settled)
             finally:
                 self._stop.set()
                 threads.stop()
@@ -296,7 +360,52 @@ class PapertestEngine:
                 if monitor is not self._shared_monitor:
                     monitor.stop()
             bus.client.close()
-        return result, pipeline.halted
+        return result, stages.halted()
+
+    def _runner(self, stage: Stage, bus: RedisStreamBus) -> StageRunner:
+        return stage_runner(self.settings, self.run_record, stage, bus, self.metrics)
+
+    def _local(self, bus: RedisStreamBus, conn: psycopg.Connection[Any]) -> _Stages:
+        """Every stage in this process, one thread each."""
+        pipeline = self._pipeline(bus, conn, persistence_buffer=0)
+        runners = [self._runner(s, bus) for s in [*pipeline.stages, self._notifier_stage()]]
+        health = runners_health(
+            "papertest",
+            runners,
+            stale_after_s=self.settings.market.stale_after_seconds,
+            max_lag=self.settings.monitor.max_consumer_lag,
+            probes=self._probes(bus),
+        )
+        return _Stages(
+            runners,
+            halted=lambda: pipeline.halted,
+            backlog=lambda: _backlog(bus, runners),
+            settled=lambda: _settled(bus, runners),
+            health=health,
+        )
+
+    def _remote(self, bus: RedisStreamBus, stamped: _Stamped) -> _Stages:
+        """The stages run elsewhere: here the notifier, and a watch for risk's halt."""
+        halted_before = (
+            self.resume and load_run_state(self._conn, self.run_record.run_id).halt_reason
+        )
+        watch = HaltWatch(halted=bool(halted_before))
+        runners = [self._runner(stage, bus) for stage in (self._notifier_stage(), watch)]
+        health = HealthMonitor(
+            "papertest",
+            self.settings.market.stale_after_seconds,
+            self.settings.monitor.max_consumer_lag,
+            lambda: stamped.last_publish_at,
+            lag=lambda: market_lags(bus),
+            probes=self._probes(bus),
+        )
+        return _Stages(
+            runners,
+            halted=lambda: watch.halted,
+            backlog=lambda: max((lag or 0 for lag in market_lags(bus).values()), default=0),
+            settled=lambda: settled(bus, STAGE_NAMES),
+            health=health,
+        )
 
     def _notifier_stage(self) -> NotifierStage:
         return NotifierStage(
@@ -339,25 +448,13 @@ class PapertestEngine:
                 log.exception("dead-letter recorder failed; retrying")
                 time.sleep(1)
 
-    def _consumer_options(self) -> ConsumerOptions:
-        return ConsumerOptions(
-            batch_size=200,
-            block_ms=100,
-            claim_idle_ms=self.settings.redis.claim_idle_ms,
-            max_deliveries=self.settings.redis.max_deliveries,
-        )
+    def _probes(self, bus: RedisStreamBus) -> dict[str, Probe]:
+        return {
+            "redis": redis_probe(bus.client),
+            "postgres": postgres_probe(self.endpoints.database_conninfo),
+        }
 
-    def _monitor(self, runners: list[StageRunner], bus: RedisStreamBus) -> MonitorServer:
-        health = runners_health(
-            "papertest",
-            runners,
-            stale_after_s=self.settings.market.stale_after_seconds,
-            max_lag=self.settings.monitor.max_consumer_lag,
-            probes={
-                "redis": redis_probe(bus.client),
-                "postgres": postgres_probe(self.endpoints.database_conninfo),
-            },
-        )
+    def _monitor(self, health: HealthMonitor, bus: RedisStreamBus) -> MonitorServer:
         self.metrics.watch_health(health.report)
         self.metrics.watch_backups(
             self.settings.backup_dir, backup_time_reader(bus.client, self.settings.redis.namespace)
@@ -376,11 +473,11 @@ class PapertestEngine:
         log.info("/health and /metrics on %s", server.url)
         return server
 
-    async def _settle(self, bus: RedisStreamBus, runners: list[StageRunner]) -> None:
+    async def _settle(self, done: Callable[[], bool]) -> None:
         """Wait until every stage has read and acknowledged everything published."""
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         while time.monotonic() < deadline:
-            if _settled(bus, runners):
+            if done():
                 return
             await asyncio.sleep(0.05)
         log.warning("stages did not catch up within %.0f s", SETTLE_TIMEOUT_S)
@@ -390,20 +487,18 @@ class PapertestEngine:
     def _pipeline(
         self, bus: Any, conn: psycopg.Connection[Any], persistence_buffer: int
     ) -> Pipeline:
-        run = self.run_record
         # Read with the autocommit connection: a read on the writer's connection would leave a
         # transaction open, and every batch written after it would stay uncommitted.
-        state = load_run_state(self._conn, run.run_id) if self.resume else None
-        return build_pipeline(
+        state = load_run_state(self._conn, self.run_record.run_id) if self.resume else None
+        writer = EventWriter(conn, self.endpoints.database_conninfo)
+        return run_pipeline(
             self.settings,
+            self.run_record,
             bus,
-            run_id=run.run_id,
-            capital=run.initial_capital,
-            symbols=run.parameters.symbols,
-            writer=EventWriter(conn, self.endpoints.database_conninfo),
-            persistence_buffer=persistence_buffer,
+            writer=writer,
             state=state,
             metrics=self.metrics,
+            persistence_buffer=persistence_buffer,
         )
 
     async def _feed(self, bus: Any, after_publish: Any, backlog: Any) -> FeedResult:
@@ -460,9 +555,19 @@ class PapertestEngine:
         ).fetchone()
         return row[0] if row else None
 
-    def _close_out(self, pipeline: Pipeline, result: FeedResult) -> None:
+    def _close_out(self, bus: Publisher, result: FeedResult, halted: bool) -> None:
+        """Tell the stages the feed ended; the portfolio answers with the final snapshot."""
         ended = result.last_event_time or utc_now()
-        pipeline.portfolio.final_snapshot(ended)
+        reason: FeedEndReason = "halted" if halted else result.reason
+        bus.publish(
+            FeedEnded(
+                event_id=f"feed-end-{self.run_record.run_id}-{self.epoch}"[:128],
+                ts_event=ended,
+                source=FEED_SOURCE,
+                run_id=self.run_record.run_id,
+                reason=reason,
+            )
+        )
 
     def _write_report(self) -> None:
         try:
@@ -472,6 +577,38 @@ class PapertestEngine:
             log.info("report written: %s", ", ".join(str(p) for p in written.paths))
         except Exception:
             log.exception("could not write the report of %s", self.run_record.run_id)
+
+
+def _asks_for_new_epoch(run: Run, epoch: int) -> bool:
+    request = run.extra.get("resume_requested")
+    return isinstance(request, dict) and request.get("epoch") == epoch
+
+
+@dataclass(frozen=True)
+class _Stages:
+    """The run's stages as the feed sees them: what runs here, and how to ask the rest."""
+
+    runners: list[StageRunner]
+    halted: Callable[[], bool]
+    backlog: Callable[[], int]
+    settled: Callable[[], bool]
+    health: HealthMonitor
+
+
+class _Stamped:
+    """The feed's publisher: remembers when it last published (its health's input)."""
+
+    def __init__(self, bus: RedisStreamBus) -> None:
+        self._bus = bus
+        self.last_publish_at: float | None = None
+
+    def publish(self, event: Event, stream: Stream | None = None) -> str:
+        self.last_publish_at = time.monotonic()
+        return self._bus.publish(event, stream)
+
+    def publish_many(self, events: Iterable[Event], stream: Stream | None = None) -> list[str]:
+        self.last_publish_at = time.monotonic()
+        return self._bus.publish_many(events, stream)
 
 
 def _backlog(bus: RedisStreamBus, runners: list[StageRunner]) -> int:

@@ -224,6 +224,37 @@ class RunRepository:
         """Leave the reason a user gave for stopping, for the engine to record at its end."""
         self.annotate(run_id, {"stop_reason": reason[:500]})
 
+    def start_epoch(self, run_id: str, epoch: int) -> None:
+        """Record that an engine started epoch `epoch` of the run (and heard any request
+        for a new one)."""
+        notes = {"epoch": epoch, "engine_started_at": utc_now().isoformat()}
+        with self._conn.transaction():
+            self._conn.execute(
+                "UPDATE runs SET parameters = (parameters - 'resume_requested') || %s"
+                " WHERE run_id = %s",
+                (Jsonb(notes), run_id),
+            )
+
+    def request_resume(self, run_id: str, epoch: int, why: str) -> None:
+        """Ask the run's engine to go on after `epoch` in a new one (a stage lost its memory
+        of it)."""
+        self.annotate(run_id, {"resume_requested": {"epoch": epoch, "why": why[:500]}})
+
+    def merge_engine_stats(self, run_id: str, summary: dict[str, Any]) -> None:
+        """Add one process's figures per stage to the run's (stages may run apart)."""
+        with self._conn.transaction():
+            row = self._conn.execute(
+                "SELECT parameters->'engine_stats' FROM runs WHERE run_id = %s FOR UPDATE",
+                (run_id,),
+            ).fetchone()
+            stats = dict((row[0] if row else None) or {})
+            stages = {**dict(stats.get("stages") or {}), **dict(summary.get("stages") or {})}
+            restarts = sum(int(entry.get("restarts", 0)) for entry in stages.values())
+            self._conn.execute(
+                "UPDATE runs SET parameters = parameters || %s WHERE run_id = %s",
+                (Jsonb({"engine_stats": {"stages": stages, "restarts": restarts}}), run_id),
+            )
+
     def request_stop(self, run_id: str) -> None:
         """Ask the run's engine, wherever it runs, to stop gracefully (it polls for this)."""
         self.annotate(run_id, {"stop_requested": utc_now().isoformat()})
@@ -253,6 +284,8 @@ _NOTES = (
     "engine_stats",
     "monitor_url",
     "engine_started_at",
+    "epoch",
+    "resume_requested",
 )
 
 

@@ -2,7 +2,9 @@
 
 `claire up` creates the engine containers before any papertest exists. Each waits for a
 papertest to be running, does its part of it, and waits again: role `all` runs the whole
-engine (the feed and every stage, one process). It always answers /health and /metrics
+engine (the feed and every stage, one process); `controller` the feed and the run's
+control, with each stage (`signal`, `risk`, ... as the role) in a container of its own
+(`engine.papertest.stage_worker`). It always answers /health and /metrics
 on CLAIRE_MONITOR_PORT; while it waits it is healthy when Redis and PostgreSQL answer.
 SIGTERM ends it: a run in progress is interrupted, not ended, and resumes as soon as an
 engine container starts again (a restart after a crash, `claire up` after `claire down`).
@@ -25,12 +27,14 @@ from engine.observability.metrics import EngineMetrics
 from engine.observability.probes import postgres_probe, redis_probe
 from engine.observability.server import MonitorServer
 from engine.papertest.runs import Run, RunRepository
+from engine.papertest.stage_worker import StageWorker
 from engine.runtime.select import endpoints
+from engine.services.pipeline import STAGE_NAMES
 from engine.settings import Settings
 
 log = logging.getLogger("engine.serve")
 
-ROLES = ("all",)
+ROLES = ("all", "controller", *STAGE_NAMES)
 POLL_S = 1.0
 
 
@@ -60,6 +64,9 @@ class EngineServer:
             port=settings.monitor.port,
         )
         self.stop = threading.Event()
+        self._worker = (
+            StageWorker(settings, role, self.monitor, self.stop) if role in STAGE_NAMES else None
+        )
 
     def _idle_health(self) -> HealthReport:
         return waiting_report(f"engine-{self.role}", self._probes, "waiting for a papertest")
@@ -74,8 +81,10 @@ class EngineServer:
                 run = self._active_run()
                 if run is None:
                     self.stop.wait(POLL_S)
-                    continue
-                self._run_papertest(run)
+                elif self._worker is not None:
+                    self._worker.work(run)
+                else:
+                    self._run_papertest(run)
         finally:
             self.monitor.stop()
             self._redis.close()
@@ -106,7 +115,12 @@ class EngineServer:
         log.info("papertest %s: %s", run.run_id, "resuming" if resume else "starting")
         try:
             engine = PapertestEngine(
-                self.settings, run.run_id, resume=resume, signals="interrupt", monitor=self.monitor
+                self.settings,
+                run.run_id,
+                resume=resume,
+                signals="interrupt",
+                monitor=self.monitor,
+                remote_stages=self.role == "controller",
             )
         except (psycopg.Error, ClaireError) as exc:
             log.error("papertest %s cannot start: %s", run.run_id, exc)
@@ -118,5 +132,5 @@ class EngineServer:
             log.exception("papertest %s failed", run.run_id)
         finally:
             self.monitor.serve(self._idle_metrics.registry, self._idle_health)
-        if engine.interrupted:
-            self.stop.set()
+        if engine.interrupted and not engine.restart_requested:
+            self.stop.set()  # SIGTERM: the container is stopping

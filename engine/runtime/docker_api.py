@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import socket
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from engine.runtime.docker_specs import ContainerSpec
 #: Container logs rotate, so a week-long run cannot fill the disk with them.
 _LOGS = LogConfig(type="json-file", config={"max-size": "20m", "max-file": "5"})
 _CHUNK = 1 << 20
+_STDOUT = 1  # the stream number of stdout in Docker's multiplexed output
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class ContainerInfo:
     exit_code: int
     labels: dict[str, str]
     image_id: str
+    pid: int  # of its main process on the host (0 when not running)
+    container_id: str
 
     @property
     def running(self) -> bool:
@@ -83,9 +87,11 @@ class DockerApi:
         except DockerException as exc:
             raise _unavailable(exc, self._where) from None
         self._api = self._client.api
+        # Commands make one per invocation: its connections close with it.
+        self._closer = weakref.finalize(self, self._client.close)
 
     def close(self) -> None:
-        self._client.close()
+        self._closer()
 
     def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
@@ -281,12 +287,16 @@ class DockerApi:
     def exec_to_file(self, name: str, argv: list[str], target: IO[bytes]) -> ExecResult:
         """Run `argv` in the container; write its stdout into `target` as it streams."""
         exec_id = self._call(self._api.exec_create, name, argv, stdout=True, stderr=True)["Id"]
+        wrapped = self._call(self._api.exec_start, exec_id, socket=True)
         errors = bytearray()
-        for out, err in self._call(self._api.exec_start, exec_id, stream=True, demux=True):
-            if out:
-                target.write(out)
-            if err:
-                errors += err
+        try:
+            for stream, frame in frames_iter(wrapped, tty=False):
+                if stream == _STDOUT:
+                    target.write(frame)
+                else:
+                    errors += frame
+        finally:
+            _close_hijacked(wrapped)
         return self._exec_result(exec_id, bytes(errors))
 
     def exec_from_file(self, name: str, argv: list[str], source: IO[bytes]) -> ExecResult:
@@ -302,13 +312,24 @@ class DockerApi:
             raw.shutdown(socket.SHUT_WR)
             said = b"".join(frame for _, frame in frames_iter(wrapped, tty=False))
         finally:
-            wrapped.close()
+            _close_hijacked(wrapped)
         return self._exec_result(exec_id, said)
 
     def _exec_result(self, exec_id: str, said: bytes) -> ExecResult:
         exit_code = self._call(self._api.exec_inspect, exec_id).get("ExitCode")
         text = said.decode(errors="replace").strip()
         return ExecResult(int(exit_code if exit_code is not None else -1), text[-4000:])
+
+
+def _close_hijacked(wrapped: Any) -> None:
+    """Close the connection docker-py hands over for an exec's streams: the HTTP response it
+    keeps (`_response`), then the socket itself."""
+    raw = wrapped._sock
+    response = getattr(wrapped, "_response", None)
+    if response is not None:
+        response.close()
+    wrapped.close()
+    raw.close()
 
 
 def _info(attrs: dict[str, Any]) -> ContainerInfo:
@@ -327,6 +348,8 @@ def _info(attrs: dict[str, Any]) -> ContainerInfo:
         exit_code=int(state.get("ExitCode") or 0),
         labels=labels,
         image_id=str(attrs.get("Image", "")),
+        pid=int(state.get("Pid") or 0),
+        container_id=str(attrs.get("Id", "")),
     )
 
 

@@ -14,6 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 
+from engine.services.pipeline import STAGE_NAMES
 from engine.settings import Settings
 
 LABEL_PROJECT = "claire.project"
@@ -36,7 +37,7 @@ GRAFANA_PORT = 3000
 
 #: Engine stages that get a container of their own in the `stages` layout; `engine` runs
 #: the market feed and the run's control (and every stage itself in the `single` layout).
-STAGE_ROLES = ("signal", "risk", "execution", "portfolio", "persistence")
+STAGE_ROLES = STAGE_NAMES
 ENGINE_ROLE = "engine"
 
 _SECOND_NS = 1_000_000_000
@@ -53,10 +54,10 @@ class HealthCheck:
     """A Docker healthcheck (`test` in Docker's form: ["CMD", ...] or ["CMD-SHELL", "..."])."""
 
     test: tuple[str, ...]
-    interval_s: float = 10.0
+    interval_s: float = 5.0  # also the wait before the first check
     timeout_s: float = 5.0
     retries: int = 3
-    start_period_s: float = 30.0
+    start_period_s: float = 60.0
 
     def to_docker(self) -> dict[str, object]:
         return {
@@ -228,9 +229,7 @@ def _redis(settings: Settings) -> ContainerSpec:
         ports=_port(settings, REDIS_PORT, settings.docker.redis_port),
         mounts=(Mount(volume_name(settings.docker.project, "redis"), "/data"),),
         tmpfs=_scratch("16m"),
-        healthcheck=HealthCheck(
-            ("CMD-SHELL", "redis-cli -p 6379 ping | grep -q PONG"), start_period_s=10
-        ),
+        healthcheck=HealthCheck(("CMD-SHELL", "redis-cli -p 6379 ping | grep -q PONG")),
         restart=settings.docker.restart,
         labels=_labels(settings, "redis"),
     )
@@ -269,8 +268,6 @@ def _postgres(settings: Settings) -> ContainerSpec:
                 "-d",
                 db.name,
             ),
-            interval_s=5,
-            start_period_s=60,
         ),
         restart=settings.docker.restart,
         labels=_labels(settings, "postgres"),
@@ -298,8 +295,7 @@ def _engine(
         ),
         tmpfs=_scratch("256m"),
         healthcheck=HealthCheck(
-            ("CMD", "python", "-m", "engine.observability.healthcheck", str(MONITOR_PORT)),
-            start_period_s=60,
+            ("CMD", "python", "-m", "engine.observability.healthcheck", str(MONITOR_PORT))
         ),
         restart=settings.docker.restart,
         labels=_labels(settings, role),
@@ -361,7 +357,6 @@ def _grafana(settings: Settings, paths: HostPaths) -> ContainerSpec:
                 f"wget -q -O /dev/null http://127.0.0.1:{GRAFANA_PORT}/api/health"
                 f" || curl -fsS -o /dev/null http://127.0.0.1:{GRAFANA_PORT}/api/health",
             ),
-            start_period_s=60,
         ),
         restart=settings.docker.restart,
         labels=_labels(settings, "grafana"),

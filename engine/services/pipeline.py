@@ -30,6 +30,14 @@ from engine.settings import Settings
 from engine.storage.event_writer import EventWriter
 from engine.storage.run_state import RunState
 from engine.strategy import load_strategy
+from engine.streams import Stream
+
+#: Each stage's input streams, in pipeline order; a stage is a consumer group of its name.
+STAGE_INPUTS: dict[str, tuple[Stream, ...]] = {
+    stage.name: stage.inputs
+    for stage in (SignalStage, RiskStage, ExecutionStage, PortfolioStage, PersistenceStage)
+}
+STAGE_NAMES: tuple[str, ...] = tuple(STAGE_INPUTS)
 
 
 @dataclass

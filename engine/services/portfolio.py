@@ -9,7 +9,7 @@ from engine.bus.base import Publisher
 from engine.domain.fills import Fill
 from engine.domain.market import MarketData, MarketState
 from engine.domain.portfolio import Portfolio
-from engine.events import AlertLevel, AlertRaised, Event, OrderResultReported
+from engine.events import AlertLevel, AlertRaised, Event, FeedEnded, OrderResultReported
 from engine.services.base import SeenEvents
 from engine.streams import Stream
 
@@ -17,7 +17,8 @@ SOURCE = "engine.portfolio"
 
 
 class PortfolioStage:
-    """Keep the run's portfolio; snapshot it every interval of event time and after fills."""
+    """Keep the run's portfolio; snapshot it every interval of event time, after fills, and
+    once more when the run's feed ends (the final snapshot)."""
 
     name: str = "portfolio"
     inputs: tuple[Stream, ...] = (Stream.MARKET_DATA, Stream.ORDER_RESULTS)
@@ -58,15 +59,13 @@ class PortfolioStage:
                 fill = Fill.from_result(event)
                 if self.portfolio.apply_fill(fill):
                     out += self._snapshot(event.ts_event, fill.trade_id)
+            elif isinstance(event, FeedEnded):
+                out += self._snapshot(event.ts_event, "final")
         if out:
             self._publisher.publish_many(out)
 
     def on_tick(self, now: datetime) -> None:
         """Snapshots follow event time; nothing to do on a wall-clock tick."""
-
-    def final_snapshot(self, ts: datetime) -> None:
-        """Publish the snapshot that closes a run, at event time `ts`."""
-        self._publisher.publish_many(self._snapshot(ts, "final"))
 
     def _due(self, ts: datetime) -> bool:
         return self._last_snapshot is None or ts - self._last_snapshot >= self._every

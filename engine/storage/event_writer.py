@@ -64,6 +64,8 @@ _TABLE_FOR_TYPE: dict[str, Table] = {
     "alert": schema.ALERTS,
 }
 _SKIPPED_STATUSES = {OrderStatus.REJECTED, OrderStatus.CANCELLED}
+#: Control events with no table: the end of a run's feed shows in the run's own row.
+_NOT_STORED = frozenset({"feed_end"})
 
 
 @dataclass
@@ -297,7 +299,8 @@ class EventWriter:
     ) -> None:
         by_type: dict[str, list[Event]] = defaultdict(list)
         for event in events:
-            by_type[event.type].append(event)
+            if event.type not in _NOT_STORED:
+                by_type[event.type].append(event)
         for event_type, group in by_type.items():
             make = _ROW_MAKERS[event_type]
             inserted = self._insert(cur, _TARGETS[event_type], [make(e) for e in group])

@@ -69,6 +69,7 @@ VALID: dict[str, dict[str, Any]] = {
         "backfilled": 3,
         "detail": "websocket closed: 1006",
     },
+    "feed_end": {"reason": "planned_end"},
     "signal": {
         "symbol": "BTCUSDT",
         "side": "buy",

@@ -125,9 +125,9 @@ def test_after_then_processed_events_fed_again_as_warmup_without_pacing() -> Non
     bus.drain()
     assert result.events == 20
     warm = [e for e in events if e.source.endswith(".history")]
-    assert max(e.ts_event for e in warm) == START + timedelta(minutes=7)
-    assert len(warm) == 14
-    assert abs(clock.now - 2.0) < 1e-9  # only the 3 minutes after the resume point are paced
+    assert max(e.ts_event for e in warm) == START + timedelta(minutes=6)
+    assert len(warm) == 12  # the resume point's own events are fed again as live
+    assert abs(clock.now - 3.0) < 1e-9  # only the resume point's 3 minutes on are paced
 
 
 def test_reorder_window_then_late_arrivals_released_in_replay_order() -> None:

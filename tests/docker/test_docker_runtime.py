@@ -1,0 +1,260 @@
+"""The Docker runtime end to end, on a real Docker Engine.
+
+`claire up` -> all healthy -> a synthetic papertest -> `claire status` -> an injected
+scenario -> a backup, verified -> one stage's process killed (Docker restarts it) and another
+stage stopped with `docker kill` (it stays down until `claire up`) -> the run completes with
+nothing lost -> the backup restored -> `claire down`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import urllib.request
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from engine.runtime.docker_specs import LABEL_CONFIG
+from engine.runtime.select import endpoints
+from tests.docker.conftest import Project
+from tests.support import eventually
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+ENGINE_ROLES = ("engine", "signal", "risk", "execution", "portfolio", "persistence")
+SERVERS = ("redis", "postgres", "prometheus")
+#: A 6-hour synthetic run at 150x: about two and a half minutes of wall time.
+DURATION, SPEED = "6h", "150"
+
+
+def components(project: Project, expect: int | None = 0) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in project.json("ps", expect=expect)}
+
+
+def all_healthy(project: Project) -> bool:
+    found = components(project, expect=None)
+    return len(found) == len(ENGINE_ROLES) + len(SERVERS) and all(
+        c["healthy"] for c in found.values()
+    )
+
+
+def query(project: Project, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    with psycopg.connect(endpoints(project.settings()).database_conninfo) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def run_row(project: Project, run_id: str) -> dict[str, Any]:
+    ((status, reason, parameters),) = query(
+        project, "SELECT status, end_reason, parameters FROM runs WHERE run_id = %s", run_id
+    )
+    return {"status": status, "end_reason": reason, **parameters}
+
+
+def config_labels(project: Project) -> dict[str, str]:
+    return {
+        info.name: info.labels[LABEL_CONFIG] + info.container_id
+        for info in project.api.containers(f"claire.project={project.name}")
+    }
+
+
+def test_up_builds_creates_and_is_idempotent(project: Project) -> None:
+    first = project.claire("up")
+    assert "claire is up" in first.stdout
+    assert all_healthy(project)
+    created = config_labels(project)
+
+    project.claire("up")
+
+    assert config_labels(project) == created  # nothing recreated
+    redis = project.api.container(project.container("redis"))
+    assert redis is not None
+    inspect = project.api._api.inspect_container(redis.container_id)
+    assert project.settings().redis.password is not None
+    secret = project.settings().redis.password.get_secret_value()
+    assert secret not in json.dumps(inspect["Config"]["Cmd"])
+    assert inspect["HostConfig"]["ReadonlyRootfs"] is True
+    assert inspect["HostConfig"]["CapDrop"] == ["ALL"]
+    bindings = inspect["HostConfig"]["PortBindings"]["6379/tcp"]
+    assert [b["HostIp"] for b in bindings] == ["127.0.0.1"]
+
+
+def test_a_changed_setting_recreates_only_what_it_configures(project: Project) -> None:
+    before = config_labels(project)
+
+    project.set(CLAIRE_LOG_LEVEL="DEBUG")
+    project.claire("up")
+
+    after = config_labels(project)
+    changed = {
+        name.removeprefix(f"{project.name}-") for name in before if before[name] != after[name]
+    }
+    assert changed == set(ENGINE_ROLES)  # the engine's settings; not the servers'
+    assert all_healthy(project)
+
+
+def test_prometheus_scrapes_every_engine_container(project: Project) -> None:
+    port = project.settings().monitor.prometheus_port
+
+    def targets_up() -> bool:
+        url = f"http://127.0.0.1:{port}/api/v1/targets"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            active = json.loads(response.read())["data"]["activeTargets"]
+        instances = {t["labels"]["instance"]: t["health"] for t in active}
+        expected = {f"{project.container(role)}:9464" for role in ENGINE_ROLES}
+        return set(instances) == expected and all(h == "up" for h in instances.values())
+
+    eventually(targets_up, timeout=60, interval=1, what="Prometheus to scrape every stage")
+
+
+def test_a_dead_server_fails_the_healthchecks_until_up_brings_it_back(project: Project) -> None:
+    project.api.kill(project.container("redis"))
+
+    def engine_unhealthy() -> bool:
+        info = project.api.container(project.container("risk"))
+        return info is not None and info.health == "unhealthy"
+
+    eventually(engine_unhealthy, timeout=90, interval=1, what="risk's healthcheck to fail")
+    risk = project.api.container(project.container("risk"))
+    assert risk is not None
+    assert "redis" in risk.health_output
+    checkup = project.json("status", expect=None)
+    assert checkup["exit_code"] != 0
+    levels = {f["component"]: f["level"] for f in checkup["findings"]}
+    assert levels[project.container("redis")] == "CRITICAL"
+
+    project.claire("up")
+
+    assert all_healthy(project)
+
+
+def test_papertest_survives_dead_stages_and_its_backup_restores(project: Project) -> None:
+    started = project.json(
+        "papertest", "start", "--duration", DURATION, "--source", "synthetic",
+        "--speed", SPEED, "--symbols", "BTCUSDT,ETHUSDT",
+    )  # fmt: skip
+    run_id = started["run_id"]
+
+    checkup = project.json("status", expect=None)
+    assert checkup["papertest"]["run_id"] == run_id
+    assert {f["component"]: f["level"] for f in checkup["findings"]}["engine"] == "OK"
+
+    injected = project.json("inject", "status-variants")
+    assert injected["passed"], injected
+
+    epoch_at_backup = run_row(project, run_id)["epoch"]
+    backup = project.json("backup", "--label", "mid-run")
+    verified = project.json("backup", "verify", backup["backup_id"])
+    assert verified["ok"], verified["problems"]
+
+    _crash_a_stage(project, "risk")
+    eventually(
+        lambda: run_row(project, run_id)["epoch"] > epoch_at_backup,
+        timeout=60,
+        what="the run to go on in a new epoch without risk's lost memory",
+    )
+    time.sleep(5)  # execution works in the new epoch before it is lost too
+    _docker_kill_a_stage(project, "execution")
+
+    final = eventually(
+        lambda: (row := run_row(project, run_id))["status"] != "running" and row,
+        timeout=600,
+        interval=1,
+        what="the papertest to end",
+    )
+    assert (final["status"], final["end_reason"]) == ("completed", "planned end reached")
+    assert final["epoch"] >= 3, "both lost stages should have moved the run to a new epoch"
+    _nothing_lost(project, run_id)
+    report = project.claire("papertest", "report", run_id, "--format", "json")
+    assert "verdict:" in report.stdout
+
+    restored = project.claire("restore", backup["backup_id"], "--yes")
+    assert f"restored {backup['backup_id']}" in restored.stdout
+    assert run_row(project, run_id)["status"] == "running"  # as it was at the backup
+    # ... and the engine containers take it up again from there.
+    eventually(
+        lambda: run_row(project, run_id)["epoch"] > epoch_at_backup,
+        timeout=60,
+        what="the engine to resume the restored run",
+    )
+
+    project.claire("down")
+    assert components(project, expect=1)[project.container("redis")]["state"] == "stopped"
+    volumes = project.api.volumes(f"claire.project={project.name}")
+    assert f"{project.name}-postgres" in volumes  # data kept without --volumes
+
+
+def _crash_a_stage(project: Project, role: str) -> None:
+    """The stage's process dies (as in a crash or the OOM killer): Docker restarts it."""
+    name = project.container(role)
+    info = project.api.container(name)
+    assert info is not None
+    assert info.pid > 0
+    os.kill(info.pid, signal.SIGKILL)
+    eventually(
+        lambda: (i := project.api.container(name)) is not None and i.restarts >= 1 and i.running,
+        timeout=60,
+        what=f"Docker to restart {name}",
+    )
+
+
+def _docker_kill_a_stage(project: Project, role: str) -> None:
+    """An operator's `docker kill`: Docker leaves it down; `claire ps` says so, `claire up`
+    brings it back."""
+    name = project.container(role)
+    project.api.kill(name)
+    time.sleep(1)
+    down = components(project, expect=1)[name]
+    assert (down["state"], down["healthy"]) == ("down", False)
+    project.claire("up")
+    assert components(project)[name]["healthy"]
+
+
+def _nothing_lost(project: Project, run_id: str) -> None:
+    """Every minute of market data once, every minute snapshotted once, every order
+    settled, no trade twice, no dead letter."""
+    ((started, ended),) = query(
+        project, "SELECT started_at, ended_at FROM runs WHERE run_id = %s", run_id
+    )
+    minutes = int((ended - started.replace(second=0, microsecond=0)) / timedelta(minutes=1))
+    candles = query(
+        project,
+        "SELECT symbol, COUNT(*), COUNT(DISTINCT open_time) FROM candles"
+        " WHERE source = 'synthetic-42' AND open_time >= date_trunc('minute', %s::timestamptz)"
+        " AND open_time < %s GROUP BY symbol ORDER BY symbol",
+        started,
+        ended,
+    )
+    assert [(s, n) for s, n, _ in candles] == [("BTCUSDT", minutes), ("ETHUSDT", minutes)]
+    assert all(n == distinct for _, n, distinct in candles)
+    ((snapshots, distinct_minutes),) = query(
+        project,
+        "SELECT COUNT(*), COUNT(DISTINCT date_trunc('minute', \"timestamp\"))"
+        " FROM portfolio_snapshots WHERE run_id = %s AND event_id LIKE '%%-minute'",
+        run_id,
+    )
+    assert snapshots == distinct_minutes >= minutes
+    ((trades, distinct_trades, orphans),) = query(
+        project,
+        "SELECT COUNT(*), COUNT(DISTINCT trade_id),"
+        " COUNT(*) FILTER (WHERE order_id NOT IN (SELECT order_id FROM orders))"
+        " FROM trades WHERE run_id = %s",
+        run_id,
+    )
+    assert trades == distinct_trades > 0
+    assert orphans == 0
+    ((open_orders,),) = query(
+        project,
+        "SELECT COUNT(*) FROM orders WHERE run_id = %s"
+        " AND status IN ('submitted', 'accepted', 'partially_filled')",
+        run_id,
+    )
+    assert open_orders == 0
+    ((letters,),) = query(
+        project, "SELECT COUNT(*) FROM dead_letters WHERE payload LIKE %s", f"%{run_id}%"
+    )
+    assert letters == 0
