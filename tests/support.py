@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -58,3 +59,29 @@ def scratch_database(
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+def referenced_metrics() -> set[str]:
+    """Every metric name an alert rule or a dashboard panel queries."""
+    from engine.observability import dashboards, rules
+    from engine.settings import Settings
+
+    exprs = [r["expr"] for g in rules.alert_rules(Settings())["groups"] for r in g["rules"]]
+    for model in dashboards.dashboards().values():
+        exprs += [t["expr"] for panel in model["panels"] for t in panel["targets"]]
+    names: set[str] = set()
+    for expr in exprs:
+        names |= set(re.findall(r"\b(claire_[a-z_]+)", expr))
+    return names
+
+
+def unexported_metrics(exported: set[str]) -> list[str]:
+    """The referenced metric families missing from `exported` (counters may carry _total)."""
+    families = {re.sub(r"_(bucket|count|sum)$", "", n) for n in referenced_metrics()}
+    return sorted(
+        n
+        for n in families
+        if n not in exported
+        and f"{n}_total" not in exported
+        and n.removesuffix("_total") not in exported
+    )

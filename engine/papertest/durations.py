@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
@@ -13,6 +14,10 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 class DurationError(PermanentError):
     """A duration is not written as a number and a unit."""
+
+
+class SpeedError(PermanentError):
+    """A replay speed is not `realtime`, `max` or a positive number."""
 
 
 def parse_duration(text: str) -> timedelta:
@@ -44,3 +49,25 @@ def format_duration(span: timedelta) -> str:
     if minutes:
         return f"{minutes}m {secs:02d}s"
     return f"{secs}s"
+
+
+def parse_speed(text: str) -> float | None:
+    """Return the replay speed: None for `max`, 1 for `realtime`, N for `N` or `Nx`."""
+    cleaned = text.strip().lower()
+    if cleaned == "max":
+        return None
+    if cleaned == "realtime":
+        return 1.0
+    cleaned = cleaned.removesuffix("x")
+    try:
+        speed = float(cleaned)
+    except ValueError:
+        speed = 0.0
+    if not math.isfinite(speed) or speed <= 0:
+        raise SpeedError(f"speed {text!r} is not realtime, max or a positive number like 60")
+    return speed
+
+
+def in_real_time(source: str, speed: str) -> bool:
+    """Tell whether a run's event time keeps pace with the wall clock (live, or speed 1)."""
+    return source == "mexc" or parse_speed(speed) == 1.0

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import signal
 import time
 from collections.abc import Callable, Iterable
@@ -40,8 +39,14 @@ from engine.observability.health import HealthMonitor, Probe
 from engine.observability.metrics import EngineMetrics
 from engine.observability.probes import postgres_probe, redis_probe
 from engine.observability.server import MonitorServer
-from engine.papertest.durations import parse_duration
-from engine.papertest.epochs import clear_other_epochs, market_lags, run_namespace, settled
+from engine.papertest.durations import parse_duration, parse_speed
+from engine.papertest.epochs import (
+    allocate_epoch,
+    clear_other_epochs,
+    market_lags,
+    run_namespace,
+    settled,
+)
 from engine.papertest.recovery import downtime_gaps, open_order_events
 from engine.papertest.runs import Run, RunRepository, RunStatus, utc_now
 from engine.papertest.summary import summarize
@@ -76,23 +81,6 @@ STOP_POLL_S = 1.0
 
 class SourceSpecError(PermanentError):
     """A market source is not `mexc`, `synthetic` or `replay:PATH`."""
-
-
-def parse_speed(text: str) -> float | None:
-    """Return the replay speed: None for `max`, 1 for `realtime`, N for `N` or `Nx`."""
-    cleaned = text.strip().lower()
-    if cleaned == "max":
-        return None
-    if cleaned == "realtime":
-        return 1.0
-    cleaned = cleaned.removesuffix("x")
-    try:
-        speed = float(cleaned)
-    except ValueError:
-        speed = 0.0
-    if not math.isfinite(speed) or speed <= 0:
-        raise SourceSpecError(f"speed {text!r} is not realtime, max or a positive number like 60")
-    return speed
 
 
 def check_source(spec: str) -> str:
@@ -192,7 +180,7 @@ class PapertestEngine:
         self._signals = signals
         self._shared_monitor = monitor
         self.remote_stages = remote_stages
-        self.epoch = int(self.run_record.extra.get("epoch") or 0) + 1
+        self.epoch = int(self.run_record.extra.get("epoch") or 0) + 1  # over Redis: allocated
         self._stop = asyncio.Event()
         self.interrupted = False
         self.restart_requested = False  # a stage in another process lost its memory
@@ -228,6 +216,11 @@ class PapertestEngine:
         on_signal = self.interrupt if self._signals == "interrupt" else self._stop.set
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, on_signal)
+        if not uses_memory_bus(self.run_record):
+            with redis.Redis.from_url(self.endpoints.redis_url) as client:
+                self.epoch = allocate_epoch(
+                    client, self.settings, self.run_record.run_id, self.epoch - 1
+                )
         self.runs.start_epoch(self.run_record.run_id, self.epoch)
         watcher = asyncio.create_task(self._watch_stop_requests())
         try:

@@ -23,6 +23,16 @@ def run_namespace(settings: Settings, run_id: str, epoch: int) -> str:
     return f"{settings.redis.namespace}:{run_id}:{epoch}"
 
 
+def allocate_epoch(client: redis.Redis, settings: Settings, run_id: str, recorded: int) -> int:
+    """Return a number no epoch of `run_id` had before: above the one the database
+    `recorded` and above any Redis handed out (a database restored from a backup made
+    mid-run records an older epoch, whose number its stages and streams may have used)."""
+    key = f"{settings.redis.namespace}:epochs:{run_id}"
+    epoch = max(int(client.incr(key)), recorded + 1)
+    client.set(key, epoch)
+    return epoch
+
+
 def clear_other_epochs(
     client: redis.Redis, settings: Settings, run_id: str, keep: int | None
 ) -> int:

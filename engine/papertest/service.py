@@ -17,8 +17,8 @@ import psycopg
 from engine.errors import ClaireError, PermanentError
 from engine.marketdata.files import market_files
 from engine.marketdata.source import ReplaySource
-from engine.papertest.durations import parse_duration
-from engine.papertest.engine_run import check_source, parse_speed
+from engine.papertest.durations import parse_duration, parse_speed
+from engine.papertest.engine_run import check_source
 from engine.papertest.hosts import engine_host
 from engine.papertest.runs import (
     Run,

@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from engine.papertest.durations import parse_duration
+from engine.papertest.durations import in_real_time, parse_duration
 from engine.papertest.jsonable import jsonable
 from engine.papertest.report.metrics import FillRow, round_trips
 from engine.papertest.runs import Run, utc_now
@@ -100,8 +100,8 @@ def summarize(
     trips, _ = round_trips(fills)
     planned = parse_duration(run.parameters.duration)
     elapsed = (at - first) if at is not None and first is not None else timedelta()
-    if run.planned_end is not None and run.running:  # real time: the wall clock decides
-        elapsed = utc_now() - run.started_at
+    if run.running and in_real_time(run.parameters.source, run.parameters.speed):
+        elapsed = utc_now() - run.started_at  # real time: the wall clock decides
     if run.end_reason == "planned end reached":
         elapsed = planned
     source = run.data_source or ""

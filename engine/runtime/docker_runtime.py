@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -242,6 +243,8 @@ class DockerRuntime:
             grafana_provisioning=str(base / "grafana" / "provisioning"),
             grafana_dashboards=str(base / "grafana" / "dashboards"),
             market_data=str(data.resolve()),
+            # A Windows path is no path in a Linux container (replays from it: not yet).
+            market_data_target="" if os.name == "posix" else "/var/lib/claire-replays",
             config_digest=digest.hexdigest()[:16],
         )
 

@@ -146,6 +146,7 @@ class HostPaths:
     grafana_provisioning: str
     grafana_dashboards: str
     market_data: str
+    market_data_target: str = ""  # where the containers see it (default: the same path)
     config_digest: str = ""  # of the monitoring files: a change recreates their containers
 
 
@@ -291,7 +292,12 @@ def _engine(
         mounts=(
             Mount(volume_name(settings.docker.project, "state"), STATE_DIR),
             # Recorded market data, at the same path as on the host: `replay:PATH` works as is.
-            Mount(paths.market_data, paths.market_data, read_only=True, bind=True),
+            Mount(
+                paths.market_data,
+                paths.market_data_target or paths.market_data,
+                read_only=True,
+                bind=True,
+            ),
         ),
         tmpfs=_scratch("256m"),
         healthcheck=HealthCheck(

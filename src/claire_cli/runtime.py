@@ -70,9 +70,22 @@ def up(ctx: typer.Context, json: JsonOption = False) -> None:
         if docker
         else f"state directory: {settings.home}"
     )
+    if docker and not json:
+        _summarise_changes(getattr(runtime, "changes", []))
     _report(statuses, json, f"claire is up ({where})")
     if not json:
         _notice_crashed_run(settings)
+
+
+def _summarise_changes(changes: list[object]) -> None:
+    """One line: how many containers were created, recreated, started or left alone."""
+    counts: dict[str, int] = {}
+    for change in changes:
+        action = str(getattr(change, "action", ""))
+        counts[action] = counts.get(action, 0) + 1
+    if counts:
+        order = ("created", "recreated", "started", "unchanged")
+        console.print(", ".join(f"{counts[a]} {a}" for a in order if a in counts))
 
 
 def _notice_crashed_run(settings: Settings) -> None:

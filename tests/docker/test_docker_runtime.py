@@ -22,7 +22,7 @@ import pytest
 from engine.runtime.docker_specs import LABEL_CONFIG
 from engine.runtime.select import endpoints
 from tests.docker.conftest import Project
-from tests.support import eventually
+from tests.support import eventually, unexported_metrics
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -151,6 +151,14 @@ def test_papertest_survives_dead_stages_and_its_backup_restores(project: Project
     verified = project.json("backup", "verify", backup["backup_id"])
     assert verified["ok"], verified["problems"]
 
+    # What the dashboards and alert rules query, every engine container exports.
+    eventually(
+        lambda: not unexported_metrics(prometheus_metadata(project)),
+        timeout=90,
+        interval=2,
+        what=f"Prometheus to know {unexported_metrics(prometheus_metadata(project))}",
+    )
+
     _crash_a_stage(project, "risk")
     eventually(
         lambda: run_row(project, run_id)["epoch"] > epoch_at_backup,
@@ -181,11 +189,25 @@ def test_papertest_survives_dead_stages_and_its_backup_restores(project: Project
         timeout=60,
         what="the engine to resume the restored run",
     )
+    stopped = project.claire("papertest", "stop", run_id, "--reason", "seen enough")
+    assert f"stopped {run_id}" in stopped.stdout
+    assert (run_row(project, run_id)["status"], run_row(project, run_id)["end_reason"]) == (
+        "stopped",
+        "seen enough",
+    )
 
     project.claire("down")
     assert components(project, expect=1)[project.container("redis")]["state"] == "stopped"
     volumes = project.api.volumes(f"claire.project={project.name}")
     assert f"{project.name}-postgres" in volumes  # data kept without --volumes
+
+
+def prometheus_metadata(project: Project) -> set[str]:
+    """The metric families Prometheus has seen in its targets' latest scrapes."""
+    port = project.settings().monitor.prometheus_port
+    url = f"http://127.0.0.1:{port}/api/v1/metadata"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return set(json.loads(response.read())["data"])
 
 
 def _crash_a_stage(project: Project, role: str) -> None:

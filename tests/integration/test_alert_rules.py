@@ -26,7 +26,7 @@ from engine.observability.server import MonitorServer
 from engine.services.pipeline import build_pipeline
 from engine.services.redis_runner import EVENT_TIME, StageRunner, ThreadedPipeline, runners_health
 from engine.settings import Settings
-from tests.support import eventually
+from tests.support import eventually, unexported_metrics
 
 pytestmark = pytest.mark.integration
 
@@ -35,17 +35,6 @@ MONITORING = ROOT / "monitoring"
 PROMTOOL = shutil.which("promtool")
 PROMETHEUS = shutil.which("prometheus")
 NO_PROMETHEUS = "the prometheus package is not installed (scripts/test installs it with apt-get)"
-
-
-def referenced_metrics() -> set[str]:
-    """Every metric name an alert rule or a dashboard panel queries."""
-    exprs = [r["expr"] for g in rules.alert_rules(Settings())["groups"] for r in g["rules"]]
-    for model in dashboards.dashboards().values():
-        exprs += [t["expr"] for panel in model["panels"] for t in panel["targets"]]
-    names = set()
-    for expr in exprs:
-        names |= set(re.findall(r"\b(claire_[a-z_]+)", expr))
-    return names
 
 
 def test_committed_monitoring_files_are_what_the_code_generates(tmp_path: Path) -> None:
@@ -120,13 +109,7 @@ def test_every_referenced_metric_is_exported_by_a_running_engine(running_engine:
         return text
 
     text = eventually(scraped, timeout=30, what="equity to show in /metrics")
-    names = exported(text)
-    families = {re.sub(r"_(bucket|count|sum)$", "", n) for n in referenced_metrics()}
-    missing = sorted(
-        n
-        for n in families
-        if n not in names and f"{n}_total" not in names and n.removesuffix("_total") not in names
-    )
+    missing = unexported_metrics(exported(text))
     assert not missing, f"queried but not exported: {missing}"
 
 
