@@ -30,7 +30,7 @@ from engine.papertest.runs import (
     utc_now,
 )
 from engine.runtime.select import runtime_for
-from engine.settings import Settings
+from engine.settings import RuntimeKind, Settings
 from engine.strategy import load_strategy
 
 
@@ -95,7 +95,9 @@ def _check_source(settings: Settings, parameters: RunParameters, report: Preflig
     spec = parameters.source
     try:
         if spec.startswith("replay:"):
-            files = market_files(Path(spec.removeprefix("replay:")))
+            path = Path(spec.removeprefix("replay:"))
+            files = market_files(path)
+            _check_visible_to_containers(settings, path)
             report.ok("market data", f"{len(files)} file(s) to replay")
         elif spec == "mexc":
             asyncio.run(_check_mexc(settings, parameters.symbols))
@@ -104,6 +106,18 @@ def _check_source(settings: Settings, parameters: RunParameters, report: Preflig
             report.ok("market data", "synthetic")
     except ClaireError as exc:
         report.fail("market data", exc.message)
+
+
+def _check_visible_to_containers(settings: Settings, path: Path) -> None:
+    """The Docker runtime's engine containers see recorded data under the data directory."""
+    if settings.runtime is not RuntimeKind.DOCKER:
+        return
+    data = settings.data_dir.resolve()
+    if not path.resolve().is_relative_to(data):
+        raise PermanentError(
+            f"{path} is outside {data}, the only directory the engine containers see "
+            "(CLAIRE_MARKET_DATA_DIR): move or copy the recording there"
+        )
 
 
 async def _check_mexc(settings: Settings, symbols: tuple[str, ...]) -> None:

@@ -7,6 +7,7 @@ does not answer, `DockerError` when it refuses) and its answers into plain datac
 from __future__ import annotations
 
 import io
+import os
 import socket
 import weakref
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from engine.runtime.docker_specs import ContainerSpec
 #: Container logs rotate, so a week-long run cannot fill the disk with them.
 _LOGS = LogConfig(type="json-file", config={"max-size": "20m", "max-file": "5"})
 _CHUNK = 1 << 20
+_DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 _STDOUT = 1  # the stream number of stdout in Docker's multiplexed output
 
 
@@ -60,6 +62,19 @@ class ExecResult:
     output: str  # its stderr (and stdout when that was not redirected), trimmed
 
 
+def _probe_unix_socket(url: str, where: str) -> None:
+    """Fail early, and cleanly, when a unix socket has no Docker Engine behind it (docker-py
+    would leave the socket of its failed connection open)."""
+    if not url.startswith("unix://"):
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(5)
+        try:
+            probe.connect(url.removeprefix("unix://"))
+        except OSError as exc:
+            raise _unavailable(exc, where) from None
+
+
 def _unavailable(exc: Exception, where: str) -> DockerUnavailableError:
     return DockerUnavailableError(
         f"cannot reach the Docker Engine at {where}: {exc}",
@@ -78,6 +93,8 @@ class DockerApi:
 
     def __init__(self, host: str | None = None, *, timeout: int = 120) -> None:
         self._where = host or "the default socket (DOCKER_HOST)"
+        default = _DEFAULT_SOCKET if os.name == "posix" else ""  # Windows: a named pipe
+        _probe_unix_socket(host or os.environ.get("DOCKER_HOST") or default, self._where)
         try:
             self._client = (
                 docker.DockerClient(base_url=host, timeout=timeout)

@@ -116,3 +116,43 @@ def test_up_when_settings_invalid_then_error_names_variable(
 
     assert result.exit_code == 1
     assert "CLAIRE_RISK_MAX_EXPOSURE" in result.output
+
+
+def test_down_volumes_on_the_local_runtime_then_refused(home: Path) -> None:
+    result = CliRunner().invoke(app, ["down", "--volumes", "--yes"])
+
+    assert result.exit_code == 1
+    assert "--volumes applies to the Docker runtime" in result.output
+
+
+def test_runtime_docker_without_passwords_then_every_missing_one_named(home: Path) -> None:
+    result = CliRunner().invoke(app, ["--runtime", "docker", "ps"])
+
+    assert result.exit_code == 1
+    for variable in (
+        "CLAIRE_DATABASE_PASSWORD",
+        "CLAIRE_REDIS_PASSWORD",
+        "CLAIRE_DOCKER_GRAFANA_PASSWORD",
+    ):
+        assert f"{variable}: is missing: required because CLAIRE_RUNTIME is docker" in (
+            result.output
+        )
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["ps"], ["up"], ["down"], ["logs", "risk"]])
+def test_docker_runtime_when_no_engine_answers_then_one_clear_line(
+    home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: list[str]
+) -> None:
+    monkeypatch.setenv("CLAIRE_RUNTIME", "docker")
+    monkeypatch.setenv("CLAIRE_DATABASE_PASSWORD", "a-password")
+    monkeypatch.setenv("CLAIRE_REDIS_PASSWORD", "another-password")
+    monkeypatch.setenv("CLAIRE_DOCKER_GRAFANA", "false")
+    monkeypatch.setenv("CLAIRE_DOCKER_HOST", f"unix://{tmp_path / 'no-docker.sock'}")
+
+    result = CliRunner().invoke(app, command)
+
+    assert result.exit_code == 1, result.output
+    assert "cannot reach the Docker Engine" in result.output
+    assert "start Docker" in result.output
+    assert "Traceback" not in result.output

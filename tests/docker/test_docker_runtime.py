@@ -165,6 +165,8 @@ def test_papertest_survives_dead_stages_and_its_backup_restores(project: Project
         timeout=60,
         what="the run to go on in a new epoch without risk's lost memory",
     )
+    said = project.claire("logs", "risk", "--lines", "40").stdout
+    assert "lost its memory" in said  # the restarted stage said why the run moved on
     time.sleep(5)  # execution works in the new epoch before it is lost too
     _docker_kill_a_stage(project, "execution")
 
