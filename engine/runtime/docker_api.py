@@ -217,11 +217,15 @@ class DockerApi:
     # -- containers ------------------------------------------------------------------------
 
     def container(self, name: str) -> ContainerInfo | None:
+        attrs = self.inspect(name)
+        return None if attrs is None else _info(attrs)
+
+    def inspect(self, name: str) -> dict[str, Any] | None:
+        """Everything Docker says of a container (None when there is none)."""
         try:
-            attrs = self._call(self._api.inspect_container, name)
+            return dict(self._call(self._api.inspect_container, name))
         except NotFound:
             return None
-        return _info(attrs)
 
     def containers(self, label: str) -> list[ContainerInfo]:
         listed = self._call(self._api.containers, all=True, filters={"label": label})

@@ -46,15 +46,20 @@ from engine.settings import RuntimeKind, Settings, setting_specs
 
 Progress = Callable[[str], None]
 
-#: Settings that name things on the host only; the engine containers do without them.
+#: Settings the engine containers do without: the host's paths, how the host reaches the
+#: servers (the containers get URLs naming them), and the Docker runtime's own settings.
 _HOST_ONLY = {
     "CLAIRE_HOME",
     "CLAIRE_DATABASE_BIN_DIR",
-    "CLAIRE_DOCKER_HOST",
-    "CLAIRE_DOCKER_BUILD_CA_BUNDLE",
+    "CLAIRE_DATABASE_PASSWORD",
+    "CLAIRE_DATABASE_PORT",
+    "CLAIRE_REDIS_PASSWORD",
+    "CLAIRE_REDIS_PORT",
+    "CLAIRE_REDIS_BINARY",
     "CLAIRE_BACKUP_DIR",
     "CLAIRE_MARKET_DATA_DIR",
 }
+_HOST_ONLY_PREFIX = "CLAIRE_DOCKER_"
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,8 @@ class DockerRuntime:
             value: object = self._settings
             for part in spec.path:
                 value = getattr(value, part)
-            if value is not None and spec.env not in _HOST_ONLY:
+            host_only = spec.env in _HOST_ONLY or spec.env.startswith(_HOST_ONLY_PREFIX)
+            if value is not None and not host_only:
                 env[spec.env] = format_value(value)
         env.update(
             {

@@ -73,7 +73,8 @@ def test_up_builds_creates_and_is_idempotent(project: Project) -> None:
     assert config_labels(project) == created  # nothing recreated
     redis = project.api.container(project.container("redis"))
     assert redis is not None
-    inspect = project.api._api.inspect_container(redis.container_id)
+    inspect = project.api.inspect(redis.container_id)
+    assert inspect is not None
     assert project.settings().redis.password is not None
     secret = project.settings().redis.password.get_secret_value()
     assert secret not in json.dumps(inspect["Config"]["Cmd"])
@@ -81,6 +82,21 @@ def test_up_builds_creates_and_is_idempotent(project: Project) -> None:
     assert inspect["HostConfig"]["CapDrop"] == ["ALL"]
     bindings = inspect["HostConfig"]["PortBindings"]["6379/tcp"]
     assert [b["HostIp"] for b in bindings] == ["127.0.0.1"]
+
+
+def test_engine_containers_get_servers_by_url_and_no_host_only_secret(project: Project) -> None:
+    settings = project.settings()
+    inspect = project.api.inspect(project.container("risk"))
+    assert inspect is not None
+    env = dict(item.split("=", 1) for item in inspect["Config"]["Env"])
+
+    assert env["CLAIRE_REDIS_URL"].endswith(f"@{project.container('redis')}:6379/0")
+    assert f"@{project.container('postgres')}:5432/" in env["CLAIRE_DATABASE_URL"]
+    assert not any(name.startswith("CLAIRE_DOCKER_") for name in env)
+    assert "CLAIRE_DATABASE_PASSWORD" not in env
+    assert "CLAIRE_REDIS_PASSWORD" not in env
+    assert inspect["Config"]["User"] == "10001:10001"  # the image's unprivileged account
+    assert settings.redis.password is not None
 
 
 def test_a_changed_setting_recreates_only_what_it_configures(project: Project) -> None:
