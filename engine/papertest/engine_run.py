@@ -1,12 +1,14 @@
 """Run one papertest's engine to its end: `python -m engine papertest RUN_ID`.
 
 The market source feeds the pipeline until the planned end (in event time), the end of the
-data, a halt (drawdown beyond the abort level), a stop request (SIGTERM) or a fatal error.
-Then the run takes a final snapshot, records how it ended, and writes its report.
+data, a halt (drawdown beyond the abort level), a stop request (SIGTERM, or through the
+database) or a fatal error. Then the feed's end goes down the pipeline (the portfolio takes
+the final snapshot), the run records how it ended, and writes its report.
 
 A `--speed max` replay or synthetic run uses the in-memory bus (no Redis round trips);
-everything else runs the stages as supervised threads over Redis Streams, with the run's
-own stream namespace, /health and /metrics.
+everything else runs over Redis Streams, in the epoch's own stream namespace, with /health
+and /metrics: the stages as supervised threads of this process, or in processes of their
+own (`engine.papertest.stages`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,48 +29,45 @@ import redis
 from engine.backup.marker import backup_time_reader
 from engine.bus.base import Publisher
 from engine.bus.memory import InMemoryBus
-from engine.bus.redis_streams import ConsumerOptions, RedisStreamBus
+from engine.bus.redis_streams import RedisStreamBus
 from engine.errors import ClaireError, PermanentError
-from engine.events import Event, FeedEnded
+from engine.events import FeedEnded
 from engine.events.market_data import FeedEndReason
 from engine.marketdata.feed import FeedOptions, FeedResult, MarketFeed
 from engine.marketdata.files import MarketRecorder
 from engine.marketdata.source import MarketSource, ReplaySource, SyntheticSource
 from engine.notify import Notifier
-from engine.observability.health import HealthMonitor, Probe
+from engine.observability.health import HealthMonitor
 from engine.observability.metrics import EngineMetrics
-from engine.observability.probes import postgres_probe, redis_probe
 from engine.observability.server import MonitorServer
 from engine.papertest.durations import parse_duration, parse_speed
 from engine.papertest.epochs import (
     allocate_epoch,
     clear_other_epochs,
-    market_lags,
     run_namespace,
-    settled,
 )
 from engine.papertest.recovery import downtime_gaps, open_order_events
 from engine.papertest.runs import Run, RunRepository, RunStatus, utc_now
+from engine.papertest.stages import (
+    RunStages,
+    StampedPublisher,
+    local_stages,
+    remote_stages,
+    run_pipeline,
+    uses_memory_bus,
+)
 from engine.papertest.summary import summarize
 from engine.runtime.base import Endpoints
 from engine.runtime.select import endpoints
-from engine.services.base import Stage
 from engine.services.dead_letters import DeadLetterRecorder
-from engine.services.halt_watch import HaltWatch
 from engine.services.notifier import NotifierStage
-from engine.services.pipeline import STAGE_NAMES, Pipeline, build_pipeline
+from engine.services.pipeline import Pipeline
 from engine.services.redis_runner import (
-    EVENT_TIME,
-    Clock,
-    StageRunner,
     ThreadedPipeline,
-    runners_health,
-    wall_clock,
 )
 from engine.settings import Settings
 from engine.storage.event_writer import EventWriter
-from engine.storage.run_state import RunState, load_run_state
-from engine.streams import Stream
+from engine.storage.run_state import load_run_state
 
 log = logging.getLogger("engine.papertest")
 
@@ -92,50 +91,6 @@ def check_source(spec: str) -> str:
     if kind == "replay" and path:
         return f"replay:{Path(path).expanduser().absolute()}"
     raise SourceSpecError(f"source {spec!r} is not mexc, synthetic or replay:PATH")
-
-
-def run_pipeline(
-    settings: Settings,
-    run: Run,
-    bus: Publisher,
-    *,
-    writer: EventWriter | None,
-    state: RunState | None,
-    metrics: EngineMetrics,
-    persistence_buffer: int = 0,
-) -> Pipeline:
-    """The stages of `run` (persistence only with a `writer`), from `state` when resumed."""
-    return build_pipeline(
-        settings,
-        bus,
-        run_id=run.run_id,
-        capital=run.initial_capital,
-        symbols=run.parameters.symbols,
-        writer=writer,
-        persistence_buffer=persistence_buffer,
-        state=state,
-        metrics=metrics,
-    )
-
-
-def stage_runner(
-    settings: Settings, run: Run, stage: Stage, bus: RedisStreamBus, metrics: EngineMetrics
-) -> StageRunner:
-    """A stage of `run` over Redis. Live data ticks with the wall clock; recorded and
-    synthetic data with its own time."""
-    options = ConsumerOptions(
-        batch_size=200,
-        block_ms=100,
-        claim_idle_ms=settings.redis.claim_idle_ms,
-        max_deliveries=settings.redis.max_deliveries,
-    )
-    clock: Clock | str = wall_clock if run.parameters.source == "mexc" else EVENT_TIME
-    return StageRunner(stage, bus, options=options, metrics=metrics, clock=clock)
-
-
-def uses_memory_bus(run: Run) -> bool:
-    """`--speed max` on recorded or synthetic data runs in memory; the rest over Redis."""
-    return parse_speed(run.parameters.speed) is None and run.parameters.source != "mexc"
 
 
 @dataclass(frozen=True)
@@ -330,7 +285,7 @@ class PapertestEngine:
             psycopg.connect(self.endpoints.database_conninfo) as conn,
             psycopg.connect(self.endpoints.database_conninfo) as letters_conn,
         ):
-            stamped = _Stamped(bus)
+            stamped = StampedPublisher(bus)
             stages = self._remote(bus, stamped) if self.remote_stages else self._local(bus, conn)
             self._recover(bus)
             threads = ThreadedPipeline(stages.runners)
@@ -355,49 +310,28 @@ class PapertestEngine:
             bus.client.close()
         return result, stages.halted()
 
-    def _runner(self, stage: Stage, bus: RedisStreamBus) -> StageRunner:
-        return stage_runner(self.settings, self.run_record, stage, bus, self.metrics)
-
-    def _local(self, bus: RedisStreamBus, conn: psycopg.Connection[Any]) -> _Stages:
-        """Every stage in this process, one thread each."""
+    def _local(self, bus: RedisStreamBus, conn: psycopg.Connection[Any]) -> RunStages:
         pipeline = self._pipeline(bus, conn, persistence_buffer=0)
-        runners = [self._runner(s, bus) for s in [*pipeline.stages, self._notifier_stage()]]
-        health = runners_health(
-            "papertest",
-            runners,
-            stale_after_s=self.settings.market.stale_after_seconds,
-            max_lag=self.settings.monitor.max_consumer_lag,
-            probes=self._probes(bus),
-        )
-        return _Stages(
-            runners,
-            halted=lambda: pipeline.halted,
-            backlog=lambda: _backlog(bus, runners),
-            settled=lambda: _settled(bus, runners),
-            health=health,
+        return local_stages(
+            self.settings,
+            self.run_record,
+            bus,
+            pipeline=pipeline,
+            notifier=self._notifier_stage(),
+            metrics=self.metrics,
         )
 
-    def _remote(self, bus: RedisStreamBus, stamped: _Stamped) -> _Stages:
-        """The stages run elsewhere: here the notifier, and a watch for risk's halt."""
-        halted_before = (
-            self.resume and load_run_state(self._conn, self.run_record.run_id).halt_reason
-        )
-        watch = HaltWatch(halted=bool(halted_before))
-        runners = [self._runner(stage, bus) for stage in (self._notifier_stage(), watch)]
-        health = HealthMonitor(
-            "papertest",
-            self.settings.market.stale_after_seconds,
-            self.settings.monitor.max_consumer_lag,
-            lambda: stamped.last_publish_at,
-            lag=lambda: market_lags(bus),
-            probes=self._probes(bus),
-        )
-        return _Stages(
-            runners,
-            halted=lambda: watch.halted,
-            backlog=lambda: max((lag or 0 for lag in market_lags(bus).values()), default=0),
-            settled=lambda: settled(bus, STAGE_NAMES),
-            health=health,
+    def _remote(self, bus: RedisStreamBus, stamped: StampedPublisher) -> RunStages:
+        run_id = self.run_record.run_id
+        halted = self.resume and load_run_state(self._conn, run_id).halt_reason is not None
+        return remote_stages(
+            self.settings,
+            self.run_record,
+            bus,
+            stamped=stamped,
+            notifier=self._notifier_stage(),
+            metrics=self.metrics,
+            halted_before=halted,
         )
 
     def _notifier_stage(self) -> NotifierStage:
@@ -440,12 +374,6 @@ class PapertestEngine:
             except Exception:
                 log.exception("dead-letter recorder failed; retrying")
                 time.sleep(1)
-
-    def _probes(self, bus: RedisStreamBus) -> dict[str, Probe]:
-        return {
-            "redis": redis_probe(bus.client),
-            "postgres": postgres_probe(self.endpoints.database_conninfo),
-        }
 
     def _monitor(self, health: HealthMonitor, bus: RedisStreamBus) -> MonitorServer:
         self.metrics.watch_health(health.report)
@@ -575,53 +503,3 @@ class PapertestEngine:
 def _asks_for_new_epoch(run: Run, epoch: int) -> bool:
     request = run.extra.get("resume_requested")
     return isinstance(request, dict) and request.get("epoch") == epoch
-
-
-@dataclass(frozen=True)
-class _Stages:
-    """The run's stages as the feed sees them: what runs here, and how to ask the rest."""
-
-    runners: list[StageRunner]
-    halted: Callable[[], bool]
-    backlog: Callable[[], int]
-    settled: Callable[[], bool]
-    health: HealthMonitor
-
-
-class _Stamped:
-    """The feed's publisher: remembers when it last published (its health's input)."""
-
-    def __init__(self, bus: RedisStreamBus) -> None:
-        self._bus = bus
-        self.last_publish_at: float | None = None
-
-    def publish(self, event: Event, stream: Stream | None = None) -> str:
-        self.last_publish_at = time.monotonic()
-        return self._bus.publish(event, stream)
-
-    def publish_many(self, events: Iterable[Event], stream: Stream | None = None) -> list[str]:
-        self.last_publish_at = time.monotonic()
-        return self._bus.publish_many(events, stream)
-
-
-def _backlog(bus: RedisStreamBus, runners: list[StageRunner]) -> int:
-    lags = [
-        bus.group_lag(Stream.MARKET_DATA, runner.stage.name)
-        for runner in runners
-        if Stream.MARKET_DATA in runner.stage.inputs
-    ]
-    return max((lag or 0 for lag in lags), default=0)
-
-
-def _settled(bus: RedisStreamBus, runners: list[StageRunner]) -> bool:
-    for runner in runners:
-        for stream in runner.stage.inputs:
-            key = bus.key(stream)
-            if not bus.client.exists(key):
-                continue
-            for group in bus.client.xinfo_groups(key):
-                if group["name"].decode() == runner.stage.name and (
-                    group["pending"] or (group.get("lag") or 0)
-                ):
-                    return False
-    return True

@@ -20,9 +20,9 @@ from engine.bus.redis_streams import RedisStreamBus
 from engine.observability.metrics import EngineMetrics
 from engine.observability.probes import postgres_probe, redis_probe
 from engine.observability.server import MonitorServer
-from engine.papertest.engine_run import run_pipeline, stage_runner, uses_memory_bus
 from engine.papertest.epochs import consumed, run_namespace
 from engine.papertest.runs import Run, RunRepository
+from engine.papertest.stages import run_pipeline, stage_runner, uses_memory_bus
 from engine.runtime.select import endpoints
 from engine.services.pipeline import STAGE_INPUTS
 from engine.services.redis_runner import runners_health
