@@ -67,7 +67,7 @@ class Change:
     """What `up` did to one container."""
 
     name: str
-    action: str  # created, recreated, started, unchanged
+    action: str  # created, recreated, started, unchanged, removed
 
 
 def _quiet(_: str) -> None:
@@ -126,6 +126,7 @@ class DockerRuntime:
         self.api.ensure_network(plan.network, plan.labels)
         for volume in plan.volumes:
             self.api.ensure_volume(volume, plan.labels)
+        self._remove_unplanned(plan)
         for spec in plan.servers:
             self._ensure(spec, image_ids[spec.image], plan)
         self._wait_healthy(plan.servers)
@@ -190,6 +191,16 @@ class DockerRuntime:
             self.progress(f"creating {spec.name}")
         self.api.create_and_start(spec, plan.network, {**spec.labels, LABEL_CONFIG: digest})
         self.changes.append(Change(spec.name, "recreated" if found is not None else "created"))
+
+    def _remove_unplanned(self, plan: ProjectPlan) -> None:
+        """Remove the project's containers the settings no longer ask for (the stages after a
+        switch to the single-container engine, Grafana once turned off)."""
+        planned = {spec.name for spec in plan.containers}
+        for info in self.api.containers(f"{LABEL_PROJECT}={self.project}"):
+            if info.name not in planned:
+                self.progress(f"removing {info.name} (no longer in the settings)")
+                self.api.remove(info.name, timeout=90)
+                self.changes.append(Change(info.name, "removed"))
 
     def _wait_healthy(self, specs: tuple[ContainerSpec, ...]) -> None:
         timeout = self._settings.docker.start_timeout_seconds

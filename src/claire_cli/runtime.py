@@ -84,7 +84,7 @@ def _summarise_changes(changes: list[object]) -> None:
         action = str(getattr(change, "action", ""))
         counts[action] = counts.get(action, 0) + 1
     if counts:
-        order = ("created", "recreated", "started", "unchanged")
+        order = ("created", "recreated", "started", "removed", "unchanged")
         console.print(", ".join(f"{counts[a]} {a}" for a in order if a in counts))
 
 

@@ -113,6 +113,36 @@ def test_a_changed_setting_recreates_only_what_it_configures(project: Project) -
     assert all_healthy(project)
 
 
+def test_single_engine_container_runs_a_papertest_then_back_to_stages(project: Project) -> None:
+    project.set(CLAIRE_DOCKER_ENGINE="single")
+    switched = project.claire("up")
+    names = set(components(project))
+
+    assert "5 removed" in switched.stdout
+    assert project.container("engine") in names
+    assert not {project.container(stage) for stage in ENGINE_ROLES[1:]} & names
+    started = project.json(
+        "papertest", "start", "--duration", "1h", "--source", "synthetic",
+        "--speed", "600", "--symbols", "BTCUSDT", "--no-backup",
+    )  # fmt: skip
+    final = eventually(
+        lambda: (row := run_row(project, started["run_id"]))["status"] != "running" and row,
+        timeout=120,
+        interval=1,
+        what="the single-container papertest to end",
+    )
+    assert (final["status"], final["end_reason"]) == ("completed", "planned end reached")
+    ((snapshots,),) = query(
+        project, "SELECT COUNT(*) FROM portfolio_snapshots WHERE run_id = %s", started["run_id"]
+    )
+    assert snapshots >= 60  # a snapshot every minute of event time at least
+
+    project.set(CLAIRE_DOCKER_ENGINE="stages")
+    project.claire("up")
+
+    assert all_healthy(project)
+
+
 def test_prometheus_scrapes_every_engine_container(project: Project) -> None:
     port = project.settings().monitor.prometheus_port
 
