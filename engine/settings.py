@@ -12,7 +12,6 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -28,6 +27,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from engine.money import parse_fraction
+from engine.runtime.kind import RuntimeKind
 
 ENV_PREFIX = "CLAIRE_"
 DEFAULT_ENV_FILE = Path(".env")
@@ -59,13 +59,6 @@ def _split_csv(value: object) -> object:
 
 
 Symbols = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
-
-
-class RuntimeKind(StrEnum):
-    """Where claire's servers and engine run."""
-
-    LOCAL = "local"
-    DOCKER = "docker"
 
 
 class _Section(BaseModel):

@@ -13,7 +13,8 @@ from typing import Protocol
 from psycopg.conninfo import conninfo_to_dict
 
 from engine.backup.errors import BackupError
-from engine.settings import RuntimeKind, Settings
+from engine.runtime.kind import RuntimeKind
+from engine.settings import Settings
 
 DUMP_OPTIONS = ("--format=custom", "--compress=1")
 RESTORE_OPTIONS = ("--exit-on-error", "--no-owner")

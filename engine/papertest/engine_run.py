@@ -30,7 +30,7 @@ from engine.backup.marker import backup_time_reader
 from engine.bus.base import Publisher
 from engine.bus.memory import InMemoryBus
 from engine.bus.redis_streams import RedisStreamBus
-from engine.errors import ClaireError, PermanentError
+from engine.errors import ClaireError
 from engine.events import FeedEnded
 from engine.events.market_data import FeedEndReason
 from engine.marketdata.feed import FeedOptions, FeedResult, MarketFeed
@@ -76,21 +76,6 @@ SETTLE_TIMEOUT_S = 60.0
 LIVE_REORDER_S = 2.0
 FEED_SOURCE = "engine.feed"
 STOP_POLL_S = 1.0
-
-
-class SourceSpecError(PermanentError):
-    """A market source is not `mexc`, `synthetic` or `replay:PATH`."""
-
-
-def check_source(spec: str) -> str:
-    """Return the source spec normalised; raise SourceSpecError for an unknown one."""
-    kind, _, path = spec.partition(":")
-    kind = kind.strip().lower()
-    if kind in ("mexc", "synthetic") and not path:
-        return kind
-    if kind == "replay" and path:
-        return f"replay:{Path(path).expanduser().absolute()}"
-    raise SourceSpecError(f"source {spec!r} is not mexc, synthetic or replay:PATH")
 
 
 @dataclass(frozen=True)

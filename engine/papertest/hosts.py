@@ -19,9 +19,10 @@ import psycopg
 from engine.errors import PermanentError
 from engine.papertest import launcher
 from engine.papertest.runs import Run, RunRepository
+from engine.runtime.kind import RuntimeKind
 from engine.runtime.processes import read_pid
 from engine.runtime.select import endpoints
-from engine.settings import RuntimeKind, Settings
+from engine.settings import Settings
 
 PICKUP_TIMEOUT_S = 90.0
 

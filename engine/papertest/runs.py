@@ -17,12 +17,26 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import SecretStr
 
-from engine import __version__
 from engine.errors import PermanentError
 from engine.settings import Settings
 
 RunStatus = Literal["running", "completed", "stopped", "aborted", "failed"]
 ENDED: tuple[RunStatus, ...] = ("completed", "stopped", "aborted", "failed")
+
+
+class SourceSpecError(PermanentError):
+    """A market source is not `mexc`, `synthetic` or `replay:PATH`."""
+
+
+def check_source(spec: str) -> str:
+    """Return the source spec normalised; raise SourceSpecError for an unknown one."""
+    kind, _, path = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind in ("mexc", "synthetic") and not path:
+        return kind
+    if kind == "replay" and path:
+        return f"replay:{Path(path).expanduser().absolute()}"
+    raise SourceSpecError(f"source {spec!r} is not mexc, synthetic or replay:PATH")
 
 
 class RunNotFoundError(PermanentError):
@@ -124,6 +138,8 @@ def settings_hash(settings: Settings) -> str:
 
 def code_version() -> str:
     """Return claire's version, with the git commit when running from a checkout."""
+    from engine import __version__
+
     root = Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(

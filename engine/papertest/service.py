@@ -15,23 +15,21 @@ from typing import Any
 import psycopg
 
 from engine.errors import ClaireError, PermanentError
-from engine.marketdata.files import market_files
-from engine.marketdata.source import ReplaySource
 from engine.papertest.durations import parse_duration, parse_speed
-from engine.papertest.engine_run import check_source
 from engine.papertest.hosts import engine_host
 from engine.papertest.runs import (
     Run,
     RunParameters,
     RunRepository,
+    check_source,
     code_version,
     new_run_id,
     settings_hash,
     utc_now,
 )
+from engine.runtime.kind import RuntimeKind
 from engine.runtime.select import runtime_for
-from engine.settings import RuntimeKind, Settings
-from engine.strategy import load_strategy
+from engine.settings import Settings
 
 
 class PreflightError(PermanentError):
@@ -63,6 +61,8 @@ def data_source_name(parameters: RunParameters) -> str:
     if parameters.source == "synthetic":
         return f"synthetic-{parameters.seed}"
     if parameters.source.startswith("replay:"):
+        from engine.marketdata.source import ReplaySource
+
         return ReplaySource(Path(parameters.source.removeprefix("replay:"))).name
     return "mexc"
 
@@ -71,6 +71,8 @@ def preflight(
     settings: Settings, parameters: RunParameters, conn: psycopg.Connection[Any]
 ) -> Preflight:
     """Check everything a start needs; never raises for a problem, lists it instead."""
+    from engine.strategy import load_strategy
+
     report = Preflight()
     for what, check in (
         ("duration", lambda: parse_duration(parameters.duration)),
@@ -95,6 +97,8 @@ def _check_source(settings: Settings, parameters: RunParameters, report: Preflig
     spec = parameters.source
     try:
         if spec.startswith("replay:"):
+            from engine.marketdata.files import market_files
+
             path = Path(spec.removeprefix("replay:"))
             files = market_files(path)
             _check_visible_to_containers(settings, path)

@@ -41,8 +41,9 @@ from engine.runtime.docker_specs import (
     engine_roles,
     project_plan,
 )
+from engine.runtime.kind import RuntimeKind
 from engine.runtime.status import ComponentState, ComponentStatus
-from engine.settings import RuntimeKind, Settings, setting_specs
+from engine.settings import Settings, setting_specs
 
 Progress = Callable[[str], None]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from engine.runtime.base import Endpoints, Runtime
-from engine.settings import RuntimeKind, Settings
+from engine.runtime.kind import RuntimeKind
+from engine.settings import Settings
 
 
 def runtime_for(settings: Settings, progress: Callable[[str], None] | None = None) -> Runtime:

@@ -1,23 +1,132 @@
-"""The `claire` command: one Typer app, one module per command group, one error boundary."""
+"""The `claire` command: one Typer app, one module per command group, one error boundary.
+
+Each command's module is imported only when that command runs (or shows its own help), so
+`claire --help` loads no engine module and starts in a fraction of a second.
+"""
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-from claire_cli import backup, data, db, env, inject, papertest, runtime, status
 from claire_cli.context import CliState
 from claire_cli.output import print_error
-from engine import __version__
 from engine.errors import ClaireError
-from engine.settings import RuntimeKind
+from engine.runtime.kind import RuntimeKind
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """Where a command lives: a Typer app (a group) or a function, and its one-line help."""
+
+    module: str
+    attribute: str
+    help: str
+
+
+#: Every command, in the order `claire --help` lists them. The help is the first line of the
+#: command's own docstring or its group's help (tests/cli/test_app_cli.py keeps them equal).
+COMMANDS: dict[str, Lazy] = {
+    "up": Lazy(
+        "claire_cli.runtime",
+        "up",
+        "Start claire's servers, wait until they are healthy, apply the migrations.",
+    ),
+    "down": Lazy(
+        "claire_cli.runtime", "down", "Stop claire's servers cleanly; their data is kept."
+    ),
+    "ps": Lazy(
+        "claire_cli.runtime",
+        "ps",
+        "Show each component: state, health check, and (Docker) restarts and uptime.",
+    ),
+    "status": Lazy(
+        "claire_cli.status",
+        "status",
+        "Check everything: servers, migrations, disk, backups, the running papertest.",
+    ),
+    "logs": Lazy(
+        "claire_cli.status",
+        "logs",
+        "Print a papertest's engine log (JSON lines, archived per day of the run).",
+    ),
+    "papertest": Lazy(
+        "claire_cli.papertest",
+        "app",
+        "Run a strategy against live or recorded market data with simulated execution.",
+    ),
+    "backup": Lazy(
+        "claire_cli.backup",
+        "app",
+        "Back up claire's database and settings; every backup can be verified by a restore.",
+    ),
+    "restore": Lazy(
+        "claire_cli.backup",
+        "restore",
+        "Replace claire's database with a backup's (a safety backup is taken first).",
+    ),
+    "inject": Lazy(
+        "claire_cli.inject",
+        "app",
+        "Publish edge cases into a dedicated engine (its own run id and streams) and verify "
+        "the outcome in PostgreSQL and Redis. Exit code 1 when an expectation fails.",
+    ),
+    "data": Lazy(
+        "claire_cli.data",
+        "app",
+        "Download, list and inspect recorded market data (the replay source reads it).",
+    ),
+    "env": Lazy(
+        "claire_cli.env",
+        "app",
+        "Check, show and document claire's settings (CLAIRE_* variables and .env).",
+    ),
+    "db": Lazy("claire_cli.db", "app", "Apply and inspect the database migrations."),
+}
+
+
+def load_command(name: str) -> Any:
+    """Import command `name` and build it as Typer would have (a group, or one command)."""
+    entry = COMMANDS[name]
+    target = getattr(importlib.import_module(entry.module), entry.attribute)
+    command: Any
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)
+    else:
+        single = typer.Typer(rich_markup_mode="rich")
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class LazyCommand(TyperCommand):
+    """Stands for a command in `claire --help`; becomes the real one when it runs."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
+        real = load_command(self.name or "")
+        return real.make_context(info_name, args, parent=parent, **extra)
 
 
 class ClaireGroup(TyperGroup):
-    """The root group: turns a known error into one red line and a non-zero exit."""
+    """The root group: commands loaded when used; a known error becomes one red line and a
+    non-zero exit."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        return LazyCommand(name=cmd_name, help=entry.help, short_help=entry.help)
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
@@ -43,6 +152,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from engine import __version__
+
         typer.echo(f"claire {__version__}")
         raise typer.Exit
 
@@ -70,17 +181,6 @@ def root(
     `--runtime docker` everything as containers), then `claire ps`.
     """
     ctx.obj = CliState(env_file=env_file, debug=debug, runtime=runtime)
-
-
-app.add_typer(env.app, name="env")
-app.add_typer(db.app, name="db")
-app.add_typer(data.app, name="data")
-app.add_typer(papertest.app, name="papertest")
-app.add_typer(backup.app, name="backup")
-app.add_typer(inject.app, name="inject")
-app.command("restore")(backup.restore)
-runtime.register(app)
-status.register(app)
 
 
 def main() -> None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from engine.settings import RuntimeKind, Settings, load_settings
+from engine.runtime.kind import RuntimeKind
+
+if TYPE_CHECKING:
+    from engine.settings import Settings
 
 
 @dataclass
@@ -22,6 +26,8 @@ class CliState:
 
     def settings(self) -> Settings:
         if self._settings is None:
+            from engine.settings import load_settings  # pydantic: only when a command needs it
+
             environ = dict(os.environ)
             if self.runtime is not None:  # checked like the variable it stands for
                 environ["CLAIRE_RUNTIME"] = self.runtime.value

@@ -14,9 +14,10 @@ from rich.table import Table
 from claire_cli.context import state
 from claire_cli.output import console, print_json
 from engine.errors import PermanentError
+from engine.runtime.kind import RuntimeKind
 from engine.runtime.select import runtime_for
 from engine.runtime.status import ComponentState, ComponentStatus, uptime
-from engine.settings import RuntimeKind, Settings
+from engine.settings import Settings
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
@@ -209,10 +210,3 @@ def _table(statuses: list[ComponentStatus]) -> None:
             status.name, f"[{style}]{status.state}[/]", *middle, health, status.endpoint or "-"
         )
     console.print(table)
-
-
-def register(app: typer.Typer) -> None:
-    """Add up, down and ps to the root app."""
-    app.command("up")(up)
-    app.command("down")(down)
-    app.command("ps")(ps)

@@ -16,7 +16,8 @@ from engine.papertest import service
 from engine.papertest.checkup import Checkup, Level, check
 from engine.papertest.logs import log_files, read_log_lines
 from engine.papertest.runs import RunRepository
-from engine.settings import RuntimeKind, Settings
+from engine.runtime.kind import RuntimeKind
+from engine.settings import Settings
 
 _STYLE = {
     Level.OK: "green",
@@ -163,9 +164,3 @@ def read_log_lines_from_text(line: str) -> list[dict[str, str]]:
         return [json.loads(line)]
     except ValueError:
         return [{"message": line.rstrip()}]
-
-
-def register(app: typer.Typer) -> None:
-    """Add status and logs to the root app."""
-    app.command("status")(status)
-    app.command("logs")(logs)

@@ -9,7 +9,8 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from engine.errors import ConfigurationError
-from engine.settings import RuntimeKind, Settings, load_settings, setting_specs
+from engine.runtime.kind import RuntimeKind
+from engine.settings import Settings, load_settings, setting_specs
 
 
 @pytest.mark.parametrize("written", ["5%", "0.05", " 5% ", "5.0%"])
