@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -136,12 +136,20 @@ class PapertestSettings(_Section):
     @field_validator("symbols")
     @classmethod
     def _check_symbols(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("must name at least one symbol")
-        bad = [symbol for symbol in value if not _SYMBOL.match(symbol)]
-        if bad:
-            raise ValueError(f"{', '.join(bad)} is not a symbol like BTCUSDT")
+        problem = symbols_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
+
+
+def symbols_problem(symbols: Sequence[str]) -> str | None:
+    """Say what is wrong with a papertest's symbols (None: nothing)."""
+    if not symbols:
+        return "must name at least one symbol"
+    bad = [symbol for symbol in symbols if not _SYMBOL.match(symbol)]
+    if bad:
+        return f"{', '.join(repr(b) for b in bad)} is not a symbol like BTCUSDT"
+    return None
 
 
 class StrategySettings(_Section):

@@ -85,3 +85,20 @@ def unexported_metrics(exported: set[str]) -> list[str]:
         and f"{n}_total" not in exported
         and n.removesuffix("_total") not in exported
     )
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1, below the ephemeral range (so no outgoing connection
+    takes it between now and the server binding it)."""
+    import random
+    import socket
+
+    for _ in range(200):
+        port = random.randint(20_000, 32_000)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port between 20000 and 32000")

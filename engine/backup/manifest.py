@@ -9,6 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from engine.backup.errors import BackupCorruptError
+
 MANIFEST = "manifest.json"
 VERIFIED = "verify.json"
 DUMP = "database.dump"
@@ -49,7 +51,17 @@ class Manifest:
 
     @classmethod
     def read(cls, directory: Path) -> Manifest:
-        data = json.loads((directory / MANIFEST).read_text())
+        """Read a backup's manifest; raise BackupCorruptError naming what is wrong with it."""
+        try:
+            return cls._parse(json.loads((directory / MANIFEST).read_text()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise BackupCorruptError(
+                f"backup {directory.name}: {MANIFEST} is damaged ({type(exc).__name__}: {exc})",
+                hint="the backup cannot be verified or restored; take a new one",
+            ) from None
+
+    @classmethod
+    def _parse(cls, data: dict[str, Any]) -> Manifest:
         return cls(
             backup_id=data["backup_id"],
             created_at=datetime.fromisoformat(data["created_at"]),

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from engine.backup.errors import BackupNotFoundError
+from engine.backup.errors import BackupCorruptError, BackupNotFoundError
 from engine.backup.manifest import MANIFEST, VERIFIED, Manifest
 
 PARTIAL = ".partial"
@@ -46,19 +46,37 @@ class BackupStore:
         self.directory = directory
 
     def all(self) -> list[Backup]:
-        """Every complete backup, oldest first (a directory without manifest is not one)."""
+        """Every complete backup, oldest first (a directory without manifest is not one, nor
+        is one whose manifest is damaged: see `damaged`)."""
+        return self._scan()[0]
+
+    def damaged(self) -> list[tuple[Path, BackupCorruptError]]:
+        """Backups whose manifest cannot be read, with what is wrong."""
+        return self._scan()[1]
+
+    def _scan(self) -> tuple[list[Backup], list[tuple[Path, BackupCorruptError]]]:
+        found: list[Backup] = []
+        broken: list[tuple[Path, BackupCorruptError]] = []
         if not self.directory.exists():
-            return []
-        found = []
-        for path in self.directory.iterdir():
+            return found, broken
+        for path in sorted(self.directory.iterdir()):
             if path.is_dir() and not path.name.endswith(PARTIAL) and (path / MANIFEST).exists():
-                found.append(Backup(path, Manifest.read(path)))
-        return sorted(found, key=lambda b: b.manifest.created_at)
+                try:
+                    found.append(Backup(path, Manifest.read(path)))
+                except BackupCorruptError as exc:
+                    broken.append((path, exc))
+        return sorted(found, key=lambda b: b.manifest.created_at), broken
 
     def get(self, backup_id: str | None) -> Backup:
         """Return the backup `backup_id` (a unique prefix is enough), or the newest."""
         backups = self.all()
+        for path, problem in self.damaged():
+            if backup_id is not None and path.name.startswith(backup_id):
+                raise problem
         if not backups:
+            broken = self.damaged()
+            if broken:
+                raise broken[-1][1]
             raise BackupNotFoundError(f"no backup in {self.directory}", hint="claire backup")
         if backup_id is None:
             return backups[-1]

@@ -29,7 +29,7 @@ from engine.papertest.runs import (
 )
 from engine.runtime.kind import RuntimeKind
 from engine.runtime.select import runtime_for
-from engine.settings import Settings
+from engine.settings import Settings, symbols_problem
 
 
 class PreflightError(PermanentError):
@@ -74,6 +74,11 @@ def preflight(
     from engine.strategy import load_strategy
 
     report = Preflight()
+    problem = symbols_problem(parameters.symbols)
+    if problem:
+        report.fail("symbols", problem)
+    else:
+        report.ok("symbols", ", ".join(parameters.symbols))
     for what, check in (
         ("duration", lambda: parse_duration(parameters.duration)),
         ("speed", lambda: parse_speed(parameters.speed)),

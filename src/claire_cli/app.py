@@ -131,12 +131,32 @@ class ClaireGroup(TyperGroup):
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
-        except ClaireError as exc:
-            debug = isinstance(ctx.obj, CliState) and ctx.obj.debug
-            if debug:
+        except Exception as exc:
+            if isinstance(ctx.obj, CliState) and ctx.obj.debug:
                 raise
-            print_error(exc.message, exc.hint)
+            message, hint = explain(exc)
+            if message is None:
+                raise
+            print_error(message, hint)
             raise typer.Exit(1) from None
+
+
+#: Driver errors that reach the boundary untranslated: a server that does not answer, or
+#: refuses claire's password. Their first line is shown (drivers never print a password).
+_DRIVERS = ("psycopg", "redis", "docker", "requests")
+
+
+def explain(exc: BaseException) -> tuple[str | None, str | None]:
+    """Return the one line (and hint) an error deserves, or (None, None) for a bug."""
+    if isinstance(exc, ClaireError):
+        return exc.message, exc.hint
+    if isinstance(exc, OSError) and exc.filename is not None:  # a directory, a full disk
+        return f"{exc.strerror or exc}: {exc.filename}", "check the path and its permissions"
+    if type(exc).__module__.split(".")[0] in _DRIVERS or isinstance(exc, OSError):
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        return first, "claire ps shows which server; claire up starts claire's own"
+    return None, None
 
 
 app = typer.Typer(

@@ -74,7 +74,8 @@ def _store(ctx: typer.Context) -> BackupStore:
 @app.command("list")
 def list_backups(ctx: typer.Context, json: JsonOption = False) -> None:
     """List backups: age, size, rows, verified or not. Example: claire backup list"""
-    backups = _store(ctx).all()
+    store = _store(ctx)
+    backups, damaged = store.all(), store.damaged()
     now = datetime.now(UTC)
     rows = [
         {
@@ -87,6 +88,7 @@ def list_backups(ctx: typer.Context, json: JsonOption = False) -> None:
         }
         for b in backups
     ]
+    rows += [{"backup_id": path.name, "damaged": problem.message} for path, problem in damaged]
     if json:
         print_json(rows)
         return
@@ -107,6 +109,8 @@ def list_backups(ctx: typer.Context, json: JsonOption = False) -> None:
             if b.verification is not None
             else "not yet",
         )
+    for path, _ in damaged:
+        table.add_row(path.name, "-", "-", "-", "[red]DAMAGED[/] (manifest unreadable)")
     console.print(table)
 
 

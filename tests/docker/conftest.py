@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from claire_cli.app import app
 from engine.errors import ClaireError
 from engine.runtime.docker_api import DockerApi
 from engine.settings import Settings, load_settings
+from tests.support import free_port
 
 STANDINS = "claire-ci"
 IMAGES = {
@@ -55,12 +55,6 @@ def docker_api() -> Iterator[DockerApi]:
         _unavailable(f"the stand-in images {', '.join(missing)} are not built")
     yield api
     api.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -17,7 +17,9 @@ from datetime import timedelta
 from typing import Any
 
 import psycopg
+import psycopg.conninfo
 import pytest
+import redis as redis_client
 
 from engine.runtime.docker_specs import LABEL_CONFIG
 from engine.runtime.select import endpoints
@@ -82,6 +84,17 @@ def test_up_builds_creates_and_is_idempotent(project: Project) -> None:
     assert inspect["HostConfig"]["CapDrop"] == ["ALL"]
     bindings = inspect["HostConfig"]["PortBindings"]["6379/tcp"]
     assert [b["HostIp"] for b in bindings] == ["127.0.0.1"]
+    settings = project.settings()
+    with (
+        redis_client.Redis(port=settings.docker.redis_port) as anonymous,
+        pytest.raises(redis_client.AuthenticationError),
+    ):
+        anonymous.ping()
+    without_password = psycopg.conninfo.make_conninfo(
+        endpoints(settings).database_conninfo, password=""
+    )
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(without_password, connect_timeout=5).close()
 
 
 def test_engine_containers_get_servers_by_url_and_no_host_only_secret(project: Project) -> None:

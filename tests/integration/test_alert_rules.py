@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import urllib.parse
 import urllib.request
@@ -26,7 +25,7 @@ from engine.observability.server import MonitorServer
 from engine.services.pipeline import build_pipeline
 from engine.services.redis_runner import EVENT_TIME, StageRunner, ThreadedPipeline, runners_health
 from engine.settings import Settings
-from tests.support import eventually, unexported_metrics
+from tests.support import eventually, free_port, unexported_metrics
 
 pytestmark = pytest.mark.integration
 
@@ -111,12 +110,6 @@ def test_every_referenced_metric_is_exported_by_a_running_engine(running_engine:
     text = eventually(scraped, timeout=30, what="equity to show in /metrics")
     missing = unexported_metrics(exported(text))
     assert not missing, f"queried but not exported: {missing}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def query(base: str, promql: str) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import urllib.request
 from pathlib import Path
 
@@ -12,14 +11,9 @@ import pytest
 from engine.runtime.local import LocalRuntime
 from engine.runtime.status import ComponentState
 from engine.settings import MonitorSettings, Settings
+from tests.support import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_prometheus_on_then_started_with_the_rules_listed_and_stopped(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -26,7 +25,7 @@ from engine.observability.server import MonitorServer
 from engine.services.pipeline import build_pipeline
 from engine.services.redis_runner import StageRunner, ThreadedPipeline, runners_health
 from engine.settings import Settings
-from tests.support import eventually
+from tests.support import eventually, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -149,12 +148,6 @@ def test_dead_postgres_then_unhealthy_naming_it(bus: RedisStreamBus) -> None:
     assert verdict["redis"].ok
     assert not verdict["postgres"].ok
     assert "OperationalError" in verdict["postgres"].detail
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_stage_process_serves_health_and_metrics(

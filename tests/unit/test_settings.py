@@ -54,7 +54,7 @@ def test_symbols_when_lowercase_with_spaces_then_upper_list(
 
 
 def test_symbols_when_not_a_symbol_then_rejected() -> None:
-    with pytest.raises(ValidationError, match="BTC-USD is not a symbol"):
+    with pytest.raises(ValidationError, match="'BTC-USD' is not a symbol"):
         Settings.model_validate({"papertest": {"symbols": "btc-usd"}})
 
 
