@@ -109,6 +109,12 @@ class RedisSettings(_Section):
     claim_idle_ms: int = Field(
         30_000, ge=100, description="Reclaim messages a consumer left pending this long (ms)"
     )
+    lockstep: bool = Field(
+        False,
+        description="Replays and synthetic runs over Redis: feed the next market event only"
+        " once every stage has handled the last and all it led to (results identical to"
+        " a --speed max run in memory, fault or not; slower)",
+    )
     binary: str = Field("redis-server", description="The redis-server program to run")
 
 

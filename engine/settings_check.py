@@ -111,10 +111,9 @@ def load_sources(
 def check_settings(environ: Mapping[str, str], env_file: Path | None) -> list[Finding]:
     """Return every problem of the settings in `environ` and `env_file`, errors first."""
     findings: list[Finding] = []
-    if env_file is not None and not env_file.is_file():
-        findings.append(_error(None, None, f"{env_file} does not exist", "an existing file"))
-    elif env_file is not None and not os.access(env_file, os.R_OK):
-        findings.append(_error(None, None, f"{env_file} cannot be read", "a readable file"))
+    unusable = _file_problem(env_file) if env_file is not None else None
+    if unusable is not None:
+        findings.append(_error(None, None, *unusable))
     findings += _file_syntax(env_file)
     given = _given(environ, env_file)
     findings += _unknown(given)
@@ -192,11 +191,30 @@ def _read_env_file(env_file: Path | None) -> dict[str, str]:
     }
 
 
-def _bindings(env_file: Path | None) -> Iterator[Binding]:
+def _file_problem(env_file: Path) -> tuple[str, str] | None:
+    """Say why `env_file` cannot be read as a settings file, and what is allowed (None: it can).
+
+    Only a regular file is read: a device such as /dev/zero would never end, a FIFO blocks.
+    """
     try:
-        text = env_file.read_text(encoding="utf-8", errors="replace") if env_file else ""
-    except OSError:  # missing or unreadable: reported by check_settings
-        text = ""
+        if not env_file.exists():
+            return f"{env_file} does not exist", "an existing file"
+        if not env_file.is_file():
+            return f"{env_file} is not a regular file", "a file of KEY=value lines"
+        if not os.access(env_file, os.R_OK):
+            return f"{env_file} cannot be read", "a readable file"
+    except OSError as exc:  # a name too long for the file system, a loop of links
+        return f"{env_file} cannot be used: {exc.strerror or exc}", "a path to an existing file"
+    return None
+
+
+def _bindings(env_file: Path | None) -> Iterator[Binding]:
+    text = ""
+    if env_file is not None and _file_problem(env_file) is None:
+        try:
+            text = env_file.read_text(encoding="utf-8", errors="replace")
+        except OSError:  # gone or unreadable since it was checked: reported by check_settings
+            text = ""
     return parse_stream(io.StringIO(text))
 
 
@@ -425,7 +443,7 @@ def _share(given: dict[str, tuple[str, Source]], name: str) -> Decimal | None:
 
 
 def _file_permissions(env_file: Path | None, given: dict[str, tuple[str, Source]]) -> list[Finding]:
-    if env_file is None or not env_file.is_file() or os.name != "posix":
+    if env_file is None or _file_problem(env_file) is not None or os.name != "posix":
         return []
     secrets = [
         name

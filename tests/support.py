@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from datetime import timedelta
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -102,3 +103,50 @@ def free_port() -> int:
                 continue
             return port
     raise AssertionError("no free port between 20000 and 32000")
+
+
+Query = Callable[..., list[tuple[Any, ...]]]
+
+
+def assert_nothing_lost(query: Query, run_id: str, symbols: Sequence[str]) -> None:
+    """A run that ended kept every minute of market data once, snapshotted every minute
+    once, settled every order, stored no trade twice and dead-lettered nothing.
+
+    `query(sql, *params)` returns the rows of `sql` in the run's database.
+    """
+    ((started, ended, source),) = query(
+        "SELECT started_at, ended_at, data_source FROM runs WHERE run_id = %s", run_id
+    )
+    minutes = int((ended - started.replace(second=0, microsecond=0)) / timedelta(minutes=1))
+    candles = query(
+        "SELECT symbol, COUNT(*), COUNT(DISTINCT open_time) FROM candles"
+        " WHERE source = %s AND open_time >= date_trunc('minute', %s::timestamptz)"
+        " AND open_time < %s GROUP BY symbol ORDER BY symbol",
+        source,
+        started,
+        ended,
+    )
+    assert [(s, n) for s, n, _ in candles] == [(s, minutes) for s in sorted(symbols)]
+    assert all(n == distinct for _, n, distinct in candles)
+    ((snapshots, distinct_minutes),) = query(
+        "SELECT COUNT(*), COUNT(DISTINCT date_trunc('minute', \"timestamp\"))"
+        " FROM portfolio_snapshots WHERE run_id = %s AND event_id LIKE '%%-minute'",
+        run_id,
+    )
+    assert snapshots == distinct_minutes >= minutes
+    ((trades, distinct_trades, orphans),) = query(
+        "SELECT COUNT(*), COUNT(DISTINCT trade_id),"
+        " COUNT(*) FILTER (WHERE order_id NOT IN (SELECT order_id FROM orders))"
+        " FROM trades WHERE run_id = %s",
+        run_id,
+    )
+    assert trades == distinct_trades
+    assert orphans == 0
+    ((open_orders,),) = query(
+        "SELECT COUNT(*) FROM orders WHERE run_id = %s"
+        " AND status IN ('submitted', 'accepted', 'partially_filled')",
+        run_id,
+    )
+    assert open_orders == 0
+    ((letters,),) = query("SELECT COUNT(*) FROM dead_letters WHERE payload LIKE %s", f"%{run_id}%")
+    assert letters == 0

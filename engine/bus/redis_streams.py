@@ -29,6 +29,7 @@ from engine.streams import STREAM_FOR_EVENT, Stream, stream_key
 log = logging.getLogger(__name__)
 
 PAYLOAD_FIELD = b"event"
+CLAIM_PAGE = 1000
 Entry = tuple[bytes, dict[bytes, bytes]]
 Decoder = Callable[[bytes], Event]
 
@@ -198,6 +199,10 @@ class ConsumerOptions:
     claim_idle_ms: int = 30_000
     claim_every_s: float = 5.0
     max_deliveries: int = 5
+    #: The group's only consumer: take over at once what the group's earlier consumers left
+    #: pending (a restarted process reads under a new name), so nothing waits `claim_idle_ms`
+    #: and everything is handled in publication order.
+    claim_at_start: bool = False
     transient: tuple[type[BaseException], ...] = field(default=(TransientError,))
 
 
@@ -308,6 +313,26 @@ class StreamConsumer:
             for stream in self.streams:
                 self.bus.ensure_group(stream, self.group)
             self._group_ready = True
+            if self.options.claim_at_start and self._claim_all():
+                self._recover()
+
+    def _claim_all(self) -> int:
+        """Take over every entry other consumers left pending in the group; return how many."""
+        claimed = 0
+        for key in self._keys.values():
+            start = "-"
+            while True:
+                page = self.bus.client.xpending_range(key, self.group, start, "+", CLAIM_PAGE)
+                theirs: list[Any] = [
+                    p["message_id"] for p in page if _text(p["consumer"]) != self.consumer
+                ]
+                if theirs:
+                    self.bus.client.xclaim(key, self.group, self.consumer, 0, theirs, justid=True)
+                    claimed += len(theirs)
+                if len(page) < CLAIM_PAGE:
+                    break
+                start = "(" + _text(page[-1]["message_id"])
+        return claimed
 
     def _reclaim(self) -> int:
         self._next_claim = time.monotonic() + self.options.claim_every_s

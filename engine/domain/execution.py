@@ -205,6 +205,14 @@ class PaperExecution:
         with _exact():
             return [self._end(working, OrderStatus.EXPIRED, now) for working in due]
 
+    def cancel_all(self, now: datetime, why: str) -> list[OrderResultReported]:
+        """Cancel every waiting or resting order (the run's market data ended)."""
+        with _exact():
+            return [
+                self._end(working, OrderStatus.CANCELLED, now, why=why)
+                for working in list(self._open.values())
+            ]
+
     def cancel(self, order_id: str, now: datetime) -> list[OrderResultReported]:
         """Cancel a waiting or resting order; an unknown or finished order gives no results."""
         working = self._open.get(order_id)
@@ -246,13 +254,15 @@ class PaperExecution:
         return [self._fill(working, self._maker_fill(working, now), now)]
 
     def _end(
-        self, working: _WorkingOrder, status: OrderStatus, now: datetime
+        self, working: _WorkingOrder, status: OrderStatus, now: datetime, why: str | None = None
     ) -> OrderResultReported:
         self._open.pop(working.order.order_id, None)
         remaining, quantity = _plain(working.remaining), _plain(working.order.quantity)
         reason = f"{status} with {remaining} of {quantity} unfilled"
         if status is OrderStatus.EXPIRED and working.expires_at is not None:
             reason = f"{reason} (expiry {working.expires_at.isoformat()})"
+        if why:
+            reason = f"{reason}: {why}"
         return self._result(working, status, now, reason=reason)
 
     # -- pricing ---------------------------------------------------------------------

@@ -12,6 +12,10 @@
 - `backlog` reports how far the slowest consumer is behind; above `max_backlog` the feed
   waits, so a replay never outruns the pipeline and memory stays bounded.
 - `after_publish` runs after every batch (the in-memory runner drains its bus there).
+- `settled` (lockstep over Redis): after every batch the feed waits until it says the stages
+  handled the batch and everything it led to, so the stages see the events in the very order
+  an in-memory run does, however their processes are scheduled (or restarted). History
+  (warm-up) cannot trade: it goes out in batches without waiting.
 - `reorder_s` (live sources) holds market events that long in event time and releases them in
   replay order (`engine.marketdata.files.replay_order`), so a recording of the session replays
   the very sequence the live run processed.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -28,10 +33,17 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from engine.bus.base import Publisher
+from engine.errors import TransientError
 from engine.events import AlertRaised, Candle, Event, MarketDataGap, QuoteTick, TradeTick
 from engine.events.market_data import is_warmup
 from engine.marketdata.files import MarketRecorder, Recorded, replay_order
 from engine.marketdata.source import MarketItem, MarketSource
+
+log = logging.getLogger(__name__)
+MAX_PUBLISH_BACKOFF_S = 5.0
+SETTLE_POLL_S = 0.0002
+MAX_SETTLE_POLL_S = 0.002
+WARMUP_BATCH = 200
 
 EndReason = Literal["exhausted", "planned_end", "stopped"]
 
@@ -73,6 +85,7 @@ class MarketFeed:
         recorder: MarketRecorder | None = None,
         backlog: Callable[[], int] | None = None,
         after_publish: Callable[[], bool | None] | None = None,
+        settled: Callable[[], bool] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -80,16 +93,19 @@ class MarketFeed:
         self.options = options or FeedOptions()
         self.recorder = recorder
         self._backlog, self._after_publish = backlog, after_publish
+        self._settled = settled
         self._monotonic, self._sleep = monotonic, sleep
         self._anchor: tuple[float, datetime] | None = None  # (wall, event time) at start
         self.published = 0
         self.last_event_time: datetime | None = None
+        self._stop: asyncio.Event | None = None
 
     async def run(self, stop: asyncio.Event | None = None) -> FeedResult:
         """Feed until done; return how many events went out and why it ended.
 
         `after_publish` returning True asks the feed to stop (e.g. the run halted).
         """
+        self._stop = stop
         batch: list[MarketItem] = []
         reason: EndReason = "exhausted"
         until = self.options.until
@@ -111,7 +127,7 @@ class MarketFeed:
             if wait > 0:
                 await self._sleep(wait)
             batch.append(item)
-            if len(batch) >= self.options.batch_size:
+            if len(batch) >= self._batch_limit(item):
                 if await self._flush(batch):
                     return self._result("stopped")
                 batch = []
@@ -151,6 +167,12 @@ class MarketFeed:
     def _result(self, reason: EndReason) -> FeedResult:
         return FeedResult(self.published, reason, self.last_event_time)
 
+    def _batch_limit(self, item: MarketItem) -> int:
+        # Lockstep waits only for what can trade: history goes out in batches, unwaited.
+        if self._settled is not None and is_warmup(item.source):
+            return max(self.options.batch_size, WARMUP_BATCH)
+        return self.options.batch_size
+
     def _wait_for(self, ts_event: datetime) -> float:
         """Seconds to wait before `ts_event` is due at the chosen speed (0: due now)."""
         speed = self.options.speed
@@ -166,11 +188,18 @@ class MarketFeed:
     async def _flush(self, batch: list[MarketItem]) -> bool:
         await self._respect_backlog()
         events: list[Event] = [self._owned(item) for item in batch]
-        self.publisher.publish_many(events)
+        if not await self._publish(events):
+            return True  # stopped while the bus was down
         if self.recorder is not None:
             self.recorder.record(batch)
         self.published += len(batch)
         self.last_event_time = batch[-1].ts_event
+        if (
+            self._settled is not None
+            and not is_warmup(batch[-1].source)
+            and await self._wait_settled()
+        ):
+            return True
         if self._after_publish is not None:
             return bool(self._after_publish())
         return False
@@ -184,8 +213,44 @@ class MarketFeed:
     async def _respect_backlog(self) -> None:
         if self._backlog is None:
             return
-        while self._backlog() > self.options.max_backlog:
+        while True:
+            try:
+                behind = self._backlog()
+            except TransientError as exc:  # Redis restarting: wait for it, as for a backlog
+                log.warning("feed cannot read the backlog, waiting: %s", exc)
+                behind = self.options.max_backlog + 1
+            if behind <= self.options.max_backlog:
+                return
             await self._sleep(self.options.backlog_poll_s)
+
+    async def _wait_settled(self) -> bool:
+        """Wait until the stages handled everything published; True when a stop came."""
+        pause = SETTLE_POLL_S
+        while True:
+            if self._stop is not None and self._stop.is_set():
+                return True
+            try:
+                if self._settled is not None and self._settled():
+                    return False
+            except TransientError as exc:  # Redis restarting: ask again
+                log.warning("feed cannot tell whether the stages settled: %s", exc)
+            await self._sleep(pause)
+            pause = min(pause * 2, MAX_SETTLE_POLL_S)
+
+    async def _publish(self, events: list[Event]) -> bool:
+        """Publish, waiting out a bus that is down (a restart): market data is never dropped.
+        Return False when a stop came while waiting."""
+        backoff = 0.1
+        while True:
+            try:
+                self.publisher.publish_many(events)
+                return True
+            except TransientError as exc:
+                if self._stop is not None and self._stop.is_set():
+                    return False
+                log.warning("feed waiting %.1f s to publish: %s", backoff, exc)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, MAX_PUBLISH_BACKOFF_S)
 
 
 def as_warmup(item: Recorded) -> Recorded:

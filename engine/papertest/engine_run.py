@@ -18,6 +18,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -66,6 +67,7 @@ from engine.services.redis_runner import (
     ThreadedPipeline,
 )
 from engine.settings import Settings
+from engine.storage.connection import Reconnecting
 from engine.storage.event_writer import EventWriter
 from engine.storage.run_state import load_run_state
 
@@ -113,8 +115,8 @@ class PapertestEngine:
     ) -> None:
         self.settings = settings
         self.endpoints: Endpoints = endpoints(settings)
-        self._conn = psycopg.connect(self.endpoints.database_conninfo, autocommit=True)
-        self.runs = RunRepository(self._conn)
+        # The run's own reads and writes: reopened when PostgreSQL restarts mid-run.
+        self._db = Reconnecting(self.endpoints.database_conninfo, autocommit=True)
         self.run_record = self.runs.get(run_id)
         self.resume = resume
         self._signals = signals
@@ -126,6 +128,10 @@ class PapertestEngine:
         self.restart_requested = False  # a stage in another process lost its memory
         self.metrics = EngineMetrics(run_id)
         self.notifier = Notifier(settings.notify)
+
+    @property
+    def runs(self) -> RunRepository:
+        return RunRepository(self._db.get())
 
     def interrupt(self) -> None:
         """End the engine without ending the run (it resumes at the next start)."""
@@ -148,7 +154,7 @@ class PapertestEngine:
             self.runs.finish(run.run_id, outcome.status, outcome.reason, outcome.ended_at)
             raise
         finally:
-            self._conn.close()
+            self._db.close()
         return outcome
 
     async def _run_async(self) -> RunOutcome:
@@ -266,22 +272,28 @@ class PapertestEngine:
         )
         if self.resume:  # the streams of earlier epochs are never read again
             clear_other_epochs(bus.client, self.settings, run_id, keep=self.epoch)
+        # Closed, never committed on exit: PostgreSQL may have restarted under them meanwhile
+        # (the writers reconnect by themselves).
         with (
-            psycopg.connect(self.endpoints.database_conninfo) as conn,
-            psycopg.connect(self.endpoints.database_conninfo) as letters_conn,
+            closing(psycopg.connect(self.endpoints.database_conninfo)) as conn,
+            closing(psycopg.connect(self.endpoints.database_conninfo)) as letters_conn,
         ):
             stamped = StampedPublisher(bus)
             stages = self._remote(bus, stamped) if self.remote_stages else self._local(bus, conn)
             self._recover(bus)
             threads = ThreadedPipeline(stages.runners)
-            recorder = DeadLetterRecorder(bus, EventWriter(letters_conn))
+            recorder = DeadLetterRecorder(
+                bus, EventWriter(letters_conn, self.endpoints.database_conninfo)
+            )
             monitor = self._monitor(stages.health, bus)
             threads.start()
             letters = asyncio.get_running_loop().run_in_executor(
                 None, self._record_letters, recorder
             )
             try:
-                result = await self._feed(stamped, stages.halted, backlog=stages.backlog)
+                result = await self._feed(
+                    stamped, stages.halted, backlog=stages.backlog, decided=stages.decided
+                )
                 if not self.interrupted:  # an interrupted epoch is played again: no waiting
                     await self._settle(stages.settled)
                     self._close_out(bus, result, stages.halted())
@@ -308,7 +320,7 @@ class PapertestEngine:
 
     def _remote(self, bus: RedisStreamBus, stamped: StampedPublisher) -> RunStages:
         run_id = self.run_record.run_id
-        halted = self.resume and load_run_state(self._conn, run_id).halt_reason is not None
+        halted = self.resume and load_run_state(self._db.get(), run_id).halt_reason is not None
         return remote_stages(
             self.settings,
             self.run_record,
@@ -329,7 +341,7 @@ class PapertestEngine:
     def _summary_text(self) -> str:
         try:
             run = self.runs.get(self.run_record.run_id)
-            s = summarize(self._conn, run, self.settings, run.status)
+            s = summarize(self._db.get(), run, self.settings, run.status)
         except Exception:
             log.exception("could not summarise the run")
             return ""
@@ -344,7 +356,7 @@ class PapertestEngine:
         if not self.resume:
             return
         run, now = self.run_record, utc_now()
-        events = open_order_events(self._conn, run.run_id, now)
+        events = open_order_events(self._db.get(), run.run_id, now)
         point = self._resume_point()
         if run.parameters.source == "mexc" and point is not None:
             events += downtime_gaps(run.run_id, run.parameters.symbols, point, now)
@@ -383,8 +395,11 @@ class PapertestEngine:
         """Wait until every stage has read and acknowledged everything published."""
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         while time.monotonic() < deadline:
-            if done():
-                return
+            try:
+                if done():
+                    return
+            except (redis.RedisError, ClaireError) as exc:  # Redis restarting: ask again
+                log.warning("cannot tell whether the stages caught up: %s", exc)
             await asyncio.sleep(0.05)
         log.warning("stages did not catch up within %.0f s", SETTLE_TIMEOUT_S)
 
@@ -395,7 +410,7 @@ class PapertestEngine:
     ) -> Pipeline:
         # Read with the autocommit connection: a read on the writer's connection would leave a
         # transaction open, and every batch written after it would stay uncommitted.
-        state = load_run_state(self._conn, self.run_record.run_id) if self.resume else None
+        state = load_run_state(self._db.get(), self.run_record.run_id) if self.resume else None
         writer = EventWriter(conn, self.endpoints.database_conninfo)
         return run_pipeline(
             self.settings,
@@ -407,9 +422,13 @@ class PapertestEngine:
             persistence_buffer=persistence_buffer,
         )
 
-    async def _feed(self, bus: Any, after_publish: Any, backlog: Any) -> FeedResult:
+    async def _feed(
+        self, bus: Any, after_publish: Any, backlog: Any, decided: Any = None
+    ) -> FeedResult:
         run = self.run_record
         live = run.parameters.source == "mexc"
+        # Lockstep: recorded and synthetic data only (live data does not wait for anybody).
+        lockstep = decided is not None and self.settings.redis.lockstep and not live
         # Live data arrives in real time by itself: pacing it would hold back the history.
         speed = None if live else parse_speed(run.parameters.speed)
         duration = parse_duration(run.parameters.duration)
@@ -421,7 +440,7 @@ class PapertestEngine:
             after=self._resume_point() if self.resume else None,
             # In memory: one event at a time (replays identical to live). Live: each event as it
             # comes. Paced replays over Redis: batches.
-            batch_size=1 if isinstance(bus, InMemoryBus) or live else 200,
+            batch_size=1 if isinstance(bus, InMemoryBus) or live or lockstep else 200,
             max_backlog=self.settings.monitor.max_consumer_lag // 2,
             run_id=run.run_id,
             # Live data arrives slightly out of event-time order; release it in replay order.
@@ -432,7 +451,13 @@ class PapertestEngine:
             recorder = MarketRecorder(self.settings.data_dir / "recordings" / run.run_id)
         source = self._source()
         feed = MarketFeed(
-            source, bus, options, recorder=recorder, backlog=backlog, after_publish=after_publish
+            source,
+            bus,
+            options,
+            recorder=recorder,
+            backlog=backlog,
+            after_publish=after_publish,
+            settled=decided if lockstep else None,
         )
         try:
             return await feed.run(self._stop)
@@ -455,10 +480,14 @@ class PapertestEngine:
         return live_source(self.settings, run.parameters.symbols)
 
     def _resume_point(self) -> datetime | None:
-        row = self._conn.execute(
-            'SELECT MAX("timestamp") FROM portfolio_snapshots WHERE run_id = %s',
-            (self.run_record.run_id,),
-        ).fetchone()
+        row = (
+            self._db.get()
+            .execute(
+                'SELECT MAX("timestamp") FROM portfolio_snapshots WHERE run_id = %s',
+                (self.run_record.run_id,),
+            )
+            .fetchone()
+        )
         return row[0] if row else None
 
     def _close_out(self, bus: Publisher, result: FeedResult, halted: bool) -> None:

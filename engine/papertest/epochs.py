@@ -9,7 +9,7 @@ is read any more. Stages in processes of their own follow the epoch the run's ro
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import redis
@@ -59,17 +59,31 @@ def groups(bus: RedisStreamBus, stream: Stream) -> list[dict[str, Any]]:
     return found
 
 
-def settled(bus: RedisStreamBus, expected: Iterable[str]) -> bool:
+def settled(bus: RedisStreamBus, expected: Iterable[str], skip: Collection[str] = ()) -> bool:
     """True when every `expected` group reads the market data, and every group of every
-    stream has read and acknowledged everything published."""
-    market = {_text(g["name"]) for g in groups(bus, Stream.MARKET_DATA)}
+    stream (but those in `skip`) has read and acknowledged everything published."""
+    every = all_groups(bus)
+    market = {_text(g["name"]) for g in every[Stream.MARKET_DATA]}
     if not set(expected) <= market:
         return False
     return all(
         not (group["pending"] or (group.get("lag") or 0))
-        for stream in Stream
-        for group in groups(bus, stream)
+        for found in every.values()
+        for group in found
+        if _text(group["name"]) not in skip
     )
+
+
+def all_groups(bus: RedisStreamBus) -> dict[Stream, list[dict[str, Any]]]:
+    """The consumer groups of every stream, in one round trip."""
+    pipe = bus.client.pipeline(transaction=False)
+    for stream in Stream:
+        pipe.xinfo_groups(bus.key(stream))
+    replies = pipe.execute(raise_on_error=False)
+    return {
+        stream: reply if isinstance(reply, list) else []  # an error: no such stream yet
+        for stream, reply in zip(Stream, replies, strict=True)
+    }
 
 
 def market_lags(bus: RedisStreamBus) -> dict[str, int | None]:

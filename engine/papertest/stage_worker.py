@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import closing
 
 import psycopg
 
 from engine.backup.marker import backup_time_reader
 from engine.bus.redis_streams import RedisStreamBus
+from engine.errors import ClaireError
 from engine.observability.metrics import EngineMetrics
 from engine.observability.probes import postgres_probe, redis_probe
 from engine.observability.server import MonitorServer
@@ -24,16 +26,16 @@ from engine.papertest.epochs import consumed, run_namespace
 from engine.papertest.runs import Run, RunRepository
 from engine.papertest.stages import run_pipeline, stage_runner, uses_memory_bus
 from engine.runtime.select import endpoints
-from engine.services.pipeline import STAGE_INPUTS
+from engine.services.pipeline import STAGE_INPUTS, STORING_STAGES
 from engine.services.redis_runner import runners_health
 from engine.settings import Settings
+from engine.storage.connection import Reconnecting
 from engine.storage.event_writer import EventWriter
 from engine.storage.run_state import load_run_state
 
 log = logging.getLogger("engine.stage_worker")
 
 POLL_S = 1.0
-STATELESS = frozenset({"persistence"})
 
 
 class StageWorker:
@@ -75,7 +77,7 @@ class StageWorker:
             bus.client.close()
 
     def _lost_memory(self, bus: RedisStreamBus, key: tuple[str, int]) -> bool:
-        if self.name in STATELESS or key == self._joined:
+        if self.name in STORING_STAGES or key == self._joined:
             return False
         return consumed(bus, self.name, STAGE_INPUTS[self.name])
 
@@ -87,20 +89,15 @@ class StageWorker:
 
     def _run_epoch(self, run: Run, epoch: int, bus: RedisStreamBus) -> None:
         log.info("papertest %s: stage %s joins epoch %d", run.run_id, self.name, epoch)
-        with (
-            psycopg.connect(self._conninfo, autocommit=True) as conn,
-            psycopg.connect(self._conninfo) as writer_conn,
-        ):
-            stateful = self.name not in STATELESS
+        stateful = self.name not in STORING_STAGES
+        with psycopg.connect(self._conninfo, autocommit=True) as conn:
+            state = load_run_state(conn, run.run_id) if stateful else None
+        # Closed, never committed on exit: PostgreSQL may have restarted under it meanwhile.
+        with closing(psycopg.connect(self._conninfo)) as writer_conn:
             writer = None if stateful else EventWriter(writer_conn, self._conninfo)
             metrics = EngineMetrics(run.run_id)
             pipeline = run_pipeline(
-                self.settings,
-                run,
-                bus,
-                writer=writer,
-                state=load_run_state(conn, run.run_id) if stateful else None,
-                metrics=metrics,
+                self.settings, run, bus, writer=writer, state=state, metrics=metrics
             )
             stage = next(s for s in pipeline.stages if s.name == self.name)
             runner = stage_runner(self.settings, run, stage, bus, metrics)
@@ -124,20 +121,31 @@ class StageWorker:
             thread = threading.Thread(target=runner.run, args=(done,), name=f"stage-{self.name}")
             thread.start()
             try:
-                self._until_epoch_ends(RunRepository(conn), run.run_id, epoch)
+                self._until_epoch_ends(run.run_id, epoch)
             finally:
                 done.set()
                 thread.join(30)
                 self._monitor.serve(*self._idle)
-                RunRepository(conn).merge_engine_stats(run.run_id, metrics.summary())
+                self._record_stats(run.run_id, metrics)
         log.info("papertest %s: stage %s leaves epoch %d", run.run_id, self.name, epoch)
 
-    def _until_epoch_ends(self, runs: RunRepository, run_id: str, epoch: int) -> None:
-        while not self._stop.wait(POLL_S):
-            try:
-                latest = runs.get(run_id)
-            except psycopg.Error as exc:
-                log.warning("cannot read the run: %s", str(exc).strip().splitlines()[0])
-                continue
-            if not latest.running or int(latest.extra.get("epoch") or 0) != epoch:
-                return
+    def _until_epoch_ends(self, run_id: str, epoch: int) -> None:
+        db = Reconnecting(self._conninfo)  # PostgreSQL may restart while the epoch runs
+        try:
+            while not self._stop.wait(POLL_S):
+                try:
+                    latest = RunRepository(db.get()).get(run_id)
+                except (psycopg.Error, ClaireError) as exc:
+                    log.warning("cannot read the run: %s", str(exc).strip().splitlines()[0])
+                    continue
+                if not latest.running or int(latest.extra.get("epoch") or 0) != epoch:
+                    return
+        finally:
+            db.close()
+
+    def _record_stats(self, run_id: str, metrics: EngineMetrics) -> None:
+        try:
+            with psycopg.connect(self._conninfo, autocommit=True) as conn:
+                RunRepository(conn).merge_engine_stats(run_id, metrics.summary())
+        except psycopg.Error as exc:
+            log.warning("could not record the stage's figures: %s", exc)

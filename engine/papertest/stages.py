@@ -3,7 +3,8 @@
 `local_stages`: every stage in the engine's own process, one thread each over Redis.
 `remote_stages`: the stages run in processes of their own (`stage_worker`); here only the
 notifier and a watch for risk's halt, and the feed asks Redis how far behind they are.
-Either way the feed gets the same handles: halted, backlog, settled, and a health monitor.
+Either way the feed gets the same handles: halted, backlog, settled, decided, and a health
+monitor.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from engine.papertest.runs import Run
 from engine.runtime.select import endpoints
 from engine.services.base import Stage
 from engine.services.halt_watch import HaltWatch
-from engine.services.pipeline import STAGE_NAMES, Pipeline, build_pipeline
+from engine.services.pipeline import STAGE_NAMES, STORING_STAGES, Pipeline, build_pipeline
 from engine.services.redis_runner import (
     EVENT_TIME,
     Clock,
@@ -77,9 +78,10 @@ def stage_runner(
         block_ms=100,
         claim_idle_ms=settings.redis.claim_idle_ms,
         max_deliveries=settings.redis.max_deliveries,
+        claim_at_start=True,  # each stage of a run has one consumer
     )
     clock: Clock | str = wall_clock if run.parameters.source == "mexc" else EVENT_TIME
-    return StageRunner(stage, bus, options=options, metrics=metrics, clock=clock)
+    return StageRunner(stage, bus, options=options, metrics=metrics, clock=clock, run_id=run.run_id)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,9 @@ class RunStages:
     halted: Callable[[], bool]
     backlog: Callable[[], int]
     settled: Callable[[], bool]
+    #: Like `settled`, but for the stages whose output decides the run's course (persistence
+    #: only stores it): what a lockstep feed waits for.
+    decided: Callable[[], bool]
     health: HealthMonitor
 
 
@@ -140,6 +145,7 @@ def local_stages(
         halted=lambda: pipeline.halted,
         backlog=lambda: _backlog(bus, runners),
         settled=lambda: _settled(bus, runners),
+        decided=lambda: _settled(bus, [r for r in runners if r.stage.name not in STORING_STAGES]),
         health=health,
     )
 
@@ -170,6 +176,7 @@ def remote_stages(
         halted=lambda: watch.halted,
         backlog=lambda: max((lag or 0 for lag in market_lags(bus).values()), default=0),
         settled=lambda: settled(bus, STAGE_NAMES),
+        decided=lambda: settled(bus, STAGE_NAMES, skip=STORING_STAGES),
         health=health,
     )
 

@@ -8,13 +8,17 @@ from datetime import datetime
 from engine.bus.base import Publisher
 from engine.domain.execution import PaperExecution
 from engine.domain.market import MarketData, MarketState
-from engine.events import Event, OrderResultReported, OrderSubmitted
+from engine.events import Event, FeedEnded, OrderResultReported, OrderSubmitted
+from engine.events.market_data import is_warmup
 from engine.services.base import SeenEvents
 from engine.streams import Stream
 
+RUN_ENDED = "the run's market data ended before it could be filled"
+
 
 class ExecutionStage:
-    """Feed market data to the market state and the paper execution; submit orders."""
+    """Feed market data to the market state and the paper execution (history only to the
+    market state); submit orders; cancel what is still open when the run's feed ends."""
 
     name: str = "execution"
     inputs: tuple[Stream, ...] = (Stream.MARKET_DATA, Stream.ORDERS)
@@ -36,7 +40,10 @@ class ExecutionStage:
                 results += self._execution.submit(event, event.ts_event)
             elif isinstance(event, MarketData):
                 self._market.apply(event)
-                results += self._execution.on_market_data(event, event.ts_event)
+                if not is_warmup(event.source):  # history was filled against before the crash
+                    results += self._execution.on_market_data(event, event.ts_event)
+            elif isinstance(event, FeedEnded):  # no market left to fill anything at
+                results += self._execution.cancel_all(event.ts_event, RUN_ENDED)
         if results:
             self._publisher.publish_many(results)
 

@@ -38,6 +38,8 @@ STAGE_INPUTS: dict[str, tuple[Stream, ...]] = {
     for stage in (SignalStage, RiskStage, ExecutionStage, PortfolioStage, PersistenceStage)
 }
 STAGE_NAMES: tuple[str, ...] = tuple(STAGE_INPUTS)
+#: Stages that hold no memory and decide nothing: they store what the others decide.
+STORING_STAGES = frozenset({"persistence"})
 
 
 @dataclass

@@ -10,6 +10,7 @@ from engine.domain.fills import Fill
 from engine.domain.market import MarketData, MarketState
 from engine.domain.portfolio import Portfolio
 from engine.events import AlertLevel, AlertRaised, Event, FeedEnded, OrderResultReported
+from engine.events.market_data import is_warmup
 from engine.services.base import SeenEvents
 from engine.streams import Stream
 
@@ -53,7 +54,9 @@ class PortfolioStage:
                 price = self._market.mark_price(event.symbol)
                 if price is not None:
                     self.portfolio.mark(event.symbol, price, event.ts_event)
-                if self._due(event.ts_event):
+                # History (a resumed run's warm-up) marks, never snapshots: the portfolio
+                # already holds what came after it, a snapshot would date that in the past.
+                if not is_warmup(event.source) and self._due(event.ts_event):
                     out += self._snapshot(event.ts_event, "minute")
             elif isinstance(event, OrderResultReported) and event.is_fill:
                 fill = Fill.from_result(event)

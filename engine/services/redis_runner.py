@@ -19,7 +19,8 @@ from engine.bus.redis_streams import (
     StreamConsumer,
     default_consumer_name,
 )
-from engine.events import Event
+from engine.errors import StorageUnavailableError, TransientError
+from engine.events import AlertLevel, AlertRaised, Event
 from engine.observability.health import HealthMonitor, Probe
 from engine.observability.metrics import EngineMetrics, InstrumentedStage
 from engine.services.base import Stage
@@ -38,6 +39,8 @@ def wall_clock() -> datetime:
 #: recorded data, where "now" is the market's time (a wall-clock tick would find every
 #: historical price stale and open the circuit breaker).
 EVENT_TIME = "event time"
+#: The alert code of a stage that cannot reach PostgreSQL.
+OUTAGE_CODE = "storage_unavailable"
 
 
 class StageRunner:
@@ -53,8 +56,12 @@ class StageRunner:
         tick_every_s: float = 1.0,
         on_dead_letter: Callable[[DeadLetter], None] | None = None,
         metrics: EngineMetrics | None = None,
+        run_id: str | None = None,
     ) -> None:
         self.stage: Stage = metrics.instrument(stage) if metrics else stage
+        self._bus = bus
+        self._run_id = run_id
+        self._outage: tuple[str, datetime] | None = None  # (code, since) while one lasts
         self._clock = clock
         self._newest: datetime | None = None
         self._tick_every = tick_every_s
@@ -130,14 +137,52 @@ class StageRunner:
                 backoff = 0.1
             except self.consumer.options.transient as exc:
                 log.warning("stage %s waiting %.1f s: %s", self.stage.name, backoff, exc)
+                self._outage_began(exc)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+                continue
+            self._outage_ended()
             if time.monotonic() >= next_tick:
                 now = self._now()
                 if now is not None:
                     self.stage.on_tick(now)
                 self._refresh_lag_quietly()
                 next_tick = time.monotonic() + self._tick_every
+
+    def _outage_began(self, exc: BaseException) -> None:
+        """Raise one critical alert when PostgreSQL stops answering (Redis being down, there
+        is nowhere to publish it: its health check and the log say so instead)."""
+        if self._outage is not None or not isinstance(exc, StorageUnavailableError):
+            return
+        since = self._now() or wall_clock()
+        self._outage = (OUTAGE_CODE, since)
+        message = f"stage {self.stage.name} cannot write: {exc.message}"
+        self._publish_outage(since, message, cleared=False)
+
+    def _outage_ended(self) -> None:
+        if self._outage is None:
+            return
+        _, since = self._outage
+        self._outage = None
+        self._publish_outage(since, f"stage {self.stage.name} writes again", cleared=True)
+
+    def _publish_outage(self, since: datetime, message: str, *, cleared: bool) -> None:
+        stamp = f"{since:%Y%m%dT%H%M%S%f}"
+        suffix = "cleared" if cleared else "raised"
+        alert = AlertRaised(
+            event_id=f"alert-{self._run_id}-{self.stage.name}-{OUTAGE_CODE}-{stamp}-{suffix}"[:128],
+            ts_event=self._now() or wall_clock(),
+            source=f"engine.{self.stage.name}",
+            run_id=self._run_id,
+            level=AlertLevel.INFO if cleared else AlertLevel.CRITICAL,
+            code=OUTAGE_CODE,
+            message=message[:2000],
+            cleared=cleared,
+        )
+        try:
+            self._bus.publish(alert)
+        except TransientError as exc:
+            log.warning("could not publish the %s alert: %s", OUTAGE_CODE, exc)
 
 
 class ThreadedPipeline:

@@ -106,3 +106,28 @@ def storage_errors(conninfo: str) -> Iterator[None]:
         yield
     except psycopg.Error as exc:
         raise translate_error(exc, conninfo) from exc
+
+
+class Reconnecting:
+    """One connection, opened again when the server went away (PostgreSQL restarted).
+
+    `get()` returns the live connection, or raises StorageUnavailableError while the server
+    does not answer; a long-running process asks it each time instead of keeping a dead one.
+    """
+
+    def __init__(self, conninfo: str, *, autocommit: bool = True) -> None:
+        self._conninfo = conninfo
+        self._autocommit = autocommit
+        self._conn: psycopg.Connection[TupleRow] | None = None
+
+    def get(self) -> psycopg.Connection[TupleRow]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = connect(self._conninfo, autocommit=self._autocommit)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

@@ -32,7 +32,7 @@ from engine.events import (
     PortfolioSnapshotTaken,
 )
 from engine.storage import schema
-from engine.storage.connection import translate_error
+from engine.storage.connection import connect, translate_error
 from engine.storage.schema import Table
 
 log = logging.getLogger(__name__)
@@ -234,12 +234,23 @@ def _trade_row(result: OrderResultReported) -> Row:
 
 
 class EventWriter:
-    """Persist batches of events through one connection (one transaction per batch)."""
+    """Persist batches of events through one connection (one transaction per batch).
+
+    With `conninfo`, a connection the server dropped (PostgreSQL restarted) is opened again
+    at the next write: until then each write raises StorageUnavailableError, and the events
+    stay pending on the bus.
+    """
 
     def __init__(self, conn: psycopg.Connection[Any], conninfo: str = "") -> None:
         self._conn = conn
         self._conninfo = conninfo
         self._staged: set[str] = set()  # staging tables created on this connection
+
+    def _live(self) -> psycopg.Connection[Any]:
+        if self._conninfo and (self._conn.closed or self._conn.broken):
+            self._conn = connect(self._conninfo)
+            self._staged.clear()  # temporary tables died with the old connection
+        return self._conn
 
     def _insert(self, cur: psycopg.Cursor[Any], target: _Target, rows: list[Row]) -> int:
         """Insert `rows` skipping duplicates; return how many were new."""
@@ -260,13 +271,14 @@ class EventWriter:
         result = WriteResult()
         if not events:
             return result
-        if self._conn.info.transaction_status == TransactionStatus.INTRANS:
+        conn = self._live()
+        if conn.info.transaction_status == TransactionStatus.INTRANS:
             # Our transaction would only be a savepoint in someone else's: nothing committed.
             raise StorageError(
                 "the event writer's connection has a transaction open; give it its own connection"
             )
         try:
-            with self._conn.transaction(), self._conn.cursor() as cur:
+            with conn.transaction(), conn.cursor() as cur:
                 self._write_batch(cur, events, result)
         except psycopg.Error as exc:
             raise translate_error(exc, self._conninfo) from exc
@@ -289,7 +301,8 @@ class EventWriter:
         if not rows:
             return
         try:
-            with self._conn.transaction(), self._conn.cursor() as cur:
+            conn = self._live()
+            with conn.transaction(), conn.cursor() as cur:
                 cur.executemany(_DEAD_LETTER_INSERT, rows)
         except psycopg.Error as exc:
             raise translate_error(exc, self._conninfo) from exc

@@ -6,6 +6,7 @@ Each command's module is imported only when that command runs (or shows its own 
 
 from __future__ import annotations
 
+import errno
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,13 +145,23 @@ class ClaireGroup(TyperGroup):
 #: Driver errors that reach the boundary untranslated: a server that does not answer, or
 #: refuses claire's password. Their first line is shown (drivers never print a password).
 _DRIVERS = ("psycopg", "redis", "docker", "requests")
+_DISK_HINTS = {
+    errno.ENOSPC: "free some space on that file system (df -h), or point claire elsewhere",
+    errno.EACCES: "check who owns that path and its permissions",
+    errno.EPERM: "check who owns that path and its permissions",
+    errno.EROFS: "that file system is read-only: point claire elsewhere",
+    errno.ENOTDIR: "a file stands where claire needs a directory",
+}
 
 
 def explain(exc: BaseException) -> tuple[str | None, str | None]:
     """Return the one line (and hint) an error deserves, or (None, None) for a bug."""
     if isinstance(exc, ClaireError):
         return exc.message, exc.hint
-    if isinstance(exc, OSError) and exc.filename is not None:  # a directory, a full disk
+    if isinstance(exc, OSError) and exc.errno in _DISK_HINTS:  # a full disk, a closed door
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        return f"{exc.strerror or exc}{where}", _DISK_HINTS[exc.errno]
+    if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.strerror or exc}: {exc.filename}", "check the path and its permissions"
     if type(exc).__module__.split(".")[0] in _DRIVERS or isinstance(exc, OSError):
         text = str(exc).strip()

@@ -13,7 +13,6 @@ import os
 import signal
 import time
 import urllib.request
-from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -24,7 +23,7 @@ import redis as redis_client
 from engine.runtime.docker_specs import LABEL_CONFIG
 from engine.runtime.select import endpoints
 from tests.docker.conftest import Project
-from tests.support import eventually, unexported_metrics
+from tests.support import assert_nothing_lost, eventually, unexported_metrics
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -32,6 +31,7 @@ ENGINE_ROLES = ("engine", "signal", "risk", "execution", "portfolio", "persisten
 SERVERS = ("redis", "postgres", "prometheus")
 #: A 6-hour synthetic run at 150x: about two and a half minutes of wall time.
 DURATION, SPEED = "6h", "150"
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
 
 def components(project: Project, expect: int | None = 0) -> dict[str, dict[str, Any]]:
@@ -194,7 +194,7 @@ def test_a_dead_server_fails_the_healthchecks_until_up_brings_it_back(project: P
 def test_papertest_survives_dead_stages_and_its_backup_restores(project: Project) -> None:
     started = project.json(
         "papertest", "start", "--duration", DURATION, "--source", "synthetic",
-        "--speed", SPEED, "--symbols", "BTCUSDT,ETHUSDT",
+        "--speed", SPEED, "--symbols", ",".join(SYMBOLS),
     )  # fmt: skip
     run_id = started["run_id"]
 
@@ -237,7 +237,7 @@ def test_papertest_survives_dead_stages_and_its_backup_restores(project: Project
     )
     assert (final["status"], final["end_reason"]) == ("completed", "planned end reached")
     assert final["epoch"] >= 3, "both lost stages should have moved the run to a new epoch"
-    _nothing_lost(project, run_id)
+    assert_nothing_lost(lambda sql, *p: query(project, sql, *p), run_id, SYMBOLS)
     report = project.claire("papertest", "report", run_id, "--format", "json")
     assert "verdict:" in report.stdout
 
@@ -295,49 +295,3 @@ def _docker_kill_a_stage(project: Project, role: str) -> None:
     assert (down["state"], down["healthy"]) == ("down", False)
     project.claire("up")
     assert components(project)[name]["healthy"]
-
-
-def _nothing_lost(project: Project, run_id: str) -> None:
-    """Every minute of market data once, every minute snapshotted once, every order
-    settled, no trade twice, no dead letter."""
-    ((started, ended),) = query(
-        project, "SELECT started_at, ended_at FROM runs WHERE run_id = %s", run_id
-    )
-    minutes = int((ended - started.replace(second=0, microsecond=0)) / timedelta(minutes=1))
-    candles = query(
-        project,
-        "SELECT symbol, COUNT(*), COUNT(DISTINCT open_time) FROM candles"
-        " WHERE source = 'synthetic-42' AND open_time >= date_trunc('minute', %s::timestamptz)"
-        " AND open_time < %s GROUP BY symbol ORDER BY symbol",
-        started,
-        ended,
-    )
-    assert [(s, n) for s, n, _ in candles] == [("BTCUSDT", minutes), ("ETHUSDT", minutes)]
-    assert all(n == distinct for _, n, distinct in candles)
-    ((snapshots, distinct_minutes),) = query(
-        project,
-        "SELECT COUNT(*), COUNT(DISTINCT date_trunc('minute', \"timestamp\"))"
-        " FROM portfolio_snapshots WHERE run_id = %s AND event_id LIKE '%%-minute'",
-        run_id,
-    )
-    assert snapshots == distinct_minutes >= minutes
-    ((trades, distinct_trades, orphans),) = query(
-        project,
-        "SELECT COUNT(*), COUNT(DISTINCT trade_id),"
-        " COUNT(*) FILTER (WHERE order_id NOT IN (SELECT order_id FROM orders))"
-        " FROM trades WHERE run_id = %s",
-        run_id,
-    )
-    assert trades == distinct_trades > 0
-    assert orphans == 0
-    ((open_orders,),) = query(
-        project,
-        "SELECT COUNT(*) FROM orders WHERE run_id = %s"
-        " AND status IN ('submitted', 'accepted', 'partially_filled')",
-        run_id,
-    )
-    assert open_orders == 0
-    ((letters,),) = query(
-        project, "SELECT COUNT(*) FROM dead_letters WHERE payload LIKE %s", f"%{run_id}%"
-    )
-    assert letters == 0

@@ -258,6 +258,32 @@ def test_consumer_killed_mid_batch_then_messages_reclaimed_and_stored_exactly_on
     assert bus.dead_letters() == []
 
 
+def test_successor_claiming_at_start_then_the_dead_consumers_entries_first_and_in_order(
+    bus: RedisStreamBus,
+) -> None:
+    sent = [trade_tick(i) for i in range(120)]
+    bus.publish_many(sent[:60])
+    bus.ensure_group(Stream.MARKET_DATA, "only")
+    # A consumer read 50 entries and died before acknowledging any.
+    bus.client.xreadgroup("only", "dead", {bus.key(Stream.MARKET_DATA): ">"}, count=50)
+    bus.publish_many(sent[60:])
+    handled: list[Event] = []
+    successor = StreamConsumer(
+        bus,
+        Stream.MARKET_DATA,
+        "only",
+        handled.extend,
+        consumer="successor",
+        options=ConsumerOptions(batch_size=50, block_ms=50, claim_at_start=True),
+    )  # the default claim_idle_ms (30 s) never passes in this test
+
+    while not successor.poll(block=False).idle:
+        pass
+
+    assert [e.event_id for e in handled] == [e.event_id for e in sent]
+    assert pending_count(bus, Stream.MARKET_DATA, "only") == 0
+
+
 def test_consume_when_message_has_no_payload_then_dead_lettered(bus: RedisStreamBus) -> None:
     bus.client.xadd(bus.key(Stream.ORDERS), {b"other": b"x"})
     bus.client.xadd(bus.key(Stream.ORDERS), {PAYLOAD_FIELD: encode_event(trade_tick(1))})

@@ -641,3 +641,21 @@ def test_random_markets_and_orders_then_fills_are_positive_bounded_and_against_t
         assert filled[open_order.order_id] + open_order.remaining_quantity == (
             orders[open_order.order_id].quantity
         )
+
+
+def test_cancel_all_when_the_feed_ends_then_every_open_order_cancelled_with_why() -> None:
+    v = venue(latency_ms=500)
+    v.feed(quote(0, "94990", "95010"))
+    v.submit(order("o-limit", price="90000"))
+    v.submit(order("o-market", ms=10))  # waits for data 500 ms later: none comes
+
+    ended = v.execution.cancel_all(at(20), "the run ended")
+
+    assert {r.order_id: r.status for r in ended} == {
+        "o-limit": OrderStatus.CANCELLED,
+        "o-market": OrderStatus.CANCELLED,
+    }
+    assert all(r.reason is not None and r.reason.endswith(": the run ended") for r in ended)
+    assert all(r.filled_quantity == 0 for r in ended)
+    assert v.execution.open_orders() == []
+    assert v.execution.cancel_all(at(30), "again") == []

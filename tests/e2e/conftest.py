@@ -1,0 +1,1 @@
+from tests.e2e.private import private  # noqa: F401  (the fixture)
