@@ -1,4 +1,5 @@
-"""Helpers shared by the tests: waiting for a condition, building settings."""
+"""Helpers shared by the tests: the `claire` command, waiting for a condition, building
+settings, checking a run lost nothing."""
 
 from __future__ import annotations
 
@@ -12,10 +13,22 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
+from typer.testing import CliRunner
 
+from claire_cli.app import app
 from engine.runtime.local import LocalRuntime
 
 T = TypeVar("T")
+
+
+def claire(*args: str, expect: int | None = 0) -> Any:
+    """Run `claire ARGS` in this process; a crash is raised, the exit code checked."""
+    result = CliRunner().invoke(app, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    if expect is not None:
+        assert result.exit_code == expect, result.output
+    return result
 
 
 def eventually(

@@ -82,11 +82,15 @@ class Portfolio:
                 portfolio._marks[symbol] = _checked_price(symbol, price)
             else:
                 portfolio.mark(symbol, price, ts)
-        if peak_equity is not None:
-            portfolio._peak = max(portfolio._peak, peak_equity)
-        if max_drawdown is not None:
-            portfolio._max_drawdown = max(portfolio._max_drawdown, max_drawdown)
+        portfolio.raise_floors(peak_equity, max_drawdown)
         return portfolio
+
+    def raise_floors(self, peak_equity: Decimal | None, max_drawdown: Decimal | None) -> None:
+        """Count high-water marks seen beyond this portfolio's own memory (stored snapshots)."""
+        if peak_equity is not None:
+            self._peak = max(self._peak, peak_equity)
+        if max_drawdown is not None:
+            self._max_drawdown = max(self._max_drawdown, max_drawdown)
 
     # -- updates -----------------------------------------------------------------------
 

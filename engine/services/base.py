@@ -1,12 +1,15 @@
-"""What every stage shares: its name (consumer group), its input streams, duplicate guard."""
+"""What every stage shares: its name (consumer group), its input streams, duplicate guard,
+and a resumed run's fills handed back in event time."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
+from engine.domain.fills import Fill
 from engine.events import Event
 from engine.streams import Stream
 
@@ -43,3 +46,43 @@ class SeenEvents:
         if len(self._ids) > self._capacity:
             self._ids.popitem(last=False)
         return True
+
+
+class RestoredRun:
+    """A resumed run's stored state, handed back in event time.
+
+    A resumed run's stages start empty and the feed plays the run's market data again as
+    history, so each stage lives through the run once more: a fill is applied as soon as the
+    market has moved past it, and every state built on the way (a strategy's cooldowns and
+    trailing highs, drawdown peaks, daily limits) comes out as it was the first time. The
+    high-water marks the stored snapshots saw count once the history is over (live data
+    keeps only the last hours as history).
+    """
+
+    def __init__(
+        self,
+        fills: Sequence[Fill] = (),
+        *,
+        peak_equity: Decimal | None = None,
+        max_drawdown: Decimal | None = None,
+    ) -> None:
+        self._fills = deque(sorted(fills, key=lambda f: f.ts))  # stable: stored order kept
+        self._floors: tuple[Decimal | None, Decimal | None] | None = (peak_equity, max_drawdown)
+
+    def before(self, ts: datetime) -> list[Fill]:
+        """Return (and forget) the fills earlier than `ts`."""
+        due: list[Fill] = []
+        while self._fills and self._fills[0].ts < ts:
+            due.append(self._fills.popleft())
+        return due
+
+    def rest(self) -> list[Fill]:
+        """Return (and forget) every fill left."""
+        due = list(self._fills)
+        self._fills.clear()
+        return due
+
+    def floors(self) -> tuple[Decimal | None, Decimal | None] | None:
+        """Return the stored peak equity and max drawdown the first time; None after."""
+        floors, self._floors = self._floors, None
+        return floors

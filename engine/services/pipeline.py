@@ -20,7 +20,7 @@ from engine.domain.market import MarketData, MarketState
 from engine.domain.portfolio import Portfolio
 from engine.domain.risk import RiskEngine
 from engine.observability.metrics import EngineMetrics
-from engine.services.base import Stage
+from engine.services.base import RestoredRun, Stage
 from engine.services.execution import ExecutionStage
 from engine.services.persistence import PersistenceStage
 from engine.services.portfolio import PortfolioStage
@@ -80,8 +80,9 @@ def build_pipeline(
     """Assemble every stage of a run; `writer` None leaves persistence out.
 
     With `state` (read by `load_run_state`), a restarted run continues with its positions,
-    cash, drawdown high-water marks and halt intact. With `metrics`, what each stage
-    publishes is counted and observed.
+    cash, drawdown high-water marks and halt intact: its stages take the stored fills back in
+    event time, as the feed plays the run's market data again (`RestoredRun`). With
+    `metrics`, what each stage publishes is counted and observed.
     """
 
     def out(stage: str) -> Publisher:
@@ -97,10 +98,21 @@ def build_pipeline(
     risk_engine = RiskEngine(settings.risk, stale_after, run_id=run_id, state=restored.risk_state())
     signal = SignalStage(strategy, out("signal"), run_id)
     signal.restore(restored.fills)
+
+    def again() -> RestoredRun:
+        return RestoredRun(
+            restored.fills, peak_equity=restored.peak_equity, max_drawdown=restored.max_drawdown
+        )
+
     return Pipeline(
         signal=signal,
         risk=RiskStage(
-            risk_engine, _portfolio(capital, quote, restored), MarketState(), out("risk"), symbols
+            risk_engine,
+            _portfolio(capital, quote, restored),
+            MarketState(),
+            out("risk"),
+            symbols,
+            restored=again(),
         ),
         execution=ExecutionStage(
             PaperExecution(settings.execution, execution_market, quote_currency=quote),
@@ -114,6 +126,7 @@ def build_pipeline(
             run_id,
             snapshot_every=timedelta(seconds=settings.papertest.snapshot_seconds),
             last_sequence=restored.snapshot_sequence,
+            restored=again(),
         ),
         persistence=(
             PersistenceStage(
@@ -128,14 +141,9 @@ def build_pipeline(
 
 
 def _portfolio(capital: Decimal, quote: str, state: RunState) -> Portfolio:
-    return Portfolio.replay(
-        capital,
-        state.fills,
-        state.marks,
-        quote_currency=quote,
-        peak_equity=state.peak_equity,
-        max_drawdown=state.max_drawdown,
-    )
+    """The portfolio a resumed run's stage starts from: its latest marks, none of its fills
+    nor high-water marks yet (the stage takes them back in event time: `RestoredRun`)."""
+    return Portfolio.replay(capital, (), state.marks, quote_currency=quote)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from engine.domain.market import MarketData, MarketState
 from engine.domain.portfolio import Portfolio
 from engine.events import AlertLevel, AlertRaised, Event, FeedEnded, OrderResultReported
 from engine.events.market_data import is_warmup
-from engine.services.base import SeenEvents
+from engine.services.base import RestoredRun, SeenEvents
 from engine.streams import Stream
 
 SOURCE = "engine.portfolio"
@@ -33,6 +33,7 @@ class PortfolioStage:
         *,
         snapshot_every: timedelta = timedelta(minutes=1),
         last_sequence: int = 0,
+        restored: RestoredRun | None = None,
     ) -> None:
         self.portfolio = portfolio
         self._market = market
@@ -42,6 +43,7 @@ class PortfolioStage:
         self._last_snapshot: datetime | None = None
         self._sequence = last_sequence
         self._seen = SeenEvents()
+        self._restored = restored or RestoredRun()
         self.violations = 0
 
     def handle(self, events: Sequence[Event]) -> None:
@@ -50,6 +52,9 @@ class PortfolioStage:
             if not self._seen.first_time(event.event_id):
                 continue
             if isinstance(event, MarketData):
+                self._catch_up(self._restored.before(event.ts_event))
+                if not is_warmup(event.source):
+                    self._raise_floors()
                 self._market.apply(event)
                 price = self._market.mark_price(event.symbol)
                 if price is not None:
@@ -59,16 +64,30 @@ class PortfolioStage:
                 if not is_warmup(event.source) and self._due(event.ts_event):
                     out += self._snapshot(event.ts_event, "minute")
             elif isinstance(event, OrderResultReported) and event.is_fill:
+                self._catch_up(self._restored.before(event.ts_event))
                 fill = Fill.from_result(event)
                 if self.portfolio.apply_fill(fill):
                     out += self._snapshot(event.ts_event, fill.trade_id)
             elif isinstance(event, FeedEnded):
+                self._catch_up(self._restored.rest())
+                self._raise_floors()
                 out += self._snapshot(event.ts_event, "final")
         if out:
             self._publisher.publish_many(out)
 
     def on_tick(self, now: datetime) -> None:
         """Snapshots follow event time; nothing to do on a wall-clock tick."""
+
+    def _catch_up(self, fills: Sequence[Fill]) -> None:
+        """Apply a resumed run's stored fills the market has moved past (no snapshot: the
+        snapshots of their time are stored already)."""
+        for fill in fills:
+            self.portfolio.apply_fill(fill)
+
+    def _raise_floors(self) -> None:
+        floors = self._restored.floors()
+        if floors is not None:
+            self.portfolio.raise_floors(*floors)
 
     def _due(self, ts: datetime) -> bool:
         return self._last_snapshot is None or ts - self._last_snapshot >= self._every

@@ -13,7 +13,8 @@ from engine.domain.orders import OrderSide
 from engine.domain.portfolio import Portfolio
 from engine.domain.risk import RiskEngine
 from engine.events import Event, OrderResultReported, SignalGenerated
-from engine.services.base import SeenEvents
+from engine.events.market_data import is_warmup
+from engine.services.base import RestoredRun, SeenEvents
 from engine.streams import Stream
 
 
@@ -30,6 +31,8 @@ class RiskStage:
         market: MarketState,
         publisher: Publisher,
         symbols: Sequence[str],
+        *,
+        restored: RestoredRun | None = None,
     ) -> None:
         self.engine = engine
         self._portfolio = portfolio
@@ -38,6 +41,7 @@ class RiskStage:
         self._symbols = list(symbols)
         self._seen = SeenEvents()
         self._open_orders = OpenOrderBook()
+        self._restored = restored or RestoredRun()
 
     def handle(self, events: Sequence[Event]) -> None:
         out: list[Event] = []
@@ -51,6 +55,7 @@ class RiskStage:
             elif isinstance(event, OrderResultReported):
                 self._open_orders.on_result(event)
                 if event.is_fill:
+                    self._catch_up(event.ts_event)
                     self._portfolio.apply_fill(Fill.from_result(event))
                     out += self.engine.check(self._portfolio, event.ts_event)
         if out:
@@ -74,7 +79,14 @@ class RiskStage:
         if alerts:
             self._publisher.publish_many(alerts)
 
+    def _catch_up(self, ts: datetime) -> None:
+        for fill in self._restored.before(ts):
+            self._portfolio.apply_fill(fill)
+
     def _on_market_data(self, event: MarketData) -> list[Event]:
+        self._catch_up(event.ts_event)
+        if not is_warmup(event.source) and (floors := self._restored.floors()) is not None:
+            self._portfolio.raise_floors(*floors)
         self._market.apply(event)
         price = self._market.mark_price(event.symbol)
         if price is not None:

@@ -12,7 +12,7 @@ from engine.domain.market import MarketData
 from engine.domain.positions import Position
 from engine.events import Event, OrderResultReported, SignalGenerated
 from engine.events.market_data import is_warmup
-from engine.services.base import SeenEvents
+from engine.services.base import RestoredRun, SeenEvents
 from engine.strategy import Strategy
 from engine.streams import Stream
 
@@ -44,6 +44,7 @@ class SignalStage:
         self._publisher = publisher
         self._holdings = _Holdings(run_id)
         self._seen = SeenEvents()
+        self._restored = RestoredRun()
 
     def handle(self, events: Sequence[Event]) -> None:
         signals: list[SignalGenerated] = []
@@ -51,10 +52,14 @@ class SignalStage:
             if not self._seen.first_time(event.event_id):
                 continue
             if isinstance(event, MarketData):
+                for fill in self._restored.before(event.ts_event):
+                    self._on_fill(fill)
                 produced = self._strategy.on_market_data(event, self._holdings)
                 if not is_warmup(event.source):  # history warms the strategy, never trades
                     signals += produced
             elif isinstance(event, OrderResultReported) and event.is_fill:
+                for fill in self._restored.before(event.ts_event):
+                    self._on_fill(fill)
                 self._on_fill(Fill.from_result(event))
         if signals:
             self._publisher.publish_many(signals)
@@ -63,9 +68,8 @@ class SignalStage:
         """Strategies here act on market data only."""
 
     def restore(self, fills: Sequence[Fill]) -> None:
-        """Rebuild what the run holds from its stored fills (after a restart)."""
-        for fill in fills:
-            self._on_fill(fill)
+        """Take a resumed run's stored fills, applied as the market moves past each."""
+        self._restored = RestoredRun(fills)
 
     def _on_fill(self, fill: Fill) -> None:
         position = self._holdings.positions.setdefault(fill.symbol, Position(fill.symbol))

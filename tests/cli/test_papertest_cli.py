@@ -14,14 +14,12 @@ from typing import Any
 import psycopg
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
-from claire_cli.app import app
 from engine.marketdata.files import Layout, write_market_file
 from engine.marketdata.synthetic import synthetic_candles
 from engine.papertest.launcher import pid_file
 from engine.runtime.processes import read_pid
-from tests.support import eventually
+from tests.support import claire, eventually
 
 pytestmark = [
     pytest.mark.cli,
@@ -32,14 +30,6 @@ pytestmark = [
 
 Db = psycopg.Connection[tuple[object, ...]]
 SYMBOLS = "BTCUSDT,ETHUSDT"
-
-
-def claire(*args: str) -> Any:
-    result = CliRunner().invoke(app, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def status(run_id: str) -> dict[str, Any]:

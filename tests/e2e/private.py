@@ -12,23 +12,14 @@ from typing import Any
 
 import psycopg
 import pytest
-from typer.testing import CliRunner
 
-from claire_cli.app import app
 from engine.papertest.launcher import ENGINE_MARK
 from engine.runtime.local import LocalRuntime
 from engine.runtime.processes import pid_alive, read_pid
 from engine.settings import Settings
-from tests.support import eventually
+from tests.support import claire, eventually
 
-
-def claire(*args: str, expect: int | None = 0) -> Any:
-    result = CliRunner().invoke(app, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    if expect is not None:
-        assert result.exit_code == expect, result.output
-    return result
+__all__ = ["claire", "ended", "private", "query_of"]
 
 
 @pytest.fixture

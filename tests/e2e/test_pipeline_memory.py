@@ -8,7 +8,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from engine.bus.memory import InMemoryBus
+from engine.bus.memory import InMemoryBus, drain_all
 from engine.events import Candle, SignalGenerated
 from engine.marketdata.synthetic import synthetic_candles
 from engine.runtime.local import LocalRuntime
@@ -352,7 +352,10 @@ def test_restart_mid_run_then_positions_and_cash_continue_from_the_database(
 
     with psycopg.connect(database_conninfo) as conn:
         state = load_run_state(conn, "run-1")
-        restored = build_pipeline(Settings(), InMemoryBus(), run_id="run-1", state=state)
+    bus = InMemoryBus()
+    restored = build_pipeline(Settings(), bus, run_id="run-1", state=state)
+    bus.subscribe("portfolio", restored.portfolio.inputs, restored.portfolio.handle)
+    drain_all(bus, synthetic[half : half + 1])  # the stored fills count once the market moves on
     held = {
         p["symbol"]: Decimal(p["quantity"])
         for p in positions_before  # type: ignore[attr-defined]

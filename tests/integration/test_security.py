@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 import redis
-from typer.testing import CliRunner
 
-from claire_cli.app import app
 from engine.runtime.local import LocalRuntime
+from tests.support import claire
 
 pytestmark = pytest.mark.integration
 
@@ -38,15 +36,6 @@ def test_state_directory_and_its_servers_are_not_for_others(runtime_home: Path) 
     assert stat.S_IMODE((runtime_home / "postgres").stat().st_mode) & 0o077 == 0
 
 
-def _claire(*args: str, expect: int | None = 0) -> Any:
-    result = CliRunner().invoke(app, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    if expect is not None:
-        assert result.exit_code == expect, result.output
-    return result
-
-
 def _tables(db: Db) -> set[str]:
     rows = db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
     return {str(r[0]) for r in rows}
@@ -54,7 +43,7 @@ def _tables(db: Db) -> set[str]:
 
 @pytest.mark.usefixtures("claire_env")
 def test_hostile_names_labels_and_symbols_are_text_never_sql(db: Db, tmp_path: Path) -> None:
-    refused = _claire(
+    refused = claire(
         "papertest", "start", "--duration", "1h", "--source", "synthetic", "--speed", "max",
         "--symbols", f"BTCUSDT,{HOSTILE}", "--no-backup", expect=1,
     )  # fmt: skip
@@ -62,7 +51,7 @@ def test_hostile_names_labels_and_symbols_are_text_never_sql(db: Db, tmp_path: P
     assert "Traceback" not in refused.output
 
     started = json.loads(
-        _claire(
+        claire(
             "papertest",
             "start",
             "--duration",
@@ -79,8 +68,8 @@ def test_hostile_names_labels_and_symbols_are_text_never_sql(db: Db, tmp_path: P
             "--json",
         ).stdout
     )
-    made = json.loads(_claire("backup", "--label", HOSTILE, "--json").stdout)
-    listed = json.loads(_claire("papertest", "list", "--json").stdout)
+    made = json.loads(claire("backup", "--label", HOSTILE, "--json").stdout)
+    listed = json.loads(claire("papertest", "list", "--json").stdout)
 
     assert _tables(db) >= TABLES
     ((name,),) = db.execute(
