@@ -39,17 +39,20 @@ Money = Annotated[Decimal, BeforeValidator(parse_fraction)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Seconds = Annotated[int, Field(ge=1, le=31 * 24 * 3600)]
 _CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-_DURATION = re.compile(r"^\d+[smhd]$")
+_DURATION = re.compile(r"^\d{1,10}[smhd]$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+_LONGEST_DURATION_S = 3650 * 86_400
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
 
 
-def _clock_time(value: str) -> str:
+def clock_time(value: str) -> str:
+    """Return `value` when it is a time of day HH:MM (00:00 to 23:59); raise ValueError."""
     if not _CLOCK_TIME.match(value):
         raise ValueError("must be a time of day HH:MM, 00:00 to 23:59")
     return value
 
 
-ClockTime = Annotated[str, AfterValidator(_clock_time)]
+ClockTime = Annotated[str, AfterValidator(clock_time)]
 
 
 def _split_csv(value: object) -> object:
@@ -135,8 +138,11 @@ class PapertestSettings(_Section):
     @field_validator("duration")
     @classmethod
     def _check_duration(cls, value: str) -> str:
-        if not _DURATION.match(value):
-            raise ValueError("must be a number followed by s, m, h or d (e.g. 90m, 12h, 7d)")
+        seconds = int(value[:-1]) * _UNIT_SECONDS[value[-1]] if _DURATION.match(value) else -1
+        if not 0 < seconds <= _LONGEST_DURATION_S:  # longer: no date after the end to compute
+            raise ValueError(
+                "must be a number followed by s, m, h or d, at most 3650d (e.g. 90m, 12h, 7d)"
+            )
         return value
 
     @field_validator("symbols")
@@ -430,7 +436,12 @@ class Settings(BaseSettings):
     @field_validator("home")
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:
-        return value.expanduser().absolute()
+        try:
+            return value.expanduser().absolute()
+        except RuntimeError:  # `~name` of no user here, or `~` with no home directory
+            raise ValueError(
+                "must be a path; a leading ~ or ~USER must name a user with a home directory"
+            ) from None
 
     @property
     def backup_dir(self) -> Path:

@@ -23,6 +23,7 @@ from dotenv.main import resolve_variables
 from dotenv.parser import Binding, parse_stream
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from engine.errors import ConfigurationError
 from engine.money import parse_fraction
@@ -62,9 +63,9 @@ class Finding:
     allowed: str
 
     def __str__(self) -> str:
-        subject = self.variable or ""
+        subject = printable(self.variable or "")
         if self.variable and self.value is not None:
-            subject = f"{self.variable} = {self.value!r}"
+            subject = f"{subject} = {self.value!r}"
         head = f"{subject}: {self.problem}" if subject else self.problem
         return f"{head}; allowed: {self.allowed}"
 
@@ -79,6 +80,14 @@ class EffectiveSetting:
     variable: str
     value: str | None
     source: Source
+
+
+def printable(text: object) -> str:
+    """Return `text` as is, or quoted with escapes when it holds a line break or control
+    character (a variable name or file name can): a finding stays one line, and a name
+    cannot send escape sequences to the terminal."""
+    shown = str(text)
+    return shown if shown.isprintable() else repr(shown)
 
 
 def mask(value: str) -> str:
@@ -196,15 +205,16 @@ def _file_problem(env_file: Path) -> tuple[str, str] | None:
 
     Only a regular file is read: a device such as /dev/zero would never end, a FIFO blocks.
     """
+    name = printable(env_file)
     try:
         if not env_file.exists():
-            return f"{env_file} does not exist", "an existing file"
+            return f"{name} does not exist", "an existing file"
         if not env_file.is_file():
-            return f"{env_file} is not a regular file", "a file of KEY=value lines"
+            return f"{name} is not a regular file", "a file of KEY=value lines"
         if not os.access(env_file, os.R_OK):
-            return f"{env_file} cannot be read", "a readable file"
+            return f"{name} cannot be read", "a readable file"
     except OSError as exc:  # a name too long for the file system, a loop of links
-        return f"{env_file} cannot be used: {exc.strerror or exc}", "a path to an existing file"
+        return f"{name} cannot be used: {exc.strerror or exc}", "a path to an existing file"
     return None
 
 
@@ -224,7 +234,7 @@ def _file_syntax(env_file: Path | None) -> list[Finding]:
     bad = [_line(b) for b in _bindings(env_file) if b.error or (b.key and b.value is None)]
     problem = "{}, line {}: not a KEY=value line"
     allowed = 'KEY=value, KEY="quoted value" or a # comment'
-    return [_error(None, None, problem.format(env_file, line), allowed) for line in bad]
+    return [_error(None, None, problem.format(printable(env_file), line), allowed) for line in bad]
 
 
 def _line(binding: Binding) -> int:
@@ -244,10 +254,30 @@ def _validate(given: dict[str, tuple[str, Source]]) -> tuple[Settings | None, li
         else:
             nested.setdefault(spec.path[0], {})[spec.path[1]] = value
     try:
-        # model_validate, unlike Settings(), reads nothing from os.environ or a file.
-        return Settings.model_validate(nested), []
+        validated = _GivenOnly.model_validate(nested)
     except ValidationError as exc:
         return None, [_translate(error, given) for error in exc.errors(include_url=False)]
+    values = {name: getattr(validated, name) for name in Settings.model_fields}
+    return Settings.model_construct(validated.model_fields_set, **values), []
+
+
+class _GivenOnly(Settings):
+    """Settings validated from the values handed over only.
+
+    A BaseSettings model reads the process environment even in `model_validate`; here the
+    values come from `environ` and the file as `_given` merged them, and nothing else.
+    """
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
 
 def _translate(error: Any, given: dict[str, tuple[str, Source]]) -> Finding:
@@ -453,14 +483,15 @@ def _file_permissions(env_file: Path | None, given: dict[str, tuple[str, Source]
     mode = stat.S_IMODE(env_file.stat().st_mode)
     if not secrets or not mode & 0o077:
         return []
+    name = printable(env_file)
     return [
         Finding(
             "warning",
             None,
             None,
-            f"{env_file} holds secrets ({', '.join(secrets)}) and is readable by group or "
+            f"{name} holds secrets ({', '.join(secrets)}) and is readable by group or "
             f"others (mode {mode:04o})",
-            f"readable by its owner only: chmod 600 {env_file}",
+            f"readable by its owner only: chmod 600 {name}",
         )
     ]
 

@@ -9,13 +9,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from claire_cli.arguments import duration_option, time_of_day_option
 from claire_cli.context import state
 from claire_cli.output import console, print_json
 from engine.backup import schedule as plans
 from engine.backup.errors import BackupError, RestoreRefusedError
 from engine.backup.operations import create_backup, restore_backup, verify_backup
 from engine.backup.store import BackupStore
-from engine.papertest.durations import format_duration, parse_duration
+from engine.papertest.durations import format_duration
 
 app = typer.Typer(
     help="Back up claire's database and settings; every backup can be verified by a restore.",
@@ -23,6 +24,8 @@ app = typer.Typer(
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+#: The longest `--keep`: as long as CLAIRE_BACKUP_RETENTION_DAYS allows.
+LONGEST_RETENTION = timedelta(days=3650)
 
 
 @app.callback()
@@ -153,8 +156,9 @@ def prune(
 
     Example: claire backup prune --keep 7d --dry-run
     """
+    span = duration_option(keep, "--keep", longest=LONGEST_RETENTION) if keep else None
     settings = state(ctx).settings()
-    span = parse_duration(keep) if keep else timedelta(days=settings.backup.retention_days)
+    span = span or timedelta(days=settings.backup.retention_days)
     gone = BackupStore(settings.backup_dir).prune(span, datetime.now(UTC), dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     for old in gone:
@@ -180,8 +184,10 @@ def schedule_cmd(
       claire backup schedule --kind systemd
       claire backup schedule --at 02:30 --kind cron --install
     """
-    settings = state(ctx).settings()
-    when = at or settings.backup.at
+    chosen = time_of_day_option(at, "--at") if at is not None else None
+    if kind not in ("cron", "systemd", "windows"):
+        raise typer.BadParameter(f"kind {kind!r}: choose cron, systemd or windows")
+    when = chosen or state(ctx).settings().backup.at
     command = plans.claire_command()
     if kind == "cron":
         line = plans.cron_line(when, command)
@@ -200,10 +206,8 @@ def schedule_cmd(
             console.print(
                 f"now: systemctl daemon-reload && systemctl enable --now {plans.UNIT}.timer"
             )
-    elif kind == "windows":
-        console.print(plans.windows_task(when, command))
     else:
-        raise typer.BadParameter(f"kind {kind!r}: choose cron, systemd or windows")
+        console.print(plans.windows_task(when, command))
 
 
 def _install_cron(line: str) -> None:

@@ -24,6 +24,7 @@ from claire_cli.output import console, print_json
 from engine.marketdata.fetch import INTERVALS, FetchResult, fetch_history, window
 from engine.marketdata.files import FileSummary, inspect_market_data, market_files
 from engine.marketdata.mexc import MexcRest
+from engine.settings import symbols_problem
 
 app = typer.Typer(
     help="Download, list and inspect recorded market data (the replay source reads it).",
@@ -40,7 +41,9 @@ def fetch(
     interval: Annotated[
         str, typer.Option(help="Candle interval: 1m, 5m, 15m, 30m, 1h, 4h, 1d.")
     ] = "1m",
-    days: Annotated[float, typer.Option(help="How many days back from now.", min=0.001)] = 7,
+    days: Annotated[
+        float, typer.Option(help="How many days back from now.", min=0.001, max=3650)
+    ] = 7,
     out: Annotated[Path | None, typer.Option(help="File (.csv or .parquet) to write.")] = None,
     json: JsonOption = False,
 ) -> None:
@@ -53,10 +56,13 @@ def fetch(
       claire data fetch BTCUSDT --days 30 --out btc-30d.parquet
       claire papertest start --source replay:btc-30d.parquet --speed max
     """
-    settings = state(ctx).settings()
     if interval not in INTERVALS:
         raise typer.BadParameter(f"interval {interval!r}: choose from {', '.join(INTERVALS)}")
     names = [s.strip().upper() for s in symbols if s.strip()]
+    problem = symbols_problem(names)
+    if problem:  # before a request: MEXC would only say "invalid symbol"
+        raise typer.BadParameter(problem, param_hint="SYMBOLS")
+    settings = state(ctx).settings()
     days_text = f"{days:g}"
     path = out or settings.data_dir / f"{'_'.join(names)}-{interval}-{days_text}d.parquet"
     start, end = window(days, interval, datetime.now(UTC))

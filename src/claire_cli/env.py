@@ -19,6 +19,7 @@ from engine.settings_check import (
     effective_settings,
     env_template,
     is_valid,
+    printable,
     resolve_env_file,
 )
 
@@ -75,7 +76,7 @@ def _print_findings(findings: list[Finding], path: Path | None) -> None:
         console.print(f"[{style}]{finding.severity:<7}[/] {escape(str(finding))}")
     errors = sum(finding.severity == "error" for finding in findings)
     warnings = len(findings) - errors
-    source = f"environment and {path}" if path is not None else "environment"
+    source = f"environment and {printable(path)}" if path is not None else "environment"
     if not findings:
         console.print(f"[green]settings are valid[/] ({escape(source)})")
     elif errors:

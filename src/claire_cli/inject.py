@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from claire_cli.arguments import duration_option
 from claire_cli.context import state
 from claire_cli.output import console, print_json
 from engine.inject.harness import Outcome, harness
 from engine.inject.scenarios import SCENARIOS, Params
 from engine.papertest import service
-from engine.papertest.durations import parse_duration
+
+#: The longest `--duration` of an injection: a papertest's classic length.
+LONGEST_INJECTION = timedelta(days=7)
 
 app = typer.Typer(
     help="Publish edge cases into a dedicated engine (its own run id and streams) and verify "
@@ -94,15 +99,16 @@ def _command(name: str) -> Callable[..., None]:
         ] = None,
         json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     ) -> None:
+        per_second = parse_rate(rate)
+        if duration is not None:
+            span = duration_option(duration, "--duration", longest=LONGEST_INJECTION)
+            count = max(1, int(per_second * span.total_seconds()))
         settings = state(ctx).settings()
         service.connect(settings).close()  # servers up, migrations current
         with (
             console.status(f"{name}: publishing and waiting for the pipeline"),
             harness(scenario.prepare(settings), symbol=symbol.upper(), scenario=name) as h,
         ):
-            per_second = parse_rate(rate)
-            if duration is not None:
-                count = max(1, int(per_second * parse_duration(duration).total_seconds()))
             outcome = scenario.run(h, Params(count=count, seed=seed, rate=per_second))
         if json:
             print_json(outcome.to_dict())
@@ -123,7 +129,7 @@ def parse_rate(text: str) -> float:
         value = float(number)
     except ValueError:
         value = 0.0
-    if seconds is None or value <= 0:
+    if seconds is None or not math.isfinite(value) or value <= 0:
         raise typer.BadParameter(f"rate {text!r}: write e.g. 5, 5/s or 100/min")
     return value / seconds
 

@@ -83,7 +83,7 @@ def logs(
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
     ] = False,
-    lines: Annotated[int, typer.Option(help="How many of the last lines to show.")] = 50,
+    lines: Annotated[int, typer.Option(help="How many of the last lines to show.", min=1)] = 50,
 ) -> None:
     """Print a papertest's engine log (JSON lines, archived per day of the run).
 
@@ -104,7 +104,12 @@ def logs(
     if not files:
         console.print(f"no log yet for {run.run_id}")
         return
-    records = [r for path in files for r in read_log_lines(path) if _wanted(r, stage)]
+    records = [
+        record
+        for path in files
+        for record in map(log_record, read_log_lines(path))
+        if _wanted(record, stage)
+    ]
     for record in records[-lines:]:
         _print(record)
     if follow:
@@ -121,6 +126,19 @@ def _container_logs(settings: Settings, role: str, lines: int, follow: bool) -> 
         return
 
 
+def log_record(value: object) -> dict[str, str]:
+    """Return a log line's record with text fields: whatever else wrote into the log (a line
+    that is JSON but not an object, a field that is not text) is shown, never a crash."""
+    import json
+
+    if not isinstance(value, dict):
+        return {"logger": "raw", "message": json.dumps(value, ensure_ascii=False)}
+    return {
+        str(key): field if isinstance(field, str) else json.dumps(field, ensure_ascii=False)
+        for key, field in value.items()
+    }
+
+
 def _wanted(record: dict[str, str], stage: str | None) -> bool:
     if stage is None:
         return True
@@ -131,8 +149,8 @@ def _print(record: dict[str, str]) -> None:
     level = record.get("level", "INFO")
     style = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "bold red"}.get(level, "dim")
     console.print(
-        f"{record.get('ts', '')[:19]} [{style}]{level:<7}[/] {escape(record.get('logger', ''))}: "
-        f"{escape(record.get('message', ''))}"
+        f"{escape(record.get('ts', '')[:19])} [{style}]{escape(f'{level:<7}')}[/] "
+        f"{escape(record.get('logger', ''))}: {escape(record.get('message', ''))}"
     )
     if record.get("error"):
         console.print(escape(record["error"]))
@@ -161,6 +179,6 @@ def read_log_lines_from_text(line: str) -> list[dict[str, str]]:
     import json
 
     try:
-        return [json.loads(line)]
+        return [log_record(json.loads(line))]
     except ValueError:
         return [{"message": line.rstrip()}]

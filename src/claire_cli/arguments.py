@@ -1,0 +1,36 @@
+"""Option values checked before a command does any work: a wrong one is one clear line."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import typer
+
+from engine.papertest.durations import DurationError, format_duration, parse_duration
+from engine.settings import clock_time
+
+
+def duration_option(text: str, option: str, *, longest: timedelta) -> timedelta:
+    """Return the duration `text` (90m, 12h, 7d) given to `option`, refusing one over `longest`.
+
+    Example: `duration_option("14d", "--keep", longest=timedelta(days=3650))`.
+    """
+    try:
+        span = parse_duration(text)
+    except DurationError as exc:
+        raise typer.BadParameter(exc.message, param_hint=option) from None
+    except OverflowError:  # more days than a timedelta holds
+        span = timedelta.max
+    if span > longest:
+        raise typer.BadParameter(
+            f"duration {text!r} is longer than {format_duration(longest)}", param_hint=option
+        )
+    return span
+
+
+def time_of_day_option(text: str, option: str) -> str:
+    """Return `text` when it is a time of day HH:MM (00:00 to 23:59)."""
+    try:
+        return clock_time(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{text!r} {exc}", param_hint=option) from None
