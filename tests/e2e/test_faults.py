@@ -70,7 +70,7 @@ def test_postgres_stopped_for_30_s_then_nothing_lost_and_the_outage_alerted(
 def test_redis_restarted_then_stages_resume_from_their_groups_and_nothing_lost(
     private: LocalRuntime,
 ) -> None:
-    run_id = start(hours=4, speed=120)
+    run_id = start(hours=2, speed=120)  # a minute of wall time
     time.sleep(15)
     pid = engine_pid(private, run_id)
 
@@ -86,7 +86,7 @@ def test_redis_restarted_then_stages_resume_from_their_groups_and_nothing_lost(
 def test_reboot_then_up_and_resume_continue_with_the_same_positions(
     private: LocalRuntime,
 ) -> None:
-    run_id = start(hours=6, speed=120)
+    run_id = start(hours=3, speed=120)
     query = query_of(private)
     eventually(
         lambda: query("SELECT COUNT(*) FROM trades WHERE run_id = %s", run_id)[0][0] > 0,
