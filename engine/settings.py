@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -27,6 +28,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from engine.money import parse_fraction
+from engine.papertest.durations import LONGEST_DURATION
 from engine.runtime.kind import RuntimeKind
 
 ENV_PREFIX = "CLAIRE_"
@@ -41,7 +43,7 @@ Seconds = Annotated[int, Field(ge=1, le=31 * 24 * 3600)]
 _CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _DURATION = re.compile(r"^\d{1,10}[smhd]$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
-_LONGEST_DURATION_S = 3650 * 86_400
+_LONGEST_DURATION_S = LONGEST_DURATION // timedelta(seconds=1)
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
 
 

@@ -166,12 +166,17 @@ class RedisStreamBus:
         return int(self.client.xlen(key))
 
     def dead_letters(self, count: int = 100) -> list[dict[str, str]]:
-        """Return the newest dead letters, oldest first, as text fields."""
+        """Return the newest dead letters, oldest first, as text fields (bytes that are not
+        UTF-8, as a payload published as garbage may be, read as U+FFFD)."""
         entries = cast(
             list[Entry], self.client.xrevrange(self.key(Stream.DEAD_LETTERS), count=count)
         )
+
+        def text(value: bytes) -> str:
+            return value.decode(errors="replace")
+
         return [
-            {"id": _text(mid), **{_text(k): _text(v) for k, v in fields.items()}}
+            {"id": _text(mid), **{text(k): text(v) for k, v in fields.items()}}
             for mid, fields in reversed(entries)
         ]
 

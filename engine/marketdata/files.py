@@ -167,21 +167,54 @@ def _reason(exc: Exception) -> str:
 
 
 def _csv_rows(path: Path) -> Generator[list[Any]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        yield from csv.reader(handle)
+    """Yield the rows of a CSV file, header first; raise MarketFileError where one is unreadable."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            try:
+                yield from reader
+            except csv.Error as exc:  # e.g. a field over the csv module's limit (128 KiB)
+                raise MarketFileError(f"{path}, line {reader.line_num}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        line = _first_line_not_utf8(path)
+        raise MarketFileError(f"{path}, line {line}: not UTF-8 text ({exc.reason})") from exc
+    except OSError as exc:
+        raise MarketFileError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+
+
+def _first_line_not_utf8(path: Path) -> int:
+    """Return the number of the first line of `path` that is not UTF-8 (0 if every one is)."""
+    with path.open("rb") as handle:  # no UTF-8 sequence holds a newline byte: lines decode alone
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0
+
+
+#: What pyarrow raises for a damaged file (bad pages, a schema it cannot convert).
+_PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError, OverflowError)
 
 
 def _parquet_rows(path: Path) -> Generator[list[Any]]:
+    """Yield the rows of a Parquet file, header first; raise MarketFileError where one is
+    unreadable (rows are numbered as in a CSV file: the header is row 1)."""
     try:
         table = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as exc:
+        names = table.schema_arrow.names
+    except _PARQUET_ERRORS as exc:
         raise MarketFileError(f"{path}: not a readable Parquet file ({exc})") from exc
     with table:
-        names = table.schema_arrow.names
         yield list(names)
-        for batch in table.iter_batches(batch_size=BATCH_ROWS):
-            columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-            yield from (list(row) for row in zip(*columns, strict=True))
+        number = 2
+        try:
+            for batch in table.iter_batches(batch_size=BATCH_ROWS):
+                columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+                yield from (list(row) for row in zip(*columns, strict=True))
+                number += batch.num_rows
+        except _PARQUET_ERRORS as exc:
+            raise MarketFileError(f"{path}, row {number}: damaged, cannot be read ({exc})") from exc
 
 
 def _number(row: dict[str, Any], name: str) -> Decimal:

@@ -9,7 +9,11 @@ from datetime import timedelta
 from engine.errors import PermanentError
 
 _PART = re.compile(r"(\d+)([smhd])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
+
+LONGEST_DURATION = timedelta(days=3650)
+"""The longest duration claire takes: ten years, so a run's planned end is still a date."""
+_LONGEST_SECONDS = LONGEST_DURATION // timedelta(seconds=1)
 
 
 class DurationError(PermanentError):
@@ -21,19 +25,30 @@ class SpeedError(PermanentError):
 
 
 def parse_duration(text: str) -> timedelta:
-    """Return the timedelta of `text`, e.g. `90m`, `12h`, `7d`, `1d12h`."""
+    """Return the timedelta of `text`, e.g. `90m`, `12h`, `7d`, `1d12h`: at most 3650d."""
     cleaned = text.strip().lower().replace(" ", "")
     parts = _PART.findall(cleaned)
     if not cleaned or "".join(n + u for n, u in parts) != cleaned:
         raise DurationError(
             f"duration {text!r} is not understood: write a number and a unit, e.g. 90m, 12h, 7d"
         )
-    total = timedelta()
-    for number, unit in parts:
-        total += timedelta(**{_UNITS[unit]: int(number)})
-    if total <= timedelta():
+    seconds = sum(_seconds(number, unit) for number, unit in parts)
+    if seconds <= 0:
         raise DurationError(f"duration {text!r} must be longer than zero")
-    return total
+    if seconds > _LONGEST_SECONDS:
+        raise DurationError(
+            f"duration {text!r} is longer than {format_duration(LONGEST_DURATION)}, "
+            "the longest claire takes"
+        )
+    return timedelta(seconds=seconds)
+
+
+def _seconds(number: str, unit: str) -> int:
+    """Return the seconds of one part of a duration, capped just over the limit."""
+    digits = number.lstrip("0") or "0"
+    if len(digits) > len(str(_LONGEST_SECONDS)):  # over the limit whatever the unit (and
+        return _LONGEST_SECONDS + 1  # perhaps more digits than the 4300 int() reads)
+    return int(digits) * _UNIT_SECONDS[unit]
 
 
 def format_duration(span: timedelta) -> str:

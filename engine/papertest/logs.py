@@ -79,13 +79,28 @@ def log_files(home: Path, run_id: str) -> list[Path]:
 
 
 def read_log_lines(path: Path) -> Iterator[dict[str, str]]:
-    """Yield the records of one log file (lines that are not JSON are wrapped)."""
+    """Yield the records of one log file, skipping blank lines (see `log_record`)."""
     with path.open(encoding="utf-8", errors="replace") as handle:
         for line in handle:
             text = line.strip()
-            if not text:
-                continue
-            try:
-                yield json.loads(text)
-            except json.JSONDecodeError:
-                yield {"ts": "", "level": "INFO", "logger": "raw", "message": text}
+            if text:
+                yield log_record(text)
+
+
+def log_record(line: str) -> dict[str, str]:
+    """Return the record of one log line, every field as text.
+
+    Whatever else ends up in the log (a library printing a number, a line cut by a crash, a
+    JSON field that is not text) is shown as it is: a line that is not a JSON object becomes
+    a `raw` record of its text, a field that is not text its JSON.
+    """
+    try:
+        value = json.loads(line)
+        if isinstance(value, dict):
+            return {
+                key: field if isinstance(field, str) else json.dumps(field, ensure_ascii=False)
+                for key, field in value.items()
+            }
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than json goes
+        pass
+    return {"ts": "", "level": "INFO", "logger": "raw", "message": line.strip()}

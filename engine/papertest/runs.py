@@ -197,8 +197,9 @@ class RunRepository:
                 )
             return run
         found = self._all(
-            "SELECT {} FROM runs WHERE run_id = %s OR run_id LIKE %s ORDER BY started_at DESC",
-            (run_id, run_id.replace("%", "") + "%"),
+            "SELECT {} FROM runs WHERE run_id = %s OR run_id LIKE %s ESCAPE '\\'"
+            " ORDER BY started_at DESC",
+            (run_id, _like_prefix(run_id)),
         )
         exact = [r for r in found if r.run_id == run_id]
         if exact:
@@ -322,6 +323,12 @@ def _run_of(row: dict[str, Any]) -> Run:
         initial_capital=row["initial_capital"],
         extra={k: v for k, v in parameters.items() if k in _NOTES},
     )
+
+
+def _like_prefix(text: str) -> str:
+    """A LIKE pattern for names starting with `text` (its own % and _ taken literally)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
 
 
 def utc_now() -> datetime:

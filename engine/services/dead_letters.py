@@ -19,30 +19,49 @@ from engine.storage.event_writer import EventWriter
 from engine.streams import Stream
 
 GROUP = "dead-letter-recorder"
+#: The largest count the `dead_letters.attempts` column (a PostgreSQL integer) holds.
+MOST_ATTEMPTS = 2**31 - 1
 
 
 def letter_from_fields(fields: dict[bytes, bytes]) -> DeadLetter:
-    """Rebuild a dead letter from its stream entry (tolerating missing fields)."""
+    """Rebuild a dead letter from its stream entry, whatever it holds.
+
+    A missing or unreadable field gets a default, so every entry can be stored: one that
+    could not would be retried forever, and hold up every dead letter after it.
+    """
 
     def text(name: str, default: str = "") -> str:
         value = fields.get(name.encode())
-        return value.decode("utf-8", errors="replace") if value is not None else default
+        if value is None:
+            return default
+        # PostgreSQL text holds no NUL: one would fail the insert
+        return value.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
     try:
         ts = datetime.fromisoformat(text("ts"))
     except ValueError:
         ts = datetime.now(UTC)
-    attempts = text("attempts", "0")
     return DeadLetter(
         stream=text("stream", "unknown"),
         message_id=text("message_id", "unknown"),
         group=text("group", "unknown"),
         consumer=text("consumer"),
         error=text("error", "no reason recorded"),
-        attempts=int(attempts) if attempts.isdigit() else 0,
+        attempts=_attempts(text("attempts")),
         payload=fields.get(b"payload", b""),
         ts=ts,
     )
+
+
+def _attempts(text: str) -> int:
+    """Return the count an `attempts` field holds (ASCII digits), at most MOST_ATTEMPTS;
+    0 (not recorded) when it holds something else."""
+    if not (text.isascii() and text.isdigit()):  # isdigit() alone takes "²", which int() refuses
+        return 0
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(MOST_ATTEMPTS)):  # and int() reads at most 4300 digits
+        return MOST_ATTEMPTS
+    return min(int(digits), MOST_ATTEMPTS)
 
 
 class DeadLetterRecorder:

@@ -19,8 +19,6 @@ def duration_option(text: str, option: str, *, longest: timedelta) -> timedelta:
         span = parse_duration(text)
     except DurationError as exc:
         raise typer.BadParameter(exc.message, param_hint=option) from None
-    except OverflowError:  # more days than a timedelta holds
-        span = timedelta.max
     if span > longest:
         raise typer.BadParameter(
             f"duration {text!r} is longer than {format_duration(longest)}", param_hint=option

@@ -14,7 +14,7 @@ from claire_cli.output import console, print_json
 from engine.errors import ClaireError
 from engine.papertest import service
 from engine.papertest.checkup import Checkup, Level, check
-from engine.papertest.logs import log_files, read_log_lines
+from engine.papertest.logs import log_files, log_record, read_log_lines
 from engine.papertest.runs import RunRepository
 from engine.runtime.kind import RuntimeKind
 from engine.settings import Settings
@@ -105,10 +105,7 @@ def logs(
         console.print(f"no log yet for {run.run_id}")
         return
     records = [
-        record
-        for path in files
-        for record in map(log_record, read_log_lines(path))
-        if _wanted(record, stage)
+        record for path in files for record in read_log_lines(path) if _wanted(record, stage)
     ]
     for record in records[-lines:]:
         _print(record)
@@ -124,19 +121,6 @@ def _container_logs(settings: Settings, role: str, lines: int, follow: bool) -> 
             console.print(escape(line))
     except KeyboardInterrupt:
         return
-
-
-def log_record(value: object) -> dict[str, str]:
-    """Return a log line's record with text fields: whatever else wrote into the log (a line
-    that is JSON but not an object, a field that is not text) is shown, never a crash."""
-    import json
-
-    if not isinstance(value, dict):
-        return {"logger": "raw", "message": json.dumps(value, ensure_ascii=False)}
-    return {
-        str(key): field if isinstance(field, str) else json.dumps(field, ensure_ascii=False)
-        for key, field in value.items()
-    }
 
 
 def _wanted(record: dict[str, str], stage: str | None) -> bool:
@@ -168,17 +152,7 @@ def _follow(path: object, stage: str | None) -> None:
                 if not line:
                     time.sleep(0.5)
                     continue
-                for record in read_log_lines_from_text(line):
-                    if _wanted(record, stage):
-                        _print(record)
+                if line.strip() and _wanted(record := log_record(line), stage):
+                    _print(record)
         except KeyboardInterrupt:
             return
-
-
-def read_log_lines_from_text(line: str) -> list[dict[str, str]]:
-    import json
-
-    try:
-        return [log_record(json.loads(line))]
-    except ValueError:
-        return [{"message": line.rstrip()}]

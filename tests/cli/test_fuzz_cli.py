@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from claire_cli.app import COMMANDS, app, load_command
+from engine.marketdata.files import Layout, write_market_file
 from engine.settings_check import SPECS
+from tests.factories import candle
 from tests.support import free_port
 
 pytestmark = pytest.mark.cli
@@ -65,7 +67,16 @@ NEAR: dict[str, list[str]] = {
     "stage": ["risk", "engine", "nope"],
     "runtime": ["local", "docker", "LOCAL", "k8s", ""],
 }
-PATHS = ["missing.csv", "empty.csv", "garbage.parquet", "data", "claire.env", "broken.env"]
+PATHS = [
+    "missing.csv",
+    "empty.csv",
+    "garbage.parquet",
+    "damaged.parquet",
+    "latin1.csv",
+    "data",
+    "claire.env",
+    "broken.env",
+]
 
 
 def nodes() -> dict[str, Any]:
@@ -183,6 +194,12 @@ def workdir(tmp_path: Path) -> Path:
     """The working directory (tests/conftest.py changes into tmp_path) with odd files in it."""
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "garbage.parquet").write_bytes(b"PAR1 not really PAR1")
+    damaged = tmp_path / "damaged.parquet"  # a candle file, three bytes of its first page flipped
+    write_market_file(damaged, [candle(1)], Layout.CANDLES)
+    content = bytearray(damaged.read_bytes())
+    content[4:7] = bytes(byte ^ 0xFF for byte in content[4:7])
+    damaged.write_bytes(bytes(content))
+    (tmp_path / "latin1.csv").write_bytes(b"symbol,time,price,quantity,side\nBTC\xe9,1,1,1,buy\n")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "trades.csv").write_text("symbol,time,price,quantity,side\nBTC,x,1,1,up\n")
     (tmp_path / "claire.env").write_text("CLAIRE_RISK_MAX_POSITION=5%\n")
@@ -265,7 +282,8 @@ def claire(environment: dict[str, str], *args: str) -> Result:
         (["inject", "load", "--rate", "nan"], "rate 'nan': write e.g. 5, 5/s or 100/min"),
         (["inject", "load", "--rate", "inf", "--duration", "1m"], "rate 'inf'"),
         (["inject", "load", "--rate", "1e309"], "rate '1e309'"),
-        (["inject", "load", "--duration", "99999999999d"], "is longer than 7d 00h"),
+        (["inject", "load", "--duration", "8d"], "is longer than 7d 00h"),
+        (["inject", "load", "--duration", "99999999999d"], "is longer than"),
         (["logs", "--lines", "-3"], "--lines"),
     ],
 )
@@ -277,6 +295,23 @@ def test_bad_option_value_then_usage_error_naming_it_before_any_server(
     assert result.exit_code in (1, 2)
     assert says in " ".join(result.output.split()), result.output
     assert "PostgreSQL" not in result.output  # refused before anything was started
+
+
+@pytest.mark.usefixtures("workdir")
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("damaged.parquet", "damaged.parquet, row 2: damaged, cannot be read"),
+        ("latin1.csv", "latin1.csv, line 2: not UTF-8 text"),
+    ],
+)
+def test_data_inspect_of_a_damaged_file_then_one_line_naming_it(
+    environment: dict[str, str], path: str, says: str
+) -> None:
+    result = claire(environment, "data", "inspect", path)
+
+    assert result.exit_code == 1
+    assert says in result.output, result.output
 
 
 def test_schedule_with_a_valid_time_then_the_cron_line(environment: dict[str, str]) -> None:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from claire_cli.app import app
-from engine.papertest.logs import LOG_NAME, run_log_dir
+from engine.papertest.logs import LOG_NAME, read_log_lines, run_log_dir
 from engine.papertest.runs import Run, RunParameters, RunRepository, utc_now
 from tests.unit.test_events import json_values
 
@@ -45,6 +45,8 @@ lines = st.one_of(
     markup,
     st.text(st.characters(codec="utf-8", exclude_characters="\n\r"), max_size=40),
     st.just('{"ts": "2026-01-01T00:00:00", "level": "INFO", "message": "cut off'),
+    # JSON nested deeper than Python's parser goes, a number longer than int() reads
+    st.sampled_from(["[" * 100_000, '{"message": ' * 5_000, "1" * 5_000, '{"n": ' + "9" * 5_000]),
 )
 
 
@@ -108,3 +110,28 @@ def test_log_line_that_is_not_a_record_then_shown_as_is(
 
     assert result.exit_code == 0, result.output
     assert shown in result.output
+
+
+@FUZZ
+@given(st.lists(lines | st.just(""), min_size=1, max_size=8))
+def test_fuzz_log_lines_then_one_text_record_per_line_that_is_not_blank(
+    log_file: Path, content: list[str]
+) -> None:
+    log_file.write_text("\n".join(content) + "\n", encoding="utf-8")
+
+    records = list(read_log_lines(log_file))
+
+    assert len(records) == sum(1 for line in content if line.strip())
+    for record in records:
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in record.items())
+
+
+def test_log_line_nested_too_deeply_then_a_raw_record_of_its_text(log_file: Path) -> None:
+    log_file.write_text("[" * 100_000 + "\n" + '{"message": 1}\n', encoding="utf-8")
+
+    records = list(read_log_lines(log_file))
+
+    assert records == [
+        {"ts": "", "level": "INFO", "logger": "raw", "message": "[" * 100_000},
+        {"message": "1"},
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -39,3 +40,20 @@ def test_load_at_a_rate_for_a_duration_prints_latency() -> None:
     assert {"latency_p50_ms", "latency_p99_ms"} <= set(outcome["figures"])
     decided = next(e for e in outcome["expectations"] if e["name"].startswith("every signal"))
     assert decided["observed"] == "50"
+
+
+@pytest.mark.parametrize("batch", ["%", "_", "ab12cd3_", "\\"])
+def test_clean_of_a_batch_named_with_like_wildcards_then_only_that_batch_removed(
+    db: psycopg.Connection[tuple[object, ...]], batch: str
+) -> None:
+    db.execute(
+        "INSERT INTO alerts (event_id, level, code, message, ts_event, ts_init, source,"
+        " schema_version) VALUES ('inject-ab12cd34-x-alert-1', 'info', 'x', 'm', now(), now(),"
+        " 'inject', 1)"
+    )
+
+    wildcard = CliRunner().invoke(app, ["inject", "clean", batch])
+    exact = CliRunner().invoke(app, ["inject", "clean", "ab12cd34"])
+
+    assert "removed 0 injected rows" in wildcard.stdout, wildcard.output
+    assert "removed 1 injected rows" in exact.stdout, exact.output

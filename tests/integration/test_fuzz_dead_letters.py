@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from engine.bus.redis_streams import PAYLOAD_FIELD, ConsumerOptions, Entry, RedisStreamBus
 from engine.errors import EventDecodeError
 from engine.events import decode_event, encode_event
-from engine.services.dead_letters import DeadLetterRecorder
+from engine.services.dead_letters import MOST_ATTEMPTS, DeadLetterRecorder, letter_from_fields
 from engine.services.pipeline import STAGE_INPUTS, build_pipeline
 from engine.services.redis_runner import StageRunner
 from engine.settings import Settings
@@ -143,3 +143,102 @@ def test_fuzz_entries_then_handled_or_dead_lettered_and_every_stage_keeps_going(
         for stream, message_id in db.execute("SELECT stream, message_id FROM dead_letters")
     }
     assert set(letters) <= stored
+
+
+# -- the dead-letter stream itself: whatever an entry holds, it is recorded ---------------
+
+attempt_texts = st.one_of(
+    st.sampled_from(["²", "٣", "-1", "", " 3", "1e3", "0", "007", "9" * 5000]),
+    st.sampled_from([MOST_ATTEMPTS, MOST_ATTEMPTS + 1, 2**63]).map(str),
+    st.integers(0, 2**70).map(str),
+    st.text(max_size=8),
+)
+times = st.sampled_from(
+    [
+        "2026-01-01T00:00:00+00:00",
+        "2026-01-01",
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-23:59",
+        "2026-01-01T00:00:00+23:59:59.999999",
+        "2026-W01-1",
+        "x",
+    ]
+)
+texts = st.text(max_size=20).map(lambda text: text.encode(errors="surrogatepass")) | st.binary(
+    max_size=40
+)
+letter_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        b"stream": texts,
+        b"message_id": texts,
+        b"group": texts,
+        b"consumer": texts,
+        b"error": texts,
+        b"attempts": attempt_texts.map(str.encode) | st.binary(max_size=8),
+        b"payload": st.binary(max_size=80),
+        b"ts": times.map(str.encode) | st.binary(max_size=30),
+    },
+).filter(bool)  # Redis keeps no entry without a field
+
+
+def record_all(bus: RedisStreamBus, conninfo: str) -> DeadLetterRecorder:
+    with psycopg.connect(conninfo) as conn:
+        recorder = DeadLetterRecorder(bus, EventWriter(conn, conninfo))
+        while recorder.poll(block_ms=None):
+            pass
+    return recorder
+
+
+@FUZZ
+@given(letters=st.lists(letter_fields, min_size=1, max_size=6))
+def test_fuzz_dead_letter_entries_then_every_one_listed_and_recorded(
+    redis_client: redis.Redis,
+    redis_namespace: str,
+    database_conninfo: str,
+    db: psycopg.Connection[tuple[object, ...]],
+    letters: list[dict[bytes, bytes]],
+) -> None:
+    bus = RedisStreamBus(redis_client, f"{redis_namespace}:{uuid.uuid4().hex[:8]}")
+    for fields in letters:
+        redis_client.xadd(bus.key(Stream.DEAD_LETTERS), fields)  # type: ignore[arg-type]
+
+    listed = bus.dead_letters()
+    recorder = record_all(bus, database_conninfo)
+
+    assert len(listed) == len(letters)
+    assert recorder.recorded == len(letters)
+    stored = set(db.execute("SELECT stream, message_id FROM dead_letters").fetchall())
+    assert {(letter.stream, letter.message_id) for letter in map(letter_from_fields, letters)} <= (
+        stored
+    )
+
+
+def test_dead_letters_whose_attempts_no_column_holds_then_recorded_and_so_are_the_next(
+    redis_client: redis.Redis,
+    redis_namespace: str,
+    database_conninfo: str,
+    db: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    bus = RedisStreamBus(redis_client, redis_namespace)
+    attempts = ["²", "9" * 5000, str(2**40), "3"]
+    for number, count in enumerate(attempts):
+        fields = {"stream": "market_data", "message_id": f"1-{number}", "attempts": count}
+        redis_client.xadd(bus.key(Stream.DEAD_LETTERS), fields)  # type: ignore[arg-type]
+
+    record_all(bus, database_conninfo)
+
+    rows = db.execute("SELECT attempts FROM dead_letters ORDER BY message_id").fetchall()
+    assert rows == [(0,), (MOST_ATTEMPTS,), (MOST_ATTEMPTS,), (3,)]
+
+
+def test_dead_letter_payload_not_utf8_then_listed_with_replacement_characters(
+    redis_client: redis.Redis, redis_namespace: str
+) -> None:
+    bus = RedisStreamBus(redis_client, redis_namespace)
+    fields = {b"stream": b"market_data", b"payload": b"\xff{\xfe"}
+    redis_client.xadd(bus.key(Stream.DEAD_LETTERS), fields)  # type: ignore[arg-type]
+
+    (letter,) = bus.dead_letters()
+
+    assert letter["payload"] == "\ufffd{\ufffd"

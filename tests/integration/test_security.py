@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import stat
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 import pytest
 import redis
 
+from engine.papertest.runs import Run, RunNotFoundError, RunParameters, RunRepository, utc_now
 from engine.runtime.local import LocalRuntime
 from tests.support import claire
 
@@ -80,3 +82,19 @@ def test_hostile_names_labels_and_symbols_are_text_never_sql(db: Db, tmp_path: P
     manifest = json.loads((Path(made["path"]) / "manifest.json").read_text())
     assert manifest["label"] == HOSTILE
     assert Path(made["path"]).name.endswith("-x-drop-table-runs")  # the id keeps a slug only
+
+
+@pytest.mark.parametrize("pattern", ["%", "_", "pt-_", "\\", "pt-%-x"])
+def test_run_id_patterns_then_taken_literally(db: Db, pattern: str) -> None:
+    now = utc_now()
+    parameters = RunParameters("1d", Decimal(1000), ("BTCUSDT",), "synthetic", "max", "momentum")
+    runs = RunRepository(db)
+    for run_id in ("pt-a", "pt-b"):
+        runs.create(
+            Run(run_id, None, "running", parameters, None, None, None, now, None, None, None,
+                Decimal(1000))
+        )  # fmt: skip
+        runs.finish(run_id, "completed", "done", now)
+    with pytest.raises(RunNotFoundError, match="no papertest"):
+        RunRepository(db).get(pattern)
+    assert RunRepository(db).get("pt-a").run_id == "pt-a"

@@ -45,6 +45,7 @@ good_times = st.integers(T0_MS, T0_MS + 10 * 86_400_000).map(lambda ms: ms - ms 
 good_amounts = st.decimals(min_value="0.0001", max_value=10**6, places=4).map(str)
 wild_cells = st.one_of(
     st.sampled_from(["", " ", "-1", "0", "NaN", "inf", "1e999999", "1,5", "buy", "SELL", "x"]),
+    st.just("1" * 131_073),  # longer than the csv module reads in one field
     millis.map(str),
     st.text(max_size=12),
 )
@@ -147,11 +148,26 @@ def test_fuzz_csv_text_then_events_or_market_file_error(scratch: Path, text: str
     read_or_refuse(path)
 
 
+@st.composite
+def flipped(draw: st.DrawFn, data: bytes) -> bytes:
+    """`data` with one to three bytes changed (a bad disk, a copy cut short and patched)."""
+    buffer = bytearray(data)
+    for _ in range(draw(st.integers(1, 3))):
+        if buffer:
+            buffer[draw(st.integers(0, len(buffer) - 1))] ^= draw(st.integers(1, 255))
+    return bytes(buffer)
+
+
 @FUZZ
-@given(tables(), st.sampled_from(["string", "int64", "double", "mixed"]))
-def test_fuzz_parquet_columns_then_events_or_market_file_error(
-    scratch: Path, table: tuple[list[str], list[list[Any]]], kind: str
-) -> None:
+@given(st.one_of(st.binary(max_size=300), tables().map(csv_text).map(str.encode).flatmap(flipped)))
+def test_fuzz_csv_bytes_then_events_or_market_file_error(scratch: Path, content: bytes) -> None:
+    path = scratch / "bytes.csv"
+    path.write_bytes(content)
+    read_or_refuse(path)
+
+
+def parquet_table(table: tuple[list[str], list[list[Any]]], kind: str) -> pa.Table:
+    """The header and rows as a Parquet table whose columns are of `kind`."""
     header, rows = table
     names = list(dict.fromkeys(header))  # Parquet column names must be unique here
     width = len(names)
@@ -160,8 +176,35 @@ def test_fuzz_parquet_columns_then_events_or_market_file_error(
         cells = (row + [None] * width)[:width]
         for name, cell in zip(names, cells, strict=True):
             columns[name].append(_typed(cell, kind, name))
+    return pa.table(columns)
+
+
+parquet_kinds = st.sampled_from(["string", "int64", "double", "mixed"])
+
+
+@FUZZ
+@given(tables(), parquet_kinds)
+def test_fuzz_parquet_columns_then_events_or_market_file_error(
+    scratch: Path, table: tuple[list[str], list[list[Any]]], kind: str
+) -> None:
     path = scratch / "fuzz.parquet"
-    pq.write_table(pa.table(columns), path)
+    pq.write_table(parquet_table(table, kind), path)
+    read_or_refuse(path)
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    out = pa.BufferOutputStream()
+    pq.write_table(table, out)
+    return bytes(out.getvalue().to_pybytes())
+
+
+@FUZZ
+@given(st.builds(parquet_table, tables(), parquet_kinds).map(parquet_bytes).flatmap(flipped))
+def test_fuzz_damaged_parquet_file_then_events_or_market_file_error(
+    scratch: Path, content: bytes
+) -> None:
+    path = scratch / "damaged.parquet"
+    path.write_bytes(content)
     read_or_refuse(path)
 
 

@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import ConfigurationError
+from engine.papertest.durations import LONGEST_DURATION, DurationError, parse_duration
 from engine.settings import Settings, load_settings
 from engine.settings_check import SPECS, Finding, effective_settings, printable
 
@@ -277,3 +279,65 @@ def test_papertest_duration_that_no_date_can_end_then_refused(duration: str) -> 
     (finding,) = findings_of(caught.value)
     assert finding.variable == "CLAIRE_PAPERTEST_DURATION"
     assert finding.allowed.startswith("a number followed by s, m, h or d, at most 3650d")
+
+
+# -- durations: what `parse_duration` takes, and that the settings take the same ----------
+
+durations = st.one_of(
+    edge_values,
+    st.from_regex(r"[0-9]{1,14}[smhd]([0-9]{1,4}[smhd])?", fullmatch=True),
+    st.integers(1, 5000).map(lambda width: "9" * width + "d"),
+    st.text(max_size=20),
+)
+
+
+@FUZZ
+@given(durations)
+def test_fuzz_duration_then_a_span_a_date_can_end_or_one_line(text: str) -> None:
+    try:
+        span = parse_duration(text)
+    except DurationError as exc:
+        error = exc
+    else:
+        assert timedelta() < span <= LONGEST_DURATION
+        assert datetime(2026, 1, 1, tzinfo=UTC) + span < datetime.max.replace(tzinfo=UTC)
+        return
+    assert error.message.startswith(f"duration {text!r} ")
+    assert len(error.message.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "duration", ["3650d", "3651d", "87600h", "87601h", "315360000s", "315360001s", "0d"]
+)
+def test_papertest_duration_then_the_settings_and_parse_duration_agree(duration: str) -> None:
+    try:
+        parse_duration(duration)
+    except DurationError:
+        parsed = False
+    else:
+        parsed = True
+
+    try:
+        load_settings(None, {"CLAIRE_PAPERTEST_DURATION": duration})
+    except ConfigurationError:
+        loaded = False
+    else:
+        loaded = True
+
+    assert parsed == loaded
+
+
+@pytest.mark.parametrize("duration", ["99999999999d", "3651d", "9" * 5000 + "d", "87601h"])
+def test_duration_longer_than_the_longest_then_duration_error_naming_the_limit(
+    duration: str,
+) -> None:
+    with pytest.raises(DurationError) as caught:
+        parse_duration(duration)
+
+    assert caught.value.message == (
+        f"duration {duration!r} is longer than 3650d 00h, the longest claire takes"
+    )
+
+
+def test_duration_with_leading_zeros_past_int_s_digit_limit_then_read() -> None:
+    assert parse_duration("0" * 5000 + "1d") == timedelta(days=1)

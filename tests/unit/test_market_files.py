@@ -116,6 +116,35 @@ def test_missing_path_and_garbage_parquet_then_clear_errors(tmp_path: Path) -> N
         list(read_market_data(garbage))
 
 
+def test_csv_not_utf8_then_error_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"symbol,time,price,quantity,side\nBTCUSDT,1,100,1,buy\nBTC\xff,2,1,1,buy\n")
+
+    with pytest.raises(MarketFileError, match=r"t.csv, line 3: not UTF-8 text"):
+        list(read_market_data(path))
+    with pytest.raises(MarketFileError, match=r"t.csv, line 3: not UTF-8 text"):
+        inspect_market_data(path)
+
+
+def test_csv_field_over_the_csv_limit_then_error_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(f"symbol,time,price,quantity,side\nBTCUSDT,1,{'1' * 131_073},1,buy\n")
+
+    with pytest.raises(MarketFileError, match=r"t.csv, line 2: field larger than field limit"):
+        list(read_market_data(path))
+
+
+def test_parquet_with_a_damaged_page_then_error_names_file_and_row(tmp_path: Path) -> None:
+    path = tmp_path / "candles.parquet"
+    write_market_file(path, candles(), Layout.CANDLES)
+    damaged = bytearray(path.read_bytes())
+    damaged[4:7] = bytes(b ^ 0xFF for b in damaged[4:7])  # the first page's header
+    path.write_bytes(bytes(damaged))
+
+    with pytest.raises(MarketFileError, match=r"candles.parquet, row 2: damaged, cannot be read"):
+        list(read_market_data(path))
+
+
 def test_inspect_then_rows_range_and_candle_gaps_per_symbol(tmp_path: Path) -> None:
     series = [c for c in candles(20) if not (5 <= (c.open_time - START).seconds // 60 < 8)]
     path = tmp_path / "c.parquet"

@@ -56,9 +56,21 @@ _SIDES = {1: "buy", 2: "sell"}
 MarketEvent = TradeTick | QuoteTick | Candle
 
 
-def from_milliseconds(value: int) -> datetime:
-    """Return the UTC time `value` milliseconds after the epoch (exact, no float)."""
-    return EPOCH + timedelta(milliseconds=value)
+def from_milliseconds(value: int, *, name: str = "time", raw: object = None) -> datetime:
+    """Return the UTC time `value` milliseconds after the epoch (exact, no float).
+
+    A time no datetime holds (outside the years 1 to 9999) raises EventDecodeError naming
+    the field `name`.
+    """
+    return _after_epoch(value, timedelta(milliseconds=1), name, raw)
+
+
+def _after_epoch(count: int, unit: timedelta, name: str, raw: object) -> datetime:
+    try:
+        return EPOCH + unit * count
+    except OverflowError:
+        problem = f"{name}: {count} is not a time between the years 1 and 9999"
+        raise EventDecodeError([problem], raw=raw) from None
 
 
 def to_milliseconds(value: datetime) -> int:
@@ -127,7 +139,7 @@ def trade_ticks(wrapper: Any, *, ts_init: datetime) -> list[TradeTick]:
             TradeTick,
             wrapper,
             event_id=trade_event_id(symbol, trade_id, fact),
-            ts_event=from_milliseconds(int(deal.time)),
+            ts_event=from_milliseconds(int(deal.time), name=f"deals[{index}].time", raw=wrapper),
             ts_init=ts_init,
             source=SOURCE,
             symbol=symbol,
@@ -147,7 +159,7 @@ def quote_tick(wrapper: Any, *, ts_init: datetime) -> QuoteTick:
     quote: QuoteTick = build_event(
         QuoteTick,
         wrapper,
-        ts_event=from_milliseconds(sent) if sent > 0 else ts_init,
+        ts_event=from_milliseconds(sent, name="sendTime", raw=wrapper) if sent > 0 else ts_init,
         ts_init=ts_init,
         source=SOURCE,
         symbol=wrapper_symbol(wrapper),
@@ -170,7 +182,11 @@ def _candle(
 ) -> Candle:
     """Build a Candle from (open, high, low, close, volume, quote volume); close = open + length."""
     opening, high, low, closing, volume, quote_volume = prices
-    close_time = open_time + INTERVAL_LENGTHS[interval]
+    try:
+        close_time = open_time + INTERVAL_LENGTHS[interval]
+    except OverflowError:  # a window opening in the last minutes of the year 9999
+        problem = f"open_time: a {interval} candle opened at {open_time} closes after 9999"
+        raise EventDecodeError([problem], raw=raw) from None
     candle: Candle = build_event(
         Candle,
         raw,
@@ -211,7 +227,7 @@ def kline_candle(wrapper: Any, *, ts_init: datetime) -> Candle:
         str(kline.volume),
         str(kline.amount),
     )
-    opened = EPOCH + timedelta(seconds=int(kline.windowStart))
+    opened = _after_epoch(int(kline.windowStart), timedelta(seconds=1), "windowStart", wrapper)
     return _candle(wrapper_symbol(wrapper), interval, opened, prices, ts_init=ts_init, raw=wrapper)
 
 
@@ -228,7 +244,7 @@ def rest_candle(
         raise EventDecodeError(["row: expected 8 columns"], raw=row)
     if not isinstance(row[0], int) or isinstance(row[0], bool):
         raise EventDecodeError([f"openTime: {row[0]!r} is not milliseconds"], raw=row)
-    opened = from_milliseconds(row[0])
+    opened = from_milliseconds(row[0], name="openTime", raw=row)
     prices = (row[1], row[2], row[3], row[4], row[5], row[7])
     return _candle(symbol.upper(), interval, opened, prices, ts_init=ts_init, raw=row)
 

@@ -81,7 +81,7 @@ def parse_symbol_info(entry: Mapping[str, Any]) -> SymbolInfo:
             maker_fee=Decimal(str(entry["makerCommission"])),
             taker_fee=Decimal(str(entry["takerCommission"])),
         )
-    except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError, InvalidOperation) as exc:
         name = entry.get("symbol", "?") if isinstance(entry, Mapping) else "?"
         raise EventDecodeError([f"exchangeInfo {name}: {exc!r}"], raw=entry) from exc
 
@@ -301,7 +301,7 @@ def _error_body(body: str) -> tuple[int | None, str]:
     """Return MEXC's (code, msg) from an error body, or (None, the text)."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, body.strip()[:200] or "(empty body)"
     if isinstance(data, dict) and "msg" in data:
         code = data.get("code")
@@ -315,6 +315,9 @@ def _payload(path: str, status: int, body: str) -> Any:
         data = json.loads(body)
     except ValueError as exc:
         raise EventDecodeError([f"{path}: the answer is not JSON"], raw=body[:200]) from exc
+    except RecursionError:
+        problem = f"{path}: the answer is JSON nested too deeply to read"
+        raise EventDecodeError([problem], raw=body[:200]) from None
     if isinstance(data, dict) and "msg" in data and data.get("code") not in (None, 0, 200):
         code, msg = _error_body(body)
         raise ExchangeRequestError(code, msg, status=status, path=path)

@@ -277,7 +277,7 @@ class MexcWebsocket:
         try:
             reply = json.loads(text)
             note = str(reply.get("msg", ""))
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):  # or nested deeper than json reads
             log.warning("MEXC sent a text frame that is not a JSON object: %.200s", text)
             return
         if note == "PONG":
