@@ -30,7 +30,11 @@ class OpenOrderBook:
         self._orders: dict[str, _Open] = {}
 
     def on_order(self, order: OrderSubmitted) -> None:
-        self._orders.setdefault(order.order_id, _Open(order.symbol, order.side, order.quantity))
+        self.restore(order.order_id, order.symbol, order.side, order.quantity)
+
+    def restore(self, order_id: str, symbol: str, side: OrderSide, remaining: Decimal) -> None:
+        """Hold an order approved before a restart, with what of it may still fill."""
+        self._orders.setdefault(order_id, _Open(symbol, side, remaining))
 
     def on_result(self, result: OrderResultReported) -> None:
         held = self._orders.get(result.order_id)

@@ -356,9 +356,10 @@ class PapertestEngine:
         if not self.resume:
             return
         run, now = self.run_record, utc_now()
-        events = open_order_events(self._db.get(), run.run_id, now)
+        live = run.parameters.source == "mexc"
+        events = open_order_events(self._db.get(), run.run_id, now, live=live)
         point = self._resume_point()
-        if run.parameters.source == "mexc" and point is not None:
+        if live and point is not None:
             events += downtime_gaps(run.run_id, run.parameters.symbols, point, now)
         if events:
             log.info("resume: %d recovery events (open orders, downtime)", len(events))

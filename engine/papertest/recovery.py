@@ -2,9 +2,11 @@
 record the downtime.
 
 The database is the run's memory. Events still in Redis from before the crash are dropped
-(the feed plays market data after the last stored snapshot again); a market order that was
-never filled is cancelled with its reason; a resting limit order is submitted to execution
-again, so open orders survive; for a live run, the time the engine was down is a gap.
+(the feed plays market data after the last stored snapshot again); an open order is submitted
+to execution again, so open orders survive: a resting limit order always, a market order
+when the run is on recorded or synthetic data (the market it waits for is played again; live,
+the market moved on while the engine was down, so it is cancelled with its reason); for a
+live run, the time the engine was down is a gap.
 """
 
 from __future__ import annotations
@@ -17,14 +19,15 @@ import psycopg
 from engine.bus.redis_streams import RedisStreamBus
 from engine.domain.orders import OrderStatus
 from engine.events import Event, MarketDataGap, OrderResultReported, OrderSubmitted
+from engine.storage.run_state import OPEN_STATUSES
 from engine.streams import Stream
 
 RECOVERY_SOURCE = "engine.recovery"
 
-_OPEN_ORDERS = """
+_OPEN_ORDERS = f"""
 SELECT order_id, event_id, signal_id, symbol, side, order_type, quantity, price, expires_at,
        ts_event, reason, filled_quantity
-  FROM orders WHERE run_id = %s AND status IN ('submitted', 'accepted', 'partially_filled')
+  FROM orders WHERE run_id = %s AND status IN {OPEN_STATUSES}
  ORDER BY ts_event, order_id
 """
 
@@ -36,7 +39,9 @@ def clear_streams(bus: RedisStreamBus) -> None:
     bus.client.delete(*keys)
 
 
-def open_order_events(conn: psycopg.Connection[Any], run_id: str, now: datetime) -> list[Event]:
+def open_order_events(
+    conn: psycopg.Connection[Any], run_id: str, now: datetime, *, live: bool
+) -> list[Event]:
     """Return the events that settle a crashed run's open orders."""
     events: list[Event] = []
     for row in conn.execute(_OPEN_ORDERS, (run_id,)).fetchall():
@@ -54,7 +59,7 @@ def open_order_events(conn: psycopg.Connection[Any], run_id: str, now: datetime)
             reason,
             filled,
         ) = row
-        if order_type == "limit":
+        if order_type == "limit" or not live:
             events.append(
                 OrderSubmitted(
                     event_id=f"{event_id}-resubmitted"[:128],

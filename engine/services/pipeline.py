@@ -113,6 +113,7 @@ def build_pipeline(
             out("risk"),
             symbols,
             restored=again(),
+            open_orders=restored.open_orders,
         ),
         execution=ExecutionStage(
             PaperExecution(settings.execution, execution_market, quote_currency=quote),

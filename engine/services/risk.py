@@ -15,6 +15,7 @@ from engine.domain.risk import RiskEngine
 from engine.events import Event, OrderResultReported, SignalGenerated
 from engine.events.market_data import is_warmup
 from engine.services.base import RestoredRun, SeenEvents
+from engine.storage.run_state import OpenOrder
 from engine.streams import Stream
 
 
@@ -33,6 +34,7 @@ class RiskStage:
         symbols: Sequence[str],
         *,
         restored: RestoredRun | None = None,
+        open_orders: Sequence[OpenOrder] = (),
     ) -> None:
         self.engine = engine
         self._portfolio = portfolio
@@ -41,6 +43,8 @@ class RiskStage:
         self._symbols = list(symbols)
         self._seen = SeenEvents()
         self._open_orders = OpenOrderBook()
+        for order in open_orders:  # a resumed run's: still committed until their results
+            self._open_orders.restore(order.order_id, order.symbol, order.side, order.remaining)
         self._restored = restored or RestoredRun()
 
     def handle(self, events: Sequence[Event]) -> None:

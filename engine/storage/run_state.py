@@ -14,8 +14,19 @@ from engine.domain.risk import RiskState
 
 
 @dataclass(frozen=True)
+class OpenOrder:
+    """An order still open when the run stopped: what of it may still fill."""
+
+    order_id: str
+    symbol: str
+    side: OrderSide
+    remaining: Decimal
+
+
+@dataclass(frozen=True)
 class RunState:
-    """A run's fills (in order), drawdown high-water marks, latest marks and risk state."""
+    """A run's fills (in order), drawdown high-water marks, latest marks, risk state and the
+    orders still open."""
 
     fills: tuple[Fill, ...] = ()
     peak_equity: Decimal | None = None
@@ -23,6 +34,7 @@ class RunState:
     marks: dict[str, Decimal] = field(default_factory=dict)
     halt_reason: str | None = None
     snapshot_sequence: int = 0
+    open_orders: tuple[OpenOrder, ...] = ()
 
     def risk_state(self) -> RiskState:
         return RiskState(
@@ -41,6 +53,12 @@ SELECT MAX(equity), MAX(max_drawdown_pct), COALESCE(MAX(sequence), 0)
 _LATEST_POSITIONS = """
 SELECT positions FROM portfolio_snapshots WHERE run_id = %s
  ORDER BY "timestamp" DESC, sequence DESC LIMIT 1
+"""
+#: The statuses of an order that may still fill (engine.papertest.recovery resubmits them).
+OPEN_STATUSES = "('submitted', 'accepted', 'partially_filled')"
+_OPEN = f"""
+SELECT order_id, symbol, side, quantity - filled_quantity FROM orders
+ WHERE run_id = %s AND status IN {OPEN_STATUSES} ORDER BY ts_event, order_id
 """
 _HALT = """
 SELECT message FROM alerts WHERE run_id = %s AND code = 'abort_drawdown' AND NOT cleared
@@ -72,4 +90,10 @@ def load_run_state(conn: psycopg.Connection[Any], run_id: str) -> RunState:
         if p.get("market_price") is not None
     }
     halt = conn.execute(_HALT, (run_id,)).fetchone()
-    return RunState(fills, peak, drawdown, marks, halt[0] if halt else None, int(sequence))
+    open_orders = tuple(
+        OpenOrder(order_id, symbol, OrderSide(side), remaining)
+        for order_id, symbol, side, remaining in conn.execute(_OPEN, (run_id,)).fetchall()
+    )
+    return RunState(
+        fills, peak, drawdown, marks, halt[0] if halt else None, int(sequence), open_orders
+    )
