@@ -61,8 +61,8 @@ def measure(srv: Servers, rows: int) -> dict[str, float]:
         fill_trades(conninfo, rows)
         settings = Settings(
             home=srv.home,
-            database=DatabaseSettings(name=database.database_name(conninfo)),  # type: ignore[call-arg]
-            backup=BackupSettings(dir=Path(scratch) / "backups"),  # type: ignore[call-arg]
+            database=DatabaseSettings(name=database.database_name(conninfo)),
+            backup=BackupSettings(dir=Path(scratch) / "backups"),
         )
         bare = Path(scratch) / "bare.dump"
         started = time.perf_counter()

@@ -8,12 +8,15 @@ import statistics
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
 import redis
 
+from bench.memory import RssSamples, peak_rss_mb
+from bench.ticks import synthetic_ticks
 from engine.bus.memory import InMemoryBus
 from engine.bus.redis_streams import ConsumerOptions, RedisStreamBus
 from engine.events import OrderSubmitted
@@ -64,6 +67,48 @@ def _replay(conninfo: str | None, bars: int) -> tuple[float, float]:
             conn.close()
     rss_mb = _peak_rss_mb()
     return summary.market_events / elapsed, rss_mb
+
+
+@dataclass(frozen=True)
+class TickReplay:
+    """A tick replay's throughput and the RSS sampled along it."""
+
+    events: int
+    seconds: float
+    rss: dict[str, float]
+    peak_rss_mb: float
+    fills: int
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds
+
+
+def tick_replay(conninfo: str, seconds: int) -> TickReplay:
+    """Replay `seconds` of 1-second trade ticks of SYMBOLS (bench/ticks.py) through the
+    in-memory pipeline into PostgreSQL, sampling RSS every 5 % of the events; in a fresh
+    process."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(_tick_replay, conninfo, seconds).result()
+
+
+def _tick_replay(conninfo: str, seconds: int) -> TickReplay:
+    total = seconds * len(SYMBOLS)
+    rss = RssSamples(every=max(1, total // 20))
+    market = rss.watch(synthetic_ticks(SYMBOLS, START, seconds))
+    with psycopg.connect(conninfo) as conn:
+        bus = InMemoryBus()
+        writer = EventWriter(conn, conninfo)
+        pipeline = build_pipeline(
+            Settings(), bus, run_id="ticks", symbols=SYMBOLS, writer=writer, persistence_buffer=1000
+        )
+        start = time.perf_counter()
+        summary = run_in_memory(pipeline, bus, market)
+        elapsed = time.perf_counter() - start
+        row = conn.execute("SELECT COUNT(*) FROM trades WHERE run_id = 'ticks'").fetchone()
+    fills = int(str(row[0])) if row else 0
+    return TickReplay(summary.market_events, elapsed, rss.summary(), peak_rss_mb(), fills)
 
 
 def redis_pipeline(redis_url: str, conninfo: str, bars: int, namespace: str) -> float:
@@ -156,9 +201,11 @@ def _order(order_id: str, at: datetime) -> OrderSubmitted:
 
 def _read_results(url: str, key: str, arrived: dict[str, float], stop: threading.Event) -> None:
     client = redis.Redis.from_url(url)
-    last = "$"
+    last: str | bytes = "$"
     while not stop.is_set():
-        reply = client.xread({key: last}, block=100, count=500)
+        reply: list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] = client.xread(
+            {key: last}, block=100, count=500
+        )  # type: ignore[assignment]  # redis-py types a sync reply as "Awaitable | Any"
         now = time.perf_counter()
         for _, entries in reply or []:
             for message_id, fields in entries:

@@ -1,0 +1,49 @@
+"""Resident memory of this process: now, at its peak, and sampled along an event stream."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+_STATUS = Path("/proc/self/status")
+
+
+def _status_mb(key: str) -> float:
+    for line in _STATUS.read_text(encoding="ascii").splitlines():
+        if line.startswith(key):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (VmRSS), in MB."""
+    return _status_mb("VmRSS:")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited from the
+    parent across fork and exec), in MB."""
+    return _status_mb("VmHWM:")
+
+
+@dataclass
+class RssSamples:
+    """RSS sampled every `every` events of a stream: (events so far, MB)."""
+
+    every: int
+    samples: list[tuple[int, float]] = field(default_factory=list)
+
+    def watch(self, events: Iterable[T]) -> Iterator[T]:
+        """Yield `events` unchanged, sampling RSS before every `every`-th one."""
+        for count, event in enumerate(events):
+            if count % self.every == 0 and count:
+                self.samples.append((count, rss_mb()))
+            yield event
+
+    def summary(self) -> dict[str, float]:
+        """First, last and peak sample in MB (0 when nothing was sampled)."""
+        values = [mb for _, mb in self.samples] or [0.0]
+        return {"first": values[0], "last": values[-1], "peak": max(values)}
