@@ -19,10 +19,9 @@ import psycopg
 from engine.bus.redis_streams import RedisStreamBus
 from engine.domain.orders import OrderStatus
 from engine.events import Event, MarketDataGap, OrderResultReported, OrderSubmitted
+from engine.services.base import RECOVERY_SOURCE
 from engine.storage.run_state import OPEN_STATUSES
 from engine.streams import Stream
-
-RECOVERY_SOURCE = "engine.recovery"
 
 _OPEN_ORDERS = f"""
 SELECT order_id, event_id, signal_id, symbol, side, order_type, quantity, price, expires_at,

@@ -13,6 +13,9 @@ from engine.domain.fills import Fill
 from engine.events import Event
 from engine.streams import Stream
 
+#: The source of what a resumed run's recovery publishes (its open orders, submitted again).
+RECOVERY_SOURCE = "engine.recovery"
+
 
 class Stage(Protocol):
     """One stage of the pipeline. The bus calls `handle` with batches of its input events."""

@@ -10,7 +10,7 @@ from engine.domain.execution import PaperExecution
 from engine.domain.market import MarketData, MarketState
 from engine.events import Event, FeedEnded, OrderResultReported, OrderSubmitted
 from engine.events.market_data import is_warmup
-from engine.services.base import SeenEvents
+from engine.services.base import RECOVERY_SOURCE, SeenEvents
 from engine.streams import Stream
 
 RUN_ENDED = "the run's market data ended before it could be filled"
@@ -18,7 +18,12 @@ RUN_ENDED = "the run's market data ended before it could be filled"
 
 class ExecutionStage:
     """Feed market data to the market state and the paper execution (history only to the
-    market state); submit orders; cancel what is still open when the run's feed ends."""
+    market state); submit orders; cancel what is still open when the run's feed ends.
+
+    A resumed run's recovery submits its open orders again before the feed plays anything:
+    such an order waits until the market played again has moved past its time (and has a
+    price for its symbol), and is submitted then, in event time, as it was the first time.
+    """
 
     name: str = "execution"
     inputs: tuple[Stream, ...] = (Stream.MARKET_DATA, Stream.ORDERS)
@@ -30,6 +35,8 @@ class ExecutionStage:
         self._market = market
         self._publisher = publisher
         self._seen = SeenEvents()
+        self._resubmitted: list[OrderSubmitted] = []
+        self._newest: datetime | None = None  # the newest market event time seen
 
     def handle(self, events: Sequence[Event]) -> None:
         results: list[OrderResultReported] = []
@@ -37,15 +44,43 @@ class ExecutionStage:
             if not self._seen.first_time(event.event_id):
                 continue
             if isinstance(event, OrderSubmitted):
-                results += self._execution.submit(event, event.ts_event)
+                if event.source == RECOVERY_SOURCE and not self._reached(event):
+                    self._resubmitted.append(event)
+                else:
+                    results += self._execution.submit(event, event.ts_event)
             elif isinstance(event, MarketData):
+                results += self._submit_due(event.ts_event)
                 self._market.apply(event)
+                if self._newest is None or event.ts_event > self._newest:
+                    self._newest = event.ts_event
                 if not is_warmup(event.source):  # history was filled against before the crash
                     results += self._execution.on_market_data(event, event.ts_event)
             elif isinstance(event, FeedEnded):  # no market left to fill anything at
+                results += self._submit_due(None)
                 results += self._execution.cancel_all(event.ts_event, RUN_ENDED)
         if results:
             self._publisher.publish_many(results)
+
+    def _reached(self, order: OrderSubmitted) -> bool:
+        """True once the market has moved past the order's time and can price it."""
+        return (
+            self._newest is not None
+            and self._newest > order.ts_event
+            and self._market.reference_price(order.symbol, order.side) is not None
+        )
+
+    def _submit_due(self, before: datetime | None) -> list[OrderResultReported]:
+        """Submit the resubmitted orders the market has reached (all of them: None)."""
+        results: list[OrderResultReported] = []
+        waiting: list[OrderSubmitted] = []
+        for order in self._resubmitted:
+            priced = self._market.reference_price(order.symbol, order.side) is not None
+            if before is None or (order.ts_event < before and priced):
+                results += self._execution.submit(order, order.ts_event)
+            else:
+                waiting.append(order)
+        self._resubmitted = waiting
+        return results
 
     def on_tick(self, now: datetime) -> None:
         expired = self._execution.expire_due(now)
