@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -74,6 +74,8 @@ from engine.storage.run_state import load_run_state
 log = logging.getLogger("engine.papertest")
 
 MINUTE = timedelta(minutes=1)
+#: The cut of a resumed run that had stored no snapshot: it decides everything again.
+START_OF_TIME = datetime.min.replace(tzinfo=UTC)
 SETTLE_TIMEOUT_S = 60.0
 LIVE_REORDER_S = 2.0
 FEED_SOURCE = "engine.feed"
@@ -126,6 +128,10 @@ class PapertestEngine:
         self._stop = asyncio.Event()
         self.interrupted = False
         self.restart_requested = False  # a stage in another process lost its memory
+        # A resumed run: its last stored snapshot (the feed plays the market after it again,
+        # and the cut the stages start from: what the run had done before it; live, all).
+        self._resumed_from: datetime | None = None
+        self._state_as_of: datetime | None = None
         self.metrics = EngineMetrics(run_id)
         self.notifier = Notifier(settings.notify)
 
@@ -167,7 +173,11 @@ class PapertestEngine:
                 self.epoch = allocate_epoch(
                     client, self.settings, self.run_record.run_id, self.epoch - 1
                 )
-        self.runs.start_epoch(self.run_record.run_id, self.epoch)
+        if self.resume:
+            self._resumed_from = self._resume_point()
+            if self.run_record.parameters.source != "mexc":
+                self._state_as_of = self._resumed_from or START_OF_TIME
+        self.runs.start_epoch(self.run_record.run_id, self.epoch, self._state_as_of)
         watcher = asyncio.create_task(self._watch_stop_requests())
         try:
             if uses_memory_bus(self.run_record):
@@ -320,7 +330,11 @@ class PapertestEngine:
 
     def _remote(self, bus: RedisStreamBus, stamped: StampedPublisher) -> RunStages:
         run_id = self.run_record.run_id
-        halted = self.resume and load_run_state(self._db.get(), run_id).halt_reason is not None
+        halted = (
+            self.resume
+            and load_run_state(self._db.get(), run_id, before=self._state_as_of).halt_reason
+            is not None
+        )
         return remote_stages(
             self.settings,
             self.run_record,
@@ -357,8 +371,10 @@ class PapertestEngine:
             return
         run, now = self.run_record, utc_now()
         live = run.parameters.source == "mexc"
-        events = open_order_events(self._db.get(), run.run_id, now, live=live)
-        point = self._resume_point()
+        events = open_order_events(
+            self._db.get(), run.run_id, now, live=live, before=self._state_as_of
+        )
+        point = self._resumed_from
         if live and point is not None:
             events += downtime_gaps(run.run_id, run.parameters.symbols, point, now)
         if events:
@@ -411,7 +427,11 @@ class PapertestEngine:
     ) -> Pipeline:
         # Read with the autocommit connection: a read on the writer's connection would leave a
         # transaction open, and every batch written after it would stay uncommitted.
-        state = load_run_state(self._db.get(), self.run_record.run_id) if self.resume else None
+        state = (
+            load_run_state(self._db.get(), self.run_record.run_id, before=self._state_as_of)
+            if self.resume
+            else None
+        )
         writer = EventWriter(conn, self.endpoints.database_conninfo)
         return run_pipeline(
             self.settings,
@@ -438,7 +458,7 @@ class PapertestEngine:
             speed=speed,
             until=None if replayed else run.started_at + duration,
             span=duration if replayed else None,
-            after=self._resume_point() if self.resume else None,
+            after=self._resumed_from,
             # In memory: one event at a time (replays identical to live). Live: each event as it
             # comes. Paced replays over Redis: batches.
             batch_size=1 if isinstance(bus, InMemoryBus) or live or lockstep else 200,

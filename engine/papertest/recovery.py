@@ -20,15 +20,8 @@ from engine.bus.redis_streams import RedisStreamBus
 from engine.domain.orders import OrderStatus
 from engine.events import Event, MarketDataGap, OrderResultReported, OrderSubmitted
 from engine.services.base import RECOVERY_SOURCE
-from engine.storage.run_state import OPEN_STATUSES
+from engine.storage.run_state import OPEN_ORDERS
 from engine.streams import Stream
-
-_OPEN_ORDERS = f"""
-SELECT order_id, event_id, signal_id, symbol, side, order_type, quantity, price, expires_at,
-       ts_event, reason, filled_quantity
-  FROM orders WHERE run_id = %s AND status IN {OPEN_STATUSES}
- ORDER BY ts_event, order_id
-"""
 
 
 def clear_streams(bus: RedisStreamBus) -> None:
@@ -39,11 +32,17 @@ def clear_streams(bus: RedisStreamBus) -> None:
 
 
 def open_order_events(
-    conn: psycopg.Connection[Any], run_id: str, now: datetime, *, live: bool
+    conn: psycopg.Connection[Any],
+    run_id: str,
+    now: datetime,
+    *,
+    live: bool,
+    before: datetime | None = None,
 ) -> list[Event]:
-    """Return the events that settle a crashed run's open orders."""
+    """Return the events that settle a crashed run's open orders (those open at `before`,
+    of what it had filled by then; None: as stored)."""
     events: list[Event] = []
-    for row in conn.execute(_OPEN_ORDERS, (run_id,)).fetchall():
+    for row in conn.execute(OPEN_ORDERS, {"run": run_id, "before": before}).fetchall():
         (
             order_id,
             event_id,

@@ -108,6 +108,12 @@ class Run:
     def running(self) -> bool:
         return self.status == "running"
 
+    @property
+    def state_as_of(self) -> datetime | None:
+        """The cut the current epoch's stages start from (`RunRepository.start_epoch`)."""
+        value = self.extra.get("state_as_of")
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+
 
 _COLUMNS = (
     "run_id, name, status, parameters, settings_hash, code_version, data_source, started_at, "
@@ -241,10 +247,15 @@ class RunRepository:
         """Leave the reason a user gave for stopping, for the engine to record at its end."""
         self.annotate(run_id, {"stop_reason": reason[:500]})
 
-    def start_epoch(self, run_id: str, epoch: int) -> None:
+    def start_epoch(self, run_id: str, epoch: int, state_as_of: datetime | None = None) -> None:
         """Record that an engine started epoch `epoch` of the run (and heard any request
-        for a new one)."""
-        notes = {"epoch": epoch, "engine_started_at": utc_now().isoformat()}
+        for a new one); its stages start from what the run had done before `state_as_of`
+        (None: from everything stored)."""
+        notes = {
+            "epoch": epoch,
+            "engine_started_at": utc_now().isoformat(),
+            "state_as_of": None if state_as_of is None else state_as_of.isoformat(),
+        }
         with self._conn.transaction():
             self._conn.execute(
                 "UPDATE runs SET parameters = (parameters - 'resume_requested') || %s"
@@ -303,6 +314,7 @@ _NOTES = (
     "engine_started_at",
     "epoch",
     "resume_requested",
+    "state_as_of",
 )
 
 

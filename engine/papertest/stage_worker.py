@@ -91,7 +91,7 @@ class StageWorker:
         log.info("papertest %s: stage %s joins epoch %d", run.run_id, self.name, epoch)
         stateful = self.name not in STORING_STAGES
         with psycopg.connect(self._conninfo, autocommit=True) as conn:
-            state = load_run_state(conn, run.run_id) if stateful else None
+            state = load_run_state(conn, run.run_id, before=run.state_as_of) if stateful else None
         # Closed, never committed on exit: PostgreSQL may have restarted under it meanwhile.
         with closing(psycopg.connect(self._conninfo)) as writer_conn:
             writer = None if stateful else EventWriter(writer_conn, self._conninfo)

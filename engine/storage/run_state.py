@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -42,32 +43,47 @@ class RunState:
         )
 
 
-_FILLS = """
+#: Every query reads what happened before the cut `%(before)s` (NULL: everything stored).
+_BEFORE = "COALESCE(%(before)s::timestamptz, 'infinity')"
+_FILLS = f"""
 SELECT trade_id, order_id, symbol, side, quantity, execution_price, fees, fee_currency, "timestamp"
-  FROM trades WHERE run_id = %s ORDER BY "timestamp", trade_id
+  FROM trades WHERE run_id = %(run)s AND "timestamp" < {_BEFORE}
+ ORDER BY "timestamp", trade_id
 """
-_HIGH_WATER = """
+_HIGH_WATER = f"""
 SELECT MAX(equity), MAX(max_drawdown_pct), COALESCE(MAX(sequence), 0)
-  FROM portfolio_snapshots WHERE run_id = %s
+  FROM portfolio_snapshots WHERE run_id = %(run)s AND "timestamp" < {_BEFORE}
 """
-_LATEST_POSITIONS = """
-SELECT positions FROM portfolio_snapshots WHERE run_id = %s
+_LATEST_POSITIONS = f"""
+SELECT positions FROM portfolio_snapshots WHERE run_id = %(run)s AND "timestamp" < {_BEFORE}
  ORDER BY "timestamp" DESC, sequence DESC LIMIT 1
 """
-#: The statuses of an order that may still fill (engine.papertest.recovery resubmits them).
-OPEN_STATUSES = "('submitted', 'accepted', 'partially_filled')"
-_OPEN = f"""
-SELECT order_id, symbol, side, quantity - filled_quantity FROM orders
- WHERE run_id = %s AND status IN {OPEN_STATUSES} ORDER BY ts_event, order_id
+#: The orders submitted before the cut and not ended before it (by their results then):
+#: what of each had filled by then. engine.papertest.recovery submits them again.
+OPEN_ORDERS = f"""
+SELECT o.order_id, o.event_id, o.signal_id, o.symbol, o.side, o.order_type, o.quantity,
+       o.price, o.expires_at, o.ts_event, o.reason, COALESCE(SUM(r.filled_quantity), 0)
+  FROM orders o
+  LEFT JOIN order_results r ON r.order_id = o.order_id AND r.ts_event < {_BEFORE}
+ WHERE o.run_id = %(run)s AND o.ts_event < {_BEFORE}
+ GROUP BY o.order_id
+HAVING NOT COALESCE(BOOL_OR(r.status IN ('filled', 'cancelled', 'rejected', 'expired')), FALSE)
+ ORDER BY o.ts_event, o.order_id
 """
-_HALT = """
-SELECT message FROM alerts WHERE run_id = %s AND code = 'abort_drawdown' AND NOT cleared
+_HALT = f"""
+SELECT message FROM alerts
+ WHERE run_id = %(run)s AND code = 'abort_drawdown' AND NOT cleared AND ts_event < {_BEFORE}
  ORDER BY ts_event LIMIT 1
 """
 
 
-def load_run_state(conn: psycopg.Connection[Any], run_id: str) -> RunState:
-    """Return what the database holds of `run_id` (empty for a new run)."""
+def load_run_state(
+    conn: psycopg.Connection[Any], run_id: str, *, before: datetime | None = None
+) -> RunState:
+    """Return what the database holds of `run_id` (empty for a new run): everything, or with
+    `before` what the run had done before that event time (a resumed run plays the rest of
+    its market data again, and decides it again)."""
+    cut = {"run": run_id, "before": before}
     fills = tuple(
         Fill(
             trade_id=row[0],
@@ -80,19 +96,19 @@ def load_run_state(conn: psycopg.Connection[Any], run_id: str) -> RunState:
             fee_currency=row[7],
             ts=row[8],
         )
-        for row in conn.execute(_FILLS, (run_id,)).fetchall()
+        for row in conn.execute(_FILLS, cut).fetchall()
     )
-    peak, drawdown, sequence = conn.execute(_HIGH_WATER, (run_id,)).fetchone() or (None, None, 0)
-    latest = conn.execute(_LATEST_POSITIONS, (run_id,)).fetchone()
+    peak, drawdown, sequence = conn.execute(_HIGH_WATER, cut).fetchone() or (None, None, 0)
+    latest = conn.execute(_LATEST_POSITIONS, cut).fetchone()
     marks = {
         p["symbol"]: Decimal(str(p["market_price"]))
         for p in (latest[0] if latest else [])
         if p.get("market_price") is not None
     }
-    halt = conn.execute(_HALT, (run_id,)).fetchone()
+    halt = conn.execute(_HALT, cut).fetchone()
     open_orders = tuple(
-        OpenOrder(order_id, symbol, OrderSide(side), remaining)
-        for order_id, symbol, side, remaining in conn.execute(_OPEN, (run_id,)).fetchall()
+        OpenOrder(row[0], row[3], OrderSide(row[4]), row[6] - row[11])
+        for row in conn.execute(OPEN_ORDERS, cut).fetchall()
     )
     return RunState(
         fills, peak, drawdown, marks, halt[0] if halt else None, int(sequence), open_orders
