@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from engine.domain.fills import Fill
+from engine.domain.market import MarketData
 from engine.events import Event
 from engine.streams import Stream
 
@@ -55,9 +56,10 @@ class RestoredRun:
     """A resumed run's stored state, handed back in event time.
 
     A resumed run's stages start empty and the feed plays the run's market data again as
-    history, so each stage lives through the run once more: a fill is applied as soon as the
-    market has moved past it, and every state built on the way (a strategy's cooldowns and
-    trailing highs, drawdown peaks, daily limits) comes out as it was the first time. The
+    history, so each stage lives through the run once more: a fill is applied where it came
+    the first time, right after the market data of its symbol and time (which it was filled
+    on), and every state built on the way (a strategy's cooldowns and trailing highs, drawdown
+    peaks, daily limits) comes out as it was the first time. The
     high-water marks the stored snapshots saw count once the history is over (live data
     keeps only the last hours as history).
     """
@@ -77,6 +79,17 @@ class RestoredRun:
         due: list[Fill] = []
         while self._fills and self._fills[0].ts < ts:
             due.append(self._fills.popleft())
+        return due
+
+    def through(self, event: MarketData) -> list[Fill]:
+        """Return (and forget) the fills due once `event` is handled: the earlier ones, and
+        those of its symbol at its time."""
+        due = self.before(event.ts_event)
+        kept: list[Fill] = []
+        while self._fills and self._fills[0].ts == event.ts_event:
+            fill = self._fills.popleft()
+            (due if fill.symbol == event.symbol else kept).append(fill)
+        self._fills.extendleft(reversed(kept))
         return due
 
     def rest(self) -> list[Fill]:

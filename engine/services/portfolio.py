@@ -63,6 +63,7 @@ class PortfolioStage:
                 # already holds what came after it, a snapshot would date that in the past.
                 if not is_warmup(event.source) and self._due(event.ts_event):
                     out += self._snapshot(event.ts_event, "minute")
+                self._catch_up(self._restored.through(event))
             elif isinstance(event, OrderResultReported) and event.is_fill:
                 self._catch_up(self._restored.before(event.ts_event))
                 fill = Fill.from_result(event)

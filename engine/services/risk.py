@@ -98,4 +98,7 @@ class RiskStage:
         alerts: list[Event] = []
         alerts += self.engine.check_market(self._market, self._symbols, event.ts_event)
         alerts += self.engine.check(self._portfolio, event.ts_event)
+        for fill in self._restored.through(event):  # as its result came the first time
+            self._portfolio.apply_fill(fill)
+            alerts += self.engine.check(self._portfolio, fill.ts)
         return alerts

@@ -57,6 +57,8 @@ class SignalStage:
                 produced = self._strategy.on_market_data(event, self._holdings)
                 if not is_warmup(event.source):  # history warms the strategy, never trades
                     signals += produced
+                for fill in self._restored.through(event):
+                    self._on_fill(fill)
             elif isinstance(event, OrderResultReported) and event.is_fill:
                 for fill in self._restored.before(event.ts_event):
                     self._on_fill(fill)

@@ -1,16 +1,25 @@
-"""A resumed run rebuilt from its stored fills, with its market data played again as
-history, decides afterwards exactly what the run would have decided without the restart."""
+"""A resumed run rebuilt from what it had done before its resume point, with its market
+data played again as history, decides afterwards exactly what the run would have decided
+without the restart: the same signals, fills and snapshots, to the last digit."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
 
 from engine.bus.memory import InMemoryBus, drain_all
 from engine.domain.fills import Fill
-from engine.events import Event, OrderResultReported, OrderSubmitted, PortfolioSnapshotTaken
+from engine.events import (
+    Candle,
+    Event,
+    OrderResultReported,
+    OrderSubmitted,
+    PortfolioSnapshotTaken,
+)
 from engine.marketdata.feed import as_warmup
 from engine.marketdata.synthetic import synthetic_candles
 from engine.services.base import RECOVERY_SOURCE
@@ -21,100 +30,99 @@ from engine.streams import Stream
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
+MINUTES = 2000
 
 
-def run(events: Sequence[Event], state: RunState | None = None) -> dict[str, list[Event]]:
+@dataclass(frozen=True)
+class Played:
+    """What a pipeline published."""
+
+    signals: list[Event]
+    orders: list[OrderSubmitted]
+    fills: list[OrderResultReported]
+    snapshots: list[PortfolioSnapshotTaken]
+
+
+def run(events: Sequence[Event], state: RunState | None = None) -> Played:
     """Play `events` through a whole in-memory pipeline; return what it published."""
     bus = InMemoryBus()
     pipeline = build_pipeline(Settings(), bus, run_id="run-r", symbols=SYMBOLS, state=state)
     for stage in pipeline.stages:
         bus.subscribe(stage.name, stage.inputs, stage.handle)
-    out: dict[str, list[Event]] = {"signals": [], "orders": [], "fills": [], "snapshots": []}
-    bus.subscribe("s", [Stream.SIGNALS], out["signals"].extend)
-    bus.subscribe("o", [Stream.ORDERS], out["orders"].extend)
-    bus.subscribe("f", [Stream.ORDER_RESULTS], out["fills"].extend)
-    bus.subscribe("p", [Stream.PORTFOLIO_SNAPSHOTS], out["snapshots"].extend)
+    out: dict[Stream, list[Event]] = {}
+    for stream in (Stream.SIGNALS, Stream.ORDERS, Stream.ORDER_RESULTS, Stream.PORTFOLIO_SNAPSHOTS):
+        bus.subscribe(f"test-{stream}", [stream], out.setdefault(stream, []).extend)
     drain_all(bus, events)
-    out["fills"] = [e for e in out["fills"] if isinstance(e, OrderResultReported) and e.is_fill]
-    return out
+    return Played(
+        signals=out[Stream.SIGNALS],
+        orders=[e for e in out[Stream.ORDERS] if isinstance(e, OrderSubmitted)],
+        fills=[
+            e for e in out[Stream.ORDER_RESULTS] if isinstance(e, OrderResultReported) and e.is_fill
+        ],
+        snapshots=[
+            e for e in out[Stream.PORTFOLIO_SNAPSHOTS] if isinstance(e, PortfolioSnapshotTaken)
+        ],
+    )
 
 
-@pytest.mark.parametrize("resume_minute", [200, 777, 1500])
-def test_resumed_mid_run_then_the_same_signals_fills_and_snapshots_after(
-    resume_minute: int,
-) -> None:
-    candles = list(synthetic_candles(SYMBOLS, START, 2000, seed=11))
-    clean = run(candles)
-    assert len(clean["fills"]) > 10
-    after = candles[2 * resume_minute].ts_event
-    stored = [
-        Fill.from_result(f)
-        for f in clean["fills"]
-        if isinstance(f, OrderResultReported) and f.ts_event < after
+@functools.cache
+def market() -> tuple[Candle, ...]:
+    return tuple(synthetic_candles(SYMBOLS, START, MINUTES, seed=11))
+
+
+@functools.cache
+def clean() -> Played:
+    return run(market())
+
+
+def resume_at(after: datetime) -> Played:
+    """Resume the run at `after` as the engine does: the stages start from what it had done
+    before then, recovery submits the orders open then again before the feed plays anything,
+    and the feed plays the market before `after` as history."""
+    done = clean()
+    before = [f for f in done.fills if f.ts_event < after]
+    ended = {f.order_id for f in before}  # market orders: one fill ends them (none partial here)
+    still_open = [o for o in done.orders if o.ts_event < after and o.order_id not in ended]
+    snapshots = [s for s in done.snapshots if s.ts_event < after]
+    state = RunState(
+        fills=tuple(Fill.from_result(f) for f in before),
+        peak_equity=max((s.equity for s in snapshots), default=None),
+        max_drawdown=max((s.max_drawdown for s in snapshots), default=None),
+        snapshot_sequence=len(snapshots),
+        open_orders=tuple(OpenOrder(o.order_id, o.symbol, o.side, o.quantity) for o in still_open),
+    )
+    resubmitted = [
+        o.model_copy(update={"event_id": f"{o.event_id}-resubmitted", "source": RECOVERY_SOURCE})
+        for o in still_open
     ]
-
-    snapshots = [s for s in clean["snapshots"] if s.ts_event < after]
-    resumed = run(
-        [as_warmup(c) if c.ts_event < after else c for c in candles],
-        RunState(
-            fills=tuple(stored),
-            peak_equity=max(s.equity for s in snapshots),  # type: ignore[attr-defined]
-            max_drawdown=max(s.max_drawdown for s in snapshots),  # type: ignore[attr-defined]
-            snapshot_sequence=len(snapshots),
-        ),
-    )
-
-    def later(events: list[Event]) -> list[tuple[object, ...]]:
-        return [
-            (e.event_id, e.model_dump_json(exclude={"ts_init"}))
-            for e in events
-            if e.ts_event >= after
-        ]
-
-    assert later(resumed["signals"]) == later(clean["signals"])
-    assert later(resumed["fills"]) == later(clean["fills"])
-    assert later(resumed["snapshots"]) == later(clean["snapshots"])
-    assert [e.ts_event >= after for e in resumed["snapshots"]] == [True] * len(
-        resumed["snapshots"]
-    )  # history never snapshots
+    history = [as_warmup(c) if c.ts_event < after else c for c in market()]
+    return run([*resubmitted, *history], state)
 
 
-def test_an_order_open_at_the_resume_point_is_resubmitted_and_fills_as_it_would_have() -> None:
-    """Recovery resubmits the orders open at the resume point before the feed plays
-    anything: execution has seen no market yet, and takes each such order in event time."""
-    candles = list(synthetic_candles(SYMBOLS, START, 2000, seed=11))
-    clean = run(candles)
-    orders = {
-        order.order_id: order for order in clean["orders"] if isinstance(order, OrderSubmitted)
-    }
-    fills = [f for f in clean["fills"] if isinstance(f, OrderResultReported)]
-    fill = next(f for f in fills if orders[f.order_id].ts_event < f.ts_event)
-    order = orders[fill.order_id]
-    after = fill.ts_event  # the order was still open at the resume point
-    snapshots = [
-        s
-        for s in clean["snapshots"]
-        if isinstance(s, PortfolioSnapshotTaken) and s.ts_event < after
-    ]
-    resubmitted = order.model_copy(
-        update={"event_id": f"{order.event_id}-resubmitted", "source": RECOVERY_SOURCE}
-    )
-    resumed = run(
-        [resubmitted, *(as_warmup(c) if c.ts_event < after else c for c in candles)],
-        RunState(
-            fills=tuple(Fill.from_result(f) for f in fills if f.ts_event < after),
-            peak_equity=max(s.equity for s in snapshots),
-            max_drawdown=max(s.max_drawdown for s in snapshots),
-            snapshot_sequence=len(snapshots),
-            open_orders=(OpenOrder(order.order_id, order.symbol, order.side, order.quantity),),
-        ),
-    )
-    for kind in ("fills", "snapshots"):
-        assert later(resumed[kind], after) == later(clean[kind], after), kind
-
-
-def later(events: list[Event], after: datetime) -> list[tuple[str, str]]:
+def later(events: Sequence[Event], after: datetime) -> list[tuple[str, str]]:
     """The events at or after `after`, compared by id and content."""
     return [
         (e.event_id, e.model_dump_json(exclude={"ts_init"})) for e in events if e.ts_event >= after
     ]
+
+
+def open_order_cuts() -> list[int]:
+    """Cuts (market event numbers) at which an order waits for its fill."""
+    times = [c.ts_event for c in market()]
+    orders = {o.order_id: o for o in clean().orders}
+    waiting = [f.ts_event for f in clean().fills if orders[f.order_id].ts_event < f.ts_event]
+    return [times.index(ts) for ts in waiting[:3]]
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [1, 400, 1554, 1771, 3000, *range(37, 2 * MINUTES, 211), *open_order_cuts()],
+)
+def test_resumed_at_any_point_then_the_same_signals_fills_and_snapshots_after(cut: int) -> None:
+    after = market()[cut].ts_event
+    resumed, done = resume_at(after), clean()
+    assert len(done.fills) > 10
+    assert later(resumed.signals, after) == later(done.signals, after)
+    assert later(resumed.fills, after) == later(done.fills, after)
+    assert later(resumed.snapshots, after) == later(done.snapshots, after)
+    assert all(s.ts_event >= after for s in resumed.snapshots)  # history never snapshots
