@@ -25,6 +25,9 @@ Rules, and the choices made where the issue left room:
 - Slippage is reported as measured: signed bps of the fill price against the reference.
 - Ids are derived from the order id: results `"<order_id>:<n>"`, trades `"<order_id>:f<n>"`
   (unless a `trade_id_factory` is given), so a replay or a redelivery repeats them.
+- An order submitted again by a resumed run (`prior_results` > 0) goes on where it was: the
+  rest of its quantity, its results and trades numbered on, resting or waiting as before
+  (what it did when first submitted is not done again).
 """
 
 from __future__ import annotations
@@ -176,16 +179,22 @@ class PaperExecution:
         self._known.add(order.order_id)
         working = _WorkingOrder(
             order,
-            remaining=order.quantity,
+            remaining=order.quantity - order.filled_quantity,  # a resubmitted order: the rest
             expires_at=self._expiry(order, now),
             fillable_from=now + self._latency if order.order_type is OrderType.MARKET else now,
+            results=order.prior_results,
+            fills=order.prior_fills,
         )
         with _exact():
+            if working.expires_at is not None and now >= working.expires_at:
+                return [self._end(working, OrderStatus.EXPIRED, now)]
+            if order.prior_results:  # submitted again: what it did when first submitted is done
+                working.resting = order.order_type is OrderType.LIMIT
+                self._open[order.order_id] = working
+                return []
             if self._market.reference_price(order.symbol, order.side) is None:
                 reason = f"no market price for {order.symbol}"
                 return [self._result(working, OrderStatus.REJECTED, now, reason=reason)]
-            if working.expires_at is not None and now >= working.expires_at:
-                return [self._end(working, OrderStatus.EXPIRED, now)]
             if order.order_type is OrderType.MARKET:
                 return self._submit_market(working, now)
             return self._submit_limit(working, now)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool, ValidationInfo, field_validator
+from pydantic import Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
 from engine.domain.orders import OrderStatus, OrderType
 from engine.events.envelope import EventEnvelope
@@ -66,10 +66,16 @@ class RiskDecided(EventEnvelope):
         return value
 
 
+#: A number of earlier results or fills of one order.
+Count = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
+
+
 class OrderSubmitted(EventEnvelope):
     """An order sent to execution. `quantity` is in base-asset units (BTC, not USDT).
 
-    A market order has no `price`; a limit order must have one.
+    A market order has no `price`; a limit order must have one. An order a resumed run
+    submits again says what of it had filled, in how many fills and results: execution goes
+    on from there, numbering its results and trades on (`engine.domain.execution`).
     """
 
     type: Literal["order"] = "order"
@@ -82,6 +88,17 @@ class OrderSubmitted(EventEnvelope):
     price: PositiveDecimal | None = Field(default=None, validate_default=True)
     expires_at: UtcDatetime | None = None
     reason: Text | None = None
+    filled_quantity: NonNegativeDecimal = Decimal(0)
+    prior_fills: Count = 0
+    prior_results: Count = 0
+
+    @field_validator("filled_quantity")
+    @classmethod
+    def _something_left_to_fill(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        quantity = info.data.get("quantity")
+        if quantity is not None and value >= quantity:
+            raise rule_error(f"must be less than quantity ({quantity}): nothing would be left")
+        return value
 
     @field_validator("price")
     @classmethod

@@ -56,6 +56,8 @@ def open_order_events(
             ts,
             reason,
             filled,
+            fills,
+            results,
         ) = row
         if order_type == "limit" or not live:
             events.append(
@@ -70,10 +72,13 @@ def open_order_events(
                     symbol=symbol,
                     side=side,
                     order_type=order_type,
-                    quantity=quantity - filled,
+                    quantity=quantity,
                     price=price,
                     expires_at=expires,
                     reason=reason,
+                    filled_quantity=filled,
+                    prior_fills=fills,
+                    prior_results=results,
                 )
             )
             continue

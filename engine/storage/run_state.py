@@ -59,10 +59,12 @@ SELECT positions FROM portfolio_snapshots WHERE run_id = %(run)s AND "timestamp"
  ORDER BY "timestamp" DESC, sequence DESC LIMIT 1
 """
 #: The orders submitted before the cut and not ended before it (by their results then):
-#: what of each had filled by then. engine.papertest.recovery submits them again.
+#: what of each had filled by then, in how many fills and results. engine.papertest.recovery
+#: submits them again.
 OPEN_ORDERS = f"""
 SELECT o.order_id, o.event_id, o.signal_id, o.symbol, o.side, o.order_type, o.quantity,
-       o.price, o.expires_at, o.ts_event, o.reason, COALESCE(SUM(r.filled_quantity), 0)
+       o.price, o.expires_at, o.ts_event, o.reason, COALESCE(SUM(r.filled_quantity), 0),
+       COUNT(r.trade_id), COUNT(r.event_id)
   FROM orders o
   LEFT JOIN order_results r ON r.order_id = o.order_id AND r.ts_event < {_BEFORE}
  WHERE o.run_id = %(run)s AND o.ts_event < {_BEFORE}

@@ -97,7 +97,9 @@ def test_a_cut_then_only_what_the_run_had_done_before_it(database_conninfo: str)
     assert state.peak_equity == Decimal(90000)
     resubmitted = {e.order_id: e for e in events if isinstance(e, OrderSubmitted)}
     assert set(resubmitted) == {"o-waits", "o-part"}
-    assert resubmitted["o-part"].quantity == Decimal("0.06")
+    part = resubmitted["o-part"]  # goes on from its first fill
+    assert (part.quantity, part.filled_quantity) == (Decimal("0.10"), Decimal("0.04"))
+    assert (part.prior_fills, part.prior_results) == (1, 1)
     assert len(everything.fills) == 4
     assert [o.order_id for o in everything.open_orders] == ["o-later"]
     assert everything.peak_equity == Decimal(99000)

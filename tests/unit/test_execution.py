@@ -350,6 +350,45 @@ def test_open_orders_when_partly_filled_then_show_remaining_quantity() -> None:
     assert v.execution.open_orders("ETHUSDT") == []
 
 
+def test_resubmitted_partly_filled_order_then_goes_on_with_the_same_fills_and_ids() -> None:
+    """A resumed run submits a partly filled order again, saying what of it had filled:
+    the rest fills as it would have, its results and trades numbered on."""
+    first = venue(slippage_cap_bps="0")
+    first.feed(trade(0, "100", quantity="1"))
+    clean = first.submit(order(quantity="0.35", ms=1))
+    clean += first.feed(trade(100, "101", quantity="1"), trade(200, "102", quantity="1"))
+
+    again = venue(slippage_cap_bps="0")
+    again.feed(trade(0, "100", quantity="1"))
+    resubmitted = order(quantity="0.35", ms=1).model_copy(
+        update={"filled_quantity": D("0.1"), "prior_fills": 1, "prior_results": 1}
+    )
+    assert again.submit(resubmitted) == []  # its first fill at submission happened already
+    resumed = again.feed(trade(100, "101", quantity="1"), trade(200, "102", quantity="1"))
+
+    assert resumed == clean[1:]
+    assert [r.event_id for r in resumed] == ["o1:2", "o1:3"]
+    assert [r.trade_id for r in resumed] == ["o1:f2", "o1:f3"]
+
+
+def test_resubmitted_resting_limit_order_then_rests_without_a_second_acceptance() -> None:
+    v = venue()
+    v.feed(trade(0, "95000"))
+    resting = order(price="94900", ms=1).model_copy(update={"prior_results": 1})
+
+    assert v.submit(resting) == []
+    (fill,) = v.feed(trade(10, "94850"))
+
+    assert fill.event_id == "o1:2"
+    assert fill.execution_price == D(94900)
+
+
+def test_resubmitted_order_when_nothing_is_left_then_refused() -> None:
+    fields = order(quantity="0.1").model_dump() | {"filled_quantity": "0.1"}
+    with pytest.raises(ValueError, match="nothing would be left"):
+        OrderSubmitted.model_validate(fields)
+
+
 # -- limit orders ----------------------------------------------------------------------
 
 
