@@ -201,6 +201,8 @@ class PaperExecution:
 
     def on_market_data(self, event: MarketData, now: datetime) -> list[OrderResultReported]:
         """Expire due orders, then fill the orders of `event.symbol` the market now allows."""
+        if not self._open:
+            return []
         results = self.expire_due(now)
         with _exact():
             for working in list(self._open.values()):
@@ -211,6 +213,8 @@ class PaperExecution:
     def expire_due(self, now: datetime) -> list[OrderResultReported]:
         """End every open order whose expiry is at or before `now` with an `expired` result."""
         due = [w for w in self._open.values() if w.expires_at is not None and now >= w.expires_at]
+        if not due:
+            return []
         with _exact():
             return [self._end(working, OrderStatus.EXPIRED, now) for working in due]
 

@@ -27,6 +27,8 @@ from engine.money import quantize
 
 #: The `source` of the snapshots this portfolio takes, unless told otherwise.
 SNAPSHOT_SOURCE = "engine.portfolio"
+#: A fall of nothing, at storage places (what `fraction` makes of 0).
+_NO_FALL = fraction(ZERO, Decimal(1))
 
 
 class Portfolio:
@@ -52,6 +54,7 @@ class Portfolio:
         self._day: date | None = None
         self._day_peak = initial_capital
         self._day_worst = ZERO
+        self._tracked = False  # True while the marks above are up to date with the last equity
 
     @classmethod
     def replay(
@@ -91,6 +94,7 @@ class Portfolio:
             self._peak = max(self._peak, peak_equity)
         if max_drawdown is not None:
             self._max_drawdown = max(self._max_drawdown, max_drawdown)
+        self._tracked = False
 
     # -- updates -----------------------------------------------------------------------
 
@@ -138,16 +142,18 @@ class Portfolio:
     def _track(self, ts: datetime) -> None:
         """Update peak, max and daily drawdown after a change at event time `ts`."""
         equity = self._equity()
-        day = ts.astimezone(UTC).date()
+        day = (ts if ts.tzinfo is UTC else ts.astimezone(UTC)).date()
+        if self._tracked and equity == self._last_equity and day == self._day:
+            return  # nothing moved (a mark while flat): the marks already count this equity
         if self._day is None or day > self._day:
             self._day, self._day_peak, self._day_worst = day, self._last_equity, ZERO
         self._peak = max(self._peak, equity)
         self._day_peak = max(self._day_peak, equity)
-        self._max_drawdown = max(self._max_drawdown, fraction(self._peak - equity, self._peak))
+        self._max_drawdown = _worse_fall(self._max_drawdown, self._peak, equity)
         if self._day_peak > 0:
-            daily = fraction(self._day_peak - equity, self._day_peak)
-            self._day_worst = max(self._day_worst, daily)
+            self._day_worst = _worse_fall(self._day_worst, self._day_peak, equity)
         self._last_equity = equity
+        self._tracked = True
 
     def _equity(self) -> Decimal:
         """Return cash + Σ quantity * mark; call it in `EXACT_CONTEXT`."""
@@ -262,7 +268,10 @@ class Portfolio:
         """Return (day's peak - equity) / day's peak now (0 when that peak is not positive)."""
         if self._day_peak <= 0:
             return ZERO
-        return max(fraction(self._day_peak - self.equity, self._day_peak), ZERO)
+        equity = self.equity
+        if equity >= self._day_peak:
+            return _NO_FALL
+        return fraction(self._day_peak - equity, self._day_peak)
 
     @property
     def daily_max_drawdown(self) -> Decimal:
@@ -352,6 +361,15 @@ class Portfolio:
             realized_pnl=quantize(position.realized_pnl),
             unrealized_pnl=quantize(position.unrealized_pnl(self._mark_of(position))),
         )
+
+
+def _worse_fall(worst: Decimal, peak: Decimal, equity: Decimal) -> Decimal:
+    """Return max(worst, (peak - equity) / peak rounded to storage places), for peak > 0 and
+    worst >= 0, dividing only when the fall is the larger (in `EXACT_CONTEXT`: exact)."""
+    fall = peak - equity
+    if fall <= 0 or fall <= worst * peak:  # rounding cannot lift a smaller fall past `worst`
+        return worst
+    return max(worst, fraction(fall, peak))
 
 
 def _checked_price(symbol: str, price: Decimal) -> Decimal:

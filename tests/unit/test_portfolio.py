@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from engine.domain.errors import InvalidFillError, InvalidMarkError, OversellError
 from engine.domain.fills import Fill
 from engine.domain.orders import OrderSide
-from engine.domain.portfolio import Portfolio
-from engine.domain.positions import EXACT_CONTEXT
+from engine.domain.portfolio import Portfolio, _worse_fall
+from engine.domain.positions import EXACT_CONTEXT, fraction
 from engine.events import PortfolioSnapshotTaken, decode_event, encode_event
 from engine.money import quantize
 from tests.unit.test_positions import EPOCH, TAKER, buy, sell
@@ -215,6 +215,34 @@ def test_max_drawdown_when_equity_recovers_then_kept() -> None:
     assert portfolio.current_drawdown == 0
     assert portfolio.daily_drawdown == 0
     assert portfolio.daily_max_drawdown == Decimal("0.1")
+
+
+def test_max_drawdown_when_a_higher_peak_is_restored_then_the_next_mark_counts_it() -> None:
+    portfolio = rise_then_fall()  # equity 99000, peak 110000
+    portfolio.raise_floors(Decimal(120000), None)  # a resumed run's stored peak
+
+    portfolio.mark("BTCUSDT", Decimal(49000), at(23, 59) + timedelta(seconds=1))  # same equity
+
+    assert portfolio.max_drawdown == quantize(Decimal(21000) / Decimal(120000))
+
+
+_AMOUNT = st.decimals(min_value=1, max_value=10**9, places=18, allow_nan=False)
+
+
+@settings(max_examples=300)
+@given(worst=st.decimals(min_value=0, max_value=1, places=18), peak=_AMOUNT, equity=_AMOUNT)
+def test_worse_fall_then_exactly_the_larger_of_the_two_falls(
+    worst: Decimal, peak: Decimal, equity: Decimal
+) -> None:
+    with localcontext(EXACT_CONTEXT):
+        expected = max(worst, fraction(peak - equity, peak))
+        assert _worse_fall(worst, peak, equity) == expected
+        near = worst * peak  # a fall right at the boundary, and one part above it
+        assert _worse_fall(worst, peak, peak - near) == max(worst, fraction(near, peak))
+        tiny = Decimal("1e-18")
+        assert _worse_fall(worst, peak, peak - near - tiny) == max(
+            worst, fraction(near + tiny, peak)
+        )
 
 
 def test_daily_drawdown_when_utc_midnight_passes_then_resets_but_max_does_not() -> None:

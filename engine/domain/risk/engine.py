@@ -300,13 +300,15 @@ class RiskEngine:
 
     def _check_daily(self, portfolio: PortfolioView, now: datetime) -> list[AlertRaised]:
         state, today = self._state, _utc_day(now)
-        limit, drawdown = self._settings.max_daily_drawdown, portfolio.daily_drawdown
         code, alerts = RiskAlertCode.DAILY_DRAWDOWN, list[AlertRaised]()
         if state.daily_limit_day is not None and state.daily_limit_day < today:
             state.daily_limit_day = None
             message = f"new UTC day {today}: entries allowed again"
             alerts.append(self._alert(code, AlertLevel.WARNING, message, now, cleared=True))
-        if drawdown > 0 and drawdown >= limit and state.daily_limit_day != today:
+        if state.daily_limit_day == today:
+            return alerts
+        limit, drawdown = self._settings.max_daily_drawdown, portfolio.daily_drawdown
+        if drawdown > 0 and drawdown >= limit:
             state.daily_limit_day = today
             message = (
                 f"daily drawdown {percent(drawdown)} reached the limit {percent(limit)}: "
