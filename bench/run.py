@@ -8,6 +8,7 @@ its target gets a "what limits it" note from a quick profile (bench/profile.py).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import uuid
 from dataclasses import dataclass
@@ -45,6 +46,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     args = parser.parse_args()
+    if importlib.util.find_spec("nautilus_trader") is None:  # needed last: say so first
+        parser.exit(
+            2, "the peer figures need nautilus_trader: .venv/bin/pip install -e '.[bench]'\n"
+        )
     sizes = Sizes.of(quick=args.quick)
     load = os.getloadavg()[0]
     figures = [

@@ -101,4 +101,5 @@ class RiskStage:
         for fill in self._restored.through(event):  # as its result came the first time
             self._portfolio.apply_fill(fill)
             alerts += self.engine.check(self._portfolio, fill.ts)
-        return alerts
+        # History rebuilds the alert state; its alerts were raised (and sent) the first time.
+        return [] if is_warmup(event.source) else alerts

@@ -108,7 +108,8 @@ def wrappers(draw: st.DrawFn) -> Any:
         kline = wrapper.publicSpotKline
         kline.interval = pick(st.just("Min1"), st.sampled_from([*WS_INTERVALS, "Min2", ""]))
         kline.windowStart = pick(st.integers(NOW_S, NOW_S + 600).map(lambda s: s - s % 60), seconds)
-        kline.windowEnd = pick(st.just(kline.windowStart + 60), seconds)
+        end = min(kline.windowStart + 60, 2**63 - 1)  # a far start's end still fits an int64
+        kline.windowEnd = pick(st.just(end), seconds)
         low, opening, closing, high = sorted(
             draw(st.lists(good_amounts, min_size=4, max_size=4)), key=float
         )

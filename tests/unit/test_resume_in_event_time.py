@@ -14,6 +14,7 @@ import pytest
 from engine.bus.memory import InMemoryBus, drain_all
 from engine.domain.fills import Fill
 from engine.events import (
+    AlertRaised,
     Candle,
     Event,
     OrderResultReported,
@@ -31,6 +32,8 @@ from engine.streams import Stream
 START = datetime(2026, 1, 5, tzinfo=UTC)
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 MINUTES = 2000
+#: Tight drawdown limits, so the run raises (and clears) alerts and latches its daily limit.
+SETTINGS = Settings(risk={"alert_drawdown": "0.0005", "max_daily_drawdown": "0.001"})
 
 
 @dataclass(frozen=True)
@@ -41,16 +44,18 @@ class Played:
     orders: list[OrderSubmitted]
     fills: list[OrderResultReported]
     snapshots: list[PortfolioSnapshotTaken]
+    alerts: list[Event]
 
 
 def run(events: Sequence[Event], state: RunState | None = None) -> Played:
     """Play `events` through a whole in-memory pipeline; return what it published."""
     bus = InMemoryBus()
-    pipeline = build_pipeline(Settings(), bus, run_id="run-r", symbols=SYMBOLS, state=state)
+    pipeline = build_pipeline(SETTINGS, bus, run_id="run-r", symbols=SYMBOLS, state=state)
     for stage in pipeline.stages:
         bus.subscribe(stage.name, stage.inputs, stage.handle)
     out: dict[Stream, list[Event]] = {}
-    for stream in (Stream.SIGNALS, Stream.ORDERS, Stream.ORDER_RESULTS, Stream.PORTFOLIO_SNAPSHOTS):
+    streams = (Stream.SIGNALS, Stream.ORDERS, Stream.ORDER_RESULTS, Stream.PORTFOLIO_SNAPSHOTS)
+    for stream in (*streams, Stream.ALERTS):
         bus.subscribe(f"test-{stream}", [stream], out.setdefault(stream, []).extend)
     drain_all(bus, events)
     return Played(
@@ -62,6 +67,7 @@ def run(events: Sequence[Event], state: RunState | None = None) -> Played:
         snapshots=[
             e for e in out[Stream.PORTFOLIO_SNAPSHOTS] if isinstance(e, PortfolioSnapshotTaken)
         ],
+        alerts=out[Stream.ALERTS],
     )
 
 
@@ -122,7 +128,13 @@ def test_resumed_at_any_point_then_the_same_signals_fills_and_snapshots_after(cu
     after = market()[cut].ts_event
     resumed, done = resume_at(after), clean()
     assert len(done.fills) > 10
+    assert {a.code for a in done.alerts if isinstance(a, AlertRaised)} >= {
+        "drawdown",
+        "daily_drawdown",
+    }
     assert later(resumed.signals, after) == later(done.signals, after)
     assert later(resumed.fills, after) == later(done.fills, after)
     assert later(resumed.snapshots, after) == later(done.snapshots, after)
     assert all(s.ts_event >= after for s in resumed.snapshots)  # history never snapshots
+    # History raises no alert again (they were raised, and sent, the first time).
+    assert later(resumed.alerts, START) == later(done.alerts, after)
