@@ -1,8 +1,10 @@
 """`claire status`: the twice-a-day check of everything, as monitoring plugins report it.
 
 Each check has a level: OK, WARNING, CRITICAL or UNKNOWN; the worst one is the exit code
-(0, 1, 2, 3), so cron and monitoring systems can use it. What changed since the previous
-check (new alerts and trades, equity and drawdown moves) is kept in `<home>/state/`.
+(0, 1, 2, 3), so cron and monitoring systems can use it. Worst means CRITICAL, then UNKNOWN,
+then WARNING: a thing known to be broken outranks one that could not be checked. What changed
+since the previous check (new alerts and trades, equity and drawdown moves) is kept in
+`<home>/state/`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ class Level(IntEnum):
     UNKNOWN = 3
 
 
+#: How bad each level is (the exit codes do not say it: UNKNOWN is 3).
+_SEVERITY = {Level.OK: 0, Level.WARNING: 1, Level.UNKNOWN: 2, Level.CRITICAL: 3}
+
+
 @dataclass(frozen=True)
 class Finding:
     """One checked thing."""
@@ -56,7 +62,7 @@ class Checkup:
 
     @property
     def level(self) -> Level:
-        return max((f.level for f in self.findings), default=Level.OK)
+        return max((f.level for f in self.findings), key=_SEVERITY.__getitem__, default=Level.OK)
 
     def add(self, component: str, level: Level, detail: str) -> None:
         self.findings.append(Finding(component, level, detail))
