@@ -20,7 +20,7 @@ from engine.bus.redis_streams import RedisStreamBus
 from engine.domain.orders import OrderStatus
 from engine.events import Event, MarketDataGap, OrderResultReported, OrderSubmitted
 from engine.services.base import RECOVERY_SOURCE
-from engine.storage.run_state import OPEN_ORDERS
+from engine.storage.run_state import open_orders_at
 from engine.streams import Stream
 
 
@@ -42,59 +42,43 @@ def open_order_events(
     """Return the events that settle a crashed run's open orders (those open at `before`,
     of what it had filled by then; None: as stored)."""
     events: list[Event] = []
-    for row in conn.execute(OPEN_ORDERS, {"run": run_id, "before": before}).fetchall():
-        (
-            order_id,
-            event_id,
-            signal_id,
-            symbol,
-            side,
-            order_type,
-            quantity,
-            price,
-            expires,
-            ts,
-            reason,
-            filled,
-            fills,
-            results,
-        ) = row
-        if order_type == "limit" or not live:
+    for order in open_orders_at(conn, run_id, before):
+        if order.order_type == "limit" or not live:
             events.append(
                 OrderSubmitted(
-                    event_id=f"{event_id}-resubmitted"[:128],
-                    ts_event=ts,
+                    event_id=f"{order.event_id}-resubmitted"[:128],
+                    ts_event=order.ts_event,
                     ts_init=now,
                     source=RECOVERY_SOURCE,
                     run_id=run_id,
-                    order_id=order_id,
-                    signal_id=signal_id,
-                    symbol=symbol,
-                    side=side,
-                    order_type=order_type,
-                    quantity=quantity,
-                    price=price,
-                    expires_at=expires,
-                    reason=reason,
-                    filled_quantity=filled,
-                    prior_fills=fills,
-                    prior_results=results,
+                    order_id=order.order_id,
+                    signal_id=order.signal_id,
+                    symbol=order.symbol,
+                    side=order.side,
+                    order_type=order.order_type,
+                    quantity=order.quantity,
+                    price=order.price,
+                    expires_at=order.expires_at,
+                    reason=order.reason,
+                    filled_quantity=order.filled_quantity,
+                    prior_fills=order.fills,
+                    prior_results=order.results,
                 )
             )
             continue
         events.append(
             OrderResultReported(
-                event_id=f"result-{order_id}-recovery"[:128],
+                event_id=f"result-{order.order_id}-recovery"[:128],
                 ts_event=now,
                 ts_init=now,
                 source=RECOVERY_SOURCE,
                 run_id=run_id,
-                order_id=order_id,
-                symbol=symbol,
-                side=side,
-                order_type=order_type,
+                order_id=order.order_id,
+                symbol=order.symbol,
+                side=order.side,
+                order_type=order.order_type,
                 status=OrderStatus.CANCELLED,
-                quantity=quantity,
+                quantity=order.quantity,
                 reason="the engine stopped before this market order was filled",
             )
         )

@@ -44,7 +44,7 @@ class ExecutionStage:
             if not self._seen.first_time(event.event_id):
                 continue
             if isinstance(event, OrderSubmitted):
-                if event.source == RECOVERY_SOURCE and not self._reached(event):
+                if event.source == RECOVERY_SOURCE and not self._due(event, self._newest):
                     self._resubmitted.append(event)
                 else:
                     results += self._execution.submit(event, event.ts_event)
@@ -61,21 +61,20 @@ class ExecutionStage:
         if results:
             self._publisher.publish_many(results)
 
-    def _reached(self, order: OrderSubmitted) -> bool:
-        """True once the market has moved past the order's time and can price it."""
+    def _due(self, order: OrderSubmitted, now: datetime | None) -> bool:
+        """True once the market (at `now`) has moved past the order's time and can price it."""
         return (
-            self._newest is not None
-            and self._newest > order.ts_event
+            now is not None
+            and order.ts_event < now
             and self._market.reference_price(order.symbol, order.side) is not None
         )
 
-    def _submit_due(self, before: datetime | None) -> list[OrderResultReported]:
+    def _submit_due(self, now: datetime | None) -> list[OrderResultReported]:
         """Submit the resubmitted orders the market has reached (all of them: None)."""
         results: list[OrderResultReported] = []
         waiting: list[OrderSubmitted] = []
         for order in self._resubmitted:
-            priced = self._market.reference_price(order.symbol, order.side) is not None
-            if before is None or (order.ts_event < before and priced):
+            if now is None or self._due(order, now):
                 results += self._execution.submit(order, order.ts_event)
             else:
                 waiting.append(order)

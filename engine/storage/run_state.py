@@ -59,9 +59,8 @@ SELECT positions FROM portfolio_snapshots WHERE run_id = %(run)s AND "timestamp"
  ORDER BY "timestamp" DESC, sequence DESC LIMIT 1
 """
 #: The orders submitted before the cut and not ended before it (by their results then):
-#: what of each had filled by then, in how many fills and results. engine.papertest.recovery
-#: submits them again.
-OPEN_ORDERS = f"""
+#: what of each had filled by then, in how many fills and results.
+_OPEN_ORDERS = f"""
 SELECT o.order_id, o.event_id, o.signal_id, o.symbol, o.side, o.order_type, o.quantity,
        o.price, o.expires_at, o.ts_event, o.reason, COALESCE(SUM(r.filled_quantity), 0),
        COUNT(r.trade_id), COUNT(r.event_id)
@@ -77,6 +76,38 @@ SELECT message FROM alerts
  WHERE run_id = %(run)s AND code = 'abort_drawdown' AND NOT cleared AND ts_event < {_BEFORE}
  ORDER BY ts_event LIMIT 1
 """
+
+
+@dataclass(frozen=True)
+class StoredOpenOrder:
+    """An order open at a cut, as stored: engine.papertest.recovery submits it again."""
+
+    order_id: str
+    event_id: str
+    signal_id: str | None
+    symbol: str
+    side: str
+    order_type: str
+    quantity: Decimal
+    price: Decimal | None
+    expires_at: datetime | None
+    ts_event: datetime
+    reason: str | None
+    filled_quantity: Decimal
+    fills: int
+    results: int
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.quantity - self.filled_quantity
+
+
+def open_orders_at(
+    conn: psycopg.Connection[Any], run_id: str, before: datetime | None = None
+) -> list[StoredOpenOrder]:
+    """Return the orders of `run_id` open at the cut `before` (None: as stored), oldest first."""
+    rows = conn.execute(_OPEN_ORDERS, {"run": run_id, "before": before}).fetchall()
+    return [StoredOpenOrder(*row) for row in rows]
 
 
 def load_run_state(
@@ -109,8 +140,8 @@ def load_run_state(
     }
     halt = conn.execute(_HALT, cut).fetchone()
     open_orders = tuple(
-        OpenOrder(row[0], row[3], OrderSide(row[4]), row[6] - row[11])
-        for row in conn.execute(OPEN_ORDERS, cut).fetchall()
+        OpenOrder(o.order_id, o.symbol, OrderSide(o.side), o.remaining)
+        for o in open_orders_at(conn, run_id, before)
     )
     return RunState(
         fills, peak, drawdown, marks, halt[0] if halt else None, int(sequence), open_orders
