@@ -275,14 +275,41 @@ class MexcSettings(_Section):
 
 
 class VerdictSettings(_Section):
-    """The go/no-go criteria a report marks pass or fail (`report --check` exits on them)."""
+    """The criteria of a report's verdict: GO, NO-GO or INCONCLUSIVE (`report --check`).
 
-    max_drawdown: Fraction = Field(
-        Decimal("0.15"), description="Fail when the max drawdown is above this fraction"
+    Too few round trips or days (evidence) make it INCONCLUSIVE; a drawdown above the limit
+    is NO-GO however thin the evidence; with enough evidence any failed figure is NO-GO.
+    """
+
+    min_round_trips: int = Field(
+        30, ge=0, description="Evidence: fewer closed round trips make the verdict inconclusive"
     )
-    min_round_trips: int = Field(5, ge=0, description="Fail with fewer closed round trips")
-    min_sharpe: Decimal = Field(Decimal("0.5"), description="Fail when Sharpe is below this")
-    min_return: Money = Field(Decimal(0), description="Fail when the total return is below this")
+    min_days: int = Field(
+        7, ge=0, description="Evidence: fewer days of data make the verdict inconclusive"
+    )
+    min_psr: Fraction = Field(
+        Decimal("0.95"),
+        description="NO-GO when the probabilistic Sharpe ratio (against 0, daily) is below this",
+    )
+    max_drawdown: Fraction = Field(
+        Decimal("0.15"), description="NO-GO when the max drawdown is above this fraction"
+    )
+    min_return: Money = Field(
+        Decimal(0), description="NO-GO when the total return (a fraction) is below this"
+    )
+
+
+class ReportSettings(_Section):
+    """How a report estimates what its figures are worth."""
+
+    bootstrap_resamples: int = Field(
+        2000, ge=100, le=100_000, description="Resamples of each bootstrap confidence interval"
+    )
+    annualise_min_days: int = Field(
+        30,
+        ge=1,
+        description="Days a run must cover before its annualised return and Calmar are shown",
+    )
 
 
 class MonitorSettings(_Section):
@@ -426,6 +453,7 @@ class Settings(BaseSettings):
     mexc: MexcSettings = Field(default_factory=MexcSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     verdict: VerdictSettings = Field(default_factory=VerdictSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     backup: BackupSettings = Field(default_factory=BackupSettings)
     docker: DockerSettings = Field(default_factory=DockerSettings)

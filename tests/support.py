@@ -128,13 +128,13 @@ def assert_nothing_lost(query: Query, run_id: str, symbols: Sequence[str]) -> No
     `query(sql, *params)` returns the rows of `sql` in the run's database.
     """
     ((started, ended, source),) = query(
-        "SELECT started_at, ended_at, data_source FROM runs WHERE run_id = %s", run_id
+        "SELECT event_start, event_end, data_source FROM runs WHERE run_id = %s", run_id
     )
-    minutes = int((ended - started.replace(second=0, microsecond=0)) / timedelta(minutes=1))
+    minutes = int((ended - started) / timedelta(minutes=1))
     candles = query(
         "SELECT symbol, COUNT(*), COUNT(DISTINCT open_time) FROM candles"
-        " WHERE source = %s AND open_time >= date_trunc('minute', %s::timestamptz)"
-        " AND open_time < %s GROUP BY symbol ORDER BY symbol",
+        " WHERE source = %s AND open_time >= %s AND open_time < %s"
+        " GROUP BY symbol ORDER BY symbol",
         source,
         started,
         ended,

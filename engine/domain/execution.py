@@ -6,11 +6,18 @@ to the shared `MarketState`). The same inputs always give the same results, ids 
 
 Rules, and the choices made where the issue left room:
 - No market price ever seen for the symbol: the order (market or limit) is rejected.
-- Market orders fill at the reference price (ask to buy, bid to sell, else last trade or
-  candle close) plus slippage against the trader:
+- Market orders fill at the arrival price plus slippage against the trader:
   `min(cap, base + impact * fill quantity / recent volume)` bps, the cap when volume is 0.
-  With `latency_ms > 0` a market order fills on the first market data for its symbol whose
-  `ts_event >= submission time + latency`, at the market of that moment.
+  An order decided at event time t arrives at t + latency and fills at the first market
+  price observable then: the next trade or quote of its symbol (ask to buy, bid to sell,
+  else last trade); on candle data, the candle covering the arrival gives its open when it
+  opened after the decision and the open is nearer the arrival than its close (with a
+  latency under half a bar: the open of the next candle, never a later close), else its
+  close. The fill is booked at the event time of that market data (a candle's close), and
+  its reference price is the arrival price. With no latency it fills at once at the market.
+- Limits hold at the fill (with `FillLimits`): a buy fills only as much as keeps its
+  position and all exposure within the risk limits at its execution price; the rest is
+  cancelled, or the order rejected when what is left is below the minimum notional.
 - Limit orders are evaluated at submission (latency applies to market orders only). A
   marketable one fills at once as taker, at the market plus slippage capped by the limit;
   otherwise it rests (`accepted`) and fills at the limit price with the maker fee
@@ -40,9 +47,11 @@ from datetime import datetime, timedelta
 from decimal import Context, Decimal, localcontext
 from typing import Final, TypedDict
 
+from engine.domain.fill_limits import LIMITS_AT_FILL, BuyRoom, FillLimits
+from engine.domain.fills import Fill
 from engine.domain.market import MarketData, MarketState
 from engine.domain.orders import OrderSide, OrderStatus, OrderType
-from engine.events import OrderResultReported, OrderSubmitted
+from engine.events import Candle, OrderResultReported, OrderSubmitted
 from engine.events.fields import SMALLEST_AMOUNT
 from engine.money import quantize
 from engine.settings import ExecutionSettings
@@ -147,9 +156,11 @@ class PaperExecution:
         *,
         quote_currency: str = "USDT",
         trade_id_factory: Callable[[], str] | None = None,
+        limits: FillLimits | None = None,
     ) -> None:
         self._settings = settings
         self._market = market
+        self._limits = limits
         self._quote_currency = quote_currency
         self._trade_id_factory = trade_id_factory
         self._latency = timedelta(milliseconds=settings.latency_ms)
@@ -207,7 +218,7 @@ class PaperExecution:
         with _exact():
             for working in list(self._open.values()):
                 if working.order.symbol == event.symbol and event.ts_event >= working.fillable_from:
-                    results.extend(self._work(working, now))
+                    results.extend(self._work(working, now, event))
         return results
 
     def expire_due(self, now: datetime) -> list[OrderResultReported]:
@@ -253,18 +264,64 @@ class PaperExecution:
         working.resting = True
         if market_price is None:
             return [self._result(working, OrderStatus.ACCEPTED, now, reason="resting")]
-        return [self._fill(working, self._taker_fill(working, market_price, now), now)]
+        return self._taker(working, market_price, now)
 
-    def _work(self, working: _WorkingOrder, now: datetime) -> list[OrderResultReported]:
+    def _work(
+        self, working: _WorkingOrder, now: datetime, event: MarketData | None = None
+    ) -> list[OrderResultReported]:
         order = working.order
         if order.order_type is OrderType.MARKET:
-            price = self._market.reference_price(order.symbol, order.side)
+            price = self._arrival_price(working, event)
             if price is None:  # unreachable once the symbol was seen; never invent a price
                 return []
-            return [self._fill(working, self._taker_fill(working, price, now), now)]
+            return self._taker(working, price, now)
         if self._crossing_price(order) is None:
             return []
-        return [self._fill(working, self._maker_fill(working, now), now)]
+        return self._within_limits(
+            working, lambda quantity: self._maker_fill(working, quantity), now
+        )
+
+    def _arrival_price(self, working: _WorkingOrder, event: MarketData | None) -> Decimal | None:
+        """Return the first price observable at the order's arrival (see the module's rules)."""
+        if isinstance(event, Candle) and event.open_time >= working.order.ts_event:
+            arrival = working.fillable_from
+            if arrival - event.open_time <= event.ts_event - arrival:
+                return event.open
+            return event.close
+        return self._market.reference_price(working.order.symbol, working.order.side)
+
+    def _taker(
+        self, working: _WorkingOrder, market_price: Decimal, now: datetime
+    ) -> list[OrderResultReported]:
+        def fill(quantity: Decimal) -> _Fill:
+            return self._taker_fill(working, quantity, market_price, now)
+
+        return self._within_limits(working, fill, now)
+
+    def _within_limits(
+        self, working: _WorkingOrder, fill_of: Callable[[Decimal], _Fill], now: datetime
+    ) -> list[OrderResultReported]:
+        """Fill what the market allows now, as far as the limits hold at the fill price; end
+        the order with the reason when they stop it."""
+        wanted = self._fill_quantity(working, now)
+        fill = fill_of(wanted)
+        if self._limits is None or working.order.side is OrderSide.SELL:
+            return [self._fill(working, fill, now)]
+        room = self._limits.room(working.order.symbol, wanted, fill.execution_price, fill.fee_rate)
+        if room.reason is None:
+            return [self._fill(working, fill, now)]
+        if room.quantity > 0:
+            fill = fill_of(room.quantity)
+            if fill.quantity * fill.execution_price >= self._limits.min_notional:
+                return [self._fill(working, fill, now), self._end_by_limits(working, now, room)]
+        return [self._end_by_limits(working, now, room)]
+
+    def _end_by_limits(
+        self, working: _WorkingOrder, now: datetime, room: BuyRoom
+    ) -> OrderResultReported:
+        filled_before = working.fills > 0 or working.order.filled_quantity > 0
+        status = OrderStatus.CANCELLED if filled_before else OrderStatus.REJECTED
+        return self._end(working, status, now, why=f"{LIMITS_AT_FILL}: {room.reason}")
 
     def _end(
         self, working: _WorkingOrder, status: OrderStatus, now: datetime, why: str | None = None
@@ -288,9 +345,10 @@ class PaperExecution:
         crosses = price <= order.price if order.side is OrderSide.BUY else price >= order.price
         return price if crosses else None
 
-    def _taker_fill(self, working: _WorkingOrder, market_price: Decimal, now: datetime) -> _Fill:
+    def _taker_fill(
+        self, working: _WorkingOrder, quantity: Decimal, market_price: Decimal, now: datetime
+    ) -> _Fill:
         order = working.order
-        quantity = self._fill_quantity(working, now)
         reference = quantize(market_price)
         bps = self._slippage_bps(order.symbol, quantity, now)
         factor = bps / BASIS_POINTS
@@ -305,10 +363,9 @@ class PaperExecution:
                 price = max(price, quantize(order.price))
         return _Fill(quantity, price, reference, self._settings.taker_fee, "taker")
 
-    def _maker_fill(self, working: _WorkingOrder, now: datetime) -> _Fill:
+    def _maker_fill(self, working: _WorkingOrder, quantity: Decimal) -> _Fill:
         assert working.order.price is not None  # only limit orders rest
         limit = quantize(working.order.price)
-        quantity = self._fill_quantity(working, now)
         return _Fill(quantity, limit, limit, self._settings.maker_fee, "maker")
 
     def _slippage_bps(self, symbol: str, quantity: Decimal, now: datetime) -> Decimal:
@@ -340,7 +397,10 @@ class PaperExecution:
         if done:
             del self._open[working.order.order_id]
         status = OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED
-        return self._result(working, status, now, fill=fill, reason=f"{fill.liquidity} fill")
+        result = self._result(working, status, now, fill=fill, reason=f"{fill.liquidity} fill")
+        if self._limits is not None:
+            self._limits.apply(Fill.from_result(result, quote_currency=self._quote_currency))
+        return result
 
     def _trade_id(self, working: _WorkingOrder) -> str:
         if self._trade_id_factory is not None:

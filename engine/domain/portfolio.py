@@ -1,12 +1,16 @@
 """The paper portfolio: cash, positions, marks, PnL, exposure and drawdown, in event time.
 
 Pure: it changes only through `apply_fill` and `mark`, and every time it knows comes from
-those calls (no clock). Amounts are exact `Decimal` (see `engine.domain.positions`), so
+those calls (no clock). A position is valued at the market (its latest mark), never at its
+own fill's execution price, so a fill's slippage and fee show at once as a loss. Amounts
+are exact `Decimal` (see `engine.domain.positions`), so
 `equity - initial_capital == realized_pnl + unrealized_pnl` holds to the last digit and
 `reconcile()` can demand it.
 
 Drawdowns are fractions of a peak (0.05 is 5 %): `max_drawdown` is the largest fall from
-the running peak equity seen at any update; `daily_drawdown` is the fall from the current
+the running peak equity seen at any update (or, for a caller that passes `track=False` and
+calls `track(ts)` itself, at the moments it tracks: the end of each instant of event time,
+when every price of that instant is in); `daily_drawdown` is the fall from the current
 UTC day's peak, which starts at the equity carried over from before the day's first
 update and resets when an update's event time enters a new UTC day.
 """
@@ -99,11 +103,13 @@ class Portfolio:
     # -- updates -----------------------------------------------------------------------
 
     @exact
-    def apply_fill(self, fill: Fill) -> bool:
-        """Apply one fill to cash, its position and its mark; False for a duplicate trade id.
+    def apply_fill(self, fill: Fill, *, track: bool = True) -> bool:
+        """Apply one fill to cash and its position; False for a duplicate trade id.
 
-        Raise `OversellError` (nothing changes) when it sells more than is held, and
-        `InvalidFillError` when its fee is not in the quote currency.
+        The position stays valued at its symbol's latest mark (the market), not at the fill's
+        price. Raise `OversellError` (nothing changes) when it sells more than is held, and
+        `InvalidFillError` when its fee is not in the quote currency. With `track` False the
+        drawdowns wait for `track(ts)`.
         """
         if fill.fee_currency != self.quote_currency:
             raise InvalidFillError(
@@ -121,14 +127,16 @@ class Portfolio:
             self._cash += fill.notional - fill.fee
             self._sold += fill.notional
         self._fees += fill.fee
-        marked_at = self._marked_at.get(fill.symbol)
-        if marked_at is None or fill.ts >= marked_at:
-            self._marks[fill.symbol], self._marked_at[fill.symbol] = fill.price, fill.ts
-        self._track(fill.ts)
+        if track:
+            self._track(fill.ts)
+        else:
+            self._tracked = False
         return True
 
-    def mark(self, symbol: str, price: Decimal, ts: datetime) -> None:
-        """Mark `symbol` at `price` as of event time `ts`; a mark older than the last is ignored."""
+    def mark(self, symbol: str, price: Decimal, ts: datetime, *, track: bool = True) -> None:
+        """Mark `symbol` at `price` as of event time `ts`; a mark older than the last is ignored.
+
+        With `track` False the drawdowns wait for `track(ts)`."""
         price = _checked_price(symbol, price)
         if not isinstance(ts, datetime) or ts.utcoffset() is None:
             raise InvalidMarkError(f"mark time for {symbol} must be timezone-aware (got {ts!r})")
@@ -136,6 +144,13 @@ class Portfolio:
         if marked_at is not None and ts < marked_at:
             return
         self._marks[symbol], self._marked_at[symbol] = price, ts
+        if track:
+            self._track(ts)
+        else:
+            self._tracked = False
+
+    def track(self, ts: datetime) -> None:
+        """Count the equity now in the peaks and drawdowns, as of event time `ts`."""
         self._track(ts)
 
     @exact

@@ -88,6 +88,9 @@ class OrderSubmitted(EventEnvelope):
     price: PositiveDecimal | None = Field(default=None, validate_default=True)
     expires_at: UtcDatetime | None = None
     reason: Text | None = None
+    #: The price the order would have paid when it was decided (ask to buy, bid to sell,
+    #: else the last trade or candle close): its implementation shortfall is measured from it.
+    decision_price: PositiveDecimal | None = None
     filled_quantity: NonNegativeDecimal = Decimal(0)
     prior_fills: Count = 0
     prior_results: Count = 0

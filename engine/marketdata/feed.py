@@ -55,6 +55,9 @@ class FeedResult:
     events: int
     reason: EndReason
     last_event_time: datetime | None
+    #: Where the market data published (history aside) starts: the first candle's open
+    #: time, or the first tick's time.
+    first_event_time: datetime | None = None
 
 
 @dataclass
@@ -98,6 +101,7 @@ class MarketFeed:
         self._anchor: tuple[float, datetime] | None = None  # (wall, event time) at start
         self.published = 0
         self.last_event_time: datetime | None = None
+        self.first_event_time: datetime | None = None
         self._stop: asyncio.Event | None = None
 
     async def run(self, stop: asyncio.Event | None = None) -> FeedResult:
@@ -165,7 +169,7 @@ class MarketFeed:
             yield heapq.heappop(held)[2]
 
     def _result(self, reason: EndReason) -> FeedResult:
-        return FeedResult(self.published, reason, self.last_event_time)
+        return FeedResult(self.published, reason, self.last_event_time, self.first_event_time)
 
     def _batch_limit(self, item: MarketItem) -> int:
         # Lockstep waits only for what can trade: history goes out in batches, unwaited.
@@ -194,6 +198,10 @@ class MarketFeed:
             self.recorder.record(batch)
         self.published += len(batch)
         self.last_event_time = batch[-1].ts_event
+        if self.first_event_time is None:
+            self.first_event_time = next(
+                (_covered_from(item) for item in batch if not is_warmup(item.source)), None
+            )
         if (
             self._settled is not None
             and not is_warmup(batch[-1].source)
@@ -292,3 +300,8 @@ async def _until(
     finally:
         waiter.cancel()
         await asyncio.gather(waiter, return_exceptions=True)
+
+
+def _covered_from(item: MarketItem) -> datetime:
+    """Return when the market data `item` covers begins (a candle covers its whole bar)."""
+    return item.open_time if isinstance(item, Candle) else item.ts_event

@@ -68,7 +68,9 @@ class ReplaySource:
 class SyntheticSource:
     """A seeded synthetic market from `start` for `minutes` minutes (same seed, same data).
 
-    Its events' `source` is `synthetic-<seed>`: markets of different seeds stay apart.
+    Its events' `source` is `synthetic-<seed>-<start>-<symbols hash>`: the walk depends on
+    the seed, where it starts and the symbols it draws for, so markets that differ in any of
+    them stay apart in the database (the candles of one source are one market).
     """
 
     def __init__(
@@ -82,7 +84,8 @@ class SyntheticSource:
     ) -> None:
         self.symbols, self.start, self.minutes, self.seed = list(symbols), start, minutes, seed
         self.realistic = realistic
-        self.name = f"synthetic-{seed}"
+        drawn = hashlib.sha256(",".join(self.symbols).encode()).hexdigest()[:6]
+        self.name = f"synthetic-{seed}-{start:%Y%m%d-%H%M}-{drawn}"
 
     def items(self) -> AsyncIterator[MarketItem]:
         candles = synthetic_candles(

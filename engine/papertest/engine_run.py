@@ -21,6 +21,7 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -89,7 +90,10 @@ class RunOutcome:
     status: RunStatus
     reason: str
     events: int
+    #: Wall-clock time of the end.
     ended_at: datetime
+    #: Event time of the first and last market data the run played.
+    event_span: tuple[datetime | None, datetime | None] = (None, None)
 
 
 class PapertestEngine:
@@ -192,7 +196,13 @@ class PapertestEngine:
             run_id = self.run_record.run_id
             log.info("papertest %s interrupted: it resumes at the next start", run_id)
             return RunOutcome("running", "interrupted", outcome.events, outcome.ended_at)
-        self.runs.finish(self.run_record.run_id, outcome.status, outcome.reason, outcome.ended_at)
+        self.runs.finish(
+            self.run_record.run_id,
+            outcome.status,
+            outcome.reason,
+            outcome.ended_at,
+            event_span=outcome.event_span,
+        )
         if not uses_memory_bus(self.run_record):
             self._drop_streams()
         self.notifier.send(
@@ -235,18 +245,16 @@ class PapertestEngine:
 
     def _outcome(self, result: FeedResult, halted: bool) -> RunOutcome:
         run = self.run_record
-        ended = result.last_event_time or utc_now()
-        if run.parameters.source == "mexc" or parse_speed(run.parameters.speed) is not None:
-            ended = max(ended, run.started_at)
+        span = (result.first_event_time, result.last_event_time)
+        outcome = partial(RunOutcome, events=result.events, ended_at=utc_now(), event_span=span)
         if halted:
-            return RunOutcome("aborted", "drawdown beyond the abort level", result.events, ended)
+            return outcome("aborted", "drawdown beyond the abort level")
         if result.reason == "stopped":
             latest = self.runs.get(run.run_id)
-            reason = str(latest.extra.get("stop_reason") or "stopped by the user")
-            return RunOutcome("stopped", reason, result.events, ended)
+            return outcome("stopped", str(latest.extra.get("stop_reason") or "stopped by the user"))
         if result.reason == "planned_end":
-            return RunOutcome("completed", "planned end reached", result.events, ended)
-        return RunOutcome("completed", "market data ran out", result.events, ended)
+            return outcome("completed", "planned end reached")
+        return outcome("completed", "market data ran out")
 
     # -- in memory -----------------------------------------------------------------------
 

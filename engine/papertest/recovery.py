@@ -60,6 +60,7 @@ def open_order_events(
                     price=order.price,
                     expires_at=order.expires_at,
                     reason=order.reason,
+                    decision_price=order.decision_price,
                     filled_quantity=order.filled_quantity,
                     prior_fills=order.fills,
                     prior_results=order.results,

@@ -102,6 +102,9 @@ class Run:
     ended_at: datetime | None
     end_reason: str | None
     initial_capital: Decimal
+    #: Event time of the first and last market data the run played (wall clock is above).
+    event_start: datetime | None = None
+    event_end: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -117,7 +120,7 @@ class Run:
 
 _COLUMNS = (
     "run_id, name, status, parameters, settings_hash, code_version, data_source, started_at, "
-    "planned_end, ended_at, end_reason, initial_capital"
+    "planned_end, ended_at, end_reason, initial_capital, event_start, event_end"
 )
 
 
@@ -178,7 +181,7 @@ class RunRepository:
                 )
             self._conn.execute(
                 f"INSERT INTO runs ({_COLUMNS}) VALUES "
-                "(%s, %s, 'running', %s, %s, %s, %s, %s, %s, NULL, NULL, %s)",
+                "(%s, %s, 'running', %s, %s, %s, %s, %s, %s, NULL, NULL, %s, NULL, NULL)",
                 (
                     run.run_id,
                     run.name,
@@ -225,13 +228,26 @@ class RunRepository:
         """Return every run, newest first."""
         return self._all("SELECT {} FROM runs ORDER BY started_at DESC")
 
-    def finish(self, run_id: str, status: RunStatus, reason: str, at: datetime) -> None:
-        """Record the end of a run (once: a run that already ended keeps its first end)."""
+    def finish(
+        self,
+        run_id: str,
+        status: RunStatus,
+        reason: str,
+        at: datetime,
+        *,
+        event_span: tuple[datetime | None, datetime | None] = (None, None),
+    ) -> None:
+        """Record the end of a run at wall-clock time `at` (once: a run that already ended
+        keeps its first end), and the event time its market data spanned (a resumed run
+        keeps the start of its first epoch)."""
+        first, last = event_span
         with self._conn.transaction():
             self._conn.execute(
-                "UPDATE runs SET status = %s, end_reason = %s, ended_at = GREATEST(%s, started_at)"
+                "UPDATE runs SET status = %s, end_reason = %s, ended_at = GREATEST(%s, started_at),"
+                " event_start = COALESCE(event_start, %s),"
+                " event_end = COALESCE(%s, event_end)"
                 " WHERE run_id = %s AND status = 'running'",
-                (status, reason[:2000], at, run_id),
+                (status, reason[:2000], at, first, last, run_id),
             )
 
     def reopen(self, run_id: str) -> None:
@@ -315,6 +331,7 @@ _NOTES = (
     "epoch",
     "resume_requested",
     "state_as_of",
+    "settings",
 )
 
 
@@ -333,6 +350,8 @@ def _run_of(row: dict[str, Any]) -> Run:
         ended_at=row["ended_at"],
         end_reason=row["end_reason"],
         initial_capital=row["initial_capital"],
+        event_start=row["event_start"],
+        event_end=row["event_end"],
         extra={k: v for k, v in parameters.items() if k in _NOTES},
     )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +56,13 @@ class Preflight:
         self.problems.append(f"{what}: {problem}")
 
 
-def data_source_name(parameters: RunParameters) -> str:
+def data_source_name(parameters: RunParameters, started: datetime) -> str:
     """Return the `source` the run's market events carry."""
     if parameters.source == "synthetic":
-        return f"synthetic-{parameters.seed}"
+        from engine.marketdata.source import SyntheticSource
+
+        start = started.replace(second=0, microsecond=0)
+        return SyntheticSource(parameters.symbols, start, 0, seed=parameters.seed).name
     if parameters.source.startswith("replay:"):
         from engine.marketdata.source import ReplaySource
 
@@ -142,7 +145,7 @@ def register(
     """Record a new run (after a passing preflight)."""
     now = utc_now()
     duration = parse_duration(parameters.duration)
-    realtime = parameters.source == "mexc" or parse_speed(parameters.speed) is not None
+    speed = 1.0 if parameters.source == "mexc" else parse_speed(parameters.speed)
     run = Run(
         run_id=new_run_id(now),
         name=name,
@@ -150,14 +153,30 @@ def register(
         parameters=parameters,
         settings_hash=settings_hash(settings),
         code_version=code_version(),
-        data_source=data_source_name(parameters),
+        data_source=data_source_name(parameters, now),
         started_at=now,
-        planned_end=now + duration if realtime else None,
+        # Wall clock: unknown for a `--speed max` run (it ends at event_start + duration).
+        planned_end=now + duration / speed if speed is not None else None,
         ended_at=None,
         end_reason=None,
         initial_capital=parameters.capital,
     )
-    return RunRepository(conn).create(run)
+    repo = RunRepository(conn)
+    created = repo.create(run)
+    repo.annotate(created.run_id, {"settings": run_settings(settings)})
+    return repo.get(created.run_id)
+
+
+def run_settings(settings: Settings) -> dict[str, Any]:
+    """The settings a run's figures depend on, kept with the run for its report."""
+    return {
+        "execution": settings.execution.model_dump(mode="json"),
+        "risk": settings.risk.model_dump(mode="json"),
+        "strategy": settings.strategy.model_dump(mode="json"),
+        "stale_after_seconds": settings.market.stale_after_seconds,
+        "snapshot_seconds": settings.papertest.snapshot_seconds,
+        "quote_currency": settings.papertest.quote_currency,
+    }
 
 
 def normalise(parameters: RunParameters) -> RunParameters:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from engine.bus.base import Publisher
 from engine.bus.memory import InMemoryBus
 from engine.domain.execution import PaperExecution
+from engine.domain.fill_limits import FillLimits
 from engine.domain.market import MarketData, MarketState
 from engine.domain.portfolio import Portfolio
 from engine.domain.risk import RiskEngine
@@ -95,6 +96,7 @@ def build_pipeline(
     strategy = load_strategy(settings.papertest.strategy, settings.strategy)
     restored = state or RunState()
     execution_market = MarketState()
+    limits = FillLimits(settings.risk, execution_market, capital)
     risk_engine = RiskEngine(settings.risk, stale_after, run_id=run_id, state=restored.risk_state())
     signal = SignalStage(strategy, out("signal"), run_id)
     signal.restore(restored.fills)
@@ -116,9 +118,13 @@ def build_pipeline(
             open_orders=restored.open_orders,
         ),
         execution=ExecutionStage(
-            PaperExecution(settings.execution, execution_market, quote_currency=quote),
+            PaperExecution(
+                settings.execution, execution_market, quote_currency=quote, limits=limits
+            ),
             execution_market,
             out("execution"),
+            limits=limits,
+            restored=again(),
         ),
         portfolio=PortfolioStage(
             _portfolio(capital, quote, restored),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from engine.bus.base import Publisher
@@ -17,9 +18,25 @@ from engine.streams import Stream
 SOURCE = "engine.portfolio"
 
 
+@dataclass
+class Instant:
+    """One moment of event time while it is open: whether live data came in it (not only
+    history), and the fills it had."""
+
+    at: datetime | None = None
+    live: bool = False
+    fills: list[str] = field(default_factory=list)
+
+
 class PortfolioStage:
     """Keep the run's portfolio; snapshot it every interval of event time, after fills, and
-    once more when the run's feed ends (the final snapshot)."""
+    once more when the run's feed ends (the final snapshot).
+
+    Snapshots are taken as of one instant: every market event (and fill) with the same event
+    time is applied before the snapshot of that time, taken when event time moves past it, so
+    every symbol is valued at its price of that same instant. The drawdowns count the equity
+    of whole instants only, never a state halfway through one.
+    """
 
     name: str = "portfolio"
     inputs: tuple[Stream, ...] = (Stream.MARKET_DATA, Stream.ORDER_RESULTS)
@@ -44,6 +61,7 @@ class PortfolioStage:
         self._sequence = last_sequence
         self._seen = SeenEvents()
         self._restored = restored or RestoredRun()
+        self._instant = Instant()
         self.violations = 0
 
     def handle(self, events: Sequence[Event]) -> None:
@@ -53,25 +71,26 @@ class PortfolioStage:
                 continue
             if isinstance(event, MarketData):
                 self._catch_up(self._restored.before(event.ts_event))
+                out += self._enter(event.ts_event)
                 if not is_warmup(event.source):
                     self._raise_floors()
+                    self._instant.live = True
                 self._market.apply(event)
                 price = self._market.mark_price(event.symbol)
                 if price is not None:
-                    self.portfolio.mark(event.symbol, price, event.ts_event)
-                # History (a resumed run's warm-up) marks, never snapshots: the portfolio
-                # already holds what came after it, a snapshot would date that in the past.
-                if not is_warmup(event.source) and self._due(event.ts_event):
-                    out += self._snapshot(event.ts_event, "minute")
+                    self.portfolio.mark(event.symbol, price, event.ts_event, track=False)
                 self._catch_up(self._restored.through(event))
             elif isinstance(event, OrderResultReported) and event.is_fill:
                 self._catch_up(self._restored.before(event.ts_event))
+                out += self._enter(event.ts_event)
                 fill = Fill.from_result(event)
-                if self.portfolio.apply_fill(fill):
-                    out += self._snapshot(event.ts_event, fill.trade_id)
+                if self.portfolio.apply_fill(fill, track=False):
+                    self._instant.fills.append(fill.trade_id)
             elif isinstance(event, FeedEnded):
                 self._catch_up(self._restored.rest())
+                out += self._close_instant()
                 self._raise_floors()
+                self.portfolio.track(event.ts_event)
                 out += self._snapshot(event.ts_event, "final")
         if out:
             self._publisher.publish_many(out)
@@ -79,11 +98,36 @@ class PortfolioStage:
     def on_tick(self, now: datetime) -> None:
         """Snapshots follow event time; nothing to do on a wall-clock tick."""
 
+    def _enter(self, ts: datetime) -> list[Event]:
+        """Move event time to `ts`: close the instant before it (a later one is the same or
+        an earlier time: it belongs to the instant still open)."""
+        if self._instant.at is not None and ts <= self._instant.at:
+            return []
+        out = self._close_instant()
+        self._instant = Instant(ts)
+        return out
+
+    def _close_instant(self) -> list[Event]:
+        """Count the instant's equity; snapshot it when a minute is due or it had fills.
+        History (a resumed run's warm-up) never snapshots: the portfolio already holds what
+        came after it, a snapshot would date that in the past."""
+        instant, self._instant = self._instant, Instant()
+        if instant.at is None:
+            return []
+        self.portfolio.track(instant.at)
+        if not instant.live:
+            return []
+        if self._due(instant.at):
+            return self._snapshot(instant.at, "minute")
+        if instant.fills:
+            return self._snapshot(instant.at, instant.fills[-1])
+        return []
+
     def _catch_up(self, fills: Sequence[Fill]) -> None:
         """Apply a resumed run's stored fills the market has moved past (no snapshot: the
         snapshots of their time are stored already)."""
         for fill in fills:
-            self.portfolio.apply_fill(fill)
+            self.portfolio.apply_fill(fill, track=False)
 
     def _raise_floors(self) -> None:
         floors = self._restored.floors()

@@ -41,7 +41,7 @@ Row = tuple[Any, ...]
 
 #: Columns filled by the database or by `_refresh_orders`, not taken from the event.
 _DERIVED = {
-    "orders": {"status", "filled_quantity", "updated_at", "timestamp"},
+    "orders": {"status", "filled_quantity", "updated_at", "timestamp", "status_reason"},
 }
 #: Snapshot columns whose event field has another name.
 _RENAMED = {
@@ -177,7 +177,8 @@ _TRADES = _Target(schema.TRADES.name, tuple(schema.TRADES.column_names))
 # (accepted < partially_filled < any terminal status), then the newest.
 _REFRESH_ORDERS = """
 UPDATE orders AS o
-   SET status = r.status, filled_quantity = r.filled, reason = COALESCE(r.reason, o.reason),
+   SET status = r.status, filled_quantity = r.filled,
+       status_reason = COALESCE(r.reason, o.status_reason),
        updated_at = now()
   FROM (
         SELECT order_id,

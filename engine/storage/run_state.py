@@ -62,7 +62,8 @@ SELECT positions FROM portfolio_snapshots WHERE run_id = %(run)s AND "timestamp"
 #: what of each had filled by then, in how many fills and results.
 _OPEN_ORDERS = f"""
 SELECT o.order_id, o.event_id, o.signal_id, o.symbol, o.side, o.order_type, o.quantity,
-       o.price, o.expires_at, o.ts_event, o.reason, COALESCE(SUM(r.filled_quantity), 0),
+       o.price, o.expires_at, o.ts_event, o.reason, o.decision_price,
+       COALESCE(SUM(r.filled_quantity), 0),
        COUNT(r.trade_id), COUNT(r.event_id)
   FROM orders o
   LEFT JOIN order_results r ON r.order_id = o.order_id AND r.ts_event < {_BEFORE}
@@ -93,6 +94,7 @@ class StoredOpenOrder:
     expires_at: datetime | None
     ts_event: datetime
     reason: str | None
+    decision_price: Decimal | None
     filled_quantity: Decimal
     fills: int
     results: int

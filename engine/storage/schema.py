@@ -125,6 +125,8 @@ RUNS = Table(
         _time("ended_at", nullable=True),
         _text("end_reason", nullable=True),
         _numeric("initial_capital"),
+        _time("event_start", nullable=True),
+        _time("event_end", nullable=True),
     ),
     event_table=False,
 )
@@ -218,6 +220,8 @@ ORDERS = Table(
         *_tail(),
         _time("updated_at"),
         _time("timestamp"),
+        _numeric("decision_price", nullable=True),
+        _text("status_reason", nullable=True),
     ),
 )
 

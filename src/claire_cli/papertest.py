@@ -13,7 +13,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from claire_cli.context import state
-from claire_cli.output import console, print_json
+from claire_cli.output import console, print_error, print_json
 from engine.errors import PermanentError
 from engine.papertest import service
 from engine.papertest.durations import format_duration
@@ -294,6 +294,11 @@ def list_runs(ctx: typer.Context, json: JsonOption = False) -> None:
     console.print(table)
 
 
+#: `claire papertest report --check` exits with the verdict: 0 GO, 1 NO-GO, 2 INCONCLUSIVE,
+#: and this when no report could be made (no such run, no database).
+CHECK_ERROR = 3
+
+
 @app.command()
 def report(
     ctx: typer.Context,
@@ -302,15 +307,24 @@ def report(
     formats: Annotated[
         str, typer.Option("--format", help="Comma-separated: html,md,json.")
     ] = ",".join(FORMATS),
-    check: Annotated[bool, typer.Option(help="Exit 1 when the verdict is no-go.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            help="Exit with the verdict: 0 GO, 1 NO-GO, 2 INCONCLUSIVE, 3 no report made."
+        ),
+    ] = False,
+    json: JsonOption = False,
 ) -> None:
     """Write the report: HTML (self-contained), Markdown, JSON and PNG charts.
 
     Every figure comes from the database; the report of an ended run is the same each time.
+    The verdict is GO, NO-GO or INCONCLUSIVE (too few round trips or days of data to judge;
+    the criteria are CLAIRE_VERDICT_* settings).
 
     Examples:
       claire papertest report
       claire papertest report pt-20261124-0312 --format html --out ./reports --check
+      claire papertest report --json | jq .verdict
     """
     settings = state(ctx).settings()
     chosen = [f.strip().lower() for f in formats.split(",") if f.strip()]
@@ -319,17 +333,46 @@ def report(
         raise typer.BadParameter(
             f"unknown format {', '.join(unknown)} (choose from html, md, json)"
         )
-    with console.status("computing the report from the database"):
-        service.connect(settings).close()  # servers up, migrations current
-        written = write_report(settings, run_id, out, chosen)
-    for path in written.paths:
-        console.print(f"wrote {path}")
-    for criterion in written.report.verdict:
-        mark = "[green]pass[/]" if criterion.passed else "[red]FAIL[/]"
-        console.print(f"  {mark} {criterion.name}: {criterion.value} (rule {criterion.rule})")
-    console.print(f"verdict: {'GO' if written.report.go else 'NO-GO'}")
-    if check and not written.report.go:
-        raise typer.Exit(1)
+    try:
+        with console.status("computing the report from the database"):
+            service.connect(settings).close()  # servers up, migrations current
+            written = write_report(settings, run_id, out, chosen)
+    except Exception as exc:
+        from claire_cli.app import explain  # the root's one-line errors
+
+        message, hint = explain(exc)
+        if not check or message is None or state(ctx).debug:
+            raise
+        print_error(message, hint)
+        raise typer.Exit(CHECK_ERROR) from None
+    verdict = written.report.verdict
+    if json:
+        print_json(
+            {
+                "run_id": written.report.run.run_id,
+                "verdict": verdict.label,
+                "exit_code": int(verdict.outcome),
+                "reasons": verdict.reasons,
+                "criteria": [vars(c) for c in verdict.criteria],
+                "caveats": written.report.caveats,
+                "files": [str(p) for p in written.paths],
+            }
+        )
+    else:
+        for path in written.paths:
+            console.print(f"wrote {path}")
+        for criterion in verdict.criteria:
+            mark = "[green]pass[/]" if criterion.passed else "[red]FAIL[/]"
+            console.print(
+                f"  {mark} {criterion.name} ({criterion.kind}): {escape(criterion.value)}"
+                f" (rule {escape(criterion.rule)})"
+            )
+        colour = {0: "green", 1: "red", 2: "yellow"}[int(verdict.outcome)]
+        console.print(
+            f"verdict: [{colour}]{verdict.label}[/] — {escape('; '.join(verdict.reasons))}"
+        )
+    if check:
+        raise typer.Exit(int(verdict.outcome))
 
 
 @app.command()

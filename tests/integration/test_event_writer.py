@@ -103,9 +103,9 @@ def test_refused_result_recorded_on_order_and_no_trade(
     with caplog.at_level(logging.INFO, logger="engine.storage.event_writer"):
         writer.write([order("o1"), result])
 
-    status, reason = db.execute("SELECT status, reason FROM orders").fetchone() or ("", "")
+    status, why = db.execute("SELECT status, status_reason FROM orders").fetchone() or ("", "")
     assert status == spelling.lower().replace("canceled", "cancelled")
-    assert reason == "no market price for BTCUSDT"
+    assert why == "no market price for BTCUSDT"
     assert scalar(db, "SELECT COUNT(*) FROM trades") == 0
     assert "skipping" in caplog.text
 
@@ -127,6 +127,20 @@ def test_fill_becomes_trade_with_price_slippage_and_fee(writer: EventWriter, db:
         "USDT",
     )
     assert scalar(db, "SELECT COUNT(*) FROM trades WHERE execution_price <= 0") == 0
+
+
+def test_a_fill_keeps_the_orders_own_reason_and_decision_price(writer: EventWriter, db: Db) -> None:
+    decided = order("o1").model_copy(
+        update={"reason": "approved: entry", "decision_price": Decimal("94990")}
+    )
+    filled = fill("o1", price="95010", reference="95000").model_copy(
+        update={"reason": "taker fill"}
+    )
+    writer.write([decided, filled])
+
+    row = db.execute("SELECT reason, status_reason, decision_price FROM orders").fetchone()
+
+    assert row == ("approved: entry", "taker fill", Decimal("94990"))
 
 
 def test_partial_fills_then_order_filled_with_summed_quantity(writer: EventWriter, db: Db) -> None:

@@ -12,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.domain.execution import EXECUTION_SOURCE, PaperExecution, derived_id
+from engine.domain.fill_limits import FillLimits
+from engine.domain.fills import Fill
 from engine.domain.market import MarketData, MarketState
 from engine.domain.orders import OrderSide, OrderStatus, OrderType
 from engine.events import (
@@ -23,11 +25,12 @@ from engine.events import (
     decode_event,
     encode_event,
 )
-from engine.settings import ExecutionSettings
+from engine.settings import ExecutionSettings, RiskSettings
 
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
 BTC = "BTCUSDT"
 D = Decimal
+CASH = D(100000)
 
 
 def at(ms: int) -> datetime:
@@ -299,6 +302,190 @@ def test_latency_when_only_other_symbols_trade_then_order_keeps_waiting() -> Non
     assert waiting is not None
     assert waiting.fillable_from == at(50)
     assert waiting.remaining_quantity == D("0.1")
+
+
+def bar(
+    close_ms: int,
+    open_: str,
+    close: str,
+    *,
+    volume: str = "100",
+    minutes: int = 1,
+    gap_ms: int = 0,
+) -> Candle:
+    """A candle closing at `close_ms`, opened `minutes` earlier (plus `gap_ms`: MEXC candles
+    close 1 ms before the next opens)."""
+    high, low = max(D(open_), D(close)), min(D(open_), D(close))
+    return Candle(
+        ts_event=at(close_ms),
+        source="replay",
+        symbol=BTC,
+        open_time=at(close_ms) - timedelta(minutes=minutes) + timedelta(milliseconds=gap_ms),
+        close_time=at(close_ms),
+        open=D(open_),
+        high=high,
+        low=low,
+        close=D(close),
+        volume=D(volume),
+        quote_volume=D(volume) * D(close),
+    )
+
+
+MINUTE_MS = 60_000
+
+
+@pytest.mark.parametrize("gap_ms", [0, 1])  # synthetic bars touch, MEXC's leave 1 ms
+def test_latency_when_only_candles_then_fills_at_the_next_candles_open(gap_ms: int) -> None:
+    v = venue(latency_ms=50, slippage_cap_bps="0")
+    v.feed(bar(0, "95000", "95100", gap_ms=gap_ms))  # the strategy decides on this close
+    v.submit(order(ms=0))
+
+    result = only(v.feed(bar(MINUTE_MS, "95120", "96000", gap_ms=gap_ms)))
+
+    assert result.reference_price == D(95120)  # the open, never the close a minute later
+    assert result.execution_price == D(95120)
+    assert result.ts_event == at(MINUTE_MS)  # booked when that candle is known
+    assert result.status is OrderStatus.FILLED
+
+
+def test_latency_when_candles_and_arrival_late_in_the_bar_then_its_close() -> None:
+    v = venue(latency_ms=45_000, slippage_cap_bps="0")
+    v.feed(bar(0, "95000", "95100"))
+    v.submit(order(ms=0))
+
+    result = only(v.feed(bar(MINUTE_MS, "95120", "96000")))
+
+    assert result.reference_price == D(96000)  # 45 s in: the close (15 s away) is nearer
+
+
+def test_latency_when_candles_and_decided_inside_a_bar_then_never_its_earlier_open() -> None:
+    v = venue(latency_ms=50, slippage_cap_bps="0")
+    v.feed(trade(-30_000, "95000"))
+    v.submit(order(ms=-30_000))  # decided on a trade, half-way through the bar below
+
+    result = only(v.feed(bar(0, "94000", "95500")))
+
+    assert result.reference_price == D(95500)  # its open came before the decision
+
+
+def test_latency_when_candles_and_remainder_then_each_later_fill_at_that_bars_open() -> None:
+    v = venue(latency_ms=50, slippage_cap_bps="0", partial_fill_fraction="0.5")
+    v.feed(bar(0, "100", "100", volume="0.5"))
+    v.submit(order(quantity="0.8", ms=0))
+
+    first = only(v.feed(bar(MINUTE_MS, "101", "109", volume="0.5")))  # half of 1.0 recent
+    second = only(v.feed(bar(2 * MINUTE_MS, "102", "108", volume="0.5")))
+
+    assert (first.filled_quantity, first.reference_price) == (D("0.5"), D(101))
+    assert (second.filled_quantity, second.reference_price) == (D("0.3"), D(102))
+
+
+# -- limits at the fill ------------------------------------------------------------------
+
+
+def limited_venue(cash: str = "100000", **limits: str) -> tuple[Venue, FillLimits]:
+    market = MarketState()
+    risk = RiskSettings(**{"max_position": "0.05", "max_exposure": "0.10", **limits})
+    fill_limits = FillLimits(risk, market, D(cash))
+    settings = ExecutionSettings(latency_ms=50, slippage_cap_bps="0")
+    return Venue(PaperExecution(settings, market, limits=fill_limits), market), fill_limits
+
+
+def position_share(result: OrderResultReported, cash: Decimal = CASH) -> Decimal:
+    """The bought position's share of equity right after its fill (valued at the fill)."""
+    assert result.execution_price is not None
+    value = result.filled_quantity * result.execution_price
+    equity = cash - value - result.fee + value
+    return value / equity
+
+
+def test_limits_at_fill_when_price_rose_after_the_decision_then_fill_reduced_rest_cancelled() -> (
+    None
+):
+    v, _ = limited_venue()
+    v.feed(bar(0, "100", "100", volume="1000000"))
+    v.submit(order(quantity="50", ms=0))  # 5,000 at the decision: 5 % of equity
+
+    results = v.feed(bar(MINUTE_MS, "110", "110", volume="1000000"))  # opens 10 % higher
+
+    fill, rest = results
+    assert fill.status is OrderStatus.PARTIALLY_FILLED
+    assert fill.filled_quantity < D(50)
+    assert position_share(fill) <= D("0.05")
+    assert position_share(fill) > D("0.0499")  # as much as the limit lets through
+    assert rest.status is OrderStatus.CANCELLED
+    assert rest.reason is not None
+    assert "limits at the fill" in rest.reason
+    assert "position above 5%" in rest.reason
+    assert v.execution.open_orders() == []
+
+
+def test_limits_at_fill_when_price_fell_then_whole_order_fills() -> None:
+    v, _ = limited_venue()
+    v.feed(bar(0, "100", "100", volume="1000000"))
+    v.submit(order(quantity="50", ms=0))
+
+    fill = only(v.feed(bar(MINUTE_MS, "90", "90", volume="1000000")))
+
+    assert (fill.status, fill.filled_quantity) == (OrderStatus.FILLED, D(50))
+
+
+def test_limits_at_fill_when_exposure_full_then_rejected_with_reason() -> None:
+    v, limits = limited_venue(min_notional="5")
+    v.feed(bar(0, "100", "100", volume="1000000"), trade(1, "10", symbol="ETHUSDT"))
+    limits.apply(
+        Fill("t-eth", "o-eth", "ETHUSDT", OrderSide.BUY, D(1000), D(10), D(0), "USDT", at(1))
+    )  # 10,000 of ETH: the whole 10 % exposure
+    v.submit(order(quantity="10", ms=1))
+
+    result = only(v.feed(bar(MINUTE_MS, "100", "100", volume="1000000")))
+
+    assert result.status is OrderStatus.REJECTED
+    assert result.reason is not None
+    assert "exposure above 10%" in result.reason
+
+
+def test_limits_at_fill_when_sell_then_never_limited() -> None:
+    v, limits = limited_venue()
+    v.feed(bar(0, "100", "100", volume="1000000"))
+    limits.apply(Fill("t1", "o0", BTC, OrderSide.BUY, D(500), D(100), D(0), "USDT", at(0)))
+    v.submit(order(side="sell", quantity="500", ms=0))  # 50 % of equity held: sell it all
+
+    result = only(v.feed(bar(MINUTE_MS, "150", "150", volume="1000000")))
+
+    assert (result.status, result.filled_quantity) == (OrderStatus.FILLED, D(500))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    decided=st.integers(min_value=50, max_value=200),
+    opened=st.integers(min_value=50, max_value=200),
+    held=st.integers(min_value=0, max_value=60),
+    fee=st.sampled_from(["0", "0.0005", "0.01"]),
+)
+def test_limits_at_fill_property_no_fill_leaves_position_or_exposure_above_the_limit(
+    decided: int, opened: int, held: int, fee: str
+) -> None:
+    market = MarketState()
+    limits = FillLimits(RiskSettings(), market, D(100000))
+    settings_ = ExecutionSettings(latency_ms=50, taker_fee=fee, slippage_base_bps="3")
+    v = Venue(PaperExecution(settings_, market, limits=limits), market)
+    v.feed(bar(0, str(decided), str(decided)))
+    if held:
+        limits.apply(Fill("t0", "o0", BTC, OrderSide.BUY, D(held), D(decided), D(0), "USDT", at(0)))
+    v.submit(order(quantity=str(D(5000) / D(decided)), ms=0))
+
+    results = v.feed(bar(MINUTE_MS, str(opened), str(opened)))
+
+    cash = D(100000) - D(held) * D(decided)
+    for result in results:
+        if result.is_fill:
+            assert result.execution_price is not None
+            cash -= result.filled_quantity * result.execution_price + result.fee
+            value = (D(held) + result.filled_quantity) * result.execution_price
+            equity = cash + value
+            assert value <= D("0.05") * equity
+            assert value <= D("0.10") * equity
 
 
 # -- partial fills ---------------------------------------------------------------------

@@ -88,6 +88,7 @@ def test_apply_fill_when_losing_round_trip_with_fees_then_loss_includes_fees() -
 def test_apply_fill_when_partial_close_then_average_kept_and_rest_marked() -> None:
     portfolio = Portfolio(CAPITAL)
     portfolio.apply_fill(buy("1", "100", fee="0.05", at=at(9)))
+    portfolio.mark("BTCUSDT", Decimal(120), at(10))
 
     portfolio.apply_fill(sell("0.25", "120", fee="0.015", at=at(10)))
 
@@ -96,8 +97,35 @@ def test_apply_fill_when_partial_close_then_average_kept_and_rest_marked() -> No
     assert position.average_price == Decimal(100)
     assert portfolio.quantity("BTCUSDT") == Decimal("0.75")
     assert portfolio.realized_pnl == Decimal(5) - Decimal("0.05") - Decimal("0.015")
-    assert portfolio.unrealized_pnl == Decimal(15)  # marked at the last fill: 120
+    assert portfolio.unrealized_pnl == Decimal(15)  # marked at the market: 120
     assert_identity(portfolio)
+
+
+def test_apply_fill_when_slipped_price_then_position_stays_at_the_market_mark() -> None:
+    portfolio = Portfolio(CAPITAL)
+    portfolio.mark("BTCUSDT", Decimal(100), at(9))
+
+    portfolio.apply_fill(buy("1", "100.5", fee="0.05", at=at(9)))  # 0.5 slippage, 0.05 fee
+
+    assert portfolio.mark_price("BTCUSDT") == Decimal(100)
+    assert portfolio.equity == CAPITAL - Decimal("0.55")  # the cost shows at once
+    assert portfolio.max_drawdown > 0
+    assert_identity(portfolio)
+
+
+def test_track_when_updates_untracked_then_only_the_tracked_instant_counts() -> None:
+    portfolio = Portfolio(CAPITAL)
+    portfolio.apply_fill(buy("1", "1000", fee="0", at=at(9)))
+    portfolio.mark("BTCUSDT", Decimal(1000), at(9))
+
+    portfolio.mark("BTCUSDT", Decimal(500), at(10), track=False)  # a passing state
+    portfolio.mark("BTCUSDT", Decimal(1000), at(10), track=False)
+    portfolio.track(at(10))
+
+    assert portfolio.max_drawdown == 0
+    portfolio.mark("BTCUSDT", Decimal(900), at(11), track=False)
+    portfolio.track(at(11))
+    assert portfolio.max_drawdown == Decimal(100) / CAPITAL
 
 
 def test_apply_fill_when_duplicate_trade_id_then_ignored_and_cash_unchanged() -> None:

@@ -61,6 +61,8 @@ class _Verdict:
     detail: str
     #: Base units to trade; set exactly when the verdict approves.
     quantity: Decimal | None = None
+    #: The price the order would pay now (ask to buy, bid to sell, else last), when approved.
+    price: Decimal | None = None
 
 
 class RiskEngine:
@@ -205,7 +207,7 @@ class RiskEngine:
             f"buy {amount(quantity)} {symbol} at ~{amount(price)} = {amount(notional)} "
             f"(room: position {amount(position_room)}, exposure {amount(exposure_room)})"
         )
-        return _Verdict(RiskReason.APPROVED, detail, quantity)
+        return _Verdict(RiskReason.APPROVED, detail, quantity, price)
 
     def _room_denial(
         self, symbol: str, held_value: Decimal, position_room: Decimal, exposure_room: Decimal
@@ -231,10 +233,11 @@ class RiskEngine:
         held = portfolio.quantity(symbol)
         if held < SMALLEST_AMOUNT:
             return _Verdict(RiskReason.NOTHING_TO_SELL, f"no {symbol} held: nothing to sell")
-        if market.reference_price(symbol, OrderSide.SELL) is None:
+        price = market.reference_price(symbol, OrderSide.SELL)
+        if price is None:
             return _Verdict(RiskReason.NO_MARKET_PRICE, f"no market price known for {symbol}")
         detail = f"sell all {amount(held)} {symbol} (exits are never blocked by limits)"
-        return _Verdict(RiskReason.APPROVED_EXIT, detail, held)
+        return _Verdict(RiskReason.APPROVED_EXIT, detail, held, price)
 
     def _outcome(
         self,
@@ -272,6 +275,7 @@ class RiskEngine:
             order_type=OrderType.MARKET,
             quantity=verdict.quantity,
             reason=verdict.detail[:_MAX_TEXT],
+            decision_price=verdict.price,
         )
         return RiskOutcome(decision, order, alerts)
 

@@ -1,37 +1,47 @@
-"""Assemble a run's report from the database: figures, verdict, charts."""
+"""Assemble a run's report from the database: figures, verdict, assumptions, charts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import psycopg
 
+from engine.papertest.durations import parse_duration
 from engine.papertest.report import charts
-from engine.papertest.report.data import RunData, load_run_data
-from engine.papertest.report.metrics import (
-    ExecutionStats,
-    Performance,
-    TradeStats,
-    buy_and_hold,
-    execution_stats,
-    performance,
-    trade_stats,
+from engine.papertest.report.assumptions import (
+    Assumptions,
+    CaveatFacts,
+    RunSettings,
+    assumptions,
+    caveats,
+    run_settings,
 )
+from engine.papertest.report.costs import ExecutionStats, execution_stats
+from engine.papertest.report.data import RunData, load_run_data
+from engine.papertest.report.exposure import ExposureStats, exposure_stats
+from engine.papertest.report.metrics import BuyAndHold, buy_and_hold
+from engine.papertest.report.returns import Performance, bootstrap, performance
+from engine.papertest.report.trading import TradeStats, trade_stats
+from engine.papertest.report.verdict import Criterion, Verdict, judge
 from engine.papertest.runs import Run
-from engine.settings import VerdictSettings
+from engine.settings import ReportSettings, Settings, VerdictSettings
+
+__all__ = ["Criterion", "Provenance", "Report", "build_report"]
 
 
 @dataclass(frozen=True)
-class Criterion:
-    """One go/no-go criterion and whether the run met it."""
+class Provenance:
+    """When the run ran, in both clocks."""
 
-    name: str
-    rule: str
-    value: str
-    passed: bool
+    started_at: datetime  # wall clock
+    ended_at: datetime | None  # wall clock
+    event_start: datetime | None  # first market data (a candle's open time, or a tick)
+    event_end: datetime | None  # last market event
+    planned_event_end: datetime | None  # event_start + duration
+    covered: timedelta
 
 
 @dataclass
@@ -42,16 +52,25 @@ class Report:
     performance: Performance
     trades: TradeStats
     execution: ExecutionStats
+    exposure: ExposureStats
     system: dict[str, Any]
-    verdict: list[Criterion]
+    verdict: Verdict
     alerts: list[dict[str, Any]]
     gaps: list[dict[str, Any]]
-    benchmark_return: Decimal | None
+    benchmark: BuyAndHold
+    provenance: Provenance
+    settings: RunSettings
+    assumptions: Assumptions
+    caveats: list[str]
     charts: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def go(self) -> bool:
-        return all(c.passed for c in self.verdict)
+        return self.verdict.go
+
+    @property
+    def benchmark_return(self) -> Decimal | None:
+        return self.benchmark.total_return
 
 
 def build_report(
@@ -59,63 +78,99 @@ def build_report(
     run: Run,
     verdict: VerdictSettings,
     until: datetime | None = None,
+    *,
+    report_settings: ReportSettings | None = None,
+    current: Settings | None = None,
 ) -> Report:
     """Compute every figure of `run` from the database (up to event time `until`, when given)
-    and draw its charts."""
+    and draw its charts. `current` stands in for settings the run did not record."""
+    rules = report_settings or ReportSettings()
     data = load_run_data(conn, run, until)
-    perf = performance(data.curve, run.initial_capital)
-    trades = trade_stats(data.fills, perf.elapsed)
-    benchmark = buy_and_hold(data.closes, run.initial_capital, [p.ts for p in data.curve])
-    held = [v for v in benchmark if v is not None]
+    recorded = run_settings(run, current or Settings())
+    event_end = (
+        run.event_end if until is None or run.event_end is None else min(run.event_end, until)
+    )
+    perf = performance(
+        data.curve,
+        run.initial_capital,
+        event_start=run.event_start,
+        event_end=event_end,
+        annualise_min_days=rules.annualise_min_days,
+    )
+    trades = trade_stats(data.fills, perf.elapsed, data.final, run.initial_capital)
+    perf.bootstrap = bootstrap(
+        run.run_id,
+        [t.pnl for t in trades.trips],
+        perf.daily,
+        perf.total_return,
+        rules.bootstrap_resamples,
+    )
+    execution = execution_stats(data.fills, data.orders, data.rejections)
+    exposure = exposure_stats(
+        data.curve,
+        recorded.fraction("risk", "max_exposure"),
+        recorded.fraction("risk", "max_position"),
+    )
+    benchmark = buy_and_hold(
+        data.opens, data.closes, run.initial_capital, [p.ts for p in data.curve]
+    )
+    system = _system(data)
     report = Report(
         run=run,
         performance=perf,
         trades=trades,
-        execution=execution_stats(data.fills, data.order_statuses, data.rejections),
-        system=_system(data),
+        execution=execution,
+        exposure=exposure,
+        system=system,
         verdict=judge(perf, trades, verdict),
         alerts=data.alerts,
         gaps=data.gaps,
-        benchmark_return=(held[-1] / run.initial_capital - 1) if held else None,
+        benchmark=benchmark,
+        provenance=_provenance(run, perf.elapsed, event_end),
+        settings=recorded,
+        assumptions=assumptions(run, recorded),
+        caveats=caveats(run, _facts(perf, trades, execution, system, recorded), verdict),
     )
     if data.curve:
         report.charts = {
-            "equity": charts.equity_chart(data.curve, benchmark, data.fills),
+            "equity": charts.equity_chart(data.curve, benchmark, data.fills, run.initial_capital),
             "drawdown": charts.drawdown_chart(data.curve, run.initial_capital),
-            "exposure": charts.exposure_chart(data.curve),
+            "exposure": charts.exposure_chart(
+                data.curve, exposure.max_exposure_limit, exposure.max_position_limit
+            ),
         }
     return report
 
 
-def judge(perf: Performance, trades: TradeStats, rules: VerdictSettings) -> list[Criterion]:
-    """Mark each configured go/no-go criterion pass or fail."""
-    sharpe = perf.sharpe
-    return [
-        Criterion(
-            "max drawdown",
-            f"<= {rules.max_drawdown * 100:.2f} %",
-            f"{perf.max_drawdown * 100:.2f} %",
-            perf.max_drawdown <= rules.max_drawdown,
-        ),
-        Criterion(
-            "round trips",
-            f">= {rules.min_round_trips}",
-            str(trades.round_trips),
-            trades.round_trips >= rules.min_round_trips,
-        ),
-        Criterion(
-            "Sharpe",
-            f">= {rules.min_sharpe}",
-            f"{sharpe:.2f}" if sharpe is not None else "n/a",
-            sharpe is not None and sharpe >= rules.min_sharpe,
-        ),
-        Criterion(
-            "total return",
-            f">= {rules.min_return * 100:.2f} %",
-            f"{perf.total_return * 100:.2f} %",
-            perf.total_return >= rules.min_return,
-        ),
-    ]
+def _provenance(run: Run, covered: timedelta, event_end: datetime | None) -> Provenance:
+    planned = (
+        run.event_start + parse_duration(run.parameters.duration)
+        if run.event_start is not None
+        else None
+    )
+    return Provenance(run.started_at, run.ended_at, run.event_start, event_end, planned, covered)
+
+
+def _facts(
+    perf: Performance,
+    trades: TradeStats,
+    execution: ExecutionStats,
+    system: dict[str, Any],
+    recorded: RunSettings,
+) -> CaveatFacts:
+    return CaveatFacts(
+        round_trips=trades.round_trips,
+        covered=perf.elapsed,
+        partial_days=[d.isoformat() for d in perf.partial_days],
+        gaps=int(system["data_gaps"]),
+        missing_minutes=int(system["missing_minutes"]),
+        restarts=int(system["restarts"]),
+        downtime_seconds=float(system["downtime_seconds"]),
+        epochs=int(system["epochs"]),
+        without_decision_price=execution.costs.without_decision_price if execution.costs else 0,
+        reconciled=None if trades.reconciliation is None else trades.reconciliation.reconciled,
+        settings_recorded=recorded.recorded,
+    )
 
 
 def _system(data: RunData) -> dict[str, Any]:
@@ -135,6 +190,7 @@ def _system(data: RunData) -> dict[str, Any]:
         "missing_minutes": sum(int(g["missing"]) for g in data.gaps),
         "downtime_seconds": downtime,
         "errors": sum(1 for a in data.alerts if a["level"] == "critical"),
-        "stages": stats.get("stages", {}),
-        "restarts": stats.get("restarts", 0),
+        "stages": dict(stats.get("stages") or {}),
+        "restarts": int(stats.get("restarts") or 0),
+        "epochs": int(data.run.extra.get("epoch") or 1),
     }

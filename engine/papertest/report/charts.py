@@ -1,14 +1,13 @@
-"""The report's charts as PNG bytes: equity against buy and hold, drawdown, exposure.
+"""The report's charts as PNG bytes: returns against buy and hold, drawdown, exposure.
 
 Rendered with matplotlib's Agg backend (no display needed) and no timestamp in the file,
-so the same run always gives the same bytes.
+so the same run always gives the same bytes. Floats here only place pixels.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,9 +20,13 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from engine.papertest.report.metrics import EquityPoint, FillRow
+from engine.papertest.report.exposure import position_share
+from engine.papertest.report.metrics import BuyAndHold, EquityPoint, FillRow
 
 _STYLE: Any = {"figure.figsize": (10, 3.6), "figure.dpi": 100, "axes.grid": True, "grid.alpha": 0.3}
+STRATEGY = "#1f77b4"
+HELD = "#7f7f7f"
+BUY, SELL = "#2ca02c", "#d62728"
 
 
 def _png(figure: Figure) -> bytes:
@@ -33,34 +36,80 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def _dates(axes: Axes) -> None:
+    locator: Any = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+
+
 def _axes(title: str) -> tuple[Figure, Axes]:
     with plt.rc_context(_STYLE):
         figure, axes = plt.subplots()
     axes.set_title(title, loc="left", fontsize=11)
-    locator: Any = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
-    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    _dates(axes)
     return figure, axes
+
+
+def _percent_from(value: Decimal, start: Decimal) -> float:
+    return float((value / start - 1) * 100)
+
+
+def _align_zero(left: Axes, right: Axes) -> None:
+    """Put 0 % at the same height on both axes (each keeps its own scale)."""
+    limits = [(min(lo, 0.0), max(hi, 0.0)) for lo, hi in (left.get_ylim(), right.get_ylim())]
+    if any(hi <= lo for lo, hi in limits):
+        return
+    zero = max(-lo / (hi - lo) for lo, hi in limits)  # how high 0 sits, 0..1
+    if zero >= 0.98:
+        return
+    for axes, (lo, hi) in zip((left, right), limits, strict=True):
+        axes.set_ylim(min(lo, -zero * hi / (1 - zero)), hi)
 
 
 def equity_chart(
     curve: Sequence[EquityPoint],
-    benchmark: Sequence[Decimal | None],
+    benchmark: BuyAndHold,
     fills: Sequence[FillRow],
+    initial_capital: Decimal,
 ) -> bytes:
-    """Equity, buy and hold of the same symbols, and a marker at every fill."""
-    figure, axes = _axes("Equity vs buy and hold")
+    """The strategy's return from the start (left axis) and buy and hold's (right axis,
+    its own scale, so a small strategy move stays legible), fills on a strip below."""
+    with plt.rc_context({**_STYLE, "figure.figsize": (10, 4.4)}):
+        figure, (axes, strip) = plt.subplots(
+            2, 1, sharex=True, gridspec_kw={"height_ratios": [6, 1], "hspace": 0.08}
+        )
+    axes.set_title("Return from the start: strategy vs buy and hold", loc="left", fontsize=11)
     times: list[Any] = [p.ts for p in curve]
-    axes.plot(times, [float(p.equity) for p in curve], label="strategy", color="#1f77b4")
-    held: list[Any] = [t for t, v in zip(times, benchmark, strict=True) if v is not None]
+    strategy = [_percent_from(p.equity, initial_capital) for p in curve]
+    axes.plot(times, strategy, color=STRATEGY, linewidth=1.6, label="strategy", zorder=3)
+    axes.axhline(0, color="#444444", linewidth=0.6)
+    axes.set_ylabel("strategy, % from start", color=STRATEGY)
+    held = [(t, v) for t, v in zip(times, benchmark.values, strict=True) if v is not None]
     if held:
-        values = [float(v) for v in benchmark if v is not None]
-        axes.plot(held, values, label="buy and hold", color="#999999", linestyle="--")
-    for side, marker, colour in (("buy", "^", "#2ca02c"), ("sell", "v", "#d62728")):
+        other = axes.twinx()
+        other.plot(
+            [t for t, _ in held],
+            [_percent_from(v, initial_capital) for _, v in held],
+            color=HELD,
+            linestyle="--",
+            linewidth=1.0,
+            label="buy and hold (right axis)",
+        )
+        other.set_ylabel("buy and hold, % from start", color=HELD)
+        other.grid(False)
+        _align_zero(axes, other)
+        axes.set_zorder(other.get_zorder() + 1)
+        axes.patch.set_visible(False)
+        axes.legend(
+            handles=[*axes.get_lines()[:1], *other.get_lines()], loc="upper left", fontsize=8
+        )
+    for side, marker, colour, row in (("buy", "^", BUY, 1.0), ("sell", "v", SELL, 0.0)):
         xs: list[Any] = [f.ts for f in fills if f.side == side]
-        ys = [float(_equity_at(curve, at)) for at in xs]
         if xs:
-            axes.scatter(xs, ys, marker=marker, color=colour, s=28, label=side)
-    axes.legend(loc="best", fontsize=8)
+            strip.scatter(xs, [row] * len(xs), marker=marker, color=colour, s=10, alpha=0.35)
+    strip.set_yticks([0.0, 1.0], ["sells", "buys"], fontsize=8)
+    strip.set_ylim(-0.6, 1.6)
+    _dates(strip)
     return _png(figure)
 
 
@@ -79,26 +128,43 @@ def drawdown_chart(curve: Sequence[EquityPoint], initial_capital: Decimal) -> by
     return _png(figure)
 
 
-def exposure_chart(curve: Sequence[EquityPoint]) -> bytes:
-    """Exposure as a percentage of equity over time."""
-    figure, axes = _axes("Exposure")
+def exposure_chart(
+    curve: Sequence[EquityPoint], max_exposure: Decimal, max_position: Decimal
+) -> bytes:
+    """Exposure and the largest single position as a share of equity, with their limits."""
+    figure, axes = _axes("Exposure and largest position, % of equity")
     times: list[Any] = [p.ts for p in curve]
     axes.fill_between(
         times,
         [float(p.exposure_pct * 100) for p in curve],
         0,
-        color="#1f77b4",
+        color=STRATEGY,
         alpha=0.3,
         step="post",
+        label="exposure",
+    )
+    axes.step(
+        times,
+        [float(position_share(p) * 100) for p in curve],
+        where="post",
+        color="#9467bd",
+        linewidth=0.8,
+        label="largest position",
+    )
+    axes.axhline(
+        float(max_exposure * 100),
+        color=STRATEGY,
+        linestyle="--",
+        linewidth=1.0,
+        label=f"exposure limit {max_exposure * 100:.4g} %",
+    )
+    axes.axhline(
+        float(max_position * 100),
+        color="#9467bd",
+        linestyle=":",
+        linewidth=1.0,
+        label=f"position limit {max_position * 100:.4g} %",
     )
     axes.set_ylabel("% of equity")
+    axes.legend(loc="upper left", fontsize=8)
     return _png(figure)
-
-
-def _equity_at(curve: Sequence[EquityPoint], at: datetime) -> Decimal:
-    value = curve[0].equity if curve else Decimal(0)
-    for point in curve:
-        if point.ts > at:
-            break
-        value = point.equity
-    return value

@@ -1,16 +1,22 @@
-"""Read what a report needs of one run from the database, as plain rows."""
+"""Read what a report needs of one run from the database, as plain rows.
+
+One query per table, whatever the run's length (no query per snapshot or per order); rows
+become the report's row types here and nowhere else.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import psycopg
 
-from engine.papertest.report.metrics import EquityPoint, FillRow
+from engine.papertest.report.costs import OrderRow
+from engine.papertest.report.metrics import ZERO, EquityPoint, FillRow, exact
+from engine.papertest.report.trading import FinalSnapshot, PositionRow
 from engine.papertest.runs import Run
 
 
@@ -20,59 +26,80 @@ class RunData:
 
     run: Run
     curve: list[EquityPoint]
+    final: FinalSnapshot | None
     fills: list[FillRow]
-    order_statuses: list[str]
+    orders: list[OrderRow]
     rejections: list[str]
     alerts: list[dict[str, Any]]
     gaps: list[dict[str, Any]]
     dead_letters: int
     counts: dict[str, int]
-    #: symbol -> [(close time, close)], the market the run saw (for buy and hold).
+    #: symbol -> (open time, open) of the first candle of the run (for buy and hold).
+    opens: dict[str, tuple[datetime, Decimal]] = field(default_factory=dict)
+    #: symbol -> [(close time, close)], the market the run saw.
     closes: dict[str, list[tuple[datetime, Decimal]]] = field(default_factory=dict)
 
+    @property
+    def order_statuses(self) -> list[str]:
+        return [o.status for o in self.orders]
 
-_CURVE = """
-SELECT "timestamp", equity, cash, exposure_pct FROM portfolio_snapshots
- WHERE run_id = %s AND (%s::timestamptz IS NULL OR "timestamp" <= %s) ORDER BY "timestamp", sequence
+
+_UNTIL = '(%(until)s::timestamptz IS NULL OR "timestamp" <= %(until)s)'
+_CURVE = f"""
+SELECT "timestamp", equity, cash, exposure_pct, positions FROM portfolio_snapshots
+ WHERE run_id = %(run)s AND {_UNTIL} ORDER BY "timestamp", sequence
 """
-_FILLS = """
-SELECT "timestamp", symbol, side, quantity, execution_price, fees, slippage_bps, order_id
-  FROM trades WHERE run_id = %s AND (%s::timestamptz IS NULL OR "timestamp" <= %s)
- ORDER BY "timestamp", trade_id
+_FINAL = f"""
+SELECT "timestamp", equity, cash, realized_pnl, unrealized_pnl, positions
+  FROM portfolio_snapshots WHERE run_id = %(run)s AND {_UNTIL}
+ ORDER BY "timestamp" DESC, sequence DESC LIMIT 1
+"""
+_FILLS = f"""
+SELECT "timestamp", symbol, side, quantity, execution_price, fees, slippage_bps, order_id,
+       reference_price, trade_id
+  FROM trades WHERE run_id = %(run)s AND {_UNTIL} ORDER BY "timestamp", trade_id
 """
 _ORDERS = """
-SELECT status FROM orders WHERE run_id = %s AND (%s::timestamptz IS NULL OR ts_event <= %s)
- ORDER BY order_id
+SELECT order_id, symbol, side, order_type, quantity, filled_quantity, status, reason,
+       status_reason, decision_price, ts_event
+  FROM orders WHERE run_id = %(run)s AND (%(until)s::timestamptz IS NULL OR ts_event <= %(until)s)
+ ORDER BY ts_event, order_id
 """
 _REJECTIONS = """
 SELECT COALESCE(reason, 'no reason given') FROM order_results
- WHERE run_id = %s AND (%s::timestamptz IS NULL OR ts_event <= %s) AND status = 'rejected'
+ WHERE run_id = %(run)s AND (%(until)s::timestamptz IS NULL OR ts_event <= %(until)s)
+   AND status = 'rejected'
  ORDER BY event_id
 """
 _DENIALS = """
 SELECT reason_code FROM risk_decisions
- WHERE run_id = %s AND (%s::timestamptz IS NULL OR ts_event <= %s) AND NOT approved
+ WHERE run_id = %(run)s AND (%(until)s::timestamptz IS NULL OR ts_event <= %(until)s)
+   AND NOT approved
  ORDER BY event_id
 """
 _ALERTS = """
 SELECT ts_event, level, code, message, cleared, symbol FROM alerts
- WHERE run_id = %s AND (%s::timestamptz IS NULL OR ts_event <= %s) ORDER BY ts_event, event_id
+ WHERE run_id = %(run)s AND (%(until)s::timestamptz IS NULL OR ts_event <= %(until)s)
+ ORDER BY ts_event, event_id
 """
 _GAPS = """
 SELECT symbol, cause, gap_start, gap_end, missing, backfilled, detail FROM market_gaps
- WHERE run_id = %s AND (%s::timestamptz IS NULL OR gap_start <= %s) ORDER BY gap_start, symbol
+ WHERE run_id = %(run)s AND (%(until)s::timestamptz IS NULL OR gap_start <= %(until)s)
+ ORDER BY gap_start, symbol
 """
-_CLOSES = """
-SELECT symbol, close_time, close FROM candles
- WHERE symbol = ANY(%s) AND close_time BETWEEN %s AND %s AND (source = %s OR source LIKE %s)
- ORDER BY close_time, symbol
+_CANDLES = """
+SELECT symbol, open_time, close_time, open, close FROM candles
+ WHERE symbol = ANY(%(symbols)s) AND open_time >= %(open_from)s
+   AND close_time >= %(close_from)s AND close_time <= %(end)s
+   AND (source = %(source)s OR source LIKE %(like)s)
+ ORDER BY close_time, symbol, open_time
 """
 _COUNTS = """
 SELECT (SELECT COUNT(*) FROM signals WHERE run_id = %(run)s),
        (SELECT COUNT(*) FROM risk_decisions WHERE run_id = %(run)s),
        (SELECT COUNT(*) FROM risk_decisions WHERE run_id = %(run)s AND NOT approved),
        (SELECT COUNT(*) FROM portfolio_snapshots WHERE run_id = %(run)s),
-       (SELECT COUNT(*) FROM candles WHERE close_time BETWEEN %(start)s AND %(end)s
+       (SELECT COUNT(*) FROM candles WHERE close_time BETWEEN %(close_from)s AND %(end)s
            AND (source = %(source)s OR source LIKE %(like)s))
 """
 
@@ -80,31 +107,22 @@ SELECT (SELECT COUNT(*) FROM signals WHERE run_id = %(run)s),
 def load_run_data(
     conn: psycopg.Connection[Any], run: Run, until: datetime | None = None
 ) -> RunData:
-    """Read the run's snapshots, fills, orders, alerts, gaps and market closes (those up to
+    """Read the run's snapshots, fills, orders, alerts, gaps and market candles (those up to
     event time `until`, when given)."""
-    run_id = run.run_id
-    bound = (run_id, until, until)
-    curve = [EquityPoint(*row) for row in conn.execute(_CURVE, bound).fetchall()]
-    start = curve[0].ts if curve else run.started_at
-    end = curve[-1].ts if curve else (run.ended_at or run.started_at)
-    source = run.data_source or ""
-    like = source.replace("%", "") + ".%"
-    fills = [FillRow(*row) for row in conn.execute(_FILLS, bound).fetchall()]
-    rejections = [r[0] for r in conn.execute(_REJECTIONS, bound).fetchall()]
-    denials = [f"denied: {r[0]}" for r in conn.execute(_DENIALS, bound).fetchall()]
-    counted = conn.execute(
-        _COUNTS, {"run": run_id, "start": start, "end": end, "source": source, "like": like}
-    ).fetchone() or (0, 0, 0, 0, 0)
-    closes: dict[str, list[tuple[datetime, Decimal]]] = defaultdict(list)
-    symbols = list(run.parameters.symbols)
-    for symbol, at, close in conn.execute(_CLOSES, (symbols, start, end, source, like)):
-        closes[symbol].append((at, close))
+    bound = {"run": run.run_id, "until": until}
+    curve = [_point(*row) for row in conn.execute(_CURVE, bound).fetchall()]
+    final_row = conn.execute(_FINAL, bound).fetchone()
+    window = _window(run, curve, until)
+    counted = conn.execute(_COUNTS, {**bound, **window}).fetchone() or (0, 0, 0, 0, 0)
+    opens, closes = _candles(conn, run, window)
     return RunData(
         run=run,
         curve=curve,
-        fills=fills,
-        order_statuses=[r[0] for r in conn.execute(_ORDERS, bound).fetchall()],
-        rejections=rejections + denials,
+        final=None if final_row is None else _final(final_row),
+        fills=[FillRow(*row) for row in conn.execute(_FILLS, bound).fetchall()],
+        orders=[OrderRow(*row) for row in conn.execute(_ORDERS, bound).fetchall()],
+        rejections=[r[0] for r in conn.execute(_REJECTIONS, bound).fetchall()]
+        + [f"denied: {r[0]}" for r in conn.execute(_DENIALS, bound).fetchall()],
         alerts=_dicts(conn, _ALERTS, bound),
         gaps=_dicts(conn, _GAPS, bound),
         dead_letters=_dead_letters(conn, run),
@@ -115,12 +133,77 @@ def load_run_data(
                 strict=True,
             )
         ),
-        closes=dict(closes),
+        opens=opens,
+        closes=closes,
+    )
+
+
+def _window(run: Run, curve: list[EquityPoint], until: datetime | None) -> dict[str, Any]:
+    """The event time of the market the run saw: from its first candle's open (event_start;
+    for a run that did not record it, the candle that closed at the first snapshot) to its
+    last market event (event_end, else the last snapshot)."""
+    first = curve[0].ts if curve else run.started_at
+    end = run.event_end or (curve[-1].ts if curve else run.ended_at or run.started_at)
+    if until is not None:
+        end = min(end, until)
+    source = run.data_source or ""
+    return {
+        "open_from": run.event_start or first - timedelta(days=1),
+        "close_from": run.event_start or first,
+        "end": end,
+        "source": source,
+        "like": source.replace("%", "").replace("_", "\\_") + ".%",
+    }
+
+
+def _candles(
+    conn: psycopg.Connection[Any], run: Run, window: dict[str, Any]
+) -> tuple[dict[str, tuple[datetime, Decimal]], dict[str, list[tuple[datetime, Decimal]]]]:
+    opens: dict[str, tuple[datetime, Decimal]] = {}
+    closes: dict[str, list[tuple[datetime, Decimal]]] = defaultdict(list)
+    query = {**window, "symbols": list(run.parameters.symbols)}
+    for symbol, opened, closed, open_, close in conn.execute(_CANDLES, query):
+        if symbol not in opens or opened < opens[symbol][0]:
+            opens[symbol] = (opened, open_)
+        closes[symbol].append((closed, close))
+    return opens, dict(closes)
+
+
+@exact
+def _point(
+    at: datetime, equity: Decimal, cash: Decimal, exposure: Decimal, positions: Any
+) -> EquityPoint:
+    largest = ZERO
+    for position in positions or ():
+        mark = position.get("market_price") or position["average_price"]
+        largest = max(largest, Decimal(str(position["quantity"])) * Decimal(str(mark)))
+    return EquityPoint(at, equity, cash, exposure, largest)
+
+
+def _final(row: tuple[Any, ...]) -> FinalSnapshot:
+    at, equity, cash, realized, unrealized, positions = row
+    return FinalSnapshot(
+        at, equity, cash, realized, unrealized, tuple(_position(p) for p in positions or ())
+    )
+
+
+def _position(data: dict[str, Any]) -> PositionRow:
+    def amount(name: str) -> Decimal:
+        return Decimal(str(data.get(name) or 0))
+
+    market = data.get("market_price")
+    return PositionRow(
+        symbol=str(data["symbol"]),
+        quantity=amount("quantity"),
+        average_price=amount("average_price"),
+        market_price=None if market in (None, "") else Decimal(str(market)),
+        realized_pnl=amount("realized_pnl"),
+        unrealized_pnl=amount("unrealized_pnl"),
     )
 
 
 def _dicts(
-    conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...]
+    conn: psycopg.Connection[Any], query: str, params: dict[str, Any]
 ) -> list[dict[str, Any]]:
     with conn.cursor() as cur:
         cur.execute(query.encode(), params)

@@ -39,7 +39,9 @@ def write_report(
     conninfo = endpoints(settings).database_conninfo
     with psycopg.connect(conninfo, autocommit=True) as conn:
         run = RunRepository(conn).get(run_id)
-        report = build_report(conn, run, settings.verdict)
+        report = build_report(
+            conn, run, settings.verdict, report_settings=settings.report, current=settings
+        )
     directory = out_dir or report_dir(settings, run.run_id)
     directory.mkdir(parents=True, exist_ok=True)
     return WrittenReport(report, write_files(report, directory, formats))
