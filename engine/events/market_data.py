@@ -154,6 +154,8 @@ class MarketDataGap(EventEnvelope):
 
 
 FeedEndReason = Literal["planned_end", "exhausted", "stopped", "halted"]
+#: The source of a run's `FeedEnded`: the feed itself.
+FEED_SOURCE = "engine.feed"
 
 
 class FeedEnded(EventEnvelope):

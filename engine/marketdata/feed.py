@@ -2,7 +2,8 @@
 
 - `speed` None plays as fast as the pipeline takes it; 1 is real time; N is N x real time.
 - `until` ends the feed at that event time (a papertest's planned end); `span` ends it that
-  long after the first event (a replay's duration, in event time).
+  long after the first event's coverage begins (a replay's duration, in event time: from
+  the first candle's open, so 2 h of 1-minute candles is 120 of them).
 - `after` (a resumed run, its last stored snapshot): market events before it were processed
   and stored before the crash; they are fed again as warm-up history (stages and strategy
   learn, nothing trades, no pacing), and older alerts and gap records are dropped. Events
@@ -89,6 +90,7 @@ class MarketFeed:
         backlog: Callable[[], int] | None = None,
         after_publish: Callable[[], bool | None] | None = None,
         settled: Callable[[], bool] | None = None,
+        on_start: Callable[[datetime], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -97,6 +99,7 @@ class MarketFeed:
         self.recorder = recorder
         self._backlog, self._after_publish = backlog, after_publish
         self._settled = settled
+        self._on_start = on_start
         self._monotonic, self._sleep = monotonic, sleep
         self._anchor: tuple[float, datetime] | None = None  # (wall, event time) at start
         self.published = 0
@@ -119,7 +122,9 @@ class MarketFeed:
                 reason = "stopped"
                 break
             if until is None and self.options.span is not None:
-                until = item.ts_event + self.options.span
+                # a span of data from where the first item's coverage begins (a candle's open):
+                # 2 h of 1-minute candles is 120 of them
+                until = _covered_from(item) + self.options.span
             if until is not None and item.ts_event > until:
                 reason = "planned_end"
                 break
@@ -202,6 +207,8 @@ class MarketFeed:
             self.first_event_time = next(
                 (_covered_from(item) for item in batch if not is_warmup(item.source)), None
             )
+            if self.first_event_time is not None and self._on_start is not None:
+                self._on_start(self.first_event_time)
         if (
             self._settled is not None
             and not is_warmup(batch[-1].source)

@@ -34,7 +34,7 @@ from engine.bus.memory import InMemoryBus
 from engine.bus.redis_streams import RedisStreamBus
 from engine.errors import ClaireError
 from engine.events import FeedEnded
-from engine.events.market_data import FeedEndReason
+from engine.events.market_data import FEED_SOURCE, FeedEndReason
 from engine.marketdata.feed import FeedOptions, FeedResult, MarketFeed
 from engine.marketdata.files import MarketRecorder
 from engine.marketdata.source import MarketSource, ReplaySource, SyntheticSource
@@ -79,7 +79,6 @@ MINUTE = timedelta(minutes=1)
 START_OF_TIME = datetime.min.replace(tzinfo=UTC)
 SETTLE_TIMEOUT_S = 60.0
 LIVE_REORDER_S = 2.0
-FEED_SOURCE = "engine.feed"
 STOP_POLL_S = 1.0
 
 
@@ -487,6 +486,9 @@ class PapertestEngine:
             backlog=backlog,
             after_publish=after_publish,
             settled=decided if lockstep else None,
+            # recorded as it starts: a report of the running run (or of a backup) covers
+            # the same event time as the finished run's
+            on_start=lambda at: self.runs.set_event_start(run.run_id, at),
         )
         try:
             return await feed.run(self._stop)

@@ -250,6 +250,14 @@ class RunRepository:
                 (status, reason[:2000], at, first, last, run_id),
             )
 
+    def set_event_start(self, run_id: str, at: datetime) -> None:
+        """Record when the run's market data starts (once: a resumed run keeps its first)."""
+        with self._conn.transaction():
+            self._conn.execute(
+                "UPDATE runs SET event_start = COALESCE(event_start, %s) WHERE run_id = %s",
+                (at, run_id),
+            )
+
     def reopen(self, run_id: str) -> None:
         """Mark an ended (crashed or stopped) run as running again, for `resume`."""
         with self._conn.transaction():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from engine.bus.base import Publisher
@@ -20,6 +20,8 @@ from engine.domain.fill_limits import FillLimits
 from engine.domain.market import MarketData, MarketState
 from engine.domain.portfolio import Portfolio
 from engine.domain.risk import RiskEngine
+from engine.events import FeedEnded
+from engine.events.market_data import FEED_SOURCE, FeedEndReason
 from engine.observability.metrics import EngineMetrics
 from engine.services.base import RestoredRun, Stage
 from engine.services.execution import ExecutionStage
@@ -52,6 +54,7 @@ class Pipeline:
     execution: ExecutionStage
     portfolio: PortfolioStage
     persistence: PersistenceStage | None
+    run_id: str | None = None
 
     @property
     def stages(self) -> list[Stage]:
@@ -144,6 +147,7 @@ def build_pipeline(
             if writer is not None
             else None
         ),
+        run_id=run_id,
     )
 
 
@@ -162,18 +166,33 @@ class ReplaySummary:
 
 
 def run_in_memory(
-    pipeline: Pipeline, bus: InMemoryBus, market: Iterable[MarketData]
+    pipeline: Pipeline, bus: InMemoryBus, market: Iterable[MarketData], *, end_feed: bool = True
 ) -> ReplaySummary:
-    """Feed market events one at a time through every stage until done or halted."""
+    """Feed market events one at a time through every stage until done or halted, then end
+    the feed as a run does (the final snapshot); `end_feed=False` stops as a crash would."""
     for stage in pipeline.stages:
         bus.subscribe(stage.name, stage.inputs, stage.handle)
     count = 0
+    last: datetime | None = None
     for event in market:
         bus.publish(event)
         bus.drain()
         count += 1
+        last = event.ts_event
         if pipeline.halted:
             break
+    if end_feed and last is not None:
+        reason: FeedEndReason = "halted" if pipeline.halted else "exhausted"
+        bus.publish(
+            FeedEnded(
+                event_id=f"feed-end-{pipeline.run_id}"[:128],
+                ts_event=last,
+                source=FEED_SOURCE,
+                run_id=pipeline.run_id,
+                reason=reason,
+            )
+        )
+        bus.drain()
     if pipeline.persistence is not None:
         pipeline.persistence.flush()
     return ReplaySummary(market_events=count, halted=pipeline.halted)

@@ -17,7 +17,8 @@ from claire_cli.output import console, print_error, print_json
 from engine.errors import PermanentError
 from engine.papertest import service
 from engine.papertest.durations import format_duration
-from engine.papertest.report import FORMATS, write_report
+from engine.papertest.hosts import engine_host
+from engine.papertest.report import FORMATS, report_dir, write_report
 from engine.papertest.runs import RunRepository
 from engine.papertest.summary import RunSummary, summarize
 from engine.settings import Settings
@@ -113,6 +114,10 @@ def _default_source(settings: Settings) -> str:
     return settings.market.source
 
 
+#: How long `start --foreground` waits for the engine to write the report after the run ends.
+REPORT_WAIT_S = 300.0
+
+
 def _follow(settings: Settings, run_id: str) -> None:
     """Refresh the status until the run ends; Ctrl-C asks it to stop gracefully."""
     try:
@@ -127,6 +132,13 @@ def _follow(settings: Settings, run_id: str) -> None:
         console.print("stopping gracefully (final snapshot and report)…")
         with service.connect(settings) as conn:
             service.stop(settings, conn, RunRepository(conn).get(run_id), None, timeout=120)
+        return
+    # The run is recorded as ended before its engine writes the report: wait for the engine.
+    with console.status("writing the report"):
+        engine_host(settings).wait_for_exit(summary.run, timeout=REPORT_WAIT_S)
+    written = report_dir(settings, run_id)
+    if (written / "report.html").exists():
+        console.print(f"report: {written}  (claire papertest report {run_id} --check)")
 
 
 def _summary(settings: Settings, run_id: str | None) -> RunSummary:

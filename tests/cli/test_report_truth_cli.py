@@ -26,7 +26,7 @@ import pytest
 from engine.events.market_data import Candle
 from engine.marketdata.files import Layout, write_market_file
 from engine.marketdata.synthetic import synthetic_candles
-from tests.support import claire, eventually
+from tests.support import claire
 
 pytestmark = [
     pytest.mark.cli,
@@ -75,9 +75,9 @@ def recorded_candles(path: Path, days: int, seed: int) -> list[Candle]:
     return candles
 
 
-def replay(db: Db, path: Path, duration: str) -> str:
+def replay(db: Db, home: Path, path: Path, duration: str) -> str:
     """Run the replay as a user does, in the foreground; return its run id."""
-    claire(
+    started = claire(
         "papertest", "start", "--duration", duration, "--source", f"replay:{path}",
         "--speed", "max", "--symbols", ",".join(SYMBOLS), "--capital", str(CAPITAL),
         "--foreground", "--no-backup",
@@ -86,6 +86,9 @@ def replay(db: Db, path: Path, duration: str) -> str:
         "SELECT run_id, status FROM runs ORDER BY started_at DESC LIMIT 1"
     ).fetchall()
     assert status == "completed"
+    # the foreground waits for the engine to write its report and says where it is
+    assert "report: " in started.output
+    assert (home / "reports" / str(run_id) / "report.json").exists()
     return str(run_id)
 
 
@@ -96,7 +99,6 @@ def rows(db: Db, query: str, *params: object) -> list[tuple[Any, ...]]:
 def report_json(home: Path, run_id: str) -> dict[str, Any]:
     """The report the engine writes when the run ends."""
     path = home / "reports" / run_id / "report.json"
-    eventually(path.exists, timeout=60, what="the report written at the end of the run")
     report: dict[str, Any] = json.loads(path.read_text())
     return report
 
@@ -106,7 +108,7 @@ def test_two_day_replay_every_figure_recomputed_by_hand_and_the_verdict_inconclu
 ) -> None:
     market = tmp_path / "recorded.csv"
     candles = recorded_candles(market, days=2, seed=11)
-    run_id = replay(db, market, "2d")
+    run_id = replay(db, runtime_home, market, "2d")
     verdict = claire("papertest", "report", run_id, "--check", "--json", expect=2)
     summary = json.loads(verdict.stdout)
     assert summary["verdict"] == "INCONCLUSIVE"
@@ -303,7 +305,7 @@ def test_eight_day_replay_with_enough_round_trips_gets_go_or_no_go_from_the_crit
 ) -> None:
     market = tmp_path / "recorded.parquet"
     recorded_candles(market, days=8, seed=5)
-    run_id = replay(db, market, "8d")
+    run_id = replay(db, runtime_home, market, "8d")
     report = report_json(runtime_home, run_id)
     criteria = {c["name"]: c for c in report["verdict"]["criteria"]}
     assert criteria["round trips"]["passed"] is True  # 30 or more

@@ -96,15 +96,7 @@ def test_backup_of_a_running_papertest_restores_the_same_report_figures(
         ).fetchone()
     assert row is not None
     cut = row[0] - timedelta(minutes=1)
-    with psycopg.connect(database_conninfo, autocommit=True) as restored:
-        print(
-            "DEBUG",
-            cut,
-            restored.execute(
-                'SELECT "timestamp" FROM trades WHERE run_id = %s', (run_id,)
-            ).fetchall(),
-            made.manifest.tables,
-        )  # a whole minute before the backup's last snapshot
+    # a whole minute before the backup's last snapshot
     original = with_database(database_conninfo, done.previous_database)
     assert figures(database_conninfo, run_id, settings, cut) == figures(
         original, run_id, settings, cut

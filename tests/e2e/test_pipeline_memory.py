@@ -34,6 +34,7 @@ def replay(
     run_id: str = "run-1",
     extra: list[object] | None = None,
     state: RunState | None = None,
+    end_feed: bool = True,
 ) -> tuple[ReplaySummary, InMemoryBus]:
     settings = settings or Settings()
     with psycopg.connect(conninfo) as conn:
@@ -48,7 +49,7 @@ def replay(
             persistence_buffer=500,
             state=state,
         )
-        summary = run_in_memory(pipeline, bus, market)
+        summary = run_in_memory(pipeline, bus, market, end_feed=end_feed)
         for event in extra or []:
             bus.publish(event)  # type: ignore[arg-type]
             bus.drain()
@@ -83,13 +84,14 @@ def test_synthetic_run_leaves_trades_that_track_the_market(
         == 0
     )
     assert scalar(db, "SELECT COUNT(*) FROM trades WHERE execution_price <= 0") == 0
-    # Each fill is measured against the market at its time (the candle close, no quotes here)
+    # Each fill is measured against its arrival price (the open of the candle after the
+    # decision, booked at that candle's close; no quotes here)
     # and slips against the trader by no more than the cap.
     off_market = rows(
         db,
         "SELECT t.trade_id FROM trades t JOIN candles c"
         "  ON c.symbol = t.symbol AND c.ts_event = t.timestamp"
-        " WHERE t.reference_price <> c.close"
+        " WHERE t.reference_price <> c.open"
         "    OR t.slippage_bps <= 0 OR t.slippage_bps > 50"
         "    OR (t.side = 'buy' AND t.execution_price <= t.reference_price)"
         "    OR (t.side = 'sell' AND t.execution_price >= t.reference_price)",
@@ -198,7 +200,7 @@ def test_order_without_market_price_then_rejected_and_no_trade(
 ) -> None:
     replay(database_conninfo, [], extra=[order("o-xrp", symbol="XRPUSDT")])
 
-    assert rows(db, "SELECT status, reason FROM orders") == [
+    assert rows(db, "SELECT status, status_reason FROM orders") == [
         ("rejected", "no market price for XRPUSDT")
     ]
     assert scalar(db, "SELECT COUNT(*) FROM trades") == 0
@@ -293,11 +295,11 @@ def round_trip(database_conninfo: str, db: Db, closes: list[str]) -> tuple[Decim
         ),
         Decimal(0),
     ).quantize(Decimal("1e-18"))
-    # The snapshot taken right after the closing fill.
+    # The snapshot of the instant of the closing fill.
     reported = rows(
         db,
         "SELECT s.realized_pnl FROM portfolio_snapshots s JOIN trades t"
-        " ON s.event_id LIKE '%-' || t.trade_id WHERE t.side = 'sell'",
+        ' ON s."timestamp" = t."timestamp" WHERE t.side = \'sell\'',
     )[0][0]
     assert isinstance(reported, Decimal)
     return from_trades, reported

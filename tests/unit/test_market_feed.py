@@ -111,11 +111,13 @@ def test_recorder_then_what_was_fed_can_be_replayed(tmp_path: Path) -> None:
     assert len(list(read_market_data(tmp_path))) == result.events == 20
 
 
-def test_span_then_ends_that_long_after_the_first_event() -> None:
+def test_span_then_ends_that_long_after_the_first_candle_opened() -> None:
     bus, clock = InMemoryBus(), FakeTime()
     _, result = feed(bus, clock, span=timedelta(minutes=3))
     assert result.reason == "planned_end"
-    assert result.events == 8  # first close at +1 min, then closes up to +4 min, 2 symbols
+    assert result.events == 6  # 3 minutes of 1-minute candles from the first open, 2 symbols
+    assert result.first_event_time == START
+    assert result.last_event_time == START + timedelta(minutes=3)
 
 
 def test_after_then_processed_events_fed_again_as_warmup_without_pacing() -> None:

@@ -44,6 +44,7 @@ from engine.papertest.report.returns import (
     percentile_ranks,
     performance,
     probabilistic_sharpe,
+    run_coverage,
     seed_of,
     sharpe,
     sortino,
@@ -267,6 +268,16 @@ def test_probabilistic_sharpe_none_under_three_returns_or_without_variation() ->
     assert probabilistic_sharpe([D("0.01"), D("0.02")]) is None
     assert probabilistic_sharpe([D("0.01")] * 5) is None
     assert moments([D("0.01")] * 5) is None
+
+
+def test_run_coverage_of_a_run_still_going_ends_at_its_last_snapshot() -> None:
+    at = datetime(2026, 1, 5, 0, 1, tzinfo=UTC)
+    points = [EquityPoint(at + timedelta(minutes=m), D(100), D(100), D(0)) for m in range(3)]
+    start = at - timedelta(minutes=1)  # the first candle's open
+    assert run_coverage(points, start, None) == timedelta(minutes=3)
+    assert run_coverage(points, start, at + timedelta(minutes=5)) == timedelta(minutes=6)
+    assert run_coverage(points, None, None) == timedelta(minutes=2)
+    assert run_coverage([], None, None) == timedelta()
 
 
 # --- returns: bootstrap ------------------------------------------------------------------------

@@ -108,13 +108,13 @@ class Performance:
 def run_coverage(
     points: Sequence[EquityPoint], event_start: datetime | None, event_end: datetime | None
 ) -> timedelta:
-    """How much event time the run covers: event_end - event_start when both are known,
-    else the last snapshot's time - the first's."""
-    if event_start is not None and event_end is not None:
-        return event_end - event_start
-    if len(points) > 1:
-        return points[-1].ts - points[0].ts
-    return timedelta()
+    """How much event time the run covers: from event_start (else the first snapshot) to
+    event_end (else, for a run still going, the last snapshot)."""
+    start = event_start if event_start is not None else points[0].ts if points else None
+    end = event_end if event_end is not None else points[-1].ts if points else None
+    if start is None or end is None or end <= start:
+        return timedelta()
+    return end - start
 
 
 def day_of(at: datetime) -> date:
