@@ -21,7 +21,8 @@ from engine.bus.redis_streams import ConsumerOptions, RedisStreamBus
 from engine.errors import ClaireError
 from engine.observability.metrics import EngineMetrics
 from engine.observability.probes import postgres_probe, redis_probe
-from engine.observability.server import MonitorServer
+from engine.runtime.listeners import bind_monitor
+from engine.runtime.prometheus_server import publish_target, withdraw_target
 from engine.runtime.select import endpoints as runtime_endpoints
 from engine.services.pipeline import STAGE_NAMES, build_pipeline
 from engine.services.redis_runner import StageRunner, runners_health
@@ -42,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         "--monitor-port",
         type=int,
         default=None,
-        help="port of /health and /metrics (default CLAIRE_MONITOR_PORT; 0: any free port)",
+        help="port of /health and /metrics (default CLAIRE_MONITOR_PORT; 0: any free port; "
+        "taken: a free port, logged)",
     )
     papertest = commands.add_parser("papertest", help="run one papertest's engine to its end")
     papertest.add_argument("run_id", help="the papertest (registered by `claire papertest start`)")
@@ -58,11 +60,17 @@ def main(argv: list[str] | None = None) -> int:
         help="all: the whole engine here; controller: the feed and the run's control; "
         "a stage name: that stage",
     )
+    supervise = commands.add_parser(
+        "supervise", help="restart claire's dead servers and a crashed engine (local runtime)"
+    )
+    supervise.add_argument("--env-file", type=Path, default=None, help="settings file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         if args.command == "papertest":
             return _run_papertest(args.run_id, args.resume, args.env_file)
+        if args.command == "supervise":
+            return _supervise(args.env_file)
         if args.command == "serve":
             from engine.papertest.serve import EngineServer
 
@@ -87,6 +95,16 @@ def _run_papertest(run_id: str, resume: bool, env_file: Path | None) -> int:
     finally:
         handler.close()
     return 0 if outcome.status in ("completed", "stopped", "aborted") else 1
+
+
+def _supervise(env_file: Path | None) -> int:
+    from engine.supervision.daemon import Supervisor
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    Supervisor(load_settings(env_file)).run(stop)
+    return 0
 
 
 def _run_stage(name: str, run_id: str, monitor_port: int | None) -> int:
@@ -126,8 +144,9 @@ def _run_stage(name: str, run_id: str, monitor_port: int | None) -> int:
         settings.backup_dir, backup_time_reader(bus.client, settings.redis.namespace)
     )
     port = settings.monitor.port if monitor_port is None else monitor_port
-    monitor = MonitorServer(metrics.registry, health.report, host=settings.monitor.host, port=port)
-    monitor.start()
+    monitor = bind_monitor(metrics.registry, health.report, settings.monitor.host, port).start()
+    target = f"stage-{name}-{run_id}"
+    publish_target(settings.home, target, monitor.address)
     log.info("stage %s: /health and /metrics on %s", name, monitor.url)
     stop = threading.Event()
 
@@ -140,6 +159,7 @@ def _run_stage(name: str, run_id: str, monitor_port: int | None) -> int:
         runner.run(stop)
     finally:
         monitor.stop()
+        withdraw_target(settings.home, target)
         conn.close()
     return 0
 

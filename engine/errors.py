@@ -95,3 +95,7 @@ class DockerUnavailableError(TransientError):
 
 class DockerError(PermanentError):
     """The Docker Engine refused an operation."""
+
+
+class ListenError(PermanentError):
+    """A server of claire's cannot listen on its address and port."""

@@ -163,6 +163,9 @@ def symbols_problem(symbols: Sequence[str]) -> str | None:
     bad = [symbol for symbol in symbols if not _SYMBOL.match(symbol)]
     if bad:
         return f"{', '.join(repr(b) for b in bad)} is not a symbol like BTCUSDT"
+    repeated = sorted({symbol for symbol in symbols if symbols.count(symbol) > 1})
+    if repeated:
+        return f"{', '.join(repeated)} is named more than once: name each symbol once"
     return None
 
 
@@ -236,6 +239,11 @@ class ExecutionSettings(_Section):
         Decimal("0.10"), gt=0, description="Largest share of recent volume one fill takes"
     )
     limit_order_ttl_seconds: Seconds = Field(3600, description="Resting limit orders expire after")
+    market_order_ttl_seconds: Seconds = Field(
+        5,
+        description="A market order whose first price after arrival (or after its last fill) "
+        "comes later than this expires as stale (event time)",
+    )
 
 
 class MarketSettings(_Section):
@@ -309,6 +317,26 @@ class ReportSettings(_Section):
         30,
         ge=1,
         description="Days a run must cover before its annualised return and Calmar are shown",
+    )
+
+
+class SupervisorSettings(_Section):
+    """The local runtime's supervisor: restarts claire's dead servers and a crashed engine."""
+
+    enabled: bool = Field(
+        True, description="Start the supervisor with `claire up` and `claire papertest start`"
+    )
+    interval_seconds: float = Field(
+        2.0, ge=0.1, le=300, description="How often it looks at each server and the engine"
+    )
+    backoff_cap_seconds: float = Field(
+        60.0, ge=1, le=3600, description="Longest wait between two restarts of one component"
+    )
+    stall_after_seconds: float = Field(
+        180.0,
+        ge=1,
+        le=86_400,
+        description="A running papertest with no new snapshot for this long is stalled",
     )
 
 
@@ -452,6 +480,7 @@ class Settings(BaseSettings):
     market: MarketSettings = Field(default_factory=MarketSettings)
     mexc: MexcSettings = Field(default_factory=MexcSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
     verdict: VerdictSettings = Field(default_factory=VerdictSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)

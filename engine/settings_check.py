@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from engine.errors import ConfigurationError
 from engine.money import parse_fraction
+from engine.runtime.listeners import exposed_listeners
 from engine.settings import (
     DEFAULT_ENV_FILE,
     ENV_PREFIX,
@@ -126,7 +127,8 @@ def check_settings(environ: Mapping[str, str], env_file: Path | None) -> list[Fi
     findings += _file_syntax(env_file)
     given = _given(environ, env_file)
     findings += _unknown(given)
-    findings += _validate(given)[1]
+    settings, problems = _validate(given)
+    findings += problems + _exposed(settings)
     findings += _required(given)
     findings += _inconsistent(given)
     findings += _file_permissions(env_file, given)
@@ -493,6 +495,20 @@ def _file_permissions(env_file: Path | None, given: dict[str, tuple[str, Source]
             f"others (mode {mode:04o})",
             f"readable by its owner only: chmod 600 {name}",
         )
+    ]
+
+
+def _exposed(settings: Settings | None) -> list[Finding]:
+    """A warning for each listener on an address other hosts can reach (allowed, not wise)."""
+    return [
+        Finding(
+            "warning",
+            listener.variable,
+            listener.host,
+            f"{listener.what} can be reached from other hosts",
+            "127.0.0.1 (this host only), unless other hosts are meant to reach it",
+        )
+        for listener in (exposed_listeners(settings) if settings is not None else [])
     ]
 
 

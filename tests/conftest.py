@@ -28,10 +28,14 @@ TEMPLATE_DB = "claire_template"
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Keep the developer's CLAIRE_ variables and ./.env out of every test."""
+    """Keep the developer's CLAIRE_ variables and ./.env out of every test.
+
+    No supervisor either: tests that kill a server or an engine look at what claire does
+    without one; the supervisor's own tests turn it on in a state directory of their own."""
     for name in list(os.environ):
         if name.upper().startswith("CLAIRE_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("CLAIRE_SUPERVISOR_ENABLED", "false")
     monkeypatch.chdir(tmp_path)
 
 

@@ -10,7 +10,11 @@ UNIT = "claire-backup"
 
 
 def claire_command() -> str:
-    """The absolute path of the `claire` that is running now."""
+    """The absolute path of the `claire` installed beside the running Python (a venv's),
+    else the one on PATH, else the program running now."""
+    beside = Path(sys.executable).parent / "claire"
+    if beside.is_file():
+        return str(beside)
     found = shutil.which("claire")
     if found:
         return str(Path(found).resolve())

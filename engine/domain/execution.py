@@ -25,6 +25,11 @@ Rules, and the choices made where the issue left room:
   without a quote, reaches the limit. It expires at `expires_at`, or submission time plus
   `limit_order_ttl_seconds`; a market order expires only if it has `expires_at`. Expiry
   is checked on every market data event, of any symbol (or by calling `expire_due`).
+- A market order is valid for `market_order_ttl_seconds` after its arrival, and again after
+  each partial fill: when the first price of its symbol it could fill at was observed later
+  than that (a feed outage, a stalled run), it expires with the reason `stale` instead of
+  filling at whatever the market is when data returns. A candle shows the market live
+  from its open (a coarser bar is no outage), a tick at its own time.
 - Partial fills: one fill takes at most `partial_fill_fraction * recent volume`; the rest
   fills on later market data for the symbol, one fill per order per event. With recent
   volume 0 the size cannot be measured and the whole remainder fills. Fills sum exactly to
@@ -83,6 +88,13 @@ def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+def _observed_at(event: MarketData | None, now: datetime) -> datetime:
+    """When the market `event` shows was live: a candle from its open, a tick at its time."""
+    if isinstance(event, Candle):
+        return event.open_time
+    return event.ts_event if event is not None else now
+
+
 @dataclass(frozen=True)
 class OpenOrder:
     """A read-only view of an order execution is still working on."""
@@ -118,6 +130,8 @@ class _WorkingOrder:
     resting: bool = False
     results: int = 0
     fills: int = 0
+    #: A market order's price must be observed by then (None: limit orders).
+    stale_after: datetime | None = None
 
     def view(self) -> OpenOrder:
         return OpenOrder(
@@ -164,6 +178,7 @@ class PaperExecution:
         self._quote_currency = quote_currency
         self._trade_id_factory = trade_id_factory
         self._latency = timedelta(milliseconds=settings.latency_ms)
+        self._market_ttl = timedelta(seconds=settings.market_order_ttl_seconds)
         self._open: dict[str, _WorkingOrder] = {}
         self._known: set[str] = set()
 
@@ -196,6 +211,8 @@ class PaperExecution:
             results=order.prior_results,
             fills=order.prior_fills,
         )
+        if order.order_type is OrderType.MARKET:
+            working.stale_after = working.fillable_from + self._market_ttl
         with _exact():
             if working.expires_at is not None and now >= working.expires_at:
                 return [self._end(working, OrderStatus.EXPIRED, now)]
@@ -274,6 +291,13 @@ class PaperExecution:
             price = self._arrival_price(working, event)
             if price is None:  # unreachable once the symbol was seen; never invent a price
                 return []
+            observed_at = _observed_at(event, now)
+            if working.stale_after is not None and observed_at > working.stale_after:
+                return [
+                    self._end(
+                        working, OrderStatus.EXPIRED, now, why=self._stale(working, observed_at)
+                    )
+                ]
             return self._taker(working, price, now)
         if self._crossing_price(order) is None:
             return []
@@ -289,6 +313,15 @@ class PaperExecution:
                 return event.open
             return event.close
         return self._market.reference_price(working.order.symbol, working.order.side)
+
+    def _stale(self, working: _WorkingOrder, observed_at: datetime) -> str:
+        assert working.stale_after is not None  # only market orders go stale
+        since = working.stale_after - self._market_ttl
+        return (
+            f"stale: no price of {working.order.symbol} within "
+            f"{self._market_ttl.total_seconds():.0f} s of {since.isoformat()} (the next was "
+            f"observed at {observed_at.isoformat()}; CLAIRE_EXECUTION_MARKET_ORDER_TTL_SECONDS)"
+        )
 
     def _taker(
         self, working: _WorkingOrder, market_price: Decimal, now: datetime
@@ -393,6 +426,8 @@ class PaperExecution:
     def _fill(self, working: _WorkingOrder, fill: _Fill, now: datetime) -> OrderResultReported:
         working.remaining -= fill.quantity
         working.fills += 1
+        if working.stale_after is not None:
+            working.stale_after = now + self._market_ttl
         done = working.remaining == 0
         if done:
             del self._open[working.order.order_id]

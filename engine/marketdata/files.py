@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import heapq
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -92,10 +92,14 @@ def layout_of(columns: Sequence[str], path: Path) -> Layout:
 # -- reading -------------------------------------------------------------------------------
 
 
-def read_market_data(path: Path, *, source: str = "replay") -> Iterator[Recorded]:
-    """Yield the events of a file, or of a directory's files merged by event time."""
+def read_market_data(
+    path: Path, *, source: str = "replay", symbols: Collection[str] | None = None
+) -> Iterator[Recorded]:
+    """Yield the events of a file, or of a directory's files merged by event time; with
+    `symbols`, only theirs (the rows of other symbols are skipped unread)."""
     files = market_files(path)
-    streams = [_read_file(f, _source_of(f, source)) for f in files]
+    wanted = None if symbols is None else frozenset(symbols)
+    streams = [_read_file(f, _source_of(f, source), wanted) for f in files]
     if len(streams) == 1:
         yield from streams[0]
         return
@@ -130,7 +134,7 @@ def market_files(path: Path) -> list[Path]:
     return files
 
 
-def _read_file(path: Path, source: str) -> Iterator[Recorded]:
+def _read_file(path: Path, source: str, wanted: frozenset[str] | None) -> Iterator[Recorded]:
     rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _parquet_rows(path)
     header = next(rows, None)
     if header is None:
@@ -146,7 +150,10 @@ def _read_file(path: Path, source: str) -> Iterator[Recorded]:
     last: datetime | None = None
     for number, row in enumerate(rows, start=2):
         try:
-            event = convert({name: row[index[name]] for name in layout.columns}, source, number)
+            fields = {name: row[index[name]] for name in layout.columns}
+            if wanted is not None and str(fields["symbol"]).strip().upper() not in wanted:
+                continue
+            event = convert(fields, source, number)
         except (KeyError, IndexError, ValueError, InvalidOperation, TypeError) as exc:
             raise MarketFileError(f"{path}, row {number}: {_reason(exc)}") from exc
         if last is not None and event.ts_event < last:
@@ -176,13 +183,13 @@ def _csv_rows(path: Path) -> Generator[list[Any]]:
             except csv.Error as exc:  # e.g. a field over the csv module's limit (128 KiB)
                 raise MarketFileError(f"{path}, line {reader.line_num}: {exc}") from exc
     except UnicodeDecodeError as exc:
-        line = _first_line_not_utf8(path)
+        line = first_line_not_utf8(path)
         raise MarketFileError(f"{path}, line {line}: not UTF-8 text ({exc.reason})") from exc
     except OSError as exc:
         raise MarketFileError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
 
 
-def _first_line_not_utf8(path: Path) -> int:
+def first_line_not_utf8(path: Path) -> int:
     """Return the number of the first line of `path` that is not UTF-8 (0 if every one is)."""
     with path.open("rb") as handle:  # no UTF-8 sequence holds a newline byte: lines decode alone
         for number, line in enumerate(handle, start=1):
@@ -194,7 +201,7 @@ def _first_line_not_utf8(path: Path) -> int:
 
 
 #: What pyarrow raises for a damaged file (bad pages, a schema it cannot convert).
-_PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError, OverflowError)
+PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError, OverflowError)
 
 
 def _parquet_rows(path: Path) -> Generator[list[Any]]:
@@ -203,7 +210,7 @@ def _parquet_rows(path: Path) -> Generator[list[Any]]:
     try:
         table = pq.ParquetFile(path)
         names = table.schema_arrow.names
-    except _PARQUET_ERRORS as exc:
+    except PARQUET_ERRORS as exc:
         raise MarketFileError(f"{path}: not a readable Parquet file ({exc})") from exc
     with table:
         yield list(names)
@@ -213,7 +220,7 @@ def _parquet_rows(path: Path) -> Generator[list[Any]]:
                 columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
                 yield from (list(row) for row in zip(*columns, strict=True))
                 number += batch.num_rows
-        except _PARQUET_ERRORS as exc:
+        except PARQUET_ERRORS as exc:
             raise MarketFileError(f"{path}, row {number}: damaged, cannot be read ({exc})") from exc
 
 

@@ -47,19 +47,21 @@ async def _paced(events: Iterable[MarketItem]) -> AsyncIterator[MarketItem]:
 
 
 class ReplaySource:
-    """Events of a recorded file or directory (see `engine.marketdata.files`).
+    """Events of a recorded file or directory (see `engine.marketdata.files`); with
+    `symbols`, only those symbols' (a run's), the other rows skipped.
 
     Their `source` is `replay-<digest of the path>`, so the candles of two different
     recordings of the same hours stay apart in the database.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, symbols: Sequence[str] | None = None) -> None:
         self.path = path
+        self.symbols = None if symbols is None else tuple(symbols)
         digest = hashlib.sha256(str(path.expanduser().absolute()).encode()).hexdigest()[:8]
         self.name = f"replay-{digest}"
 
     def items(self) -> AsyncIterator[MarketItem]:
-        return _paced(read_market_data(self.path, source=self.name))
+        return _paced(read_market_data(self.path, source=self.name, symbols=self.symbols))
 
     async def close(self) -> None:
         """Files are closed as they are read to the end."""

@@ -114,13 +114,22 @@ def _rule(spec: tuple[str, str, str, str, str, str]) -> dict[str, Any]:
 
 
 def prometheus_config(
-    targets: Sequence[str], rules_file: str = "claire.rules.yml", interval: str = "15s"
+    targets: Sequence[str],
+    rules_file: str = "claire.rules.yml",
+    interval: str = "15s",
+    *,
+    target_files: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Scrape every engine process (host:port) every `interval`, with the rules loaded."""
+    """Scrape every engine process (host:port, and those listed in `target_files`, globs
+    Prometheus watches) every `interval`, with the rules loaded."""
+    scrape: dict[str, Any] = {"job_name": JOB, "static_configs": [{"targets": list(targets)}]}
+    if target_files:
+        # Watched; re-read every 30 s as well, should a change slip past the watch.
+        scrape["file_sd_configs"] = [{"files": list(target_files), "refresh_interval": "30s"}]
     return {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "rule_files": [rules_file],
-        "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": list(targets)}]}],
+        "scrape_configs": [scrape],
     }
 
 

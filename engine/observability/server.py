@@ -11,6 +11,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from engine.observability.health import HealthReport
 
+#: Bound to every address: reached through loopback.
+WILDCARDS = frozenset({"", "0.0.0.0"})  # noqa: S104 - a comparison, not a bind
+
 
 class MonitorServer:
     """A small HTTP server in a daemon thread; port 0 picks a free port.
@@ -41,8 +44,14 @@ class MonitorServer:
         return int(self._server.server_address[1])
 
     @property
+    def address(self) -> str:
+        """`host:port` as a client on this machine reaches it (a wildcard via 127.0.0.1)."""
+        host = "127.0.0.1" if self._host in WILDCARDS else self._host
+        return f"{host}:{self.port}"
+
+    @property
     def url(self) -> str:
-        return f"http://{self._host}:{self.port}"
+        return f"http://{self.address}"
 
     def serve(self, registry: CollectorRegistry, health: Callable[[], HealthReport]) -> None:
         """Answer from now on with `registry` and `health`."""

@@ -28,6 +28,7 @@ from engine.runtime.base import Runtime
 from engine.runtime.select import runtime_for
 from engine.settings import Settings
 from engine.storage.migrations import migration_status
+from engine.supervision.outages import OutageLog
 
 
 class Level(IntEnum):
@@ -165,8 +166,11 @@ def _papertest(settings: Settings, conn: psycopg.Connection[Any], result: Checku
     engine = "running" if host.alive(run) else "crashed"
     summary = summarize(conn, run, settings, engine)
     result.run = summary
+    stall = OutageLog(conn).stall_of(run.run_id)
     if engine == "crashed":
         result.add("engine", Level.CRITICAL, f"{run.run_id} is down — claire papertest resume")
+    elif stall is not None:
+        result.add("engine", Level.CRITICAL, stall)
     else:
         healthy, detail = host.health(run)
         result.add("engine", Level.OK if healthy else Level.WARNING, detail)

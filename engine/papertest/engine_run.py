@@ -60,6 +60,8 @@ from engine.papertest.stages import (
 )
 from engine.papertest.summary import summarize
 from engine.runtime.base import Endpoints
+from engine.runtime.listeners import bind_monitor
+from engine.runtime.prometheus_server import publish_target, withdraw_target
 from engine.runtime.select import endpoints
 from engine.services.dead_letters import DeadLetterRecorder
 from engine.services.notifier import NotifierStage
@@ -157,9 +159,9 @@ class PapertestEngine:
             outcome = asyncio.run(self._run_async())
         except BaseException as exc:
             log.exception("papertest %s failed", run.run_id)
-            outcome = RunOutcome(
-                "failed", f"engine error: {type(exc).__name__}: {exc}", 0, utc_now()
-            )
+            # A known error is its own one line; anything else is named by its class.
+            said = exc.message if isinstance(exc, ClaireError) else f"{type(exc).__name__}: {exc}"
+            outcome = RunOutcome("failed", f"engine error: {said}", 0, utc_now())
             self.runs.finish(run.run_id, outcome.status, outcome.reason, outcome.ended_at)
             raise
         finally:
@@ -321,6 +323,7 @@ class PapertestEngine:
                 await letters
                 if monitor is not self._shared_monitor:
                     monitor.stop()
+                    withdraw_target(self.settings.home, run_id)
             bus.client.close()
         return result, stages.halted()
 
@@ -404,14 +407,16 @@ class PapertestEngine:
         if self._shared_monitor is not None:
             self._shared_monitor.serve(self.metrics.registry, health.report)
             return self._shared_monitor
-        server = MonitorServer(
+        # The configured port, or a free one when it is taken: recorded where it really is.
+        server = bind_monitor(
             self.metrics.registry,
             health.report,
-            host=self.settings.monitor.host,
-            port=self.settings.monitor.port,
+            self.settings.monitor.host,
+            self.settings.monitor.port,
         )
         server.start()
         self.runs.annotate(self.run_record.run_id, {"monitor_url": server.url})
+        publish_target(self.settings.home, self.run_record.run_id, server.address)
         log.info("/health and /metrics on %s", server.url)
         return server
 
@@ -505,7 +510,8 @@ class PapertestEngine:
             minutes = int(parse_duration(run.parameters.duration) / MINUTE) + 2
             return SyntheticSource(run.parameters.symbols, start, minutes, seed=run.parameters.seed)
         if spec.startswith("replay:"):
-            return ReplaySource(Path(spec.removeprefix("replay:")))
+            # Only the run's symbols: the file's own when none were asked for (the preflight)
+            return ReplaySource(Path(spec.removeprefix("replay:")), run.parameters.symbols)
         from engine.marketdata.live_factory import live_source  # network clients: only here
 
         return live_source(self.settings, run.parameters.symbols)

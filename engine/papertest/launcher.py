@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from engine.papertest.logs import run_log_dir
-from engine.runtime.processes import pid_alive, read_pid, start_detached
+from engine.runtime.processes import engine_import_path, pid_alive, read_pid, start_detached
 
 ENGINE_MARK = "engine papertest"
 
@@ -38,19 +38,12 @@ def launch(
         command += ["--env-file", str(env_file)]
     logs = run_log_dir(home, run_id)
     logs.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": _import_path()}
+    env = {**os.environ, "PYTHONPATH": engine_import_path()}
     pid = start_detached(command, logs / "console.log", env)
     path = pid_file(home, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{pid}\n")
     return pid
-
-
-def _import_path() -> str:
-    """Make `engine` importable by the child however claire was installed."""
-    root = str(Path(__file__).resolve().parents[2])
-    existing = os.environ.get("PYTHONPATH")
-    return f"{root}{os.pathsep}{existing}" if existing else root
 
 
 def engine_pid(home: Path, run_id: str) -> int | None:

@@ -25,9 +25,9 @@ from engine.errors import ClaireError
 from engine.observability.health import HealthReport, waiting_report
 from engine.observability.metrics import EngineMetrics
 from engine.observability.probes import postgres_probe, redis_probe
-from engine.observability.server import MonitorServer
 from engine.papertest.runs import Run, RunRepository
 from engine.papertest.stage_worker import StageWorker
+from engine.runtime.listeners import bind_monitor
 from engine.runtime.select import endpoints
 from engine.services.pipeline import STAGE_NAMES
 from engine.settings import Settings
@@ -57,11 +57,13 @@ class EngineServer:
         self._idle_metrics.watch_backups(
             settings.backup_dir, backup_time_reader(self._redis, settings.redis.namespace)
         )
-        self.monitor = MonitorServer(
+        # A fixed port inside the container network (its healthcheck and Prometheus use it).
+        self.monitor = bind_monitor(
             self._idle_metrics.registry,
             self._idle_health,
-            host=settings.monitor.host,
-            port=settings.monitor.port,
+            settings.monitor.host,
+            settings.monitor.port,
+            fallback=False,
         )
         self.stop = threading.Event()
         self._worker = (

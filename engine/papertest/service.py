@@ -7,10 +7,11 @@ preflight passes.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -31,6 +32,9 @@ from engine.runtime.kind import RuntimeKind
 from engine.runtime.select import runtime_for
 from engine.settings import Settings, symbols_problem
 
+if TYPE_CHECKING:
+    from engine.marketdata.file_check import MarketDataCheck
+
 
 class PreflightError(PermanentError):
     """The papertest cannot start; every problem is listed."""
@@ -43,10 +47,13 @@ class PreflightError(PermanentError):
 
 @dataclass
 class Preflight:
-    """What was checked before a start, and what failed."""
+    """What was checked before a start, what failed, and what to warn about."""
 
+    #: The parameters to register: a replay asked for no symbols gets its files' symbols.
+    parameters: RunParameters
     checks: list[tuple[str, str]] = field(default_factory=list)  # (what, result)
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def ok(self, what: str, result: str = "ok") -> None:
         self.checks.append((what, result))
@@ -54,6 +61,10 @@ class Preflight:
     def fail(self, what: str, problem: str) -> None:
         self.checks.append((what, f"FAILED: {problem}"))
         self.problems.append(f"{what}: {problem}")
+
+    def warn(self, what: str, warning: str) -> None:
+        self.checks.append((what, f"warning: {warning}"))
+        self.warnings.append(f"{what}: {warning}")
 
 
 def data_source_name(parameters: RunParameters, started: datetime) -> str:
@@ -76,12 +87,9 @@ def preflight(
     """Check everything a start needs; never raises for a problem, lists it instead."""
     from engine.strategy import load_strategy
 
-    report = Preflight()
-    problem = symbols_problem(parameters.symbols)
-    if problem:
-        report.fail("symbols", problem)
-    else:
-        report.ok("symbols", ", ".join(parameters.symbols))
+    report = Preflight(parameters)
+    if parameters.symbols or not parameters.source.startswith("replay:"):
+        _check_symbols(parameters.symbols, report)  # else the files' symbols, checked with them
     for what, check in (
         ("duration", lambda: parse_duration(parameters.duration)),
         ("speed", lambda: parse_speed(parameters.speed)),
@@ -98,19 +106,44 @@ def preflight(
         report.ok("no other papertest running")
     else:
         report.fail("another papertest", f"{active.run_id} is running (claire papertest stop)")
+    _check_monitor(settings, report)
     return report
+
+
+def _check_monitor(settings: Settings, report: Preflight) -> None:
+    """The local engine's /health port: taken is fine (it takes a free one), unbindable not."""
+    if settings.runtime is not RuntimeKind.LOCAL:
+        return  # the engine containers listen inside their own network
+    from engine.errors import ListenError
+    from engine.runtime.listeners import monitor_port_note
+
+    try:
+        note = monitor_port_note(settings.monitor.host, settings.monitor.port)
+    except ListenError as exc:
+        report.fail("monitor", exc.message)
+        return
+    report.ok("monitor", note or f"{settings.monitor.host}:{settings.monitor.port}")
+
+
+def _check_symbols(symbols: tuple[str, ...], report: Preflight, whose: str = "") -> None:
+    problem = symbols_problem(symbols)
+    if problem:
+        report.fail("symbols", problem + whose)
+    else:
+        report.ok("symbols", ", ".join(symbols) + whose)
 
 
 def _check_source(settings: Settings, parameters: RunParameters, report: Preflight) -> None:
     spec = parameters.source
     try:
         if spec.startswith("replay:"):
+            from engine.marketdata.file_check import check_market_data
             from engine.marketdata.files import market_files
 
             path = Path(spec.removeprefix("replay:"))
-            files = market_files(path)
+            market_files(path)
             _check_visible_to_containers(settings, path)
-            report.ok("market data", f"{len(files)} file(s) to replay")
+            _check_replay(check_market_data(path), report)
         elif spec == "mexc":
             asyncio.run(_check_mexc(settings, parameters.symbols))
             report.ok("market data", f"MEXC answers at {settings.mexc.rest_url}")
@@ -118,6 +151,35 @@ def _check_source(settings: Settings, parameters: RunParameters, report: Preflig
             report.ok("market data", "synthetic")
     except ClaireError as exc:
         report.fail("market data", exc.message)
+
+
+def _check_replay(found: MarketDataCheck, report: Preflight) -> None:
+    """Every row of the replay's files; the symbols asked for must be in them (none asked
+    for: the files' symbols are the run's)."""
+    if not found.ok:
+        for problem in found.problem_lines():
+            report.fail("market data", problem)
+        return
+    held = sorted(found.symbols)
+    if not held:
+        report.fail("market data", f"{found.path}: only warmup files (history), nothing to trade")
+        return
+    report.ok("market data", f"{found.rows:,} rows in {found.files} file(s) checked")
+    asked = report.parameters.symbols
+    missing = [symbol for symbol in asked if symbol not in found.symbols]
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        report.fail(
+            "symbols",
+            f"{', '.join(missing)} {verb} not in {found.path} (it holds {', '.join(held)})",
+        )
+        return
+    if not asked:
+        _check_symbols(tuple(held), report, f" (those of {found.path})")
+        report.parameters = replace(report.parameters, symbols=tuple(held))
+    warning = found.gap_warning(report.parameters.symbols)
+    if warning:
+        report.warn("market data", warning)
 
 
 def _check_visible_to_containers(settings: Settings, path: Path) -> None:
@@ -196,8 +258,22 @@ def normalise(parameters: RunParameters) -> RunParameters:
 def start_engine(
     settings: Settings, run: Run, *, env_file: Path | None, resume: bool = False
 ) -> str:
-    """Start the run's engine (a process, or the engine containers); return what runs it."""
+    """Start the run's engine (a process, or the engine containers); return what runs it.
+
+    On the local runtime the supervisor is started too (unless turned off), so a dead server
+    or engine is restarted while nobody watches."""
+    supervise(settings, env_file)
     return engine_host(settings).start(run, resume=resume, env_file=env_file)
+
+
+def supervise(settings: Settings, env_file: Path | None) -> int | None:
+    """Start the local runtime's supervisor unless it runs or is turned off; its pid."""
+    if settings.runtime is not RuntimeKind.LOCAL or not settings.supervisor.enabled:
+        return None
+    from engine.supervision.control import ensure_supervisor
+
+    pid, _ = ensure_supervisor(settings.home, env_file)
+    return pid
 
 
 def check_started(settings: Settings, run: Run) -> None:
@@ -258,6 +334,24 @@ def stop(
     return "stopped"
 
 
+def resume(settings: Settings, run_id: str | None, *, env_file: Path | None) -> tuple[Run, str]:
+    """Start the engine of a crashed run again (`papertest resume`, and the supervisor);
+    return the run and what runs it now, or `running already`."""
+    with connect(settings) as conn:
+        repo = RunRepository(conn)
+        run = repo.get(run_id)
+        if engine_state(settings, run) == "running":
+            return run, "running already"
+        if not run.running and run.status != "failed":
+            raise PermanentError(
+                f"{run.run_id} ended ({run.status}: {run.end_reason}); only a crashed run resumes"
+            )
+        repo.reopen(run.run_id)
+    engine = start_engine(settings, run, env_file=env_file, resume=True)
+    check_started(settings, run)
+    return run, engine
+
+
 def planned(run: Run) -> timedelta:
     return parse_duration(run.parameters.duration)
 
@@ -266,14 +360,18 @@ def make_parameters(
     *,
     duration: str,
     capital: str,
-    symbols: str,
+    symbols: str | None,
     source: str,
     speed: str,
     strategy: str,
     record: bool,
     seed: int,
+    default_symbols: Sequence[str] = (),
 ) -> RunParameters:
-    """Build run parameters from command-line text (checked by `normalise` and `preflight`)."""
+    """Build run parameters from command-line text (checked by `normalise` and `preflight`).
+
+    `symbols` None (not given): `default_symbols`, except for a replay, which plays the
+    symbols of its files (the preflight finds them). Given, it must name one at least."""
     from decimal import Decimal, InvalidOperation
 
     try:
@@ -282,11 +380,15 @@ def make_parameters(
         raise PermanentError(f"capital {capital!r} is not a number") from None
     if not amount.is_finite() or amount <= 0:
         raise PermanentError(f"capital {capital!r} must be a positive amount")
-    return normalise(
+    if symbols is not None and not symbols.replace(",", "").strip():
+        raise PermanentError(
+            f"symbols {symbols!r} names no symbol: give one at least, like BTCUSDT"
+        )
+    parameters = normalise(
         RunParameters(
             duration=duration,
             capital=amount,
-            symbols=tuple(symbols.split(",")),
+            symbols=() if symbols is None else tuple(symbols.split(",")),
             source=source,
             speed=speed,
             strategy=strategy,
@@ -294,3 +396,6 @@ def make_parameters(
             seed=seed,
         )
     )
+    if symbols is None and not parameters.source.startswith("replay:"):
+        return replace(parameters, symbols=tuple(default_symbols))
+    return parameters

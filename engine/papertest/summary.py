@@ -17,6 +17,7 @@ from engine.papertest.jsonable import jsonable
 from engine.papertest.report.metrics import FillRow, round_trips
 from engine.papertest.runs import Run, utc_now
 from engine.settings import Settings
+from engine.supervision.outages import OutageLog
 
 ZERO = Decimal(0)
 
@@ -47,6 +48,11 @@ class RunSummary:
     market_data_age: timedelta | None
     alerts: list[dict[str, Any]] = field(default_factory=list)
     errors: int = 0
+    #: The stall alert's words while the run makes no progress, else None.
+    stalled: str | None = None
+    #: Outages the supervisor recorded during the run, and how many are still going on.
+    outages: int = 0
+    outages_ongoing: int = 0
 
     @property
     def remaining(self) -> timedelta:
@@ -108,6 +114,8 @@ def summarize(
     market_row = conn.execute(_MARKET, (source, source + ".%")).fetchone()
     market_at = market_row[0] if market_row else None
     errors_row = conn.execute(_ERRORS, (run.run_id, run.started_at)).fetchone()
+    outage_log = OutageLog(conn)
+    outages = outage_log.of_run(run.run_id)
     return RunSummary(
         run=run,
         engine=engine,
@@ -137,6 +145,9 @@ def summarize(
         market_data_age=(utc_now() - market_at) if market_at and run.running else None,
         alerts=_alerts(conn, run),
         errors=int(errors_row[0]) if errors_row else 0,
+        stalled=outage_log.stall_of(run.run_id) if run.running else None,
+        outages=len(outages),
+        outages_ongoing=sum(1 for o in outages if o.ended_at is None),
     )
 
 

@@ -22,6 +22,11 @@ class LocalRuntime:
         self.redis = RedisServer(self.paths, settings.redis)
         self.postgres = PostgresServer(self.paths, settings.database)
         self.prometheus = PrometheusServer(settings.home, settings)
+        self.notices: list[str] = []  # what `up` repaired, one line each
+
+    def _notice(self, line: str | None) -> None:
+        if line is not None:
+            self.notices.append(line)
 
     @property
     def manages_redis(self) -> bool:
@@ -39,9 +44,12 @@ class LocalRuntime:
         from engine.storage.migrations import apply_migrations
 
         self.paths.prepare()
+        self.notices = []
         if self.manages_redis:
+            self._notice(self.redis.repair_pidfile())
             self.redis.start()
         if self.manages_postgres:
+            self._notice(self.postgres.repair_pidfile())
             self.postgres.start()
         apply_migrations(self.endpoints().database_conninfo)
         if self._settings.monitor.prometheus:
@@ -51,6 +59,9 @@ class LocalRuntime:
     def down(self, *, volumes: bool = False) -> list[ComponentStatus]:
         """Stop what claire manages; servers given by URL are left alone. Data is always kept
         (`volumes` is a Docker runtime option)."""
+        from engine.supervision.control import stop_supervisor
+
+        stop_supervisor(self._settings.home)  # first, or it would start them again
         if self.manages_redis:
             self.redis.stop()
         if self.manages_postgres:

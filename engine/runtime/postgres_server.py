@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -14,12 +15,20 @@ from psycopg.conninfo import make_conninfo
 
 from engine.errors import RuntimeStartError
 from engine.runtime.paths import StatePaths, running_as_root
-from engine.runtime.processes import pid_alive, read_pid, require_binary, run_checked, tail
+from engine.runtime.processes import (
+    describe_pidfile,
+    read_pid,
+    require_binary,
+    run_checked,
+    server_pid,
+    tail,
+)
 from engine.runtime.status import ComponentState, ComponentStatus
 from engine.settings import DatabaseSettings
 
 NAME = "postgres"
 SHARED_MEMORY_WAIT_S = 15.0
+STOP_TIMEOUT_S = 60.0
 DEFAULT_PORT = 5432  # also names the unix socket file: .s.PGSQL.<port>
 _BIN_ROOT = Path("/usr/lib/postgresql")
 
@@ -73,7 +82,15 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Stop PostgreSQL (fast shutdown: sessions end, data is flushed)."""
-        if self.status().state is not ComponentState.RUNNING:
+        pid = self.live_pid()
+        if pid is None:
+            return
+        self.repair_pidfile()
+        if read_pid(self._pidfile) != pid:  # pg_ctl needs the pid file; signal it directly
+            os.kill(pid, signal.SIGINT)  # fast shutdown
+            deadline = time.monotonic() + STOP_TIMEOUT_S
+            while time.monotonic() < deadline and self.live_pid() == pid:
+                time.sleep(0.05)
             return
         bin_dir = find_bin_dir(self._settings.bin_dir)
         run_checked(
@@ -81,11 +98,46 @@ class PostgresServer:
             as_postgres=True,
         )
 
+    @property
+    def _pidfile(self) -> Path:
+        return self._paths.postgres_data / "postmaster.pid"
+
+    def live_pid(self) -> int | None:
+        """The pid of the postmaster running on this data directory, or None."""
+        return server_pid(self._pidfile, self._paths.postgres_data, "postgres")
+
+    def repair_pidfile(self) -> str | None:
+        """Rewrite a postmaster.pid that does not name the running postmaster; say so.
+
+        PostgreSQL checks its lock file every minute and shuts down when the file no longer
+        holds its pid, so a damaged file is rebuilt at once: the first five lines from the
+        socket's lock file (which the postmaster writes with the same content), then the
+        listen address, the shared-memory key and "ready".
+        """
+        pid = self.live_pid()
+        if pid is None or read_pid(self._pidfile) == pid:
+            return None
+        held = describe_pidfile(self._pidfile) if self._pidfile.exists() else "nothing (missing)"
+        socket_lock = self._paths.postgres_socket_dir / f".s.PGSQL.{self.port}.lock"
+        try:
+            head = socket_lock.read_text().splitlines()[:5]
+        except OSError:
+            head = []
+        if len(head) < 5 or read_pid(socket_lock) != pid:
+            return f"postgres: its pid file held {held} and could not be rebuilt (no socket lock)"
+        listen = "127.0.0.1" if self._settings.port else ""
+        lines = [*head, listen, _shared_memory_key(pid), "ready   "]
+        self._pidfile.write_text("\n".join(lines) + "\n")
+        self._pidfile.chmod(0o600)
+        if running_as_root():
+            self._paths.prepare()  # hand the file back to the postgres account
+        return f"postgres: its pid file held {held}; rebuilt for the running postmaster {pid}"
+
     def status(self) -> ComponentStatus:
-        pid = read_pid(self._paths.postgres_data / "postmaster.pid")
+        pid = self.live_pid()
         endpoint = str(self._paths.postgres_socket_dir)
-        if pid is None or not pid_alive(pid, "postgres"):
-            stale = pid is not None
+        if pid is None:
+            stale = self._pidfile.exists()
             state = ComponentState.DOWN if stale else ComponentState.STOPPED
             initialised = (self._paths.postgres_data / "PG_VERSION").exists()
             detail = (
@@ -95,14 +147,10 @@ class PostgresServer:
             )
             return ComponentStatus(NAME, state, False, detail, None, endpoint)
         problem = self._probe()
-        return ComponentStatus(
-            NAME,
-            ComponentState.RUNNING,
-            problem is None,
-            problem or "answers SELECT 1",
-            pid,
-            endpoint,
-        )
+        detail = problem or "answers SELECT 1"
+        if read_pid(self._pidfile) != pid:
+            detail += "; its pid file is wrong (claire up repairs it)"
+        return ComponentStatus(NAME, ComponentState.RUNNING, problem is None, detail, pid, endpoint)
 
     def _probe(self) -> str | None:
         try:
@@ -199,3 +247,16 @@ class PostgresServer:
             if not exists:
                 name = sql.Identifier(self._settings.name)
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+
+def _shared_memory_key(pid: int) -> str:
+    """The postmaster's System V shared-memory key and id, as postmaster.pid holds them."""
+    try:
+        rows = Path("/proc/sysvipc/shm").read_text().splitlines()[1:]
+    except OSError:
+        rows = []
+    for row in rows:
+        fields = row.split()  # key shmid perms size cpid lpid ...
+        if len(fields) > 4 and fields[4] == str(pid):
+            return f"{int(fields[0]) & 0xFFFFFFFF:9d} {int(fields[1]):9d}"
+    return f"{0:9d} {0:9d}"

@@ -40,6 +40,57 @@ def pid_alive(pid: int, expected_name: str | None = None) -> bool:
     return expected_name in cmdline
 
 
+def pids_working_in(directory: Path, program: str) -> list[int]:
+    """Return the live processes running `program` with `directory` as working directory.
+
+    Both servers change into their data directory, so this finds a server on a directory
+    whatever its pid file says (unreadable, garbage, or another process's pid). `program` is
+    matched against the first word of the command line, so workers that retitle themselves
+    (`postgres: checkpointer`, `redis-aof-rewrite`) are not taken for the server.
+    """
+    target = directory.resolve()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if Path(os.readlink(entry / "cwd")) != target:
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").split()
+        except OSError:
+            continue  # gone, or another account's process
+        if cmdline and Path(cmdline[0].decode(errors="replace")).name == program:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def server_pid(pidfile: Path, directory: Path, program: str) -> int | None:
+    """Return the pid of the server running on `directory`, or None when none runs.
+
+    The pid file is believed only when it names that server.
+    """
+    running = pids_working_in(directory, program)
+    recorded = read_pid(pidfile)
+    if recorded in running:
+        return recorded
+    return running[0] if running else None
+
+
+def describe_pidfile(pidfile: Path) -> str:
+    """Say what a pid file holds, for a message: its first line, shortened, or 'nothing'."""
+    try:
+        lines = pidfile.read_text(errors="replace").splitlines()
+    except OSError:
+        return "nothing (unreadable)"
+    first = lines[0].strip() if lines else ""
+    shown = first if len(first) <= 20 else first[:17] + "..."
+    return repr(shown) if shown else "nothing"
+
+
+#: Where system programs live when PATH is a bare one (cron's /usr/bin:/bin).
+SYSTEM_BIN = (Path("/usr/sbin"), Path("/sbin"), Path("/usr/bin"), Path("/bin"))
+
+
 def require_binary(name: str, package: str, search: Sequence[Path] = ()) -> Path:
     """Find a program in `search` or on PATH, or raise naming the package to install."""
     for directory in search:
@@ -59,7 +110,8 @@ def run_checked(
     command = [str(part) for part in argv]
     shown = f"{Path(command[0]).name} {command[1] if len(command) > 1 else ''}".strip()
     if as_postgres and running_as_root():
-        command = ["runuser", "-u", POSTGRES_ACCOUNT, "--", *command]
+        runuser = require_binary("runuser", "util-linux", SYSTEM_BIN)  # cron's PATH has no sbin
+        command = [str(runuser), "-u", POSTGRES_ACCOUNT, "--", *command]
     try:
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=timeout, check=False, cwd="/"
@@ -99,3 +151,10 @@ def start_detached(argv: Sequence[str | Path], log: Path, env: dict[str, str] | 
         timeout=30,
     )
     return int(shell.stdout.strip().splitlines()[-1])
+
+
+def engine_import_path() -> str:
+    """A PYTHONPATH that makes `engine` importable by a child however claire was installed."""
+    root = str(Path(__file__).resolve().parents[2])
+    existing = os.environ.get("PYTHONPATH")
+    return f"{root}{os.pathsep}{existing}" if existing else root

@@ -1,5 +1,10 @@
 """An optional Prometheus in the local runtime (CLAIRE_MONITOR_PROMETHEUS=true), scraping
-the engine's /metrics with claire's alert rules; it needs the `prometheus` binary."""
+the engine's /metrics with claire's alert rules; it needs the `prometheus` binary.
+
+Each engine process publishes where it really listens (its port may not be the configured
+one, see `engine.runtime.listeners`) as a file in `<home>/prometheus/targets/`, which
+Prometheus watches (file-based discovery), and withdraws it when it stops.
+"""
 
 from __future__ import annotations
 
@@ -22,11 +27,32 @@ NAME = "prometheus"
 START_TIMEOUT_S = 30.0
 
 
+def targets_dir(home: Path) -> Path:
+    """Where engine processes publish their scrape targets for the local Prometheus."""
+    return home / NAME / "targets"
+
+
+def publish_target(home: Path, name: str, address: str) -> Path:
+    """Tell the local Prometheus that engine process `name` serves /metrics on `address`."""
+    path = targets_dir(home) / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp")  # written whole, then renamed: never read half-written
+    partial.write_text(json.dumps([{"targets": [address]}]))
+    partial.replace(path)
+    return path
+
+
+def withdraw_target(home: Path, name: str) -> None:
+    """Engine process `name` stopped serving: Prometheus stops scraping it."""
+    (targets_dir(home) / f"{name}.json").unlink(missing_ok=True)
+
+
 class PrometheusServer:
     """Start, stop and check the local runtime's Prometheus."""
 
     def __init__(self, home: Path, settings: Settings) -> None:
-        self._dir = home / "prometheus"
+        self._home = home
+        self._dir = home / NAME
         self._settings = settings
 
     @property
@@ -45,7 +71,9 @@ class PrometheusServer:
         self._dir.mkdir(parents=True, exist_ok=True)
         monitor = self._settings.monitor
         (self._dir / "claire.rules.yml").write_text(json.dumps(alert_rules(self._settings)))
-        config = prometheus_config([f"{monitor.host}:{monitor.port}"])
+        targets = targets_dir(self._home)
+        targets.mkdir(exist_ok=True)  # Prometheus watches it: it must exist before it starts
+        config = prometheus_config([], target_files=[str(targets / "*.json")])
         (self._dir / "prometheus.yml").write_text(json.dumps(config))
         pid = start_detached(
             [

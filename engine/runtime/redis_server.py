@@ -11,7 +11,14 @@ import redis
 
 from engine.errors import RuntimeStartError
 from engine.runtime.paths import StatePaths
-from engine.runtime.processes import pid_alive, read_pid, require_binary, run_checked, tail
+from engine.runtime.processes import (
+    describe_pidfile,
+    read_pid,
+    require_binary,
+    run_checked,
+    server_pid,
+    tail,
+)
 from engine.runtime.status import ComponentState, ComponentStatus
 from engine.settings import RedisSettings
 
@@ -70,8 +77,13 @@ class RedisServer:
         return "\n".join(lines) + "\n"
 
     def start(self) -> None:
-        """Start Redis unless it already runs; wait until it answers PING."""
-        if self.status().state is ComponentState.RUNNING:
+        """Start Redis unless it already runs; wait until it answers PING.
+
+        A redis-server already running on this state directory is never started twice,
+        whatever its pid file says.
+        """
+        if self.live_pid() is not None:
+            self._wait_until_answering()
             return
         binary = require_binary(self._settings.binary, "redis-server")
         self._clear_leftovers()
@@ -80,6 +92,9 @@ class RedisServer:
         with os.fdopen(fd, "w") as handle:
             handle.write(self.config())
         run_checked([binary, conf], timeout=START_TIMEOUT_S)
+        self._wait_until_answering()
+
+    def _wait_until_answering(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._ping() is None:
@@ -90,38 +105,47 @@ class RedisServer:
             f"{tail(self._paths.redis_log) or 'no log'}"
         )
 
+    def live_pid(self) -> int | None:
+        """The pid of the redis-server running on this state directory, or None."""
+        return server_pid(self._paths.redis_pidfile, self._paths.redis_dir, "redis-server")
+
+    def repair_pidfile(self) -> str | None:
+        """Rewrite a pid file that does not name the running server; say so in one line."""
+        pid = self.live_pid()
+        pidfile = self._paths.redis_pidfile
+        if pid is None or read_pid(pidfile) == pid:
+            return None
+        held = describe_pidfile(pidfile) if pidfile.exists() else "nothing (missing)"
+        pidfile.write_text(f"{pid}\n")
+        return f"redis: its pid file held {held}; repaired to the running server's pid {pid}"
+
     def stop(self, timeout: float = 15.0) -> None:
         """Stop Redis (it writes its append-only file first); no-op when not running."""
-        pid = read_pid(self._paths.redis_pidfile)
-        if pid is None or not pid_alive(pid, "redis-server"):
+        pid = self.live_pid()
+        if pid is None:
             self._clear_leftovers()
             return
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and pid_alive(pid, "redis-server"):
+        while time.monotonic() < deadline and self.live_pid() == pid:
             time.sleep(0.02)
-        if pid_alive(pid, "redis-server"):
+        if self.live_pid() == pid:
             os.kill(pid, signal.SIGKILL)
         self._clear_leftovers()
 
     def status(self) -> ComponentStatus:
-        pid = read_pid(self._paths.redis_pidfile)
+        pid = self.live_pid()
         endpoint = str(self._paths.redis_socket)
-        if pid is None or not pid_alive(pid, "redis-server"):
+        if pid is None:
             left = self._paths.redis_pidfile.exists() or self._paths.redis_socket.exists()
             state = ComponentState.DOWN if left else ComponentState.STOPPED
             detail = "not running (stale pid file)" if left else "not started"
             return ComponentStatus(NAME, state, False, detail, None, endpoint)
         problem = self._ping()
-        healthy = problem is None
-        return ComponentStatus(
-            NAME,
-            ComponentState.RUNNING,
-            healthy,
-            problem or "answers PING, noeviction",
-            pid,
-            endpoint,
-        )
+        detail = problem or "answers PING, noeviction"
+        if read_pid(self._paths.redis_pidfile) != pid:
+            detail += "; its pid file is wrong (claire up repairs it)"
+        return ComponentStatus(NAME, ComponentState.RUNNING, problem is None, detail, pid, endpoint)
 
     def _ping(self) -> str | None:
         return redis_problem(self.url)

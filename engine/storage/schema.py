@@ -345,6 +345,20 @@ DEAD_LETTERS = Table(
     event_table=False,
 )
 
+OUTAGES = Table(
+    "outages",
+    (
+        Column("id", BIGINT),
+        _text("run_id", nullable=True),
+        _text("component"),
+        _time("began_at"),
+        _time("ended_at", nullable=True),
+        Column("restarts", INTEGER),
+        _text("detail"),
+    ),
+    event_table=False,
+)
+
 TABLES: Final = (
     SCHEMA_MIGRATIONS,
     RUNS,
@@ -361,6 +375,7 @@ TABLES: Final = (
     ALERTS,
     DEAD_LETTERS,
     MARKET_GAPS,
+    OUTAGES,
 )
 EVENT_TABLES: Final = tuple(table for table in TABLES if table.event_table)
 TABLES_BY_NAME: Final = {table.name: table for table in TABLES}

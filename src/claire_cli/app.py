@@ -41,6 +41,11 @@ COMMANDS: dict[str, Lazy] = {
     "down": Lazy(
         "claire_cli.runtime", "down", "Stop claire's servers cleanly; their data is kept."
     ),
+    "boot": Lazy(
+        "claire_cli.boot",
+        "boot",
+        "Print (or install) the boot entry that starts claire after a reboot.",
+    ),
     "ps": Lazy(
         "claire_cli.runtime",
         "ps",

@@ -11,9 +11,10 @@ from rich.table import Table
 
 from claire_cli.arguments import duration_option, time_of_day_option
 from claire_cli.context import state
+from claire_cli.crontab import read_crontab, write_crontab
 from claire_cli.output import console, print_json
 from engine.backup import schedule as plans
-from engine.backup.errors import BackupError, RestoreRefusedError
+from engine.backup.errors import RestoreRefusedError
 from engine.backup.operations import create_backup, restore_backup, verify_backup
 from engine.backup.store import BackupStore
 from engine.papertest.durations import format_duration
@@ -211,18 +212,9 @@ def schedule_cmd(
 
 
 def _install_cron(line: str) -> None:
-    import subprocess
-
-    current = subprocess.run(["crontab", "-l"], capture_output=True, text=True, check=False)
-    lines = [l for l in current.stdout.splitlines() if "backup --quiet" not in l]  # noqa: E741
-    try:
-        subprocess.run(
-            ["crontab", "-"], input="\n".join([*lines, line]) + "\n", text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise BackupError(
-            f"could not install the cron entry: {exc}", hint="add the line by hand"
-        ) from None
+    current = read_crontab().splitlines()
+    kept = [entry for entry in current if "backup --quiet" not in entry]
+    write_crontab([*kept, line])
 
 
 def restore(

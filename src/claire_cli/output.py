@@ -17,6 +17,11 @@ def print_json(data: Any) -> None:
     console.file.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def print_warning(message: str) -> None:
+    """Print one yellow line on stderr (stdout stays clean for --json)."""
+    err_console.print(f"[yellow]warning:[/] {escape(message)}")
+
+
 def print_error(message: str, hint: str | None = None) -> None:
     """Print one red line (and an optional hint) on stderr."""
     err_console.print(f"[bold red]error:[/] {escape(message)}")

@@ -13,14 +13,14 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from claire_cli.context import state
-from claire_cli.output import console, print_error, print_json
-from engine.errors import PermanentError
+from claire_cli.output import console, print_error, print_json, print_warning
 from engine.papertest import service
 from engine.papertest.durations import format_duration
 from engine.papertest.hosts import engine_host
 from engine.papertest.report import FORMATS, report_dir, write_report
 from engine.papertest.runs import RunRepository
 from engine.papertest.summary import RunSummary, summarize
+from engine.runtime.listeners import start_warnings
 from engine.settings import Settings
 
 app = typer.Typer(
@@ -39,7 +39,13 @@ def start(
     ctx: typer.Context,
     duration: Annotated[str, typer.Option(help="Planned length: 90m, 12h, 7d.")] = "",
     capital: Annotated[str, typer.Option(help="Initial capital in the quote currency.")] = "",
-    symbols: Annotated[str, typer.Option(help="Comma-separated symbols.")] = "",
+    symbols: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated symbols, each once. Default: CLAIRE_PAPERTEST_SYMBOLS; for"
+            " replay:PATH, the symbols its files hold."
+        ),
+    ] = None,
     source: Annotated[str, typer.Option(help="mexc, synthetic or replay:PATH.")] = "",
     speed: Annotated[str, typer.Option(help="realtime, max or a multiple like 60.")] = "",
     strategy: Annotated[str, typer.Option(help="Strategy name or dotted path.")] = "",
@@ -58,11 +64,15 @@ def start(
 ) -> None:
     """Check everything, register the run, and start its engine in the background.
 
-    Defaults come from the settings (CLAIRE_PAPERTEST_*, CLAIRE_MARKET_SOURCE).
+    Defaults come from the settings (CLAIRE_PAPERTEST_*, CLAIRE_MARKET_SOURCE). A replay's
+    files are read through first: a bad row stops the start (nothing registered, no backup)
+    with its file and line; gaps between candles are a warning. It plays only --symbols
+    (each must be in the files), or else every symbol the files hold.
 
     Examples:
       claire papertest start --duration 7d --symbols BTCUSDT,ETHUSDT
       claire papertest start --duration 2h --source replay:btc.parquet --speed max
+      claire papertest start --duration 1d --source replay:data/ --symbols ETHUSDT
       claire papertest start --duration 30m --source synthetic --foreground
     """
     cli = state(ctx)
@@ -70,12 +80,13 @@ def start(
     parameters = service.make_parameters(
         duration=duration or settings.papertest.duration,
         capital=capital or str(settings.papertest.capital),
-        symbols=symbols or ",".join(settings.papertest.symbols),
+        symbols=symbols,
         source=source or _default_source(settings),
         speed=speed or ("realtime" if (source or settings.market.source) == "mexc" else "max"),
         strategy=strategy or settings.papertest.strategy,
         record=record,
         seed=settings.market.synthetic_seed if seed is None else seed,
+        default_symbols=settings.papertest.symbols,
     )
     with console.status("preflight: settings, servers, migrations, market data"):
         conn = service.connect(settings)
@@ -86,6 +97,11 @@ def start(
         conn.close()
         raise service.PreflightError(checked.problems)
     conn.close()
+    parameters = checked.parameters  # a replay's symbols resolved from its files
+    for warning in checked.warnings:
+        print_warning(warning)
+    for warning in start_warnings(settings):
+        print_warning(warning)
     if not no_backup:
         from engine.backup.operations import create_backup
 
@@ -192,6 +208,11 @@ def _render(s: RunSummary) -> Table:
     grid.add_row("state", f"[{state_style}]{s.engine}[/]{ended}")
     if s.engine == "crashed":
         grid.add_row("", f"the engine is down: claire papertest resume {s.run.run_id}")
+    if s.stalled:
+        grid.add_row("", f"[bold red]{escape(s.stalled)}[/]")
+    if s.outages:
+        ongoing = f", {s.outages_ongoing} still going on" if s.outages_ongoing else ""
+        grid.add_row("outages", f"{s.outages} recorded by the supervisor{ongoing}")
     bar = ProgressBar(total=1.0, completed=float(s.progress), width=30)
     grid.add_row("progress", bar)
     grid.add_row(
@@ -254,22 +275,11 @@ def resume(ctx: typer.Context, run_id: RunArgument = None) -> None:
     recorded as a gap. Example: claire papertest resume
     """
     cli = state(ctx)
-    settings = cli.settings()
-    with service.connect(settings) as conn:
-        repo = RunRepository(conn)
-        run = repo.get(run_id)
-        current = service.engine_state(settings, run)
-        if current == "running":
-            console.print(f"{run.run_id} is running already")
-            return
-        if not run.running and run.status != "failed":
-            raise PermanentError(
-                f"{run.run_id} ended ({run.status}: {run.end_reason}); only a crashed run resumes"
-            )
-        repo.reopen(run.run_id)
     with console.status("starting the engine"):
-        engine = service.start_engine(settings, run, env_file=cli.env_file, resume=True)
-        service.check_started(settings, run)
+        run, engine = service.resume(cli.settings(), run_id, env_file=cli.env_file)
+    if engine == "running already":
+        console.print(f"{run.run_id} is running already")
+        return
     console.print(f"[green]resumed[/] {run.run_id} ({engine})")
 
 

@@ -12,9 +12,11 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from claire_cli.context import state
-from claire_cli.output import console, print_json
+from claire_cli.output import console, print_json, print_warning
 from engine.errors import PermanentError
+from engine.papertest import service
 from engine.runtime.kind import RuntimeKind
+from engine.runtime.listeners import exposed_listeners
 from engine.runtime.select import runtime_for
 from engine.runtime.status import ComponentState, ComponentStatus, uptime
 from engine.settings import Settings
@@ -58,6 +60,8 @@ def up(ctx: typer.Context, json: JsonOption = False) -> None:
       claire --runtime docker up
     """
     settings = state(ctx).settings()
+    for listener in exposed_listeners(settings):
+        print_warning(str(listener))
     docker = settings.runtime is RuntimeKind.DOCKER
     with docker_progress(docker and not json) as show:
         runtime = runtime_for(settings, progress=show)
@@ -73,6 +77,11 @@ def up(ctx: typer.Context, json: JsonOption = False) -> None:
     )
     if docker and not json:
         _summarise_changes(getattr(runtime, "changes", []))
+    for notice in getattr(runtime, "notices", []):
+        console.print(f"[yellow]{escape(notice)}[/]")
+    supervisor = service.supervise(settings, state(ctx).env_file)
+    if supervisor is not None and not json:
+        console.print(f"supervisor: pid {supervisor} (restarts a dead server or engine)")
     _report(statuses, json, f"claire is up ({where})")
     if not json:
         _notice_crashed_run(settings)

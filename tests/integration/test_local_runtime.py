@@ -15,6 +15,7 @@ import redis
 from engine.errors import MissingBinaryError
 from engine.runtime.local import LocalRuntime
 from engine.runtime.paths import running_as_root
+from engine.runtime.processes import pids_working_in
 from engine.runtime.redis_server import redis_problem
 from engine.runtime.status import ComponentState
 from engine.settings import RedisSettings, Settings
@@ -96,6 +97,88 @@ def test_postgres_killed_then_reported_down_and_up_restarts_it(private_home: Pat
     runtime.up()
 
     assert states(runtime)["postgres"] == (ComponentState.RUNNING, True)
+
+
+def servers_on(runtime: LocalRuntime) -> dict[str, list[int]]:
+    """Every redis-server and postmaster working in this state directory, found in /proc."""
+    return {
+        "redis": pids_working_in(runtime.paths.redis_dir, "redis-server"),
+        "postgres": pids_working_in(runtime.paths.postgres_data, "postgres"),
+    }
+
+
+def test_garbage_redis_pid_file_then_up_repairs_it_and_starts_no_second_server(
+    private_home: Path,
+) -> None:
+    runtime = LocalRuntime(Settings(home=private_home))
+    runtime.up()
+    before = servers_on(runtime)
+    runtime.paths.redis_pidfile.write_text("garbage\n")
+
+    assert runtime.redis.status().state is ComponentState.RUNNING  # the socket answers
+    runtime.up()
+
+    assert servers_on(runtime) == before
+    assert runtime.notices == [
+        f"redis: its pid file held 'garbage'; repaired to the running server's pid "
+        f"{before['redis'][0]}"
+    ]
+    assert runtime.paths.redis_pidfile.read_text() == f"{before['redis'][0]}\n"
+    runtime.up()
+    assert runtime.notices == []  # repaired once, then nothing to say
+
+
+def test_garbage_postgres_pid_file_then_up_rebuilds_it_as_postgres_wrote_it(
+    private_home: Path,
+) -> None:
+    runtime = LocalRuntime(Settings(home=private_home))
+    runtime.up()
+    before = servers_on(runtime)
+    pidfile = runtime.paths.postgres_data / "postmaster.pid"
+    written = pidfile.read_text()
+    pidfile.write_text("xyz\n")
+
+    statuses = runtime.up()
+
+    assert servers_on(runtime) == before
+    assert all(s.healthy for s in statuses)
+    assert runtime.notices == [
+        f"postgres: its pid file held 'xyz'; rebuilt for the running postmaster "
+        f"{before['postgres'][0]}"
+    ]
+    # PostgreSQL rechecks this file every minute and shuts down unless it names it.
+    assert pidfile.read_text() == written
+
+
+def test_garbage_pid_files_then_down_still_stops_both_servers(private_home: Path) -> None:
+    runtime = LocalRuntime(Settings(home=private_home))
+    runtime.up()
+    runtime.paths.redis_pidfile.write_text("garbage\n")
+    (runtime.paths.postgres_data / "postmaster.pid").write_text("xyz\n")
+
+    runtime.down()
+
+    assert servers_on(runtime) == {"redis": [], "postgres": []}
+    assert states(runtime) == {
+        "redis": (ComponentState.STOPPED, False),
+        "postgres": (ComponentState.STOPPED, False),
+    }
+
+
+def test_garbage_pid_files_with_no_server_then_up_starts_both(private_home: Path) -> None:
+    runtime = LocalRuntime(Settings(home=private_home))
+    runtime.up()
+    runtime.down()
+    runtime.paths.redis_pidfile.write_text("garbage\n")
+    (runtime.paths.postgres_data / "postmaster.pid").write_text("xyz\n")
+
+    runtime.up()
+
+    assert states(runtime) == {
+        "redis": (ComponentState.RUNNING, True),
+        "postgres": (ComponentState.RUNNING, True),
+    }
+    assert [len(pids) for pids in servers_on(runtime).values()] == [1, 1]
 
 
 def test_down_then_both_stopped_and_no_leftovers(private_home: Path) -> None:

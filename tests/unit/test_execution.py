@@ -380,6 +380,67 @@ def test_latency_when_candles_and_remainder_then_each_later_fill_at_that_bars_op
     assert (second.filled_quantity, second.reference_price) == (D("0.3"), D(102))
 
 
+# -- a market order's validity --------------------------------------------------------------
+
+HOUR_MS = 60 * MINUTE_MS
+
+
+def test_market_order_when_candles_resume_after_an_outage_then_expired_stale_not_filled() -> None:
+    v = venue(latency_ms=50, slippage_cap_bps="0")
+    v.feed(bar(0, "95000", "95100"))
+    v.submit(order(ms=0))
+
+    result = only(v.feed(bar(3 * HOUR_MS, "97000", "97100")))  # data returns 3 h later
+
+    assert result.status is OrderStatus.EXPIRED
+    assert result.filled_quantity == 0
+    assert result.execution_price is None
+    assert ": stale: no price of BTCUSDT within 5 s" in str(result.reason)
+    assert v.execution.open_orders() == []
+
+
+def test_market_order_when_the_next_trade_comes_within_its_validity_then_filled() -> None:
+    v = venue(latency_ms=50)
+    v.feed(trade(0, "95000"))
+    v.submit(order(ms=0))
+
+    assert only(v.feed(trade(5_050, "95010"))).status is OrderStatus.FILLED  # 5 s after arrival
+
+
+def test_market_order_when_the_next_trade_comes_after_its_validity_then_expired_stale() -> None:
+    v = venue(latency_ms=50)
+    v.feed(trade(0, "95000"))
+    v.submit(order(ms=0))
+
+    result = only(v.feed(trade(5_051, "95010")))
+
+    assert result.status is OrderStatus.EXPIRED
+    assert "stale" in str(result.reason)
+
+
+def test_market_order_when_ttl_is_longer_than_the_outage_then_filled_at_the_open() -> None:
+    v = venue(latency_ms=50, slippage_cap_bps="0", market_order_ttl_seconds=4 * 3600)
+    v.feed(bar(0, "95000", "95100"))
+    v.submit(order(ms=0))
+
+    result = only(v.feed(bar(3 * HOUR_MS, "97000", "97100")))
+
+    assert (result.status, result.execution_price) == (OrderStatus.FILLED, D(97000))
+
+
+def test_market_order_when_an_outage_follows_a_partial_fill_then_the_rest_expires_stale() -> None:
+    v = venue(latency_ms=50, slippage_cap_bps="0", partial_fill_fraction="0.5")
+    v.feed(bar(0, "100", "100", volume="0.5"))
+    v.submit(order(quantity="0.8", ms=0))
+    first = only(v.feed(bar(MINUTE_MS, "101", "109", volume="0.5")))
+
+    rest = only(v.feed(bar(2 * HOUR_MS, "102", "108", volume="0.5")))
+
+    assert (first.status, first.filled_quantity) == (OrderStatus.PARTIALLY_FILLED, D("0.5"))
+    assert rest.status is OrderStatus.EXPIRED
+    assert str(rest.reason).startswith("expired with 0.3 of 0.8 unfilled")
+
+
 # -- limits at the fill ------------------------------------------------------------------
 
 

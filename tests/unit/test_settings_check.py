@@ -335,6 +335,7 @@ def test_build_settings_when_valid_then_same_as_load_settings(
         tmp_path, "CLAIRE_PAPERTEST_SYMBOLS=solusdt\nCLAIRE_RISK_MAX_POSITION=2%\n"
     )
     monkeypatch.setenv("CLAIRE_RISK_MAX_POSITION", "3%")
+    monkeypatch.delenv("CLAIRE_SUPERVISOR_ENABLED")  # the suite's own, not in the dict below
 
     built = build_settings({"CLAIRE_RISK_MAX_POSITION": "3%"}, env_file)
 

@@ -129,6 +129,8 @@ class CaveatFacts:
     restarts: int
     downtime_seconds: float
     epochs: int
+    outages: int
+    outage_restarts: int
     without_decision_price: int
     reconciled: bool | None
     settings_recorded: bool
@@ -153,6 +155,11 @@ def caveats(run: Run, facts: CaveatFacts, rules: VerdictSettings) -> list[str]:
         notes.append(
             f"restarts: {facts.restarts} stage restarts, {facts.epochs} engine epochs,"
             f" {facts.downtime_seconds:.0f} s of downtime"
+        )
+    if facts.outages:
+        notes.append(
+            f"outages: {facts.outages} found by the supervisor, {facts.outage_restarts}"
+            " restarts (see Outages)"
         )
     if facts.partial_days:
         notes.append(

@@ -167,6 +167,8 @@ def _facts(
         restarts=int(system["restarts"]),
         downtime_seconds=float(system["downtime_seconds"]),
         epochs=int(system["epochs"]),
+        outages=len(system["outages"]),
+        outage_restarts=sum(o["restarts"] for o in system["outages"]),
         without_decision_price=execution.costs.without_decision_price if execution.costs else 0,
         reconciled=None if trades.reconciliation is None else trades.reconciliation.reconciled,
         settings_recorded=recorded.recorded,
@@ -193,4 +195,19 @@ def _system(data: RunData) -> dict[str, Any]:
         "stages": dict(stats.get("stages") or {}),
         "restarts": int(stats.get("restarts") or 0),
         "epochs": int(data.run.extra.get("epoch") or 1),
+        "outages": [_outage(o, data.run.ended_at) for o in data.outages],
+    }
+
+
+def _outage(row: dict[str, Any], run_ended: datetime | None) -> dict[str, Any]:
+    """One outage as the report shows it: what, when (wall clock), how long, restarts."""
+    ended = row["ended_at"]
+    until = ended or run_ended
+    return {
+        "component": row["component"],
+        "began_at": row["began_at"],
+        "ended_at": ended,
+        "downtime_seconds": None if until is None else (until - row["began_at"]).total_seconds(),
+        "restarts": int(row["restarts"]),
+        "detail": row["detail"],
     }

@@ -34,6 +34,8 @@ class RunData:
     gaps: list[dict[str, Any]]
     dead_letters: int
     counts: dict[str, int]
+    #: What the supervisor found dead during the run (wall clock), and the restarts it took.
+    outages: list[dict[str, Any]] = field(default_factory=list)
     #: symbol -> (open time, open) of the first candle of the run (for buy and hold).
     opens: dict[str, tuple[datetime, Decimal]] = field(default_factory=dict)
     #: symbol -> [(close time, close)], the market the run saw.
@@ -87,6 +89,10 @@ SELECT symbol, cause, gap_start, gap_end, missing, backfilled, detail FROM marke
  WHERE run_id = %(run)s AND (%(until)s::timestamptz IS NULL OR gap_start <= %(until)s)
  ORDER BY gap_start, symbol
 """
+_OUTAGES = """
+SELECT component, began_at, ended_at, restarts, detail FROM outages
+ WHERE run_id = %(run)s ORDER BY began_at, component
+"""
 _CANDLES = """
 SELECT symbol, open_time, close_time, open, close FROM candles
  WHERE symbol = ANY(%(symbols)s) AND open_time >= %(open_from)s
@@ -133,6 +139,7 @@ def load_run_data(
                 strict=True,
             )
         ),
+        outages=_dicts(conn, _OUTAGES, bound),
         opens=opens,
         closes=closes,
     )

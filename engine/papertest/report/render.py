@@ -82,6 +82,7 @@ def blocks(report: Report) -> list[Block]:
         _assumptions(report),
         _settings(report),
         _system(report),
+        _outages(report),
         _stages(report),
         _provenance(report),
     ]
@@ -439,8 +440,27 @@ def _system(report: Report) -> Block:
         [
             (k.replace("_", " ").capitalize(), _plain(v))
             for k, v in report.system.items()
-            if k != "stages"
+            if k not in {"stages", "outages"}
         ],
+    )
+
+
+def _outages(report: Report) -> Block:
+    found: list[dict[str, Any]] = report.system.get("outages") or []
+    return Block(
+        "Outages",
+        [
+            (
+                o["component"],
+                str(o["began_at"]),
+                str(o["ended_at"] or "still down"),
+                "-" if o["downtime_seconds"] is None else f"{o['downtime_seconds']:.0f} s",
+                str(o["restarts"]),
+            )
+            for o in found
+        ],
+        header=("component", "down since (wall clock)", "back at", "downtime", "restarts"),
+        note=None if found else "none: no server or engine was found dead during the run",
     )
 
 
