@@ -17,6 +17,7 @@ history, back-filled candles): it replays as such (source suffix `.history`), ne
 from __future__ import annotations
 
 import csv
+import hashlib
 import heapq
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
 from contextlib import closing
@@ -132,6 +133,22 @@ def market_files(path: Path) -> list[Path]:
     if not files:
         raise MarketFileError(f"{path}: the directory holds no .csv or .parquet file")
     return files
+
+
+def content_digest(path: Path) -> str:
+    """Return the SHA-256 of what `replay:PATH` plays: each data file's name and bytes, in
+    order. Two recordings differ in it whenever one byte differs, wherever they live."""
+    digest = hashlib.sha256()
+    for file in market_files(path):
+        digest.update(file.name.encode() + b"\0")
+        try:
+            with file.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+        except OSError as exc:
+            raise MarketFileError(f"{file}: cannot be read ({exc.strerror or exc})") from exc
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def _read_file(path: Path, source: str, wanted: frozenset[str] | None) -> Iterator[Recorded]:

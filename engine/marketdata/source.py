@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from engine.events import AlertRaised, Candle, MarketDataGap, QuoteTick, TradeTick
-from engine.marketdata.files import read_market_data
+from engine.marketdata.files import content_digest, read_market_data
 from engine.marketdata.synthetic import synthetic_candles
 
 #: What a source yields: market events, gap records, and alerts (e.g. stale data).
@@ -46,19 +46,27 @@ async def _paced(events: Iterable[MarketItem]) -> AsyncIterator[MarketItem]:
             await asyncio.sleep(0)
 
 
+def replay_source_name(path: Path) -> str:
+    """The `source` of a recording's events: `replay-` and its content's digest."""
+    return f"replay-{content_digest(path)[:16]}"
+
+
 class ReplaySource:
     """Events of a recorded file or directory (see `engine.marketdata.files`); with
     `symbols`, only those symbols' (a run's), the other rows skipped.
 
-    Their `source` is `replay-<digest of the path>`, so the candles of two different
-    recordings of the same hours stay apart in the database.
+    Their `source` is `replay-<digest of the files' content>`, so two different recordings
+    of the same hours stay apart in the database, even at one path, and one recording moved
+    elsewhere is still itself. A run passes the `name` it was registered with (its files
+    were hashed once, at the start).
     """
 
-    def __init__(self, path: Path, symbols: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, path: Path, symbols: Sequence[str] | None = None, *, name: str | None = None
+    ) -> None:
         self.path = path
         self.symbols = None if symbols is None else tuple(symbols)
-        digest = hashlib.sha256(str(path.expanduser().absolute()).encode()).hexdigest()[:8]
-        self.name = f"replay-{digest}"
+        self.name = name or replay_source_name(path)
 
     def items(self) -> AsyncIterator[MarketItem]:
         return _paced(read_market_data(self.path, source=self.name, symbols=self.symbols))

@@ -511,7 +511,9 @@ class PapertestEngine:
             return SyntheticSource(run.parameters.symbols, start, minutes, seed=run.parameters.seed)
         if spec.startswith("replay:"):
             # Only the run's symbols: the file's own when none were asked for (the preflight)
-            return ReplaySource(Path(spec.removeprefix("replay:")), run.parameters.symbols)
+            return ReplaySource(
+                Path(spec.removeprefix("replay:")), run.parameters.symbols, name=run.data_source
+            )
         from engine.marketdata.live_factory import live_source  # network clients: only here
 
         return live_source(self.settings, run.parameters.symbols)

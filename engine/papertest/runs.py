@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from engine.errors import PermanentError
 from engine.settings import Settings
+from engine.storage.connection import like_literal
 
 RunStatus = Literal["running", "completed", "stopped", "aborted", "failed"]
 ENDED: tuple[RunStatus, ...] = ("completed", "stopped", "aborted", "failed")
@@ -208,7 +209,7 @@ class RunRepository:
         found = self._all(
             "SELECT {} FROM runs WHERE run_id = %s OR run_id LIKE %s ESCAPE '\\'"
             " ORDER BY started_at DESC",
-            (run_id, _like_prefix(run_id)),
+            (run_id, like_literal(run_id) + "%"),
         )
         exact = [r for r in found if r.run_id == run_id]
         if exact:
@@ -259,12 +260,17 @@ class RunRepository:
             )
 
     def reopen(self, run_id: str) -> None:
-        """Mark an ended (crashed or stopped) run as running again, for `resume`."""
+        """Mark an ended (crashed or stopped) run as running again, for `resume`; the resume
+        is kept in the run's `resumes`: when (wall clock) and from which instant of event
+        time (its newest snapshot stored), for its report."""
         with self._conn.transaction():
             self._conn.execute(
                 "UPDATE runs SET status = 'running', ended_at = NULL, end_reason = NULL,"
-                " parameters = parameters - 'stop_requested' WHERE run_id = %s",
-                (run_id,),
+                " parameters = (parameters - 'stop_requested') || jsonb_build_object("
+                "'resumes', COALESCE(parameters->'resumes', '[]'::jsonb) || jsonb_build_array("
+                "jsonb_build_object('at', now(), 'from', (SELECT MAX(\"timestamp\")"
+                " FROM portfolio_snapshots WHERE run_id = %s)))) WHERE run_id = %s",
+                (run_id, run_id),
             )
 
     def set_stop_reason(self, run_id: str, reason: str) -> None:
@@ -340,6 +346,7 @@ _NOTES = (
     "resume_requested",
     "state_as_of",
     "settings",
+    "resumes",
 )
 
 
@@ -362,12 +369,6 @@ def _run_of(row: dict[str, Any]) -> Run:
         event_end=row["event_end"],
         extra={k: v for k, v in parameters.items() if k in _NOTES},
     )
-
-
-def _like_prefix(text: str) -> str:
-    """A LIKE pattern for names starting with `text` (its own % and _ taken literally)."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "%"
 
 
 def utc_now() -> datetime:

@@ -75,9 +75,9 @@ def data_source_name(parameters: RunParameters, started: datetime) -> str:
         start = started.replace(second=0, microsecond=0)
         return SyntheticSource(parameters.symbols, start, 0, seed=parameters.seed).name
     if parameters.source.startswith("replay:"):
-        from engine.marketdata.source import ReplaySource
+        from engine.marketdata.source import replay_source_name
 
-        return ReplaySource(Path(parameters.source.removeprefix("replay:"))).name
+        return replay_source_name(Path(parameters.source.removeprefix("replay:")))
     return "mexc"
 
 
@@ -346,10 +346,24 @@ def resume(settings: Settings, run_id: str | None, *, env_file: Path | None) -> 
             raise PermanentError(
                 f"{run.run_id} ended ({run.status}: {run.end_reason}); only a crashed run resumes"
             )
+        _check_same_recording(run)
         repo.reopen(run.run_id)
     engine = start_engine(settings, run, env_file=env_file, resume=True)
     check_started(settings, run)
     return run, engine
+
+
+def _check_same_recording(run: Run) -> None:
+    """A replay resumes only over the files it started with: other bytes are another market."""
+    if not run.parameters.source.startswith("replay:") or not run.data_source:
+        return
+    now = data_source_name(run.parameters, run.started_at)
+    if now != run.data_source:
+        raise PermanentError(
+            f"{run.parameters.source.removeprefix('replay:')} changed since {run.run_id} "
+            f"started (its content is {now}, the run's {run.data_source}); only the same "
+            "recording resumes: start a new run on it"
+        )
 
 
 def planned(run: Run) -> timedelta:

@@ -14,7 +14,9 @@ import psycopg
 
 from engine.papertest.durations import in_real_time, parse_duration
 from engine.papertest.jsonable import jsonable
+from engine.papertest.report.data import children_of, dict_rows
 from engine.papertest.report.metrics import FillRow, round_trips
+from engine.papertest.report.quality import MINUTE, expected_minutes, stale_episodes
 from engine.papertest.runs import Run, utc_now
 from engine.settings import Settings
 from engine.supervision.outages import OutageLog
@@ -53,6 +55,11 @@ class RunSummary:
     #: Outages the supervisor recorded during the run, and how many are still going on.
     outages: int = 0
     outages_ongoing: int = 0
+    #: symbol -> minutes without a candle so far (whatever the cause); empty: not counted
+    #: (no event time yet, or a feed of trades or quotes only).
+    missing_minutes: dict[str, int] = field(default_factory=dict)
+    stale_episodes: int = 0
+    resumes: int = 0
 
     @property
     def remaining(self) -> timedelta:
@@ -86,8 +93,19 @@ _ERRORS = """
 SELECT (SELECT COUNT(*) FROM alerts WHERE run_id = %s AND level = 'critical')
      + (SELECT COUNT(*) FROM dead_letters WHERE created_at >= %s)
 """
+_HELD = """
+SELECT symbol, COUNT(DISTINCT date_trunc('minute', close_time - interval '1 millisecond'))
+  FROM candles
+ WHERE (source = %(source)s OR source LIKE %(like)s) AND symbol = ANY(%(symbols)s)
+   AND interval = '1m' AND close_time > %(first)s AND close_time <= %(last)s
+ GROUP BY symbol
+"""
+_STALE = """
+SELECT ts_event, code, cleared, symbol FROM alerts
+ WHERE run_id = %(run)s AND code = 'market_data_stale' ORDER BY ts_event
+"""
 _MARKET = """
-SELECT MAX(ts_init) FROM candles WHERE source = %s OR source LIKE %s
+SELECT MAX(ts_init), MAX(ts_event) FROM candles WHERE source = %s OR source LIKE %s
 """
 
 
@@ -111,8 +129,7 @@ def summarize(
     if run.end_reason == "planned end reached":
         elapsed = planned
     source = run.data_source or ""
-    market_row = conn.execute(_MARKET, (source, source + ".%")).fetchone()
-    market_at = market_row[0] if market_row else None
+    market_row = conn.execute(_MARKET, (source, children_of(source))).fetchone() or (None, None)
     errors_row = conn.execute(_ERRORS, (run.run_id, run.started_at)).fetchone()
     outage_log = OutageLog(conn)
     outages = outage_log.of_run(run.run_id)
@@ -142,12 +159,15 @@ def summarize(
         round_trips=len(trips),
         win_rate=Decimal(sum(1 for t in trips if t.pnl > 0)) / len(trips) if trips else None,
         last_event_time=at,
-        market_data_age=(utc_now() - market_at) if market_at and run.running else None,
+        market_data_age=_market_data_age(run, at, *market_row) if run.running else None,
         alerts=_alerts(conn, run),
         errors=int(errors_row[0]) if errors_row else 0,
         stalled=outage_log.stall_of(run.run_id) if run.running else None,
         outages=len(outages),
         outages_ongoing=sum(1 for o in outages if o.ended_at is None),
+        missing_minutes=_missing_minutes(conn, run, at),
+        stale_episodes=len(stale_episodes(dict_rows(conn, _STALE, {"run": run.run_id}))),
+        resumes=len(run.extra.get("resumes") or []),
     )
 
 
@@ -156,3 +176,45 @@ def _alerts(conn: psycopg.Connection[Any], run: Run) -> list[dict[str, Any]]:
         cur.execute(_ALERTS.encode(), (run.run_id,))
         names = [d.name for d in cur.description or []]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _market_data_age(
+    run: Run, at: datetime | None, stored: datetime | None, newest: datetime | None
+) -> timedelta | None:
+    """How old the run's newest market data is, on the run's own clock: the wall clock for
+    a live run (when it was stored), event time for a paced or full-speed one (how far the
+    run's newest instant is past the newest candle's time). Never negative."""
+    if in_real_time(run.parameters.source, run.parameters.speed):
+        age = None if stored is None else utc_now() - stored
+    else:
+        age = None if at is None or newest is None else at - newest
+    return None if age is None else max(age, timedelta())
+
+
+def _missing_minutes(
+    conn: psycopg.Connection[Any], run: Run, at: datetime | None
+) -> dict[str, int]:
+    """Per symbol, the minutes from the run's first market data to its newest instant that
+    hold no candle (as the report counts them)."""
+    if run.event_start is None or at is None:
+        return {}
+    first, last = expected_minutes(run.event_start, at)
+    if last < first:
+        return dict.fromkeys(run.parameters.symbols, 0)
+    source = run.data_source or ""
+    held = dict(
+        conn.execute(
+            _HELD,
+            {
+                "source": source,
+                "like": children_of(source),
+                "symbols": list(run.parameters.symbols),
+                "first": first,
+                "last": last + MINUTE + timedelta(milliseconds=1),
+            },
+        ).fetchall()
+    )
+    if not held:
+        return {}  # no candle at all: a feed of trades or quotes
+    expected = int((last - first) / MINUTE) + 1
+    return {symbol: expected - int(held.get(symbol, 0)) for symbol in run.parameters.symbols}

@@ -22,6 +22,11 @@ _CONNECTION_LOST = ("08", "57P")
 _DRIVER_PREFIX = re.compile(r"^connection (failed|is bad): ")
 
 
+def like_literal(text: str) -> str:
+    """`text` for a LIKE pattern, its own %, _ and backslash taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def describe_target(conninfo: str) -> str:
     """Return where `conninfo` points, e.g. `PostgreSQL at db.local:5432 (database claire)`."""
     try:

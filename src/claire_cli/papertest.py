@@ -197,6 +197,16 @@ def _pct(value: object) -> str:
     return f"{float(str(value)) * 100:.2f} %"
 
 
+def _quality(s: RunSummary) -> str:
+    """Missing minutes per symbol, stale episodes and resumes, in one line."""
+    missing = (
+        "missing minutes " + ", ".join(f"{k} {v}" for k, v in s.missing_minutes.items())
+        if s.missing_minutes
+        else "missing minutes not counted yet"
+    )
+    return f"{missing}; {s.stale_episodes} stale episodes; {s.resumes} resumes"
+
+
 def _render(s: RunSummary) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim")
@@ -213,6 +223,7 @@ def _render(s: RunSummary) -> Table:
     if s.outages:
         ongoing = f", {s.outages_ongoing} still going on" if s.outages_ongoing else ""
         grid.add_row("outages", f"{s.outages} recorded by the supervisor{ongoing}")
+    grid.add_row("data", _quality(s))
     bar = ProgressBar(total=1.0, completed=float(s.progress), width=30)
     grid.add_row("progress", bar)
     grid.add_row(

@@ -152,6 +152,8 @@ def test_a_run_whose_redis_postgres_and_engine_are_killed_finishes_by_itself(
     assert [o["component"] for o in system["outages"]] == ["redis", "postgres", "engine"]
     assert all(o["restarts"] >= 1 and o["downtime_seconds"] > 0 for o in system["outages"])
     assert any(c.startswith("outages: 3 found by the supervisor") for c in report["caveats"])
+    assert system["resumes"] >= 1  # the engine's, by the supervisor
+    assert set(system["missing_minutes_by_symbol"]) == set(SYMBOLS)
 
 
 def test_reboot_then_the_boot_entry_alone_brings_the_run_back_with_the_same_positions(

@@ -67,4 +67,20 @@ def test_replay_source_then_file_events_in_order(tmp_path: Path) -> None:
     assert [i.close for i in items if isinstance(i, Candle)] == [c.close for c in recorded]
     assert {i.source for i in items} == {source.name}
     assert source.name.startswith("replay-")
-    assert ReplaySource(tmp_path / "other").name != source.name
+
+
+def test_replay_source_name_is_the_content_not_the_path(tmp_path: Path) -> None:
+    recorded = list(synthetic_candles(("BTCUSDT",), START, 30))
+    here, there = tmp_path / "a" / "candles.csv", tmp_path / "b" / "candles.csv"
+    for path in (here, there):
+        path.parent.mkdir()
+        write_market_file(path, recorded, Layout.CANDLES)
+    first = ReplaySource(here).name
+    assert ReplaySource(there).name == first  # one recording, wherever it lies
+
+    # Another recording at the same path: its own source, so its candles are its own.
+    write_market_file(
+        here, list(synthetic_candles(("BTCUSDT",), START, 30, seed=7)), Layout.CANDLES
+    )
+    assert ReplaySource(here).name != first
+    assert ReplaySource(here, name="replay-registered").name == "replay-registered"

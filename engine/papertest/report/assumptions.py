@@ -127,6 +127,8 @@ class CaveatFacts:
     gaps: int
     missing_minutes: int
     restarts: int
+    resumes: int
+    stale_episodes: int
     downtime_seconds: float
     epochs: int
     outages: int
@@ -149,12 +151,17 @@ def caveats(run: Run, facts: CaveatFacts, rules: VerdictSettings) -> list[str]:
         )
     if run.parameters.source == "synthetic":
         notes.append("synthetic data: the prices are a seeded random walk, not a market")
-    if facts.gaps:
-        notes.append(f"data gaps: {facts.gaps} recorded, {facts.missing_minutes} minutes missing")
-    if facts.restarts or facts.epochs > 1 or facts.downtime_seconds:
+    if facts.gaps or facts.missing_minutes:
         notes.append(
-            f"restarts: {facts.restarts} stage restarts, {facts.epochs} engine epochs,"
-            f" {facts.downtime_seconds:.0f} s of downtime"
+            f"data gaps: {facts.gaps} holes in the market data, {facts.missing_minutes}"
+            " minutes missing (see Data gaps)"
+        )
+    if facts.stale_episodes:
+        notes.append(f"stale data: {facts.stale_episodes} episodes (see Alerts)")
+    if facts.restarts or facts.resumes or facts.epochs > 1 or facts.downtime_seconds:
+        notes.append(
+            f"restarts: {facts.resumes} resumes, {facts.restarts} stage restarts,"
+            f" {facts.epochs} engine epochs, {facts.downtime_seconds:.0f} s of downtime"
         )
     if facts.outages:
         notes.append(

@@ -23,6 +23,7 @@ from engine.papertest.report.costs import ExecutionStats, execution_stats
 from engine.papertest.report.data import RunData, load_run_data
 from engine.papertest.report.exposure import ExposureStats, exposure_stats
 from engine.papertest.report.metrics import BuyAndHold, buy_and_hold
+from engine.papertest.report.quality import Hole, candle_holes, explains, stale_episodes
 from engine.papertest.report.returns import Performance, bootstrap, performance
 from engine.papertest.report.trading import TradeStats, trade_stats
 from engine.papertest.report.verdict import Criterion, Verdict, judge
@@ -114,7 +115,14 @@ def build_report(
     benchmark = buy_and_hold(
         data.opens, data.closes, run.initial_capital, [p.ts for p in data.curve]
     )
-    system = _system(data)
+    holes = candle_holes(
+        data.closes,
+        run.parameters.symbols,
+        run.event_start or (data.curve[0].ts if data.curve else run.started_at),
+        event_end or (data.curve[-1].ts if data.curve else run.started_at),
+        data.gaps,
+    )
+    system = _system(data, holes)
     report = Report(
         run=run,
         performance=perf,
@@ -124,7 +132,7 @@ def build_report(
         system=system,
         verdict=judge(perf, trades, verdict),
         alerts=data.alerts,
-        gaps=data.gaps,
+        gaps=_gaps(data.gaps, holes),
         benchmark=benchmark,
         provenance=_provenance(run, perf.elapsed, event_end),
         settings=recorded,
@@ -165,6 +173,8 @@ def _facts(
         gaps=int(system["data_gaps"]),
         missing_minutes=int(system["missing_minutes"]),
         restarts=int(system["restarts"]),
+        resumes=int(system["resumes"]),
+        stale_episodes=int(system["stale_episodes"]),
         downtime_seconds=float(system["downtime_seconds"]),
         epochs=int(system["epochs"]),
         outages=len(system["outages"]),
@@ -175,7 +185,29 @@ def _facts(
     )
 
 
-def _system(data: RunData) -> dict[str, Any]:
+def _gaps(recorded: list[dict[str, Any]], holes: list[Hole] | None) -> list[dict[str, Any]]:
+    """The Data gaps table: each hole in the candles, with the cause a recorded gap gives
+    it, and the recorded gaps no hole is left of (back-filled whole). Without candles (a
+    tick feed): the recorded gaps."""
+    if holes is None:
+        return recorded
+    shown = [
+        {
+            "symbol": h.symbol,
+            "cause": h.cause,
+            "gap_start": h.start,
+            "gap_end": h.end,
+            "missing": h.minutes,
+            "backfilled": 0,
+            "detail": None,
+        }
+        for h in holes
+    ]
+    shown += [g for g in recorded if not any(explains(g, h.symbol, h.start) for h in holes)]
+    return sorted(shown, key=lambda g: (g["gap_start"], g["symbol"]))
+
+
+def _system(data: RunData, holes: list[Hole] | None) -> dict[str, Any]:
     stats = dict(data.run.extra.get("engine_stats") or {})
     downtime = sum(
         (
@@ -188,14 +220,35 @@ def _system(data: RunData) -> dict[str, Any]:
     return {
         **data.counts,
         "dead_letters": data.dead_letters,
-        "data_gaps": len(data.gaps),
-        "missing_minutes": sum(int(g["missing"]) for g in data.gaps),
+        **_missing(data, holes),
+        "recorded_gaps": len(data.gaps),
+        "stale_episodes": len(stale_episodes(data.alerts)),
+        "resumes": len(data.run.extra.get("resumes") or []),
         "downtime_seconds": downtime,
         "errors": sum(1 for a in data.alerts if a["level"] == "critical"),
         "stages": dict(stats.get("stages") or {}),
         "restarts": int(stats.get("restarts") or 0),
         "epochs": int(data.run.extra.get("epoch") or 1),
         "outages": [_outage(o, data.run.ended_at) for o in data.outages],
+    }
+
+
+def _missing(data: RunData, holes: list[Hole] | None) -> dict[str, Any]:
+    """Missing minutes from the candles (per symbol), or from the recorded gaps when the run
+    had no candle to count by."""
+    if holes is None:
+        return {
+            "data_gaps": len(data.gaps),
+            "missing_minutes": sum(int(g["missing"]) for g in data.gaps),
+            "missing_minutes_by_symbol": {},
+        }
+    by_symbol = dict.fromkeys(data.run.parameters.symbols, 0)
+    for hole in holes:
+        by_symbol[hole.symbol] += hole.minutes
+    return {
+        "data_gaps": len(holes),
+        "missing_minutes": sum(by_symbol.values()),
+        "missing_minutes_by_symbol": by_symbol,
     }
 
 

@@ -18,6 +18,7 @@ from engine.papertest.report.costs import OrderRow
 from engine.papertest.report.metrics import ZERO, EquityPoint, FillRow, exact
 from engine.papertest.report.trading import FinalSnapshot, PositionRow
 from engine.papertest.runs import Run
+from engine.storage.connection import like_literal
 
 
 @dataclass
@@ -129,8 +130,8 @@ def load_run_data(
         orders=[OrderRow(*row) for row in conn.execute(_ORDERS, bound).fetchall()],
         rejections=[r[0] for r in conn.execute(_REJECTIONS, bound).fetchall()]
         + [f"denied: {r[0]}" for r in conn.execute(_DENIALS, bound).fetchall()],
-        alerts=_dicts(conn, _ALERTS, bound),
-        gaps=_dicts(conn, _GAPS, bound),
+        alerts=dict_rows(conn, _ALERTS, bound),
+        gaps=dict_rows(conn, _GAPS, bound),
         dead_letters=_dead_letters(conn, run),
         counts=dict(
             zip(
@@ -139,7 +140,7 @@ def load_run_data(
                 strict=True,
             )
         ),
-        outages=_dicts(conn, _OUTAGES, bound),
+        outages=dict_rows(conn, _OUTAGES, bound),
         opens=opens,
         closes=closes,
     )
@@ -159,7 +160,7 @@ def _window(run: Run, curve: list[EquityPoint], until: datetime | None) -> dict[
         "close_from": run.event_start or first,
         "end": end,
         "source": source,
-        "like": source.replace("%", "").replace("_", "\\_") + ".%",
+        "like": children_of(source),
     }
 
 
@@ -209,7 +210,7 @@ def _position(data: dict[str, Any]) -> PositionRow:
     )
 
 
-def _dicts(
+def dict_rows(
     conn: psycopg.Connection[Any], query: str, params: dict[str, Any]
 ) -> list[dict[str, Any]]:
     with conn.cursor() as cur:
@@ -226,3 +227,8 @@ def _dead_letters(conn: psycopg.Connection[Any], run: Run) -> int:
         (run.started_at, run.ended_at, run.ended_at),
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def children_of(source: str) -> str:
+    """The LIKE pattern of a source's own sub-sources (`<source>.history`, a warm-up)."""
+    return like_literal(source) + ".%"

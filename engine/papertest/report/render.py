@@ -440,7 +440,11 @@ def _system(report: Report) -> Block:
         [
             (k.replace("_", " ").capitalize(), _plain(v))
             for k, v in report.system.items()
-            if k not in {"stages", "outages"}
+            if k not in {"stages", "outages", "missing_minutes_by_symbol"}
+        ]
+        + [
+            (f"Missing minutes {symbol}", str(minutes))
+            for symbol, minutes in (report.system.get("missing_minutes_by_symbol") or {}).items()
         ],
     )
 
