@@ -474,6 +474,12 @@ def _share(given: dict[str, tuple[str, Source]], name: str) -> Decimal | None:
         return None
 
 
+def file_permission_warnings(environ: Mapping[str, str], env_file: Path | None) -> list[Finding]:
+    """The warning a settings file holding secrets deserves when group or others can read it
+    (`check_settings` lists it too; the CLI says it on every command that reads the file)."""
+    return _file_permissions(env_file, _given(environ, env_file))
+
+
 def _file_permissions(env_file: Path | None, given: dict[str, tuple[str, Source]]) -> list[Finding]:
     if env_file is None or _file_problem(env_file) is not None or os.name != "posix":
         return []

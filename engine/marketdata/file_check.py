@@ -11,12 +11,18 @@ line, `FILE line N: ...`. Gaps between a symbol's 1-minute candles are counted, 
 Numbers are checked as floats; only a value a float cannot decide (near a bound, NaN or
 infinity, a tie between two spellings) is read as a Decimal, the way the replay reads it.
 Trades and quotes have no duplicate check: several can share a millisecond.
+
+A candle file is first read column-wise (Arrow compute over batches of columns, no Python
+per row: a year of candles in well under a second). That read only vouches for a file whose
+every row passes the float checks; anything else (a problem, a value only a Decimal decides,
+a column type it does not take) sends the file to the row-by-row check, the only code that
+words a problem, so the messages are the same either way.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -25,6 +31,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from pydantic import TypeAdapter, ValidationError
 
@@ -121,8 +129,12 @@ class MarketDataCheck:
         )
 
 
-def check_market_data(path: Path) -> MarketDataCheck:
-    """Check every row of the files `replay:path` plays; raise only when there are none."""
+def check_market_data(path: Path, *, columnwise: bool = True) -> MarketDataCheck:
+    """Check every row of the files `replay:path` plays; raise only when there are none.
+
+    A file of candles is read column-wise first (Arrow, no Python per row); only when that
+    cannot vouch for every row is it read row by row, which finds and words each problem.
+    `columnwise=False`: row by row only (what the column-wise read is tested against)."""
     found = MarketDataCheck(path)
     for file in market_files(path):
         if found.stopped:
@@ -131,9 +143,9 @@ def check_market_data(path: Path) -> MarketDataCheck:
         trading = not file.name.lower().startswith(WARMUP_PREFIX)
         symbols = found.symbols if trading else found.history
         if file.suffix.lower() == ".csv":
-            _check_csv(file, found, symbols)
+            _check_csv(file, found, symbols, columnwise)
         else:
-            _check_parquet(file, found, symbols)
+            _check_parquet(file, found, symbols, columnwise)
     found.history -= found.symbols
     return found
 
@@ -150,7 +162,7 @@ class _Rows(Protocol):
     def __iter__(self) -> Iterator[Sequence[Any]]: ...
 
 
-def _check_csv(path: Path, found: MarketDataCheck, symbols: set[str]) -> None:
+def _check_csv(path: Path, found: MarketDataCheck, symbols: set[str], columnwise: bool) -> None:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
@@ -158,6 +170,15 @@ def _check_csv(path: Path, found: MarketDataCheck, symbols: set[str]) -> None:
                 header = next(reader, None)
                 if header is None:
                     found.add(f"{path}: the file is empty (no header row)")
+                    return
+                one_line = reader.line_num == 1  # Arrow skips the header as one line
+                if (
+                    columnwise
+                    and one_line
+                    and _good_candles(
+                        path, header, lambda: _csv_batches(path, len(header)), found, symbols
+                    )
+                ):
                     return
                 _check_rows(path, header, reader, found, symbols)
             except csv.Error as exc:  # e.g. a field over the csv module's limit (128 KiB)
@@ -198,7 +219,7 @@ def _cells(column: pa.Array, *, time: bool) -> list[Any]:
     return values if kept else [None if v is None else str(v) for v in values]
 
 
-def _check_parquet(path: Path, found: MarketDataCheck, symbols: set[str]) -> None:
+def _check_parquet(path: Path, found: MarketDataCheck, symbols: set[str], columnwise: bool) -> None:
     try:
         file = pq.ParquetFile(path)
         names = list(file.schema_arrow.names)
@@ -206,6 +227,9 @@ def _check_parquet(path: Path, found: MarketDataCheck, symbols: set[str]) -> Non
         found.add(f"{path}: not a readable Parquet file ({exc})")
         return
     with file:
+        batches = lambda: file.iter_batches(batch_size=_COLUMN_ROWS)  # noqa: E731
+        if columnwise and _good_candles(path, names, batches, found, symbols):
+            return
         times = [i for i, name in enumerate(names) if name.strip().lower() in _TIMES]
         rows = _ParquetRows(file, times)
         try:
@@ -229,8 +253,221 @@ def _check_rows(
     )(rows)
     found.rows += count
     symbols.update(s for s in checker.names.values() if s)
+    symbols.update(checker.seen)
     if count == 0:
         found.add(f"{path} line 1: only a header, no data rows (nothing to replay)")
+
+
+# -- column-wise: a file of good candles, read a batch of columns at a time -----------------
+
+#: Rows of a batch read column-wise (Parquet), and bytes of a CSV block (about 200,000 rows).
+_COLUMN_ROWS = 100_000
+_CSV_BLOCK = 1 << 24
+_MINUTE_MS = 60_000
+_MEXC_CLOSE_MS = _MINUTE_MS - 1
+_LATEST_MS = _LATEST_US // 1000
+#: What reading a batch column-wise may raise: then the row-wise check decides.
+_COLUMN_ERRORS = (pa.ArrowException, OSError, ValueError, OverflowError, TypeError, IndexError)
+
+
+def _csv_batches(path: Path, width: int) -> Iterator[pa.RecordBatch]:
+    """The rows after the header, every column as text: no value is converted or dropped;
+    a row of another width, an empty line, a byte that is not UTF-8 or a field longer than
+    the csv module reads (the row-wise check says where) raises."""
+    names = [f"c{i}" for i in range(width)]
+    limit = csv.field_size_limit()
+    reader = pa_csv.open_csv(
+        path,
+        read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, block_size=_CSV_BLOCK),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    with reader:
+        for batch in reader:
+            if any(pc.max(pc.binary_length(column)).as_py() > limit for column in batch.columns):
+                raise ValueError("a field over the csv module's limit")
+            yield batch
+
+
+def _good_candles(
+    path: Path,
+    header: Sequence[str],
+    batches: Callable[[], Iterable[pa.RecordBatch]],
+    found: MarketDataCheck,
+    symbols: set[str],
+) -> bool:
+    """True when every row of a candle file is good, read column-wise (its rows, symbols and
+    gaps then added to `found`); False for anything else: the row-wise check decides."""
+    try:
+        layout = layout_of(header, path)
+    except MarketFileError:
+        return False
+    if layout is not Layout.CANDLES:
+        return False
+    index = {name.strip().lower(): i for i, name in enumerate(header)}
+    checker = _Checker(str(path), layout, index, len(header), found)
+    columns = _CandleColumns(checker.at, checker.symbol)
+    try:
+        if not all(columns.add(batch) for batch in batches()) or columns.rows == 0:
+            return False
+    except _COLUMN_ERRORS:
+        return False
+    found.rows += columns.rows
+    symbols.update(columns.symbols)
+    for symbol, gaps in columns.gaps.items():
+        total = found.gaps.setdefault(symbol, SymbolGaps())
+        total.gaps += gaps.gaps
+        total.missing += gaps.missing
+    return True
+
+
+class _CandleColumns:
+    """Candle batches checked as columns (Arrow compute): each `add` is False as soon as a
+    row might be wrong, or the columns are of a type the row-wise check reads otherwise."""
+
+    def __init__(self, at: Sequence[int], symbol: Callable[[Any], str]) -> None:
+        self.at, self.symbol = list(at), symbol
+        self.rows = 0
+        self.symbols: set[str] = set()
+        self.gaps: dict[str, SymbolGaps] = {}
+        self.last_close: int | None = None  # ms, MEXC's close style made a whole minute
+        self.last_open: dict[str, int] = {}  # symbol -> ms of its last candle's open
+
+    def add(self, batch: pa.RecordBatch) -> bool:
+        if batch.num_rows == 0:
+            return True
+        used = [_decoded(batch.column(i)) for i in self.at]
+        if any(column.null_count for column in used):
+            return False
+        symbol, opened, o, h, lo, c, v, closed, q = used
+        amounts, times = _floats([o, h, lo, c, v, q]), _millis([opened, closed])
+        named = self._symbols(symbol)
+        if amounts is None or times is None or named is None:
+            return False
+        if not pc.all(_good_values(amounts, [o, h, lo, c], times)).as_py():
+            return False
+        opened_ms, closed_ms = times
+        closed_ms = pc.if_else(
+            pc.equal(pc.subtract(closed_ms, opened_ms), _MEXC_CLOSE_MS),
+            pc.add(opened_ms, _MINUTE_MS),
+            closed_ms,
+        )
+        if not (self._in_time_order(closed_ms) and self._steps(opened_ms, *named)):
+            return False
+        self.rows += batch.num_rows
+        return True
+
+    def _symbols(self, column: pa.Array) -> tuple[pa.Array, list[str]] | None:
+        """Each row's symbol as a number, and the symbols they number; None for a cell
+        that spells no symbol (or a column of another type than text)."""
+        if not _is_text(column.type):
+            return None
+        encoded = column.dictionary_encode()
+        names = [self.symbol(cell) for cell in encoded.dictionary.to_pylist()]
+        if not all(names):
+            return None
+        chosen = sorted(set(names))
+        number = {name: i for i, name in enumerate(chosen)}
+        ids = pc.take(pa.array([number[n] for n in names], pa.int32()), encoded.indices)
+        self.symbols.update(chosen)
+        return ids, chosen
+
+    def _in_time_order(self, closed: pa.Array) -> bool:
+        """The replay's time (a candle's close) never goes back, within and across batches."""
+        first, back = closed[0].as_py(), pc.min(pc.pairwise_diff(closed)).as_py()
+        if (self.last_close is not None and first < self.last_close) or (back or 0) < 0:
+            return False
+        self.last_close = closed[-1].as_py()
+        return True
+
+    def _steps(self, opened: pa.Array, ids: pa.Array, names: list[str]) -> bool:
+        """Each symbol's candles open later than its previous one's; holes counted as gaps."""
+        order = pc.sort_indices(ids)  # stable: each symbol's candles stay in file order
+        ids, opened = pc.take(ids, order), pc.take(opened, order)
+        size = len(ids)
+        same = pc.equal(ids.slice(1), ids.slice(0, size - 1))
+        within = pc.filter(pc.pairwise_diff(opened).slice(1), same)
+        if len(within) and pc.min(within).as_py() <= 0:
+            return False  # the same candle twice, or out of order: the row-wise check says
+        heads = [0, *(i + 1 for i in pc.indices_nonzero(pc.invert(same)).to_pylist())]
+        steps: list[tuple[str, int]] = []
+        for head, tail in zip(heads, [*heads[1:], size], strict=True):
+            name = names[ids[head].as_py()]
+            before = self.last_open.get(name)
+            if before is not None:
+                steps.append((name, opened[head].as_py() - before))
+            self.last_open[name] = opened[tail - 1].as_py()
+        wide = pc.greater(within, _MINUTE_MS)
+        steps += zip(
+            (names[i] for i in pc.filter(pc.filter(ids.slice(1), same), wide).to_pylist()),
+            pc.filter(within, wide).to_pylist(),
+            strict=True,
+        )
+        for name, step in steps:
+            if step <= 0:
+                return False
+            if step > _MINUTE_MS:
+                gap = self.gaps.setdefault(name, SymbolGaps())
+                gap.gaps += 1
+                gap.missing += step // _MINUTE_MS - 1
+        return True
+
+
+def _decoded(column: pa.Array) -> pa.Array:
+    return column.dictionary_decode() if pa.types.is_dictionary(column.type) else column
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def _floats(columns: list[pa.Array]) -> list[pa.Array] | None:
+    """The amounts as floats: all text (Arrow parses a subset of what `float` does, to the
+    same values) or all floating; None otherwise (ints, decimals: the row-wise check)."""
+    if all(_is_text(c.type) for c in columns) or all(pa.types.is_floating(c.type) for c in columns):
+        return [pc.cast(c, pa.float64()) for c in columns]
+    return None
+
+
+def _millis(columns: list[pa.Array]) -> list[pa.Array] | None:
+    """The times as int64 epoch milliseconds: from text or integers only."""
+    if all(_is_text(c.type) or pa.types.is_integer(c.type) for c in columns):
+        return [pc.cast(c, pa.int64()) for c in columns]
+    return None
+
+
+def _good_values(amounts: list[pa.Array], spelt: list[pa.Array], times: list[pa.Array]) -> pa.Array:
+    """Each row: True when its numbers pass the row-wise check's float test (NaN fails)."""
+    o, h, lo, c, v, q = amounts
+    opened, closed = times
+    tests = [
+        pc.greater(lo, _LOW),
+        pc.less_equal(lo, o),
+        pc.less_equal(o, h),
+        pc.less(h, _HIGH),
+        pc.less_equal(lo, c),
+        pc.less_equal(c, h),
+        *(pc.and_(pc.greater(x, _LOW), pc.less(x, _HIGH)) for x in (v, q)),
+        pc.greater_equal(opened, 0),
+        pc.less(opened, closed),
+        pc.less(closed, _LATEST_MS),
+    ]
+    if _is_text(spelt[0].type):  # equal as floats, spelt differently: Decimal decides
+        so, sh, sl, sc = spelt
+        for (a, b), (ta, tb) in zip(
+            ((o, h), (o, lo), (c, h), (c, lo)),
+            ((so, sh), (so, sl), (sc, sh), (sc, sl)),
+            strict=True,
+        ):
+            tests.append(pc.invert(pc.and_(pc.equal(a, b), pc.not_equal(ta, tb))))
+    good = tests[0]
+    for test in tests[1:]:
+        good = pc.and_(good, test)
+    return good
 
 
 # -- rows ------------------------------------------------------------------------------
@@ -255,6 +492,8 @@ class _Checker:
         self.at = [index[name] for name in layout.columns]
         self.needed = max(self.at) + 1
         self.names: dict[Any, str] = {}  # a symbol cell -> its symbol ("" when not one)
+        #: Symbols of good rows not in `names`: read exactly, or past the cache's limit.
+        self.seen: set[str] = set()
         self.sides: dict[Any, bool] = {}
 
     def symbol(self, cell: Any) -> str:
@@ -267,6 +506,8 @@ class _Checker:
                 name = ""
             if len(self.names) < _CACHE_LIMIT:
                 self.names[cell] = name
+            elif name:
+                self.seen.add(name)
         return name
 
     def side(self, cell: Any) -> bool:
@@ -300,23 +541,26 @@ class _Checker:
         """Check candle rows; return how many there were."""
         cells = itemgetter(*self.at)
         known = self.names.get
+        # Locals, not globals and builtins: this loop runs once a row.
+        number, integer = float, int
+        low_bound, high_bound, latest = _LOW, _HIGH, _LATEST_US
+        minute, mexc_close = MINUTE_US, _MEXC_CLOSE_US
         last = -(2**63)  # the replay's time (a candle's close) of the previous row
-        opened_at: dict[str, int] = {}
-        line_at: dict[str, int] = {}
+        previous: dict[str, tuple[int, int]] = {}  # symbol -> (open, line) of its last candle
         count = 0
         for row in rows:
             count += 1
             try:
                 s_, ot_, o_, h_, l_, c_, v_, ct_, q_ = cells(row)
-                o, h, lo, c = float(o_), float(h_), float(l_), float(c_)
-                v, q = float(v_), float(q_)
-                opened, closed = int(ot_) * 1000, int(ct_) * 1000
+                o, h, lo, c = number(o_), number(h_), number(l_), number(c_)
+                v, q = number(v_), number(q_)
+                opened, closed = integer(ot_) * 1000, integer(ct_) * 1000
                 fast = (
-                    _LOW < lo <= o <= h < _HIGH
+                    low_bound < lo <= o <= h < high_bound
                     and lo <= c <= h
-                    and _LOW < v < _HIGH
-                    and _LOW < q < _HIGH
-                    and 0 <= opened < closed < _LATEST_US
+                    and low_bound < v < high_bound
+                    and low_bound < q < high_bound
+                    and 0 <= opened < closed < latest
                     and not (  # equal as floats, spelt differently: Decimal decides
                         (o == h and o_ != h_)
                         or (o == lo and o_ != l_)
@@ -334,22 +578,22 @@ class _Checker:
                         return count
                     continue
                 symbol, opened, closed = values["symbol"], values["open_time"], values["close_time"]
-            if closed - opened == _MEXC_CLOSE_US:
-                closed = opened + MINUTE_US
+                self.seen.add(symbol)
+            if closed - opened == mexc_close:
+                closed = opened + minute
             if closed < last:
                 if self.problem(rows.line_num, _before(closed, last)):
                     return count
                 continue
             last = closed
-            before = opened_at.get(symbol)
-            if before is not None and opened - before != MINUTE_US:
-                wrong = _candle_step(symbol, opened, before, line_at[symbol], self.found.gaps)
+            before = previous.get(symbol)
+            if before is not None and opened - before[0] != minute:
+                wrong = _candle_step(symbol, opened, *before, self.found.gaps)
                 if wrong:
                     if self.problem(rows.line_num, wrong):
                         return count
                     continue
-            opened_at[symbol] = opened
-            line_at[symbol] = rows.line_num
+            previous[symbol] = (opened, rows.line_num)
         return count
 
     def trades(self, rows: _Rows) -> int:
@@ -395,6 +639,7 @@ class _Checker:
                         return count
                     continue
                 at = values["time"]
+                self.seen.add(values["symbol"])
             if at < last:
                 if self.problem(rows.line_num, _before(at, last)):
                     return count

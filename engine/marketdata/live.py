@@ -1,11 +1,17 @@
 """The live MEXC source: websocket data, REST history and back-fill, gaps, staleness.
 
 What it guarantees on top of the protocol clients (`engine.marketdata.mexc`):
-- symbols are checked against exchangeInfo before anything starts (unknown or offline: error);
+- symbols are checked against exchangeInfo before anything starts (unknown, offline or not
+  open to spot trading: error);
 - start-up history: the last `history` of 1-minute candles from REST, so strategies are warm;
 - after a disconnect (or a hole in the candle stream) the missing candles are back-filled
-  from REST and the gap is recorded as a `MarketDataGap` event;
+  from REST and the gap is recorded as a `MarketDataGap` event; minutes without a candle on
+  a connection that stayed up are minutes nothing traded in (an illiquid symbol's quiet
+  minutes), not a hole: they are neither back-filled nor recorded (see `_hole_before`);
 - while the websocket stays down, REST is polled for closed candles and best bid/ask;
+- a channel MEXC refuses (it retires streams without notice) raises a
+  `market_data_degraded` warning, and REST is polled for what it carried from then on
+  (candles, best bid/ask; trades have no REST fallback);
 - no data for a symbol for `stale_after` raises a `market_data_stale` alert (and records a
   gap); it clears when data returns. `last_data_age()` feeds the process's /health.
 """
@@ -23,7 +29,12 @@ from typing import Any
 
 from engine.events import AlertLevel, AlertRaised, Candle, MarketDataGap, QuoteTick, TradeTick
 from engine.events.market_data import GapCause
-from engine.marketdata.mexc import ConnectionChange, MexcRest, MexcWebsocket
+from engine.marketdata.mexc import (
+    ConnectionChange,
+    MexcRest,
+    MexcWebsocket,
+    SubscriptionRefused,
+)
 from engine.marketdata.source import MarketItem
 
 log = logging.getLogger(__name__)
@@ -35,6 +46,13 @@ Clock = Callable[[], datetime]
 
 HISTORY = "mexc.history"  # start-up warm-up: see engine.events.market_data.is_warmup
 BACKFILL = "mexc.backfill"  # recovered after a gap: learned from, never traded on
+DEGRADED_CODE = "market_data_degraded"
+#: What polling REST brings instead of each websocket stream, for the degraded alert.
+_FALLBACKS = {
+    "kline": "candles are polled from REST every {every:g} s",
+    "book": "the best bid/ask is polled from REST every {every:g} s",
+    "deals": "trades have no REST fallback: none will arrive",
+}
 
 
 def _tagged(candle: Candle, source: str) -> Candle:
@@ -92,6 +110,9 @@ class MexcLiveSource:
         self._last_data_monotonic: float | None = None
         self._stale_since: dict[str, datetime] = {}
         self._down_since: dict[str, tuple[datetime, str, GapCause]] = {}
+        self._up_since: dict[str, datetime] = {}  # when the symbol's connection came up
+        self._checked: dict[str, datetime] = {}  # REST asked for every minute before this
+        self._refused: dict[str, set[str]] = {}  # streams MEXC refused, polled over REST
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- the source interface ----------------------------------------------------------
@@ -107,7 +128,7 @@ class MexcLiveSource:
         self._tasks = [
             asyncio.create_task(self._guarded(self._consume_websocket())),
             asyncio.create_task(self._guarded(self._watch_staleness())),
-            asyncio.create_task(self._guarded(self._poll_while_down())),
+            asyncio.create_task(self._guarded(self._poll_rest())),
         ]
         while True:
             item = await self._queue.get()
@@ -145,6 +166,8 @@ class MexcLiveSource:
         async for item in self.websocket.events():
             if isinstance(item, ConnectionChange):
                 await self._on_connection(item)
+            elif isinstance(item, SubscriptionRefused):
+                await self._on_refused(item)
             elif isinstance(item, Candle):
                 await self._on_candle(item)
             else:
@@ -154,6 +177,7 @@ class MexcLiveSource:
     async def _on_connection(self, change: ConnectionChange) -> None:
         if change.kind == "connected":
             for symbol in change.symbols:
+                self._up_since[symbol] = change.at
                 down = self._down_since.pop(symbol, None)
                 if down is not None:
                     since, reason, why = down
@@ -164,16 +188,31 @@ class MexcLiveSource:
             "planned_reconnect" if change.kind == "planned_reconnect" else "disconnect"
         )
         for symbol in change.symbols:
+            self._up_since.pop(symbol, None)
             # The gap starts with the last data seen, not when the drop was noticed.
             since = min(self._last_data.get(symbol, change.at), change.at)
             self._down_since.setdefault(symbol, (since, change.reason, cause))
 
+    async def _on_refused(self, refused: SubscriptionRefused) -> None:
+        kinds: dict[str, list[str]] = {}
+        for symbol, kind in refused.streams:
+            kinds.setdefault(symbol, []).append(kind)
+            self._refused.setdefault(symbol, set()).add(kind)
+        for symbol, refused_kinds in kinds.items():
+            await self._emit(self._degraded_alert(symbol, refused_kinds, refused))
+            down = self._down_since.get(symbol)
+            if down is not None and self._refused[symbol] >= set(self.websocket.channels):
+                # Every stream refused: no reconnect will end this gap, REST serves it now.
+                del self._down_since[symbol]
+                since, reason, why = down
+                await self._backfill(symbol, why, since, refused.at, reason)
+
     async def _on_candle(self, candle: Candle) -> None:
         symbol = candle.symbol
-        last = self._last_open.get(symbol)
-        if last is not None and candle.open_time > last + MINUTE:
+        hole = self._hole_before(candle)
+        if hole is not None:
             await self._backfill(
-                symbol, "missing_candles", last + MINUTE, candle.open_time, "hole in klines"
+                symbol, "missing_candles", hole, candle.open_time, "hole in klines"
             )
         last = self._last_open.get(symbol)
         if last is not None and candle.open_time <= last:
@@ -181,6 +220,34 @@ class MexcLiveSource:
         self._last_open[symbol] = candle.open_time
         self._saw(symbol)
         await self._emit(candle)
+
+    def _hole_before(self, candle: Candle) -> datetime | None:
+        """Return where the minutes missing before `candle` begin, if they are a hole to
+        back-fill; None when none are missing, or when they are quiet minutes.
+
+        Minutes REST was already asked for are not missing again. Minutes without a candle
+        on a connection that was up all along, while the symbol's data was not stale and no
+        frame was skipped as unreadable since they began (any symbol's: a garbled frame
+        names none), are minutes nothing traded in: MEXC pushes no window for them (and
+        REST has no row either). Back-filling them would ask REST after every quiet stretch
+        of an illiquid symbol and record each as a gap.
+        """
+        symbol = candle.symbol
+        last = self._last_open.get(symbol)
+        if last is None:
+            return None
+        start = max(last + MINUTE, self._checked.get(symbol, last))
+        if candle.open_time <= start:
+            return None
+        up = self._up_since.get(symbol)
+        skipped = self.websocket.last_decode_error_at
+        quiet = (
+            up is not None
+            and up <= start
+            and symbol not in self._stale_since
+            and (skipped is None or skipped < start)
+        )
+        return None if quiet else start
 
     async def _watch_staleness(self) -> None:
         while True:
@@ -194,18 +261,25 @@ class MexcLiveSource:
                     self._stale_since[symbol] = seen
                     await self._emit(self._stale_alert(symbol, now, seen, cleared=False))
 
-    async def _poll_while_down(self) -> None:
+    async def _poll_rest(self) -> None:
+        """Poll REST for what the websocket does not bring: every stream of a symbol down
+        for `fallback_after_s`, and the streams MEXC refused."""
         while True:
             await asyncio.sleep(self.options.poll_every_s)
             now = self._clock()
-            down = [
-                symbol
-                for symbol, (since, _, _) in self._down_since.items()
-                if (now - since).total_seconds() >= self.options.fallback_after_s
-            ]
-            for symbol in down:
-                await self._catch_up(symbol, now)
-                await self._emit_item(await self.rest.book_ticker(symbol))
+            for symbol in self.symbols:
+                down = self._down_since.get(symbol)
+                if down is not None and (now - down[0]).total_seconds() >= (
+                    self.options.fallback_after_s
+                ):
+                    kinds, recent = {"kline", "book"}, None  # recovered: back-fill
+                else:
+                    kinds = self._refused.get(symbol, set())
+                    recent = timedelta(seconds=2 * self.options.poll_every_s)
+                if "kline" in kinds:
+                    await self._catch_up(symbol, now, live_within=recent)
+                if "book" in kinds:
+                    await self._emit_item(await self.rest.book_ticker(symbol))
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -222,21 +296,33 @@ class MexcLiveSource:
         candles.sort(key=lambda c: (c.ts_event, c.symbol))
         return candles
 
-    async def _catch_up(self, symbol: str, now: datetime) -> int:
-        """Emit every closed candle of `symbol` newer than the last one; return how many."""
+    async def _catch_up(
+        self, symbol: str, now: datetime, *, live_within: timedelta | None = None
+    ) -> int:
+        """Emit every closed candle of `symbol` newer than the last one; return how many.
+
+        They are back-fill, except (with `live_within`) a candle closed that recently: one
+        polled because MEXC refused the kline stream is as live as the websocket's was.
+        Minutes REST was already asked for are not asked for again, save the last one (REST
+        may lag a just-closed minute).
+        """
         last = self._last_open.get(symbol)
         start = last + MINUTE if last is not None else floor_minute(now) - MINUTE
+        start = max(start, self._checked.get(symbol, start))
         end = floor_minute(now)
         if start >= end:
             return 0
         emitted = 0
-        for candle in await self.rest.klines(symbol, "1m", start, end):
+        candles = await self.rest.klines(symbol, "1m", start, end)
+        self._checked[symbol] = max(self._checked.get(symbol, start), end - MINUTE)
+        for candle in candles:
             if candle.close_time <= end and candle.open_time > self._last_open.get(
                 symbol, start - MINUTE
             ):
                 self._last_open[symbol] = candle.open_time
                 self._saw(symbol)
-                await self._emit(_tagged(candle, BACKFILL))
+                live = live_within is not None and now - candle.close_time <= live_within
+                await self._emit(candle if live else _tagged(candle, BACKFILL))
                 emitted += 1
         return emitted
 
@@ -306,6 +392,27 @@ class MexcLiveSource:
             code="market_data_stale",
             message=message,
             cleared=cleared,
+            symbol=symbol,
+        )
+
+    def _degraded_alert(
+        self, symbol: str, kinds: Sequence[str], refused: SubscriptionRefused
+    ) -> AlertRaised:
+        every = self.options.poll_every_s
+        instead = "; ".join(_FALLBACKS[kind].format(every=every) for kind in kinds)
+        return AlertRaised(
+            event_id=(
+                f"alert-mexc-degraded-{symbol}-{'-'.join(kinds)}-{refused.at:%Y%m%dT%H%M%S%f}"
+            ),
+            ts_event=refused.at,
+            ts_init=self._clock(),
+            source=self.name,
+            level=AlertLevel.WARNING,
+            code=DEGRADED_CODE,
+            message=(
+                f"MEXC refused the {', '.join(kinds)} stream of {symbol} "
+                f"({refused.reason}): {instead}"
+            )[:2000],
             symbol=symbol,
         )
 

@@ -14,7 +14,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from engine.errors import PermanentError
+
 LOG_NAME = "engine.jsonl"
+#: The logger of a log line that is no record (see `log_record`).
+RAW_LOGGER = "raw"
+#: Every logger of the engine's own code starts so (`claire logs engine`: all of it).
+ENGINE_LOGGER = "engine"
+#: How many of a log's loggers an unknown stage's error names.
+_LOGGERS_NAMED = 8
+
+
+class UnknownStageError(PermanentError):
+    """No stage or logger of that name writes to the run's log."""
 
 
 def run_log_dir(home: Path, run_id: str) -> Path:
@@ -87,6 +99,30 @@ def read_log_lines(path: Path) -> Iterator[dict[str, str]]:
                 yield log_record(text)
 
 
+def is_from(record: dict[str, str], stage: str) -> bool:
+    """Whether `record` was written by `stage`: a stage or logger name, or part of one."""
+    return stage in record.get("logger", "") or stage in record.get("thread", "")
+
+
+def check_stage(stage: str, records: list[dict[str, str]], run_id: str) -> None:
+    """Raise UnknownStageError, naming what is allowed, unless `stage` is a stage of the
+    pipeline (or `engine`, or `raw`) or matches a logger (or thread) of `records`, the run's
+    log: a known name that wrote nothing yet is no error."""
+    from engine.services.pipeline import STAGE_NAMES
+
+    known = (ENGINE_LOGGER, *STAGE_NAMES, RAW_LOGGER)
+    if stage in known or any(is_from(record, stage) for record in records):
+        return
+    loggers = sorted({record.get("logger", "") for record in records} - {""})
+    named = ", ".join(loggers[:_LOGGERS_NAMED]) + (", …" if len(loggers) > _LOGGERS_NAMED else "")
+    held = f" or a logger of its log ({named})" if loggers else ""
+    raise UnknownStageError(
+        f"{stage!r} is no stage or logger of {run_id}'s log: choose a stage "
+        f"({', '.join(known)}){held}",
+        hint="claire logs without a stage prints every line",
+    )
+
+
 def log_record(line: str) -> dict[str, str]:
     """Return the record of one log line, every field as text.
 
@@ -103,4 +139,4 @@ def log_record(line: str) -> dict[str, str]:
             }
     except (ValueError, RecursionError):  # not JSON, or nested deeper than json goes
         pass
-    return {"ts": "", "level": "INFO", "logger": "raw", "message": line.strip()}
+    return {"ts": "", "level": "INFO", "logger": RAW_LOGGER, "message": line.strip()}

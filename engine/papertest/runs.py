@@ -40,6 +40,32 @@ def check_source(spec: str) -> str:
     raise SourceSpecError(f"source {spec!r} is not mexc, synthetic or replay:PATH")
 
 
+#: The longest run name: a name is for recognising a run in a table, not for notes.
+LONGEST_RUN_NAME = 200
+
+
+class RunNameError(PermanentError):
+    """A run name that claire cannot show as it is."""
+
+
+def check_run_name(name: str) -> str:
+    """Return `name`, or raise RunNameError when it holds a control character (an escape
+    sequence would reach the terminal, a line break would break every table) or is longer
+    than LONGEST_RUN_NAME characters."""
+    for position, char in enumerate(name, 1):
+        if not char.isprintable():
+            raise RunNameError(
+                f"the run name holds the control character {char!r} (character {position})",
+                hint="name the run with printable characters only",
+            )
+    if len(name) > LONGEST_RUN_NAME:
+        raise RunNameError(
+            f"the run name is {len(name)} characters long; at most {LONGEST_RUN_NAME}",
+            hint="a short name to recognise the run by; notes belong elsewhere",
+        )
+    return name
+
+
 class RunNotFoundError(PermanentError):
     """No papertest matches."""
 

@@ -22,6 +22,7 @@ from engine.papertest.runs import (
     Run,
     RunParameters,
     RunRepository,
+    check_run_name,
     check_source,
     code_version,
     new_run_id,
@@ -39,10 +40,13 @@ if TYPE_CHECKING:
 class PreflightError(PermanentError):
     """The papertest cannot start; every problem is listed."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], hint: str | None = None) -> None:
         self.problems = problems
         listed = "; ".join(problems)
-        super().__init__(f"cannot start the papertest: {listed}")
+        super().__init__(f"cannot start the papertest: {listed}", hint=hint)
+
+
+_FAILED = "FAILED: "
 
 
 @dataclass
@@ -54,17 +58,23 @@ class Preflight:
     checks: list[tuple[str, str]] = field(default_factory=list)  # (what, result)
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: What to do about the problems, when claire knows (None: their own words say it).
+    hint: str | None = None
 
     def ok(self, what: str, result: str = "ok") -> None:
         self.checks.append((what, result))
 
     def fail(self, what: str, problem: str) -> None:
-        self.checks.append((what, f"FAILED: {problem}"))
+        self.checks.append((what, f"{_FAILED}{problem}"))
         self.problems.append(f"{what}: {problem}")
 
     def warn(self, what: str, warning: str) -> None:
         self.checks.append((what, f"warning: {warning}"))
         self.warnings.append(f"{what}: {warning}")
+
+    def passed(self) -> list[tuple[str, str]]:
+        """The checks that did not fail (a failure is said once, in `problems`)."""
+        return [(what, result) for what, result in self.checks if not result.startswith(_FAILED)]
 
 
 def data_source_name(parameters: RunParameters, started: datetime) -> str:
@@ -145,8 +155,7 @@ def _check_source(settings: Settings, parameters: RunParameters, report: Preflig
             _check_visible_to_containers(settings, path)
             _check_replay(check_market_data(path), report)
         elif spec == "mexc":
-            asyncio.run(_check_mexc(settings, parameters.symbols))
-            report.ok("market data", f"MEXC answers at {settings.mexc.rest_url}")
+            _check_mexc_answers(settings, parameters.symbols, report)
         else:
             report.ok("market data", "synthetic")
     except ClaireError as exc:
@@ -194,6 +203,32 @@ def _check_visible_to_containers(settings: Settings, path: Path) -> None:
         )
 
 
+#: What to do when MEXC cannot be reached from here: the sources that need no network.
+OFFLINE_HINT = (
+    "without MEXC: --source synthetic (a generated market), or --source replay:PATH "
+    "(a recording: claire data list shows yours)"
+)
+
+
+def _check_mexc_answers(settings: Settings, symbols: tuple[str, ...], report: Preflight) -> None:
+    """MEXC answers and trades `symbols`; unreachable, the offline sources are the hint."""
+    from engine.marketdata.mexc.errors import (
+        ExchangeBannedError,
+        ExchangeForbiddenError,
+        ExchangeUnavailableError,
+    )
+
+    try:
+        asyncio.run(_check_mexc(settings, symbols))
+    except (ExchangeUnavailableError, ExchangeForbiddenError, ExchangeBannedError) as exc:
+        report.fail(
+            "market data", f"MEXC cannot be reached at {settings.mexc.rest_url}: {exc.message}"
+        )
+        report.hint = OFFLINE_HINT if exc.hint is None else f"{exc.hint}; {OFFLINE_HINT}"
+        return
+    report.ok("market data", f"MEXC answers at {settings.mexc.rest_url}")
+
+
 async def _check_mexc(settings: Settings, symbols: tuple[str, ...]) -> None:
     from engine.marketdata.mexc import MexcRest
 
@@ -210,7 +245,7 @@ def register(
     speed = 1.0 if parameters.source == "mexc" else parse_speed(parameters.speed)
     run = Run(
         run_id=new_run_id(now),
-        name=name,
+        name=check_run_name(name) if name is not None else None,
         status="running",
         parameters=parameters,
         settings_hash=settings_hash(settings),

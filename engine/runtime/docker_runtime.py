@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from psycopg.conninfo import make_conninfo
 
-from engine.errors import DockerError
+from engine.errors import DockerError, PermanentError
 from engine.runtime.base import Endpoints, endpoints_preferring_urls
 from engine.runtime.docker_api import ContainerInfo, DockerApi, ExecResult
 from engine.runtime.docker_specs import (
@@ -315,6 +315,12 @@ class DockerRuntime:
         return self.api.container(container_name(self.project, role))
 
     def logs(self, role: str, *, tail: int = 100, follow: bool = False) -> Iterator[str]:
+        """The output of the container of `role`; an unknown role is refused, naming each."""
+        if role not in self.roles():
+            raise PermanentError(
+                f"{role!r} is no container of project {self.project}: choose one of "
+                f"{', '.join(self.roles())}"
+            )
         return self.api.logs(container_name(self.project, role), tail=tail, follow=follow)
 
     # -- commands in the PostgreSQL container (backups) ----------------------------------------

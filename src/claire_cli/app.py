@@ -111,6 +111,16 @@ def load_command(name: str) -> Any:
     return command
 
 
+def plain_flags(command: Any, ctx: Any) -> None:
+    """Show `command`'s flags (and its subcommands') in --help without a `<bool>` type:
+    a flag takes no value. `ctx` gives the help option's names."""
+    for param in [*command.params, command.get_help_option(ctx)]:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""  # Typer's rich help shows the metavar in place of the type
+    for sub in getattr(command, "commands", {}).values():
+        plain_flags(sub, ctx)
+
+
 class LazyCommand(TyperCommand):
     """Stands for a command in `claire --help`; becomes the real one when it runs."""
 
@@ -118,6 +128,8 @@ class LazyCommand(TyperCommand):
         self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
     ) -> Any:
         real = load_command(self.name or "")
+        if parent is not None:
+            plain_flags(real, parent)
         return real.make_context(info_name, args, parent=parent, **extra)
 
 
@@ -127,6 +139,10 @@ class ClaireGroup(TyperGroup):
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        plain_flags(self, ctx)
+        super().format_help(ctx, formatter)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         entry = COMMANDS.get(cmd_name)
@@ -221,4 +237,8 @@ def root(
 
 def main() -> None:
     """Entry point of the `claire` console script."""
-    app()
+    from claire_cli.invocation import invoked_as
+
+    # Usage lines and "Try '… -h'" name claire as typed too. Called before any command reads
+    # the environment (see WRAPPER_VARIABLE).
+    app(prog_name=invoked_as())

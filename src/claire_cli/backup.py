@@ -12,6 +12,7 @@ from rich.table import Table
 from claire_cli.arguments import duration_option, time_of_day_option
 from claire_cli.context import state
 from claire_cli.crontab import read_crontab, write_crontab
+from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_json
 from engine.backup import schedule as plans
 from engine.backup.errors import RestoreRefusedError
@@ -97,11 +98,15 @@ def list_backups(ctx: typer.Context, json: JsonOption = False) -> None:
         print_json(rows)
         return
     if not rows:
-        console.print("no backup yet — claire backup")
+        console.print(as_typed("no backup yet — claire backup"))
         return
+    # An id is printed whole (verify and restore take it); the other columns wrap or fold.
     table = Table(box=None, pad_edge=False)
-    for column in ("backup", "age", "size", "rows", "verified"):
-        table.add_column(column)
+    table.add_column("backup", no_wrap=True, min_width=max(len(str(r["backup_id"])) for r in rows))
+    table.add_column("age", overflow="fold")
+    for column in ("size", "rows"):
+        table.add_column(column, justify="right", overflow="fold")
+    table.add_column("verified", overflow="fold")
     marks = {True: "[green]yes[/]", False: "[red]FAILED[/]"}
     for b in backups:
         table.add_row(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -20,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from claire_cli.context import state
+from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_json
 from engine.marketdata.fetch import INTERVALS, FetchResult, fetch_history, window
 from engine.marketdata.files import FileSummary, inspect_market_data, market_files
@@ -127,7 +129,11 @@ def list_files(ctx: typer.Context, json: JsonOption = False) -> None:
         print_json(entries)
         return
     if not entries:
-        console.print(f"no market data in {directory} — `claire data fetch BTCUSDT` gets some")
+        console.print(
+            escape(
+                as_typed(f"no market data in {directory} — `claire data fetch BTCUSDT` gets some")
+            )
+        )
         return
     table = Table(box=None, pad_edge=False)
     for column in ("file", "size", "modified"):

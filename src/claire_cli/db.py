@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from claire_cli.context import state
+from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_json
 from engine.runtime.select import endpoints
 from engine.storage.migrations import MigrationState, apply_migrations, migration_status
@@ -73,4 +74,4 @@ def _table(states: list[MigrationState]) -> None:
     console.print(table)
     pending = sum(not migration.applied for migration in states)
     if pending:
-        console.print(f"{pending} pending — `claire db migrate` applies them")
+        console.print(as_typed(f"{pending} pending — `claire db migrate` applies them"))

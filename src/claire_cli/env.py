@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from claire_cli.context import state
+from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_json
 from engine.errors import PermanentError
 from engine.settings_check import (
@@ -73,7 +74,7 @@ def check(ctx: typer.Context, env_file: EnvFileOption = None, json: JsonOption =
 def _print_findings(findings: list[Finding], path: Path | None) -> None:
     for finding in findings:
         style = "red" if finding.severity == "error" else "yellow"
-        console.print(f"[{style}]{finding.severity:<7}[/] {escape(str(finding))}")
+        console.print(f"[{style}]{finding.severity:<7}[/] {escape(as_typed(str(finding)))}")
     errors = sum(finding.severity == "error" for finding in findings)
     warnings = len(findings) - errors
     source = f"environment and {printable(path)}" if path is not None else "environment"
@@ -107,6 +108,7 @@ def show(ctx: typer.Context, env_file: EnvFileOption = None, json: JsonOption = 
     """
     path = _env_file(ctx, env_file)
     settings = effective_settings(os.environ, path)
+    state(ctx).check_env_file(os.environ, path)
     if json:
         print_json(
             {

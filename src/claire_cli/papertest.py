@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -13,12 +15,13 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from claire_cli.context import state
+from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_error, print_json, print_warning
 from engine.papertest import service
 from engine.papertest.durations import format_duration
 from engine.papertest.hosts import engine_host
 from engine.papertest.report import FORMATS, report_dir, write_report
-from engine.papertest.runs import RunRepository
+from engine.papertest.runs import RunRepository, check_run_name
 from engine.papertest.summary import RunSummary, summarize
 from engine.runtime.listeners import start_warnings
 from engine.settings import Settings
@@ -75,6 +78,8 @@ def start(
       claire papertest start --duration 1d --source replay:data/ --symbols ETHUSDT
       claire papertest start --duration 30m --source synthetic --foreground
     """
+    if name is not None:
+        check_run_name(name)  # before any work: nothing checked, backed up or registered
     cli = state(ctx)
     settings = cli.settings()
     parameters = service.make_parameters(
@@ -92,10 +97,10 @@ def start(
         conn = service.connect(settings)
         checked = service.preflight(settings, parameters, conn)
     if checked.problems:
-        for what, result in checked.checks:
-            console.print(f"  {what}: {escape(result)}")
+        for what, result in checked.passed():  # what failed is the error's one line
+            console.print(f"  {what}: {escape(as_typed(result))}")
         conn.close()
-        raise service.PreflightError(checked.problems)
+        raise service.PreflightError(checked.problems, hint=checked.hint)
     conn.close()
     parameters = checked.parameters  # a replay's symbols resolved from its files
     for warning in checked.warnings:
@@ -118,8 +123,8 @@ def start(
         print_json({"run_id": run.run_id, "engine": engine, "parameters": parameters.to_json()})
     else:
         console.print(f"[green]started[/] papertest [bold]{run.run_id}[/] ({engine})")
-        console.print(f"  follow it:  claire papertest status {run.run_id} --watch")
-        console.print(f"  stop it:    claire papertest stop {run.run_id}")
+        console.print(as_typed(f"  follow it:  claire papertest status {run.run_id} --watch"))
+        console.print(as_typed(f"  stop it:    claire papertest stop {run.run_id}"))
     if foreground:
         _follow(settings, run.run_id)
 
@@ -154,7 +159,9 @@ def _follow(settings: Settings, run_id: str) -> None:
         engine_host(settings).wait_for_exit(summary.run, timeout=REPORT_WAIT_S)
     written = report_dir(settings, run_id)
     if (written / "report.html").exists():
-        console.print(f"report: {written}  (claire papertest report {run_id} --check)")
+        console.print(
+            escape(as_typed(f"report: {written}  (claire papertest report {run_id} --check)"))
+        )
 
 
 def _summary(settings: Settings, run_id: str | None) -> RunSummary:
@@ -167,14 +174,24 @@ def _summary(settings: Settings, run_id: str | None) -> RunSummary:
 def status(
     ctx: typer.Context,
     run_id: RunArgument = None,
-    watch: Annotated[bool, typer.Option("--watch", help="Refresh every 2 s until Ctrl-C.")] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="Refresh every 2 s until the run ends (or Ctrl-C); piped, one line each time.",
+        ),
+    ] = False,
     json: JsonOption = False,
 ) -> None:
     """Show a papertest's progress, equity, PnL, drawdown, exposure, positions and alerts.
 
+    With --watch it refreshes until the run ends, then shows the final state (exit 0); when
+    stdout is not a terminal it prints one plain line per refresh instead.
+
     Examples:
       claire papertest status
       claire papertest status pt-20261124-0312 --watch
+      claire papertest status --watch | tee status.log
     """
     settings = state(ctx).settings()
     summary = _summary(settings, run_id)
@@ -184,13 +201,42 @@ def status(
     if not watch:
         console.print(_render(summary))
         return
-    try:
-        with Live(_render(summary), console=console, refresh_per_second=1) as live:
-            while True:
-                time.sleep(2)
-                live.update(_render(_summary(settings, summary.run.run_id)))
-    except KeyboardInterrupt:
-        pass
+    with contextlib.suppress(KeyboardInterrupt):
+        _watch(settings, summary)
+
+
+#: How often `papertest status --watch` reads the run again.
+WATCH_INTERVAL_S = 2.0
+
+
+def _watch(settings: Settings, summary: RunSummary) -> None:
+    """Refresh until the run has ended: a live view on a terminal, else a line each time."""
+    run_id = summary.run.run_id
+    if not console.is_terminal:
+        console.print(escape(_line(summary)))
+        while summary.run.running:
+            time.sleep(WATCH_INTERVAL_S)
+            summary = _summary(settings, run_id)
+            console.print(escape(_line(summary)))
+        return
+    with Live(_render(summary), console=console, refresh_per_second=1) as live:
+        while summary.run.running:
+            time.sleep(WATCH_INTERVAL_S)
+            summary = _summary(settings, run_id)
+            live.update(_render(summary))
+
+
+def _line(s: RunSummary) -> str:
+    """One plain line of the status, for a pipe or a log file (the wall-clock time first)."""
+    ended = f" ({s.run.end_reason})" if s.run.end_reason else ""
+    at = s.last_event_time
+    played = f", event time {at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if at else ""
+    return (
+        f"{datetime.now().astimezone():%H:%M:%S} {s.run.run_id} {s.engine}{ended}: "
+        f"{s.progress * 100:.0f} % done, equity {s.equity:,.2f} "
+        f"(return {_pct(s.total_return)}), max drawdown {_pct(s.max_drawdown)}, "
+        f"{s.fills} fills{played}"
+    )
 
 
 def _pct(value: object) -> str:
@@ -217,7 +263,7 @@ def _render(s: RunSummary) -> Table:
     ended = f" — {escape(s.run.end_reason)}" if s.run.end_reason else ""
     grid.add_row("state", f"[{state_style}]{s.engine}[/]{ended}")
     if s.engine == "crashed":
-        grid.add_row("", f"the engine is down: claire papertest resume {s.run.run_id}")
+        grid.add_row("", as_typed(f"the engine is down: claire papertest resume {s.run.run_id}"))
     if s.stalled:
         grid.add_row("", f"[bold red]{escape(s.stalled)}[/]")
     if s.outages:
@@ -271,7 +317,8 @@ def stop(
         with console.status(f"stopping {run.run_id} (final snapshot and report)"):
             outcome = service.stop(settings, conn, run, reason)
     messages = {
-        "stopped": f"[green]stopped[/] {run.run_id}; report: claire papertest report {run.run_id}",
+        "stopped": "[green]stopped[/] "
+        + escape(as_typed(f"{run.run_id}; report: claire papertest report {run.run_id}")),
         "marked": f"{run.run_id}'s engine was down; recorded it as stopped",
         "not running": f"{run.run_id} is not running ({run.status})",
     }
@@ -296,8 +343,11 @@ def resume(ctx: typer.Context, run_id: RunArgument = None) -> None:
 
 @app.command("list")
 def list_runs(ctx: typer.Context, json: JsonOption = False) -> None:
-    """List every papertest: status, dates, return and max drawdown.
+    """List every papertest: status, when it started, the event time it played, return and
+    max drawdown.
 
+    A run starts on the wall clock; its market data has event time of its own (a replay's
+    is the recording's; a live run's follows the wall clock).
     Example: claire papertest list --json
     """
     settings = state(ctx).settings()
@@ -308,23 +358,51 @@ def list_runs(ctx: typer.Context, json: JsonOption = False) -> None:
         print_json([s.to_dict() for s in summaries])
         return
     if not summaries:
-        console.print("no papertest yet — claire papertest start")
+        console.print(as_typed("no papertest yet — claire papertest start"))
         return
-    table = Table(box=None, pad_edge=False)
-    for column in ("run", "name", "state", "started", "ended", "return", "max drawdown", "trades"):
-        table.add_column(column)
+    console.print(_runs_table(summaries))
+
+
+def _runs_table(summaries: list[RunSummary]) -> Table:
+    """The runs, one a row, the name under the id. An id is printed whole (every other
+    command takes it); names and times wrap to fit. Each time column has one basis, named
+    in its header: a run starts on the wall clock, its market data has event time."""
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0))
+    longest = max(len(s.run.run_id) for s in summaries)
+    table.add_column("run", width=longest, overflow="fold")
+    table.add_column("state", no_wrap=True)
+    table.add_column("started (wall clock, UTC)", min_width=10)
+    table.add_column("event time played (UTC)", min_width=10)
+    for column in ("return", "max drawdown", "trades"):
+        table.add_column(column, justify="right", no_wrap=True)
     for s in summaries:
+        name = f"\n[dim]{escape(s.run.name)}[/]" if s.run.name else ""
         table.add_row(
-            s.run.run_id,
-            s.run.name or "",
+            s.run.run_id + name,
             s.engine,
-            f"{s.run.started_at:%Y-%m-%d %H:%M}",
-            f"{s.run.ended_at:%Y-%m-%d %H:%M}" if s.run.ended_at else "-",
+            _minute(s.run.started_at),
+            _event_span(s),
             _pct(s.total_return),
             _pct(s.max_drawdown),
             str(s.fills),
         )
-    console.print(table)
+    return table
+
+
+def _minute(at: datetime) -> str:
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M}"
+
+
+def _event_span(s: RunSummary) -> str:
+    """From the run's first market data to its last (so far, while it runs)."""
+    first, last = s.run.event_start, s.run.event_end or s.last_event_time
+    if first is None:
+        return "-"
+    if last is None:
+        return f"{_minute(first)} →"
+    end = _minute(last)
+    same_day = end[:10] == _minute(first)[:10]
+    return f"{_minute(first)} → {end[11:] if same_day else end}"
 
 
 #: `claire papertest report --check` exits with the verdict: 0 GO, 1 NO-GO, 2 INCONCLUSIVE,

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from claire_cli.context import state
+from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_json, print_warning
 from engine.errors import PermanentError
 from engine.papertest import service
@@ -78,7 +79,7 @@ def up(ctx: typer.Context, json: JsonOption = False) -> None:
     if docker and not json:
         _summarise_changes(getattr(runtime, "changes", []))
     for notice in getattr(runtime, "notices", []):
-        console.print(f"[yellow]{escape(notice)}[/]")
+        console.print(f"[yellow]{escape(as_typed(notice))}[/]")
     supervisor = service.supervise(settings, state(ctx).env_file)
     if supervisor is not None and not json:
         console.print(f"supervisor: pid {supervisor} (restarts a dead server or engine)")
@@ -110,7 +111,7 @@ def _notice_crashed_run(settings: Settings) -> None:
     if service.engine_state(settings, run) == "crashed":
         console.print(
             f"[bold yellow]papertest {run.run_id} was interrupted[/] (its engine is not running):"
-            f" claire papertest resume {run.run_id}"
+            + escape(as_typed(f" claire papertest resume {run.run_id}"))
         )
     elif settings.runtime is RuntimeKind.DOCKER:
         console.print(f"papertest {run.run_id} is running (the engine containers resume it)")
@@ -179,7 +180,9 @@ def _report(statuses: list[ComponentStatus], json: bool, success: str | None) ->
         if healthy and success:
             console.print(f"[green]{success}[/]")
         elif not healthy:
-            console.print("[red]not healthy[/] — `claire up` starts what is down")
+            console.print(
+                "[red]not healthy[/] — " + escape(as_typed("`claire up` starts what is down"))
+            )
     if not healthy:
         raise typer.Exit(1)
 
@@ -202,11 +205,8 @@ def _table(statuses: list[ComponentStatus]) -> None:
     table.add_column("endpoint", overflow="fold")
     for status in statuses:
         style = _STATE_STYLE[status.state]
-        health = (
-            f"[green]ok[/] {escape(status.detail)}"
-            if status.healthy
-            else f"[red]fail[/] {escape(status.detail)}"
-        )
+        detail = escape(as_typed(status.detail))  # "its pid file is wrong (claire up repairs it)"
+        health = f"[green]ok[/] {detail}" if status.healthy else f"[red]fail[/] {detail}"
         middle = (
             [
                 str(status.restarts if status.restarts is not None else "-"),

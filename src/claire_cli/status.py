@@ -10,11 +10,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from claire_cli.context import state
+from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_json
 from engine.errors import ClaireError
 from engine.papertest import service
 from engine.papertest.checkup import Checkup, Level, check
-from engine.papertest.logs import log_files, log_record, read_log_lines
+from engine.papertest.logs import check_stage, is_from, log_files, log_record, read_log_lines
 from engine.papertest.runs import RunRepository
 from engine.runtime.kind import RuntimeKind
 from engine.settings import Settings
@@ -57,7 +58,7 @@ def _render(result: Checkup) -> None:
     for finding in result.findings:
         style = _STYLE[finding.level]
         table.add_row(
-            finding.component, f"[{style}]{finding.level.name}[/]", escape(finding.detail)
+            finding.component, f"[{style}]{finding.level.name}[/]", escape(as_typed(finding.detail))
         )
     console.print(table)
     if result.run is not None:
@@ -101,12 +102,13 @@ def logs(
     with service.connect(settings) as conn:
         run = RunRepository(conn).get(run_id)
     files = log_files(settings.home, run.run_id)
+    records = [record for path in files for record in read_log_lines(path)]
+    if stage is not None:
+        check_stage(stage, records, run.run_id)
     if not files:
         console.print(f"no log yet for {run.run_id}")
         return
-    records = [
-        record for path in files for record in read_log_lines(path) if _wanted(record, stage)
-    ]
+    records = [record for record in records if _wanted(record, stage)]
     for record in records[-lines:]:
         _print(record)
     if follow:
@@ -124,9 +126,7 @@ def _container_logs(settings: Settings, role: str, lines: int, follow: bool) -> 
 
 
 def _wanted(record: dict[str, str], stage: str | None) -> bool:
-    if stage is None:
-        return True
-    return stage in record.get("logger", "") or stage in record.get("thread", "")
+    return stage is None or is_from(record, stage)
 
 
 def _print(record: dict[str, str]) -> None:

@@ -24,7 +24,7 @@ from engine.marketdata.mexc import (
     MarketItem,
     MexcRest,
     MexcWebsocket,
-    SubscriptionRefusedError,
+    SubscriptionRefused,
     UnknownSymbolError,
 )
 from engine.marketdata.mexc.rest import BOOK_TICKER, KLINES
@@ -235,22 +235,102 @@ def test_websocket_when_31_symbols_then_two_connections_merged(mexc_standin: Mex
     assert mexc_standin.connection_count == 2
 
 
-def test_websocket_when_channel_refused_then_subscription_refused_error(
+BOOK_CHANNEL = "spot@public.aggre.bookTicker.v3.api.pb@100ms@BTCUSDT"
+KLINE_CHANNEL = "spot@public.kline.v3.api.pb@BTCUSDT@Min1"
+DEALS_CHANNEL = "spot@public.aggre.deals.v3.api.pb@100ms@BTCUSDT"
+
+
+def refused() -> Callable[[MarketItem], bool]:
+    return lambda item: isinstance(item, SubscriptionRefused)
+
+
+def test_websocket_when_channel_refused_then_reported_once_and_the_others_stream(
     mexc_standin: MexcStandIn,
 ) -> None:
     mexc_standin.refuse_channels("bookTicker")
     client = websocket(mexc_standin, ["BTCUSDT"])
 
-    async def body() -> None:
+    async def body() -> tuple[MarketItem, list[MarketItem], list[frozenset[str]]]:
         async with streaming(client) as items:
-            async for _ in items:
-                pass
+            refusal, _ = await next_matching(items, refused())
+            await next_matching(items, change("connected"))
+            mexc_standin.drop_connections()
+            await next_matching(items, change("connected"))
+            mexc_standin.push_deal("BTCUSDT", "2", "1", "buy", 5, "after")
+            _, between = await next_matching(items, lambda item: isinstance(item, TradeTick))
+            return refusal, between, mexc_standin.subscriptions()
 
-    with pytest.raises(SubscriptionRefusedError) as caught:
-        run(body())
-    assert caught.value.channels == ("spot@public.aggre.bookTicker.v3.api.pb@100ms@BTCUSDT",)
-    assert caught.value.reason == "Blocked!"
-    assert "bookTicker" in caught.value.message
+    refusal, between, subscriptions = run(body())
+    assert isinstance(refusal, SubscriptionRefused)
+    assert refusal.channels == (BOOK_CHANNEL,)
+    assert refusal.streams == (("BTCUSDT", "book"),)
+    assert refusal.reason == "Blocked!"
+    assert not any(isinstance(item, SubscriptionRefused) for item in between)  # not asked again
+    assert subscriptions == [frozenset({DEALS_CHANNEL, KLINE_CHANNEL})]
+    assert client.refused == {BOOK_CHANNEL}
+
+
+def test_websocket_when_mixed_ack_then_only_the_refused_channel_is_named(
+    mexc_standin: MexcStandIn,
+) -> None:
+    mexc_standin.answer_mixed_acks()
+    mexc_standin.refuse_channels("kline")
+    client = websocket(mexc_standin, ["BTCUSDT"])
+
+    async def body() -> tuple[MarketItem, MarketItem]:
+        async with streaming(client) as items:
+            refusal, _ = await next_matching(items, refused())
+            connected, _ = await next_matching(items, change("connected"))
+            return refusal, connected
+
+    refusal, connected = run(body())
+    assert isinstance(refusal, SubscriptionRefused)
+    assert refusal.channels == (KLINE_CHANNEL,)
+    assert refusal.reason == "Blocked!"
+    assert isinstance(connected, ConnectionChange)
+    assert KLINE_CHANNEL not in connected.reason
+    assert DEALS_CHANNEL in connected.reason
+
+
+def test_websocket_when_every_channel_refused_then_that_connection_stops_asking(
+    mexc_standin: MexcStandIn,
+) -> None:
+    mexc_standin.refuse_channels("bookTicker")
+    client = websocket(mexc_standin, ["BTCUSDT"], channels=("book",))
+
+    async def body() -> MarketItem:
+        async with streaming(client) as items:
+            refusal, _ = await next_matching(items, refused())
+            await until(lambda: mexc_standin.open_connections == 0, what="the connection closed")
+            await asyncio.sleep(0.3)  # backoff_max is 0.1 s: a retry would have come by now
+            return refusal
+
+    refusal = run(body())
+    assert isinstance(refusal, SubscriptionRefused)
+    assert mexc_standin.connection_count == 1
+
+
+def test_websocket_when_a_book_side_is_empty_then_the_quote_keeps_its_last_value(
+    mexc_standin: MexcStandIn,
+) -> None:
+    client = websocket(mexc_standin, ["BTCUSDT"], channels=("book",))
+
+    async def body() -> list[MarketItem]:
+        async with streaming(client) as items:
+            await next_matching(items, change("connected"))
+            mexc_standin.push_book("BTCUSDT", "100", "1", "101", "2", 1_000)
+            mexc_standin.push_book("BTCUSDT", "", "", "100.5", "3", 2_000)
+            first, _ = await next_matching(items, lambda item: isinstance(item, QuoteTick))
+            second, _ = await next_matching(items, lambda item: isinstance(item, QuoteTick))
+            return [first, second]
+
+    first, second = run(body())
+    assert isinstance(first, QuoteTick)
+    assert isinstance(second, QuoteTick)
+    assert (second.bid_price, second.bid_quantity) == (Decimal(100), Decimal(1))  # kept
+    assert (second.ask_price, second.ask_quantity) == (Decimal("100.5"), Decimal(3))
+    assert second.ts_event == datetime(1970, 1, 1, 0, 0, 2, tzinfo=UTC)  # its send time
+    assert client.decode_errors == 0
 
 
 # -- REST -------------------------------------------------------------------------------------
@@ -383,6 +463,40 @@ def test_rest_when_symbols_unknown_or_offline_then_unknown_symbol_error(
     assert "OLDUSDT: listed but not online" in caught.value.message
 
 
+def test_rest_when_other_entries_are_broken_then_the_asked_symbols_still_validate(
+    mexc_standin: MexcStandIn,
+) -> None:
+    mexc_standin.add_symbol("NULLUSDT")
+    entry = mexc_standin.listed("NULLUSDT")
+    mexc_standin.list_entry(entry | {"baseAssetPrecision": None})  # a null field
+    mexc_standin.list_entry({"symbol": "BAREUSDT", "status": "1"})  # most fields missing
+    mexc_standin.list_entry({"status": "1"})  # not even a name
+
+    async def body() -> Any:
+        async with MexcRest(mexc_standin.rest_url) as rest:
+            return await rest.validate_symbols(["BTCUSDT"])
+
+    assert list(run(body())) == ["BTCUSDT"]
+
+
+def test_rest_when_spot_trading_not_allowed_then_refused_and_legacy_status_accepted(
+    mexc_standin: MexcStandIn,
+) -> None:
+    mexc_standin.add_symbol("NOSPOTUSDT", spot_trading_allowed=False)
+    mexc_standin.add_symbol("OLDSTYLEUSDT", status="ENABLED")
+
+    async def body(symbols: list[str]) -> Any:
+        async with MexcRest(mexc_standin.rest_url) as rest:
+            return await rest.validate_symbols(symbols)
+
+    assert list(run(body(["OLDSTYLEUSDT"]))) == ["OLDSTYLEUSDT"]
+    with pytest.raises(UnknownSymbolError) as caught:
+        run(body(["BTCUSDT", "NOSPOTUSDT"]))
+    assert caught.value.problems == {
+        "NOSPOTUSDT": "spot trading is not allowed on it (isSpotTradingAllowed is false)"
+    }
+
+
 def test_rest_when_symbols_valid_then_exchange_info_parsed(mexc_standin: MexcStandIn) -> None:
     async def body() -> Any:
         async with MexcRest(mexc_standin.rest_url) as rest:
@@ -418,6 +532,27 @@ def test_rest_klines_when_more_than_a_page_then_every_candle_once_in_order(
     assert len({c.event_id for c in candles}) == 1234
     got = [c.model_dump(exclude={"ts_init"}) for c in candles]
     assert got == [c.model_dump(exclude={"ts_init"}) for c in history]
+
+
+def test_rest_klines_when_a_long_range_then_each_request_spans_one_page_of_time(
+    mexc_standin: MexcStandIn,
+) -> None:
+    mexc_standin.generate_klines("BTCUSDT", T0, 1700)
+    end = T0 + timedelta(minutes=1700)
+
+    async def body() -> tuple[list[Any], list[Candle]]:
+        async with MexcRest(mexc_standin.rest_url) as rest:
+            ms = int(T0.timestamp() * 1000)
+            window = {"symbol": "BTCUSDT", "interval": "1m", "limit": 500}
+            asked = await rest.get(
+                KLINES, window | {"startTime": ms, "endTime": ms + 1700 * 60_000}
+            )
+            return asked, await rest.klines("BTCUSDT", "1m", T0, end)
+
+    asked, candles = run(body())
+    assert asked[0][0] == int(T0.timestamp() * 1000) + 1200 * 60_000  # MEXC: the latest rows
+    assert [c.open_time for c in candles] == [T0 + timedelta(minutes=i) for i in range(1700)]
+    assert mexc_standin.requests(KLINES) == 1 + 4  # 500, 500, 500, 200
 
 
 def test_rest_klines_when_window_is_partial_then_end_is_exclusive(

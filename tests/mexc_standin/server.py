@@ -27,7 +27,18 @@ from tests.mexc_standin.websocket import WebsocketHub
 
 T = TypeVar("T")
 
-REST_INTERVALS = ("1m", "5m", "15m", "30m", "60m", "4h", "1d", "1W", "1M")
+#: `/api/v3/klines` intervals and their length in milliseconds (a month counted as 31 days).
+REST_INTERVALS = {
+    "1m": 60_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "60m": 3_600_000,
+    "4h": 14_400_000,
+    "1d": 86_400_000,
+    "1W": 604_800_000,
+    "1M": 2_678_400_000,
+}
 WEIGHTS = {"/api/v3/exchangeInfo": 10}
 MAX_KLINES = 500
 STATUS_TEXT = {
@@ -129,8 +140,10 @@ class MexcStandIn:
         taker_commission: str = "0.0005",
         base_size_precision: str = "0.000001",
         quote_amount_precision: str = "1",
+        spot_trading_allowed: bool = True,
     ) -> None:
-        """List `symbol` in exchangeInfo (status "1" is online, "2" is suspended)."""
+        """List `symbol` in exchangeInfo (status "1" is online, "2" is suspended; MEXC
+        spelled online "ENABLED" before)."""
         entry = symbol_entry(
             symbol,
             status,
@@ -140,8 +153,18 @@ class MexcStandIn:
             base_size_precision=base_size_precision,
             quote_amount_precision=quote_amount_precision,
         )
+        entry["isSpotTradingAllowed"] = spot_trading_allowed
+        self.list_entry(entry)
+
+    def listed(self, symbol: str) -> dict[str, Any]:
+        """Return a copy of the exchangeInfo entry of `symbol`."""
         with self._lock:
-            self._symbols[symbol] = entry
+            return dict(self._symbols[symbol])
+
+    def list_entry(self, entry: dict[str, Any]) -> None:
+        """List `entry` in exchangeInfo as it is (e.g. with a field missing or null)."""
+        with self._lock:
+            self._symbols[str(entry.get("symbol"))] = entry
 
     def set_klines(self, symbol: str, candles: Iterable[Candle]) -> None:
         """Serve `candles` (1m) as the kline history of `symbol`, in MEXC's row layout."""
@@ -253,6 +276,11 @@ class MexcStandIn:
         """Refuse subscriptions to channels matching the regular expression `pattern`."""
         self.hub.refuse(pattern)
 
+    def answer_mixed_acks(self) -> None:
+        """Answer a subscription taken in part in one message, `Subscribed successful! [a,b].
+        Not Subscribed successfully! [c].  Reason...` (else, one ack and one refusal)."""
+        self.hub.answer_mixed()
+
     def answer_429(self, times: int, retry_after: float | None = 1) -> None:
         """Answer the next `times` REST requests with 429 and this Retry-After (None: omit)."""
         self.answer_status(429, times, retry_after=retry_after)
@@ -353,6 +381,14 @@ class MexcStandIn:
         start = int(query.get("startTime", 0))
         end = int(query.get("endTime", 2**62))
         limit = min(int(query.get("limit", MAX_KLINES)), MAX_KLINES)
+        if (
+            "startTime" in query
+            and "endTime" in query
+            and end - start > limit * REST_INTERVALS[interval]
+        ):
+            # As MEXC is reported to do: a window longer than `limit` rows ignores startTime
+            # and answers the latest rows before endTime.
+            return web.json_response([row for row in rows if int(row[0]) < end][-limit:])
         chosen = [row for row in rows if start <= int(row[0]) < end]
         chosen = chosen[:limit] if "startTime" in query else chosen[-limit:]
         return web.json_response(chosen)

@@ -31,6 +31,11 @@ def refusal_text(channels: list[str], reason: str) -> str:
     return f"Not Subscribed successfully! [{','.join(channels)}].  Reason\uff1a {reason}"
 
 
+def mixed_text(accepted: list[str], refused: list[str], reason: str) -> str:
+    """Return the one answer MEXC may give to a subscription it takes in part."""
+    return f"Subscribed successful! [{','.join(accepted)}]. {refusal_text(refused, reason)}"
+
+
 class WebsocketHub:
     """Every open websocket connection and what each is subscribed to."""
 
@@ -39,6 +44,7 @@ class WebsocketHub:
         self._sockets: dict[web.WebSocketResponse, set[str]] = {}
         self._refused: list[re.Pattern[str]] = []
         self._silent_until = 0.0
+        self._mixed_answers = False
         self.connections_accepted = 0
         self.subscriptions_accepted = 0
         self.pings_answered = 0
@@ -63,6 +69,11 @@ class WebsocketHub:
         """Refuse channels matching `pattern` as Blocked."""
         with self._lock:
             self._refused.append(re.compile(pattern))
+
+    def answer_mixed(self) -> None:
+        """Answer a subscription taken in part with one message naming both lists."""
+        with self._lock:
+            self._mixed_answers = True
 
     def _silent(self) -> bool:
         with self._lock:
@@ -132,6 +143,12 @@ class WebsocketHub:
                 else:
                     refused.setdefault(reason, []).append(channel)
             self.subscriptions_accepted += len(accepted)
+            mixed = bool(self._mixed_answers and accepted and refused)
+        if mixed:
+            names = [name for group in refused.values() for name in group]
+            msg = mixed_text(accepted, names, next(iter(refused)))
+            await self._send(ws, {"id": ident, "code": 0, "msg": msg})
+            return
         if accepted:
             await self._send(ws, {"id": ident, "code": 0, "msg": ",".join(accepted)})
         for reason, names in refused.items():

@@ -14,9 +14,11 @@ from engine.events import Candle, QuoteTick, TradeTick
 from engine.marketdata.mexc import proto
 from engine.marketdata.mexc.convert import (
     CandleAssembler,
+    QuoteKeeper,
     candle_event_id,
     decode_frame,
     frame_events,
+    from_milliseconds,
     kline_candle,
     quote_tick,
     rest_candle,
@@ -24,7 +26,12 @@ from engine.marketdata.mexc.convert import (
 )
 from engine.marketdata.mexc.errors import UnknownSymbolError
 from engine.marketdata.mexc.rest import WeightLimiter, parse_symbol_info
-from engine.marketdata.mexc.websocket import channel_names, plan_connections, refusal_details
+from engine.marketdata.mexc.websocket import (
+    channel_names,
+    parse_ack,
+    plan_connections,
+    refusal_details,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 T0_S = int(T0.timestamp())
@@ -64,14 +71,22 @@ def deals_wrapper(*deals: tuple[str, str, int, int, str], symbol: str = "BTCUSDT
     return wrapper
 
 
-def book_wrapper(bid: str = "100", ask: str = "100.5", *, send_time: int = 1_000) -> Any:
+def book_wrapper(
+    bid: str = "100",
+    ask: str = "100.5",
+    *,
+    send_time: int = 1_000,
+    bid_quantity: str = "2",
+    ask_quantity: str = "3",
+) -> Any:
     wrapper = proto.PushDataV3ApiWrapper(
         channel="spot@public.aggre.bookTicker.v3.api.pb@100ms@BTCUSDT",
         symbol="BTCUSDT",
         sendTime=send_time,
     )
     book = wrapper.publicAggreBookTicker
-    book.bidPrice, book.bidQuantity, book.askPrice, book.askQuantity = bid, "2", ask, "3"
+    book.bidPrice, book.bidQuantity = bid, bid_quantity
+    book.askPrice, book.askQuantity = ask, ask_quantity
     return wrapper
 
 
@@ -192,6 +207,53 @@ def test_crossed_book_when_converted_then_decode_error_names_the_rule() -> None:
         quote_tick(book_wrapper("101", "100"), ts_init=NOW)
 
 
+def test_book_side_empty_when_kept_then_quote_holds_the_last_value_of_that_side() -> None:
+    keeper = QuoteKeeper()
+    [first] = keeper.quotes(book_wrapper("100", "101", send_time=1), ts_init=NOW)
+    [asks_moved] = keeper.quotes(
+        book_wrapper("", "100.75", bid_quantity="", ask_quantity="4", send_time=2), ts_init=NOW
+    )
+    [bids_moved] = keeper.quotes(
+        book_wrapper("100.5", "", ask_quantity="", send_time=3), ts_init=NOW
+    )
+
+    assert (first.bid_price, first.ask_price) == (Decimal(100), Decimal(101))
+    assert (asks_moved.bid_price, asks_moved.bid_quantity) == (Decimal(100), Decimal(2))
+    assert (asks_moved.ask_price, asks_moved.ask_quantity) == (Decimal("100.75"), Decimal(4))
+    assert (bids_moved.bid_price, bids_moved.ask_price) == (Decimal("100.5"), Decimal("100.75"))
+    assert bids_moved.ts_event == from_milliseconds(3)
+
+
+def test_book_side_empty_with_nothing_known_when_kept_then_no_quote_and_no_error() -> None:
+    keeper = QuoteKeeper()
+    one_sided = book_wrapper("", "101", bid_quantity="")
+
+    assert keeper.quotes(one_sided, ts_init=NOW) == []
+    assert frame_events(one_sided, CandleAssembler(), ts_init=NOW) == []  # no keeper: nothing
+    assert keeper.quotes(book_wrapper("", "", bid_quantity="", ask_quantity=""), ts_init=NOW) == []
+
+
+def test_book_kept_side_crossed_by_the_fresh_side_then_no_quote_and_forgotten() -> None:
+    keeper = QuoteKeeper()
+    keeper.quotes(book_wrapper("100", "101"), ts_init=NOW)
+
+    assert keeper.quotes(book_wrapper("", "99", bid_quantity=""), ts_init=NOW) == []
+    assert keeper.quotes(book_wrapper("", "102", bid_quantity=""), ts_init=NOW) == []  # forgot
+
+
+def test_book_kept_side_when_connection_forgotten_then_not_used() -> None:
+    keeper = QuoteKeeper()
+    keeper.quotes(book_wrapper("100", "101"), ts_init=NOW)
+    keeper.forget(["btcusdt"])
+
+    assert keeper.quotes(book_wrapper("", "102", bid_quantity=""), ts_init=NOW) == []
+
+
+def test_book_half_side_when_kept_then_decode_error_names_the_missing_half() -> None:
+    with pytest.raises(EventDecodeError, match="bidQuantity: missing"):
+        QuoteKeeper().quotes(book_wrapper("100", "101", bid_quantity=""), ts_init=NOW)
+
+
 @pytest.mark.parametrize(
     ("frame", "reason"),
     [
@@ -294,6 +356,29 @@ def test_assembler_when_flushed_then_emits_only_closed_windows() -> None:
     assert assembler.flush(window_end + timedelta(hours=1)) == []
 
 
+def test_assembler_when_quiet_window_without_prices_then_no_candle_no_error() -> None:
+    assembler = CandleAssembler()
+    assembler.push(kline_wrapper(), ts_init=NOW)
+    quiet = kline_wrapper(T0_S + 60, ("0", "0", "", "0"), volume="0", amount="0")
+
+    closed = assembler.push(quiet, ts_init=NOW)
+
+    assert [c.open_time for c in closed] == [T0]  # a later window closes the one before
+    assert assembler.pending == 0
+    assert assembler.flush(T0 + timedelta(hours=1)) == []  # the quiet window makes no candle
+
+
+def test_assembler_when_window_without_trades_has_prices_then_zero_volume_candle() -> None:
+    assembler = CandleAssembler()
+    assembler.push(
+        kline_wrapper(prices=("100", "100", "100", "100"), volume="0", amount="0"), ts_init=NOW
+    )
+
+    [candle] = assembler.flush(T0 + timedelta(minutes=1))
+
+    assert (candle.volume, candle.close) == (Decimal(0), Decimal(100))
+
+
 def test_frame_events_when_dispatched_then_each_body_maps_to_its_event() -> None:
     assembler = CandleAssembler()
     trade = frame_events(deals_wrapper(("1", "1", 1, 5, "1")), assembler, ts_init=NOW)
@@ -341,6 +426,30 @@ def test_refusal_when_parsed_then_channels_and_reason() -> None:
     assert refusal_details(text) == (["spot@a", "spot@b"], "Blocked!")
 
 
+def test_mixed_ack_when_parsed_then_each_bracket_by_its_label() -> None:
+    text = (
+        "Subscribed successful! [spot@a,spot@b]. "
+        "Not Subscribed successfully! [spot@c].  Reason\uff1a Blocked! "
+    )
+
+    answer = parse_ack(text)
+
+    assert (answer.accepted, answer.refused, answer.reason) == (
+        ("spot@a", "spot@b"),
+        ("spot@c",),
+        "Blocked!",
+    )
+    assert refusal_details(text) == (["spot@c"], "Blocked!")
+    assert not answer.unnamed_refusal
+
+
+def test_ack_when_plain_or_unnamed_refusal_then_read_as_such() -> None:
+    assert parse_ack("spot@a,spot@b").accepted == ("spot@a", "spot@b")
+    assert parse_ack("spot@a,spot@b").refused == ()
+    unnamed = parse_ack("Not Subscribed successfully!")
+    assert (unnamed.accepted, unnamed.refused, unnamed.unnamed_refusal) == ((), (), True)
+
+
 def test_symbol_info_when_parsed_then_decimal_limits_and_fees() -> None:
     info = parse_symbol_info(
         {
@@ -361,6 +470,42 @@ def test_symbol_info_when_parsed_then_decimal_limits_and_fees() -> None:
     assert (info.base_precision, info.quote_precision) == (8, 2)
     assert (info.min_quantity, info.min_notional) == (Decimal("0.000001"), Decimal(5))
     assert (info.maker_fee, info.taker_fee) == (Decimal(0), Decimal("0.0005"))
+
+
+@pytest.mark.parametrize(
+    ("fields", "refusal"),
+    [
+        ({"status": "1", "isSpotTradingAllowed": True}, None),
+        ({"status": "ENABLED", "isSpotTradingAllowed": True}, None),  # the older spelling
+        ({"status": "1", "isSpotTradingAllowed": "true"}, None),
+        ({"status": "2", "isSpotTradingAllowed": True}, "listed but not online"),
+        ({"status": "1", "isSpotTradingAllowed": False}, "spot trading is not allowed"),
+        ({"status": "1"}, "does not say spot trading is allowed"),
+        ({"status": "1", "isSpotTradingAllowed": None}, "does not say spot trading is allowed"),
+    ],
+)
+def test_symbol_info_when_status_and_spot_flag_read_then_refused_only_when_not_tradable(
+    fields: dict[str, Any], refusal: str | None
+) -> None:
+    entry = {
+        "symbol": "BTCUSDT",
+        "baseAsset": "BTC",
+        "baseAssetPrecision": 8,
+        "quoteAsset": "USDT",
+        "quoteAssetPrecision": 2,
+        "baseSizePrecision": "0.000001",
+        "quoteAmountPrecision": "5",
+        "makerCommission": "0",
+        "takerCommission": "0.0005",
+    }
+    why = parse_symbol_info(entry | fields).refusal()
+    assert why is None if refusal is None else (why is not None and refusal in why)
+
+
+def test_symbol_info_when_spot_flag_is_not_a_boolean_then_decode_error() -> None:
+    entry = {"symbol": "BTCUSDT", "status": "1", "isSpotTradingAllowed": 3}
+    with pytest.raises(EventDecodeError, match="exchangeInfo BTCUSDT"):
+        parse_symbol_info(entry)
 
 
 def test_symbol_info_when_field_missing_then_decode_error() -> None:

@@ -5,6 +5,7 @@ Import from here: `from engine.marketdata.mexc import MexcRest, MexcWebsocket`.
 
 from engine.marketdata.mexc.convert import (
     CandleAssembler,
+    QuoteKeeper,
     candle_event_id,
     decode_frame,
     frame_events,
@@ -27,7 +28,9 @@ from engine.marketdata.mexc.websocket import (
     ConnectionChange,
     MarketItem,
     MexcWebsocket,
+    SubscriptionRefused,
     channel_names,
+    parse_ack,
     plan_connections,
 )
 
@@ -41,6 +44,8 @@ __all__ = [
     "MarketItem",
     "MexcRest",
     "MexcWebsocket",
+    "QuoteKeeper",
+    "SubscriptionRefused",
     "SubscriptionRefusedError",
     "SymbolInfo",
     "UnknownSymbolError",
@@ -50,6 +55,7 @@ __all__ = [
     "decode_frame",
     "frame_events",
     "kline_candle",
+    "parse_ack",
     "plan_connections",
     "quote_tick",
     "rest_candle",

@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import ValidationError
 
 from engine.errors import EventDecodeError
 from engine.events import Candle, CandleInterval, QuoteTick, TradeTick, describe_validation_errors
+from engine.events.fields import decimal_text
 from engine.marketdata.mexc.proto import body_kind, parse_wrapper
 
 SOURCE = "mexc"
@@ -70,6 +72,15 @@ def _after_epoch(count: int, unit: timedelta, name: str, raw: object) -> datetim
         return EPOCH + unit * count
     except OverflowError:
         problem = f"{name}: {count} is not a time between the years 1 and 9999"
+        raise EventDecodeError([problem], raw=raw) from None
+
+
+def _window_close(interval: CandleInterval, open_time: datetime, raw: object) -> datetime:
+    """When a window opened at `open_time` closes; a decode error past the year 9999."""
+    try:
+        return open_time + INTERVAL_LENGTHS[interval]
+    except OverflowError:  # a window opening in the last minutes of the year 9999
+        problem = f"open_time: a {interval} candle opened at {open_time} closes after 9999"
         raise EventDecodeError([problem], raw=raw) from None
 
 
@@ -155,6 +166,13 @@ def trade_ticks(wrapper: Any, *, ts_init: datetime) -> list[TradeTick]:
 def quote_tick(wrapper: Any, *, ts_init: datetime) -> QuoteTick:
     """Return the QuoteTick of a `publicAggreBookTicker` frame, stamped with its send time."""
     book = wrapper.publicAggreBookTicker
+    sides = (book.bidPrice, book.bidQuantity, book.askPrice, book.askQuantity)
+    return _quote(wrapper, *(str(value) for value in sides), ts_init=ts_init)
+
+
+def _quote(
+    wrapper: Any, bid: str, bid_quantity: str, ask: str, ask_quantity: str, *, ts_init: datetime
+) -> QuoteTick:
     sent = int(wrapper.sendTime) or int(wrapper.createTime)
     quote: QuoteTick = build_event(
         QuoteTick,
@@ -163,12 +181,72 @@ def quote_tick(wrapper: Any, *, ts_init: datetime) -> QuoteTick:
         ts_init=ts_init,
         source=SOURCE,
         symbol=wrapper_symbol(wrapper),
-        bid_price=str(book.bidPrice),
-        bid_quantity=str(book.bidQuantity),
-        ask_price=str(book.askPrice),
-        ask_quantity=str(book.askQuantity),
+        bid_price=bid,
+        bid_quantity=bid_quantity,
+        ask_price=ask,
+        ask_quantity=ask_quantity,
     )
     return quote
+
+
+class QuoteKeeper:
+    """Turn book-ticker frames into quotes, keeping the side a frame leaves empty.
+
+    MEXC sometimes sends one side of the best bid/ask as `""` (nothing, on the wire) while
+    the other side carries news. A QuoteTick holds both sides, so the empty side keeps the
+    last value MEXC sent for it, and the side that moved is not lost. That value is only
+    as old as the symbol's previous quote on the same connection (`forget` is called when
+    a connection ends), and it is never invented: with no earlier value for the side, or
+    when the kept side would cross the fresh one (it is out of date, then), the frame
+    yields no quote and the kept side is forgotten. A side with a price but no quantity
+    (or the reverse) is malformed: EventDecodeError.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, QuoteTick] = {}
+
+    def quotes(self, wrapper: Any, *, ts_init: datetime) -> list[QuoteTick]:
+        """Return the quote of one `publicAggreBookTicker` frame (none, or one)."""
+        book = wrapper.publicAggreBookTicker
+        bid = _side("bid", str(book.bidPrice), str(book.bidQuantity), wrapper)
+        ask = _side("ask", str(book.askPrice), str(book.askQuantity), wrapper)
+        symbol = wrapper_symbol(wrapper)
+        if bid is None or ask is None:
+            last = self._last.get(symbol)
+            if last is None:
+                return []
+            bid = bid or (decimal_text(last.bid_price), decimal_text(last.bid_quantity))
+            ask = ask or (decimal_text(last.ask_price), decimal_text(last.ask_quantity))
+            if _crossed(bid[0], ask[0]):
+                del self._last[symbol]  # the kept side is out of date
+                return []
+        quote = _quote(wrapper, *bid, *ask, ts_init=ts_init)
+        self._last[symbol] = quote
+        return [quote]
+
+    def forget(self, symbols: Sequence[str]) -> None:
+        """Drop what is known of `symbols`' quotes (their connection ended)."""
+        for symbol in symbols:
+            self._last.pop(symbol.upper(), None)
+
+
+def _side(name: str, price: str, quantity: str, raw: object) -> tuple[str, str] | None:
+    """Return a book side's (price, quantity), None when it is empty; a half side raises."""
+    if not price and not quantity:
+        return None
+    if not price or not quantity:
+        missing = f"{name}Price" if not price else f"{name}Quantity"
+        problem = f"{missing}: missing while the other half of the side is set"
+        raise EventDecodeError([problem], raw=raw)
+    return price, quantity
+
+
+def _crossed(bid: str, ask: str) -> bool:
+    """Whether `ask` is below `bid` (False when either is not a number: the model says)."""
+    try:
+        return Decimal(ask) < Decimal(bid)
+    except (InvalidOperation, ValueError):
+        return False
 
 
 def _candle(
@@ -182,11 +260,7 @@ def _candle(
 ) -> Candle:
     """Build a Candle from (open, high, low, close, volume, quote volume); close = open + length."""
     opening, high, low, closing, volume, quote_volume = prices
-    try:
-        close_time = open_time + INTERVAL_LENGTHS[interval]
-    except OverflowError:  # a window opening in the last minutes of the year 9999
-        problem = f"open_time: a {interval} candle opened at {open_time} closes after 9999"
-        raise EventDecodeError([problem], raw=raw) from None
+    close_time = _window_close(interval, open_time, raw)
     candle: Candle = build_event(
         Candle,
         raw,
@@ -249,11 +323,35 @@ def rest_candle(
     return _candle(symbol.upper(), interval, opened, prices, ts_init=ts_init, raw=row)
 
 
+def quiet_window(kline: Any) -> bool:
+    """Whether a kline push describes a window without trades and without prices.
+
+    A window nothing traded in has no price to tell; MEXC may push it with zero volume and
+    empty or zero prices. That is not a malformed frame (nor a lost candle): there is just
+    no candle to make of it.
+    """
+    if _number(str(kline.volume)) != 0 or _number(str(kline.amount)) != 0:
+        return False
+    prices = (kline.openingPrice, kline.closingPrice, kline.highestPrice, kline.lowestPrice)
+    return any(_number(str(price)) == 0 for price in prices)
+
+
+def _number(text: str) -> Decimal | None:
+    """Read MEXC's number text; "" is zero, and what is not a number (NaN too) None."""
+    try:
+        value = Decimal(text) if text else Decimal(0)
+    except (InvalidOperation, ValueError):
+        return None
+    return None if value.is_nan() else value
+
+
 class CandleAssembler:
     """Emit each kline window once, when it is complete.
 
     MEXC pushes the still-open window about every second; a window is complete when a push
-    for a later window arrives, or when `flush(now)` is called at or after its close.
+    for a later window arrives, or when `flush(now)` is called at or after its close. A push
+    of a window without trades or prices (`quiet_window`) makes no candle, but it does close
+    the window before it.
     """
 
     def __init__(self) -> None:
@@ -262,6 +360,8 @@ class CandleAssembler:
 
     def push(self, wrapper: Any, *, ts_init: datetime) -> list[Candle]:
         """Take one kline frame; return the candle it completes, if any."""
+        if quiet_window(wrapper.publicSpotKline):
+            return self._quiet(wrapper, ts_init)
         candle = kline_candle(wrapper, ts_init=ts_init)
         key = (candle.symbol, candle.interval)
         done = self._emitted.get(key)
@@ -274,6 +374,21 @@ class CandleAssembler:
         if current is not None and candle.open_time > current.open_time:
             return [self._emit(key, current, ts_init)]
         return []
+
+    def _quiet(self, wrapper: Any, ts_init: datetime) -> list[Candle]:
+        """Close the open window of a quiet window's symbol if the quiet one is later."""
+        kline = wrapper.publicSpotKline
+        interval = WS_INTERVALS.get(str(kline.interval))
+        if interval is None or kline.windowStart <= 0:
+            return []
+        key = (wrapper_symbol(wrapper), interval)
+        opened = _after_epoch(int(kline.windowStart), timedelta(seconds=1), "windowStart", wrapper)
+        _window_close(interval, opened, wrapper)  # a window that cannot close is malformed
+        current = self._open.get(key)
+        if current is None or opened <= current.open_time:
+            return []
+        del self._open[key]
+        return [self._emit(key, current, ts_init)]
 
     def flush(self, now: datetime, *, ts_init: datetime | None = None) -> list[Candle]:
         """Return the open windows that have closed by `now` (exchange time)."""
@@ -292,14 +407,22 @@ class CandleAssembler:
 
 
 def frame_events(
-    wrapper: Any, assembler: CandleAssembler, *, ts_init: datetime
+    wrapper: Any,
+    assembler: CandleAssembler,
+    *,
+    ts_init: datetime,
+    quotes: QuoteKeeper | None = None,
 ) -> list[MarketEvent]:
-    """Return the events of one decoded frame (a kline frame yields only completed candles)."""
+    """Return the events of one decoded frame (a kline frame yields only completed candles).
+
+    `quotes` keeps the last quote of each symbol, to complete a book-ticker frame with an
+    empty side (see QuoteKeeper); without it such a frame yields no quote.
+    """
     kind = body_kind(wrapper)
     if kind == "publicAggreDeals":
         return list(trade_ticks(wrapper, ts_init=ts_init))
     if kind == "publicAggreBookTicker":
-        return [quote_tick(wrapper, ts_init=ts_init)]
+        return list((quotes or QuoteKeeper()).quotes(wrapper, ts_init=ts_init))
     if kind == "publicSpotKline":
         return list(assembler.push(wrapper, ts_init=ts_init))
     raise EventDecodeError([f"frame: unsupported body {kind!r}"], raw=wrapper)

@@ -1,9 +1,12 @@
 """MEXC's spot push messages, built at import time from a schema written here in Python.
 
-Only the messages claire reads are declared, with the field numbers of MEXC's official
-`.proto` files (the numbers are what goes on the wire; the names are ours to choose). The
-file has its own package, `claire.mexc`, and lives in a private descriptor pool, so it never
-clashes with another copy of MEXC's schema loaded in the same process (ccxt bundles one).
+Only the messages claire reads are declared, with the field numbers and types of MEXC's
+official `.proto` files (github mexcdevelop/websocket-proto, as of its 2026-06 additions;
+`tests/unit/test_mexc_wire_schema.py` pins them). The numbers are what goes on the wire;
+the names are ours to choose. A field MEXC adds later is kept as an unknown field and
+ignored, so a new field never breaks decoding. The file has its own package, `claire.mexc`,
+and lives in a private descriptor pool, so it never clashes with another copy of MEXC's
+schema loaded in the same process (ccxt bundles one).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ _MESSAGES: dict[str, list[tuple[str, int, int, str, bool]]] = {
         ("quantity", 2, _STRING, "", False),
         ("tradeType", 3, _INT32, "", False),
         ("time", 4, _INT64, "", False),
-        ("tradeId", 5, _STRING, "", False),
+        ("tradeId", 5, _STRING, "", False),  # added 2026-06
     ],
     "PublicAggreDealsV3Api": [
         ("deals", 1, _MESSAGE, "PublicAggreDealsV3ApiItem", True),
@@ -52,6 +55,8 @@ _MESSAGES: dict[str, list[tuple[str, int, int, str, bool]]] = {
         ("bidQuantity", 2, _STRING, "", False),
         ("askPrice", 3, _STRING, "", False),
         ("askQuantity", 4, _STRING, "", False),
+        ("version", 5, _STRING, "", False),  # added 2026-06
+        ("lastOrderCreateTime", 6, _INT64, "", False),  # added 2026-06, milliseconds
     ],
     "PushDataV3ApiWrapper": [
         ("channel", 1, _STRING, "", False),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import time
 from collections import deque
@@ -39,6 +40,8 @@ from engine.marketdata.mexc.errors import (
     UnknownSymbolError,
 )
 
+log = logging.getLogger(__name__)
+
 KLINES = "/api/v3/klines"
 EXCHANGE_INFO = "/api/v3/exchangeInfo"
 BOOK_TICKER = "/api/v3/ticker/bookTicker"
@@ -48,6 +51,10 @@ ENDPOINT_WEIGHTS = {KLINES: 1, EXCHANGE_INFO: 10, BOOK_TICKER: 1}
 KLINE_PAGE = 500
 _BACKOFF_INITIAL = 0.5
 _BACKOFF_MAX = 10.0
+
+
+#: exchangeInfo `status` values of a symbol online: "1" today, "ENABLED" in older answers.
+ONLINE_STATUSES = frozenset({"1", "ENABLED"})
 
 
 @dataclass(frozen=True)
@@ -64,14 +71,28 @@ class SymbolInfo:
     min_notional: Decimal
     maker_fee: Decimal
     taker_fee: Decimal
+    #: `isSpotTradingAllowed`; None when MEXC's entry does not say.
+    spot_trading_allowed: bool | None = None
+    status: str = ""
+
+    def refusal(self) -> str | None:
+        """Return why claire cannot trade this symbol on spot, or None when it can."""
+        if not self.status_online:
+            return f"listed but not online (trading is suspended; status {self.status!r})"
+        if self.spot_trading_allowed is None:
+            return "MEXC does not say spot trading is allowed (no isSpotTradingAllowed)"
+        if not self.spot_trading_allowed:
+            return "spot trading is not allowed on it (isSpotTradingAllowed is false)"
+        return None
 
 
 def parse_symbol_info(entry: Mapping[str, Any]) -> SymbolInfo:
     """Read one element of exchangeInfo's `symbols` list."""
     try:
+        status = str(entry["status"]).strip()
         return SymbolInfo(
             symbol=str(entry["symbol"]).upper(),
-            status_online=str(entry["status"]) == "1",
+            status_online=status.upper() in ONLINE_STATUSES,
             base_asset=str(entry["baseAsset"]),
             quote_asset=str(entry["quoteAsset"]),
             base_precision=int(entry["baseAssetPrecision"]),
@@ -80,10 +101,38 @@ def parse_symbol_info(entry: Mapping[str, Any]) -> SymbolInfo:
             min_notional=Decimal(str(entry["quoteAmountPrecision"])),
             maker_fee=Decimal(str(entry["makerCommission"])),
             taker_fee=Decimal(str(entry["takerCommission"])),
+            spot_trading_allowed=_flag(entry.get("isSpotTradingAllowed")),
+            status=status,
         )
     except (KeyError, TypeError, ValueError, OverflowError, InvalidOperation) as exc:
         name = entry.get("symbol", "?") if isinstance(entry, Mapping) else "?"
         raise EventDecodeError([f"exchangeInfo {name}: {exc!r}"], raw=entry) from exc
+
+
+def _flag(value: object) -> bool | None:
+    """Read a JSON boolean MEXC may also spell as a string; None when absent."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError(f"isSpotTradingAllowed: {value!r} is not true or false")
+
+
+def listed_entries(payload: object) -> dict[str, Mapping[str, Any]]:
+    """Return the entries of an exchangeInfo answer by symbol, unread.
+
+    An entry with no symbol name is skipped: MEXC lists about 2,000 symbols, and one odd
+    entry must not stop a run that does not trade it.
+    """
+    entries = payload.get("symbols") if isinstance(payload, dict) else None
+    if not isinstance(entries, list):
+        raise EventDecodeError(["exchangeInfo: no `symbols` list"], raw=payload)
+    listed: dict[str, Mapping[str, Any]] = {}
+    for entry in entries:
+        name = entry.get("symbol") if isinstance(entry, Mapping) else None
+        if isinstance(name, str) and name.strip():
+            listed.setdefault(name.strip().upper(), entry)
+    return listed
 
 
 class WeightLimiter:
@@ -202,30 +251,48 @@ class MexcRest:
         return ceiling * self._rng.uniform(0.5, 1.0)
 
     async def exchange_info(self, symbols: Iterable[str] | None = None) -> dict[str, SymbolInfo]:
-        """Return what MEXC says about `symbols` (all spot symbols if None), by symbol."""
+        """Return what MEXC says about `symbols` (every spot symbol if None), by symbol.
+
+        The entries of `symbols` are read strictly (one that cannot be read raises
+        EventDecodeError); when every symbol is asked for, an unreadable entry is skipped.
+        """
         wanted = sorted({symbol.upper() for symbol in symbols or ()})
         params = {"symbols": ",".join(wanted)} if wanted else None
-        payload = await self.get(EXCHANGE_INFO, params)
-        entries = payload.get("symbols") if isinstance(payload, dict) else None
-        if not isinstance(entries, list):
-            raise EventDecodeError(["exchangeInfo: no `symbols` list"], raw=payload)
-        infos = (parse_symbol_info(entry) for entry in entries)
-        return {info.symbol: info for info in infos}
+        listed = listed_entries(await self.get(EXCHANGE_INFO, params))
+        if wanted:
+            return {s: parse_symbol_info(listed[s]) for s in wanted if s in listed}
+        infos: dict[str, SymbolInfo] = {}
+        for symbol, entry in listed.items():
+            try:
+                infos[symbol] = parse_symbol_info(entry)
+            except EventDecodeError as exc:
+                log.debug("exchangeInfo entry skipped: %s", exc.message)
+        return infos
 
     async def validate_symbols(self, symbols: Iterable[str]) -> dict[str, SymbolInfo]:
-        """Return the info of `symbols`; raise UnknownSymbolError naming any unknown or offline."""
-        wanted = [symbol.upper() for symbol in symbols]
-        known = await self.exchange_info()
+        """Return the info of `symbols`; raise UnknownSymbolError naming any claire cannot
+        trade (not listed, not online, spot trading not allowed).
+
+        The whole list is fetched (so an unknown symbol can be named, where MEXC would
+        refuse the request), but only the entries of `symbols` are read: another symbol's
+        entry with a missing or null field does not matter.
+        """
+        wanted = list(dict.fromkeys(symbol.upper() for symbol in symbols))
+        listed = listed_entries(await self.get(EXCHANGE_INFO))
         problems: dict[str, str] = {}
+        infos: dict[str, SymbolInfo] = {}
         for symbol in wanted:
-            info = known.get(symbol)
-            if info is None:
+            entry = listed.get(symbol)
+            if entry is None:
                 problems[symbol] = "not listed on MEXC spot"
-            elif not info.status_online:
-                problems[symbol] = "listed but not online (trading is suspended)"
+                continue
+            infos[symbol] = parse_symbol_info(entry)
+            refusal = infos[symbol].refusal()
+            if refusal is not None:
+                problems[symbol] = refusal
         if problems:
             raise UnknownSymbolError(problems)
-        return {symbol: known[symbol] for symbol in wanted}
+        return infos
 
     async def klines(
         self,
@@ -236,21 +303,26 @@ class MexcRest:
         *,
         on_page: Callable[[list[Candle]], None] | None = None,
     ) -> list[Candle]:
-        """Return the candles opened in [start, end), in order, fetched 500 at a time."""
+        """Return the candles opened in [start, end), in order, fetched 500 at a time.
+
+        Each request asks for at most one page of time, [cursor, cursor + 500 intervals):
+        MEXC is reported to ignore `startTime` and answer the latest rows when the window
+        holds more than `limit` of them, which would skip the start of a long range
+        silently (ccxt caps `endTime` the same way).
+        """
         symbol, length = symbol.upper(), INTERVAL_LENGTHS[interval]
         candles: list[Candle] = []
         cursor = start
         while cursor < end:
-            rows = await self._kline_rows(symbol, interval, cursor, end)
+            page_end = end if end - cursor <= length * KLINE_PAGE else cursor + length * KLINE_PAGE
+            rows = await self._kline_rows(symbol, interval, cursor, page_end)
             ts_init = self._now()
             page = [rest_candle(symbol, interval, row, ts_init=ts_init) for row in rows]
-            page = [candle for candle in page if cursor <= candle.open_time < end]
+            page = [candle for candle in page if cursor <= candle.open_time < page_end]
             if page and on_page is not None:
                 on_page(page)
             candles.extend(page)
-            if len(rows) < KLINE_PAGE or not page:
-                break
-            cursor = page[-1].open_time + length
+            cursor = page_end
         return candles
 
     async def _kline_rows(

@@ -4,7 +4,9 @@ Symbols are spread over as many connections as MEXC's 30-subscriptions limit nee
 connections feed one async iterator of events and `ConnectionChange`s (so the caller can
 record gaps and back-fill from REST). A connection that sends nothing (not even a pong) for
 two ping intervals is dead and is replaced; one nearing MEXC's 24 h limit is replaced in a
-planned reconnect. A refused subscription is permanent and ends the iterator.
+planned reconnect. A channel MEXC refuses (it retires streams without notice) is reported
+once as a `SubscriptionRefused` and not asked for again; the other channels go on, and the
+caller can poll REST for what the refused ones carried.
 """
 
 from __future__ import annotations
@@ -24,9 +26,13 @@ import aiohttp
 
 from engine.errors import EventDecodeError
 from engine.events import Candle, QuoteTick, TradeTick
-from engine.marketdata.mexc.convert import CandleAssembler, decode_frame, frame_events
+from engine.marketdata.mexc.convert import (
+    CandleAssembler,
+    QuoteKeeper,
+    decode_frame,
+    frame_events,
+)
 from engine.marketdata.mexc.convert import wrapper_symbol as _wrapper_symbol
-from engine.marketdata.mexc.errors import SubscriptionRefusedError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +43,12 @@ CHANNELS = {
     "book": "spot@public.aggre.bookTicker.v3.api.pb@100ms@{symbol}",
 }
 REFUSAL = "Not Subscribed successfully"
+#: A bracketed list of channels and the label before it, in a subscription answer.
+_ACK_BRACKET = re.compile(
+    r"(?P<refused>Not\s+)?Subscribed\s+successful(?:ly)?\s*!?\s*\[(?P<names>[^\]]*)\]",
+    re.IGNORECASE,
+)
+_REASON = re.compile(r"Reason\s*[:\uff1a]\s*(.*)", re.DOTALL)
 #: Emit a kline window this long after its close if no later push closed it (late pushes).
 KLINE_GRACE = timedelta(seconds=2)
 _PING = json.dumps({"method": "PING"})
@@ -56,7 +68,19 @@ class ConnectionChange:
     reason: str
 
 
-MarketItem = TradeTick | QuoteTick | Candle | ConnectionChange
+@dataclass(frozen=True)
+class SubscriptionRefused:
+    """MEXC refused `channels` on connection `connection` for `reason`; they are not asked
+    for again. `streams` names each channel's (symbol, kind): kind as in CHANNELS."""
+
+    at: datetime
+    connection: int
+    channels: tuple[str, ...]
+    streams: tuple[tuple[str, str], ...]
+    reason: str
+
+
+MarketItem = TradeTick | QuoteTick | Candle | ConnectionChange | SubscriptionRefused
 
 
 def _utc_now() -> datetime:
@@ -83,11 +107,46 @@ def plan_connections(
 
 
 def refusal_details(message: str) -> tuple[list[str], str]:
-    """Return the channels and the reason of MEXC's refusal text."""
-    named = re.search(r"\[(.*?)\]", message)
-    channels = [c.strip() for c in named.group(1).split(",") if c.strip()] if named else []
-    reason = re.search(r"Reason\s*[:\uff1a]\s*(.*)", message)
-    return channels, (reason.group(1).strip() if reason else message.strip())
+    """Return the refused channels and the reason of MEXC's refusal text."""
+    answer = parse_ack(message)
+    return list(answer.refused), answer.reason
+
+
+@dataclass(frozen=True)
+class SubscriptionAnswer:
+    """What MEXC's answer to a SUBSCRIPTION says: the channels it took and refused."""
+
+    accepted: tuple[str, ...]
+    refused: tuple[str, ...]
+    reason: str
+    #: A refusal that names no channel (it then concerns every channel not yet acked).
+    unnamed_refusal: bool = False
+
+
+def parse_ack(message: str) -> SubscriptionAnswer:
+    """Read MEXC's answer to a SUBSCRIPTION, bracket by bracket.
+
+    MEXC answers `a,b` when it takes every channel, `Not Subscribed successfully! [c].
+    Reason: Blocked! ` (with a full-width colon) when it refuses some, and a mix says both:
+    `Subscribed successful! [a,b]. Not Subscribed successfully! [c]`. Each bracket belongs
+    to the label before it.
+    """
+    accepted: list[str] = []
+    refused: list[str] = []
+    brackets = list(_ACK_BRACKET.finditer(message))
+    for bracket in brackets:
+        names = [name.strip() for name in bracket.group("names").split(",") if name.strip()]
+        (refused if bracket.group("refused") else accepted).extend(names)
+    refusal = REFUSAL.lower() in message.lower()
+    if not brackets and not refusal:
+        accepted = [name.strip() for name in message.split(",") if name.strip()]
+    reason = _REASON.search(message)
+    return SubscriptionAnswer(
+        accepted=tuple(accepted),
+        refused=tuple(refused),
+        reason=reason.group(1).strip() if reason else message.strip(),
+        unnamed_refusal=refusal and not refused,
+    )
 
 
 @dataclass
@@ -136,11 +195,22 @@ class MexcWebsocket:
         self._on_decode_error = on_decode_error or _log_decode_error
         self._queue: asyncio.Queue[MarketItem | BaseException | None] = asyncio.Queue(queue_size)
         self._assembler = CandleAssembler()
+        self._quotes = QuoteKeeper()
+        self._streams = {
+            name: (symbol, kind)
+            for group in self.groups
+            for symbol in group
+            for kind, name in zip(self.channels, channel_names(symbol, self.channels), strict=True)
+        }
+        #: Channels MEXC refused: never asked for again by this client.
+        self.refused: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
         #: When data last arrived for each symbol (from the injected clock).
         self.last_data_at: dict[str, datetime] = {}
         self.decode_errors = 0
+        #: When the newest frame was skipped as unreadable (from the injected clock).
+        self.last_decode_error_at: datetime | None = None
 
     async def events(self) -> AsyncIterator[MarketItem]:
         """Yield events and connection changes until closed; raise a permanent failure."""
@@ -190,16 +260,18 @@ class MexcWebsocket:
         return self._session
 
     async def _run(self, link: _Link) -> None:
-        """Keep one connection up until closed; hand a permanent failure to the consumer."""
+        """Keep one connection up until closed (or until MEXC refused every channel of it);
+        hand a permanent failure to the consumer."""
         failures = 0
         try:
-            while not self._closed:
+            while not self._closed and link.channels:
                 kind, reason = await self._connect_once(link)
-                if link.connected:
+                self._quotes.forget(link.symbols)  # a kept quote side is from this connection
+                if link.connected and link.channels:  # (none left: REST serves it, no gap)
                     await self._change(kind, link, reason)
                     failures = 0
                 link.connected = False
-                if kind != "planned_reconnect":
+                if kind != "planned_reconnect" and link.channels:
                     failures += 1
                     await asyncio.sleep(self._backoff(failures))
         except asyncio.CancelledError:
@@ -248,6 +320,8 @@ class MexcWebsocket:
             if message.type == aiohttp.WSMsgType.TEXT:
                 link.last_frame = loop.time()
                 await self._on_text(link, str(message.data))
+                if not link.channels:
+                    return "disconnected", "MEXC refused every channel of this connection"
             elif message.type == aiohttp.WSMsgType.BINARY:
                 link.last_frame = loop.time()
                 await self._on_binary(bytes(message.data))
@@ -273,7 +347,7 @@ class MexcWebsocket:
         return max(min(wake, now + _MAX_WAIT) - now, 0.001)
 
     async def _on_text(self, link: _Link, text: str) -> None:
-        """Handle a JSON control frame: a pong, an ack or a refusal."""
+        """Handle a JSON control frame: a pong, an ack, a refusal or both."""
         try:
             reply = json.loads(text)
             note = str(reply.get("msg", ""))
@@ -282,23 +356,38 @@ class MexcWebsocket:
             return
         if note == "PONG":
             return
-        if REFUSAL in note:
-            channels, reason = refusal_details(note)
-            raise SubscriptionRefusedError(channels or link.channels, reason)
-        link.pending.difference_update(note.split(","))
-        if not link.pending and not link.connected:
+        answer = parse_ack(note)
+        link.pending.difference_update(answer.accepted)
+        named = set(answer.refused) if not answer.unnamed_refusal else set(link.pending)
+        refused = [channel for channel in link.channels if channel in named]
+        if refused:
+            await self._refuse(link, refused, answer.reason)
+        if link.channels and not link.pending and not link.connected:
             link.connected = True
             await self._change("connected", link, "subscribed to " + ", ".join(link.channels))
+
+    async def _refuse(self, link: _Link, channels: list[str], reason: str) -> None:
+        """Drop refused channels from the connection for good, and say so once."""
+        log.warning("MEXC refused %s: %s", ", ".join(channels), reason)
+        link.channels = [channel for channel in link.channels if channel not in channels]
+        link.pending.difference_update(channels)
+        self.refused.update(channels)
+        streams = tuple(self._streams[channel] for channel in channels if channel in self._streams)
+        refusal = SubscriptionRefused(
+            self._clock(), link.index, tuple(channels), streams, reason or "no reason given"
+        )
+        await self._queue.put(refusal)
 
     async def _on_binary(self, data: bytes) -> None:
         """Decode one push frame into events; report a malformed one and carry on."""
         now = self._clock()
         try:
             wrapper = decode_frame(data)
-            events = frame_events(wrapper, self._assembler, ts_init=now)
+            events = frame_events(wrapper, self._assembler, ts_init=now, quotes=self._quotes)
             self.last_data_at[_wrapper_symbol(wrapper)] = now
         except EventDecodeError as exc:
             self.decode_errors += 1
+            self.last_decode_error_at = now
             self._on_decode_error(exc)
             return
         for event in events:
