@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine.errors import MissingBinaryError, RuntimeStartError
@@ -38,6 +40,16 @@ def pid_alive(pid: int, expected_name: str | None = None) -> bool:
     if not cmdline:  # a zombie left for its parent to reap
         return False
     return expected_name in cmdline
+
+
+def terminate(pid: int, alive: Callable[[], bool], timeout: float) -> None:
+    """SIGTERM `pid`, wait up to `timeout` while `alive()`, then SIGKILL it if still alive."""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        time.sleep(0.02)
+    if alive():
+        os.kill(pid, signal.SIGKILL)
 
 
 def pids_working_in(directory: Path, program: str) -> list[int]:

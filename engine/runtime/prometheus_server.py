@@ -9,9 +9,7 @@ Prometheus watches (file-based discovery), and withdraws it when it stops.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +17,13 @@ from pathlib import Path
 
 from engine.errors import RuntimeStartError
 from engine.observability.rules import alert_rules, prometheus_config
-from engine.runtime.processes import pid_alive, read_pid, require_binary, start_detached
+from engine.runtime.processes import (
+    pid_alive,
+    read_pid,
+    require_binary,
+    start_detached,
+    terminate,
+)
 from engine.runtime.status import ComponentState, ComponentStatus
 from engine.settings import Settings
 
@@ -100,12 +104,7 @@ class PrometheusServer:
     def stop(self, timeout: float = 15.0) -> None:
         pid = read_pid(self._pidfile)
         if pid is not None and pid_alive(pid, NAME):
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and pid_alive(pid, NAME):
-                time.sleep(0.05)
-            if pid_alive(pid, NAME):
-                os.kill(pid, signal.SIGKILL)
+            terminate(pid, lambda: pid_alive(pid, NAME), timeout)
         self._pidfile.unlink(missing_ok=True)
 
     def status(self) -> ComponentStatus:

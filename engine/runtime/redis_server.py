@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import time
 
 import redis
@@ -18,6 +17,7 @@ from engine.runtime.processes import (
     run_checked,
     server_pid,
     tail,
+    terminate,
 )
 from engine.runtime.status import ComponentState, ComponentStatus
 from engine.settings import RedisSettings
@@ -125,12 +125,7 @@ class RedisServer:
         if pid is None:
             self._clear_leftovers()
             return
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.live_pid() == pid:
-            time.sleep(0.02)
-        if self.live_pid() == pid:
-            os.kill(pid, signal.SIGKILL)
+        terminate(pid, lambda: self.live_pid() == pid, timeout)
         self._clear_leftovers()
 
     def status(self) -> ComponentStatus:

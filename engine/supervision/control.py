@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import time
 from pathlib import Path
 
-from engine.runtime.processes import engine_import_path, pid_alive, read_pid, start_detached
+from engine.runtime.processes import (
+    engine_import_path,
+    pid_alive,
+    read_pid,
+    start_detached,
+    terminate,
+)
 
 SUPERVISOR_MARK = "engine supervise"
 STOP_TIMEOUT_S = 15.0
@@ -48,11 +52,6 @@ def stop_supervisor(home: Path) -> bool:
     if pid is None:
         pid_file(home).unlink(missing_ok=True)
         return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline and pid_alive(pid, SUPERVISOR_MARK):
-        time.sleep(0.05)
-    if pid_alive(pid, SUPERVISOR_MARK):
-        os.kill(pid, signal.SIGKILL)
+    terminate(pid, lambda: pid_alive(pid, SUPERVISOR_MARK), STOP_TIMEOUT_S)
     pid_file(home).unlink(missing_ok=True)
     return True
