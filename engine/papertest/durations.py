@@ -86,3 +86,8 @@ def parse_speed(text: str) -> float | None:
 def in_real_time(source: str, speed: str) -> bool:
     """Tell whether a run's event time keeps pace with the wall clock (live, or speed 1)."""
     return source == "mexc" or parse_speed(speed) == 1.0
+
+
+def plural(count: int, word: str) -> str:
+    """Return "1 hole", "2 holes": a count with its noun."""
+    return f"{count} {word}" + ("" if count == 1 else "s")

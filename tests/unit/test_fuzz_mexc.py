@@ -29,7 +29,6 @@ from engine.marketdata.mexc.convert import (
     frame_events,
     rest_candle,
 )
-from engine.marketdata.mexc.errors import SubscriptionRefusedError
 from engine.marketdata.mexc.rest import (
     BOOK_TICKER,
     EXCHANGE_INFO,
@@ -38,7 +37,12 @@ from engine.marketdata.mexc.rest import (
     SymbolInfo,
     parse_symbol_info,
 )
-from engine.marketdata.mexc.websocket import MexcWebsocket, _Link
+from engine.marketdata.mexc.websocket import (
+    ConnectionChange,
+    MexcWebsocket,
+    SubscriptionRefused,
+    _Link,
+)
 
 FUZZ = settings(
     max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -278,12 +282,23 @@ control_texts = st.one_of(
 @given(control_texts)
 def test_fuzz_websocket_text_frame_then_handled_or_refusal(text: str) -> None:
     ws = websocket()
-    link = _Link(0, ("BTCUSDT",), list(ws._channels_of(["BTCUSDT"])))
-    outcome = returned_or_raised(
-        lambda: asyncio.run(ws._on_text(link, text)), SubscriptionRefusedError
-    )
-    if outcome is not None:
-        assert outcome.message.startswith("MEXC refused the subscription")
+    asked = list(ws._channels_of(["BTCUSDT"]))
+    link = _Link(0, ("BTCUSDT",), list(asked))
+    asyncio.run(ws._on_text(link, text))  # never raises: a refusal is an item on the feed
+    queued = []
+    while not ws._queue.empty():
+        queued.append(ws._queue.get_nowait())
+    refusals = [item for item in queued if isinstance(item, SubscriptionRefused)]
+    changes = [item for item in queued if isinstance(item, ConnectionChange)]
+    assert len(refusals) + len(changes) == len(queued)  # refusals, or the connection's news
+    assert all(change.kind == "connected" for change in changes)
+    assert len(changes) <= 1
+    assert link.connected == bool(changes)
+    refused = [channel for item in refusals for channel in item.channels]
+    assert set(refused) <= set(asked)
+    assert len(refused) == len(set(refused))
+    assert not set(refused) & set(link.channels)  # a refused channel is dropped for good
+    assert all(item.reason for item in refusals)
 
 
 # -- REST -----------------------------------------------------------------------------------

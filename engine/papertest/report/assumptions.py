@@ -11,7 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from engine.papertest.durations import format_duration
+from engine.papertest.durations import format_duration, plural
 from engine.papertest.report.metrics import decimal_seconds
 from engine.papertest.runs import Run
 from engine.settings import Settings, VerdictSettings
@@ -76,7 +76,10 @@ def describe_source(run: Run) -> str:
     """The market data in plain words: synthetic, a recorded file, or live MEXC."""
     source = run.parameters.source
     if source == "synthetic":
-        return f"synthetic market (seeded random walk, seed {run.parameters.seed}): not real prices"
+        return (
+            f"synthetic market (seeded random walk, seed {run.parameters.seed}, with jumps and"
+            " gaps of a few minutes as when an exchange stalls): not real prices"
+        )
     if source.startswith("replay:"):
         return f"recorded market data replayed from {source.removeprefix('replay:')}"
     if source == "mexc":
@@ -153,15 +156,16 @@ def caveats(run: Run, facts: CaveatFacts, rules: VerdictSettings) -> list[str]:
         notes.append("synthetic data: the prices are a seeded random walk, not a market")
     if facts.gaps or facts.missing_minutes:
         notes.append(
-            f"data gaps: {facts.gaps} holes in the market data, {facts.missing_minutes}"
-            " minutes missing (see Data gaps)"
+            f"data gaps: {plural(facts.gaps, 'hole')} in the market data,"
+            f" {plural(facts.missing_minutes, 'minute')} missing (see Data gaps)"
         )
     if facts.stale_episodes:
-        notes.append(f"stale data: {facts.stale_episodes} episodes (see Alerts)")
+        notes.append(f"stale data: {plural(facts.stale_episodes, 'episode')} (see Alerts)")
     if facts.restarts or facts.resumes or facts.epochs > 1 or facts.downtime_seconds:
         notes.append(
             f"restarts: {facts.resumes} resumes, {facts.restarts} stage restarts,"
-            f" {facts.epochs} engine epochs, {facts.downtime_seconds:.0f} s of downtime"
+            f" {facts.epochs} engine epochs; market time missed while the engine was down:"
+            f" {facts.downtime_seconds:.0f} s (replayed and synthetic markets are played again)"
         )
     if facts.outages:
         notes.append(

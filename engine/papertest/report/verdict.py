@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import IntEnum
 from typing import Literal
 
-from engine.papertest.durations import format_duration
+from engine.papertest.durations import format_duration, plural
 from engine.papertest.report.metrics import decimal_seconds
 from engine.papertest.report.returns import Performance
 from engine.papertest.report.trading import TradeStats
@@ -69,7 +69,7 @@ def _pct(value: Decimal) -> str:
 
 
 def _days(value: int) -> str:
-    return f"{value} day" + ("" if value == 1 else "s")
+    return plural(value, "day")
 
 
 def evidence(trades: TradeStats, covered: timedelta, rules: VerdictSettings) -> list[Criterion]:
