@@ -311,6 +311,18 @@ def supervise(settings: Settings, env_file: Path | None) -> int | None:
     return pid
 
 
+def restarter(settings: Settings) -> str | None:
+    """What brings a crashed engine back by itself, in words, or None (only `resume` will)."""
+    if settings.runtime is not RuntimeKind.LOCAL:
+        return f"Docker (restart policy {settings.docker.restart})"
+    if not settings.supervisor.enabled:
+        return None
+    from engine.supervision.control import supervisor_pid
+
+    pid = supervisor_pid(settings.home)
+    return None if pid is None else f"the supervisor (pid {pid})"
+
+
 def check_started(settings: Settings, run: Run) -> None:
     """Raise with the engine's own words when it died at start; the run is marked failed.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -97,8 +97,19 @@ def start(
         conn = service.connect(settings)
         checked = service.preflight(settings, parameters, conn)
     if checked.problems:
-        for what, result in checked.passed():  # what failed is the error's one line
-            console.print(f"  {what}: {escape(as_typed(result))}")
+        passed = checked.passed()
+        if json:  # stdout stays JSON: what passed and what did not; the error on stderr
+            print_json(
+                {
+                    "started": False,
+                    "passed": dict(passed),
+                    "problems": checked.problems,
+                    "hint": checked.hint,
+                }
+            )
+        else:
+            for what, result in passed:  # what failed is the error's one line
+                console.print(f"  {what}: {escape(as_typed(result))}")
         conn.close()
         raise service.PreflightError(checked.problems, hint=checked.hint)
     conn.close()
@@ -186,7 +197,9 @@ def status(
     """Show a papertest's progress, equity, PnL, drawdown, exposure, positions and alerts.
 
     With --watch it refreshes until the run ends, then shows the final state (exit 0); when
-    stdout is not a terminal it prints one plain line per refresh instead.
+    stdout is not a terminal it prints one plain line per refresh instead. When the engine has
+    crashed and nothing restarts it (no supervisor), or it stays down for 5 minutes, the
+    watch ends with exit 1 and the command that resumes the run.
 
     Examples:
       claire papertest status
@@ -209,21 +222,52 @@ def status(
 WATCH_INTERVAL_S = 2.0
 
 
+#: How long `--watch` waits for a crashed engine to come back before it gives up.
+CRASH_PATIENCE_S = 300.0
+
+
 def _watch(settings: Settings, summary: RunSummary) -> None:
-    """Refresh until the run has ended: a live view on a terminal, else a line each time."""
+    """Refresh until the run has ended: a live view on a terminal, else a line each time.
+
+    A crashed engine that nothing restarts (or that stays down for CRASH_PATIENCE_S) ends the
+    watch with exit 1 and the command that resumes it."""
     run_id = summary.run.run_id
-    if not console.is_terminal:
-        console.print(escape(_line(summary)))
-        while summary.run.running:
-            time.sleep(WATCH_INTERVAL_S)
-            summary = _summary(settings, run_id)
+    crashed_since: float | None = None
+    live: Live | None = None
+    if console.is_terminal:
+        live = Live(_render(summary), console=console, refresh_per_second=1)
+    with live or contextlib.nullcontext():
+        if live is None:
             console.print(escape(_line(summary)))
-        return
-    with Live(_render(summary), console=console, refresh_per_second=1) as live:
         while summary.run.running:
+            if summary.engine == "crashed":
+                crashed_since = crashed_since or time.monotonic()
+                orphaned = _orphaned(settings, time.monotonic() - crashed_since)
+                if orphaned:
+                    if live is not None:
+                        live.stop()
+                    print_error(f"the engine of {run_id} is down: {orphaned}")
+                    console.print(as_typed(f"  resume it:  claire papertest resume {run_id}"))
+                    raise typer.Exit(1)
+            else:
+                crashed_since = None
             time.sleep(WATCH_INTERVAL_S)
             summary = _summary(settings, run_id)
-            live.update(_render(summary))
+            if live is None:
+                console.print(escape(_line(summary)))
+            else:
+                live.update(_render(summary))
+
+
+def _orphaned(settings: Settings, down_for: float) -> str | None:
+    """Why nobody will bring a crashed engine back, or None while something still may."""
+    restarter = service.restarter(settings)
+    if restarter is None:
+        return "nothing restarts it (no supervisor runs)"
+    if down_for >= CRASH_PATIENCE_S:
+        waited = format_duration(timedelta(seconds=down_for))
+        return f"{restarter} has not brought it back in {waited}"
+    return None
 
 
 def _line(s: RunSummary) -> str:

@@ -4,6 +4,7 @@ sources that need no network; a name it cannot show; an engine reachable from ot
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -35,6 +36,25 @@ def test_start_when_mexc_unreachable_then_said_once_with_the_offline_sources(
     assert "--source synthetic" in hint
     assert "--source replay:PATH" in hint
     assert "Traceback" not in said
+    assert runs(db) == (0,)
+
+
+def test_start_when_a_check_fails_with_json_then_stdout_is_json_and_the_error_on_stderr(
+    tmp_path: Path, db: Db
+) -> None:
+    missing = tmp_path / "nowhere.csv"
+
+    refused = claire(
+        "papertest", "start", "--source", f"replay:{missing}", "--no-backup", "--json", expect=1
+    )
+
+    said = json.loads(refused.stdout)  # before: the passed checks as plain lines
+    assert said["started"] is False
+    assert said["passed"]["duration"] == "ok"
+    assert said["problems"] == [f"market data: {missing}: no such file or directory"]
+    assert refused.stderr.splitlines()[0] == (
+        f"error: cannot start the papertest: market data: {missing}: no such file or directory"
+    )
     assert runs(db) == (0,)
 
 
