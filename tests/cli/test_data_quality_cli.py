@@ -66,7 +66,7 @@ def test_a_hole_in_one_symbols_file_is_its_missing_minutes_in_report_and_status(
     (gap,) = report["gaps"]
     assert (gap["symbol"], gap["missing"]) == ("ETHUSDT", 6)
     assert gap["gap_start"] == HOLE[0].isoformat()
-    assert any(c.startswith("data gaps: 1 holes") and "6 minutes" in c for c in report["caveats"])
+    assert any(c.startswith("data gaps: 1 hole in") and "6 minutes" in c for c in report["caveats"])
     status = json.loads(claire("papertest", "status", run_id, "--json").stdout)
     assert status["missing_minutes"] == {"BTCUSDT": 0, "ETHUSDT": 6}
     assert status["resumes"] == 0
