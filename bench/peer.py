@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from bench.memory import RssSamples, peak_rss_mb
 
 if TYPE_CHECKING:
+    from bench.servers import Servers
     from engine.settings import Settings
 
 START = datetime(2025, 1, 6, tzinfo=UTC)
@@ -122,8 +123,23 @@ def comparison_settings() -> Settings:
     )
 
 
-def compare(path: Path, conninfo: str) -> Comparison:
-    """Run both sides on `path` in processes of their own; compare their fills."""
+#: `comparison_settings` as the environment of a `claire` command.
+COMPARISON_ENV = {
+    "CLAIRE_EXECUTION_LATENCY_MS": "0",
+    "CLAIRE_EXECUTION_SLIPPAGE_BASE_BPS": "0",
+    "CLAIRE_EXECUTION_SLIPPAGE_IMPACT_BPS": "0",
+    "CLAIRE_EXECUTION_PARTIAL_FILL_FRACTION": "1",
+    "CLAIRE_RISK_ABORT_DRAWDOWN": "1",
+    "CLAIRE_RISK_MAX_DAILY_DRAWDOWN": "1",
+}
+
+
+def compare(path: Path, srv: Servers, conninfo: str) -> Comparison:
+    """Run both sides on `path` in processes of their own; compare their fills.
+
+    claire's side is what a user runs: `claire papertest start --source replay:PATH --speed
+    max --foreground --no-backup`, timed from the command's start to its exit (the file
+    checked, the run registered, the engine's own process, its report written)."""
     settings = comparison_settings()
     rules = {
         **settings.strategy.model_dump(mode="json"),
@@ -139,7 +155,7 @@ def compare(path: Path, conninfo: str) -> Comparison:
         "taker_fee": str(settings.execution.taker_fee),
         "conninfo": conninfo,
     }
-    claire = _side("claire", path, config)
+    claire = _result(product_run(path, srv, conninfo))
     nautilus = _side("nautilus", path, config)
     both = set(claire.fills) & set(nautilus.fills)
     same = sum(1 for key in both if _close(claire.quantities[key], nautilus.quantities[key]))
@@ -160,6 +176,10 @@ def _side(name: str, path: Path, config: dict[str, Any]) -> SideResult:
             check=True,
         )
         data = json.loads(out.read_text())
+    return _result(data)
+
+
+def _result(data: dict[str, Any]) -> SideResult:
     fills = data.pop("fills")
     data["fill_count"] = len(fills)
     orders, data["split_orders"] = _orders(fills)
@@ -185,6 +205,66 @@ def _orders(fills: list[dict[str, Any]]) -> tuple[dict[tuple[str, int, str], Dec
         quantities[key] = quantities.get(key, Decimal(0)) + Decimal(f["quantity"])
         bars.setdefault(f["order_id"], set()).add(int(f["ts_ns"]))
     return quantities, sum(1 for seen in bars.values() if len(seen) > 1)
+
+
+def product_run(path: Path, srv: Servers, conninfo: str) -> dict[str, Any]:
+    """Replay `path` with `claire papertest start ... --speed max --foreground`; return
+    its bars, wall seconds, the engine's peak RSS (it records it with the run) and fills."""
+    import time
+
+    import psycopg
+
+    from bench.cli import claire_env, run_claire
+
+    env = {**claire_env(srv, conninfo), **COMPARISON_ENV}
+    days = -(-_rows(path) // (len(SYMBOLS) * 1440)) + 1  # longer than the file: all of it
+    with tempfile.TemporaryDirectory() as scratch:
+        started = time.perf_counter()
+        run_claire(
+            ["papertest", "start", "--duration", f"{days}d", "--source", f"replay:{path}",
+             "--speed", "max", "--symbols", ",".join(SYMBOLS), "--foreground", "--no-backup"],
+            env,
+            Path(scratch),
+        )  # fmt: skip
+        elapsed = time.perf_counter() - started
+    with psycopg.connect(conninfo) as conn:
+        ((run_id, source, stats),) = conn.execute(
+            "SELECT run_id, data_source, parameters->'engine_stats' FROM runs"
+            " ORDER BY started_at DESC LIMIT 1"
+        ).fetchall()
+        bars = conn.execute("SELECT COUNT(*) FROM candles WHERE source = %s", (source,)).fetchone()
+        fills = _fills(conn, str(run_id))
+    return {
+        "bars": int(str(bars[0])) if bars else 0,
+        "seconds": elapsed,
+        "peak_rss_mb": float((stats or {}).get("peak_rss_mb") or 0),
+        "fills": fills,
+    }
+
+
+def _rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+def _fills(conn: Any, run_id: str) -> list[dict[str, str | int]]:
+    rows = conn.execute(
+        "SELECT order_id, symbol, timestamp, side, quantity, execution_price FROM trades"
+        " WHERE run_id = %s ORDER BY timestamp, symbol",
+        (run_id,),
+    ).fetchall()
+    return [
+        {
+            "order_id": order_id,
+            "symbol": symbol,
+            "ts_ns": _ns(at),
+            "side": str(side),
+            "quantity": str(quantity),
+            "price": str(price),
+        }
+        for order_id, symbol, at, side, quantity, price in rows
+    ]
 
 
 # -- the child processes -------------------------------------------------------------------
@@ -215,22 +295,7 @@ def run_claire(path: Path, config: dict[str, Any]) -> dict[str, Any]:
         )
         summary = run_in_memory(pipeline, bus, rss.watch(read_market_data(path)))
         elapsed = time.perf_counter() - started
-        rows = conn.execute(
-            "SELECT order_id, symbol, timestamp, side, quantity, execution_price FROM trades"
-            " WHERE run_id = %s ORDER BY timestamp, symbol",
-            (run_id,),
-        ).fetchall()
-    fills = [
-        {
-            "order_id": order_id,
-            "symbol": symbol,
-            "ts_ns": _ns(at),
-            "side": str(side),
-            "quantity": str(quantity),
-            "price": str(price),
-        }
-        for order_id, symbol, at, side, quantity, price in rows
-    ]
+        fills = _fills(conn, run_id)
     return {
         "bars": summary.market_events,
         "seconds": elapsed,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import signal
 import time
 from collections.abc import Callable
@@ -192,7 +193,9 @@ class PapertestEngine:
         finally:
             watcher.cancel()
         outcome = self._outcome(result, halted)
-        self.runs.merge_engine_stats(self.run_record.run_id, self.metrics.summary())
+        self.runs.merge_engine_stats(
+            self.run_record.run_id, {**self.metrics.summary(), "peak_rss_mb": peak_rss_mb()}
+        )
         if self.interrupted:
             run_id = self.run_record.run_id
             log.info("papertest %s interrupted: it resumes at the next start", run_id)
@@ -551,6 +554,11 @@ class PapertestEngine:
             log.info("report written: %s", ", ".join(str(p) for p in written.paths))
         except Exception:
             log.exception("could not write the report of %s", self.run_record.run_id)
+
+
+def peak_rss_mb() -> float:
+    """The most memory this process has held so far (Linux reports it in KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _asks_for_new_epoch(run: Run, epoch: int) -> bool:

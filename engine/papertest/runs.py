@@ -334,9 +334,14 @@ class RunRepository:
             stats = dict((row[0] if row else None) or {})
             stages = {**dict(stats.get("stages") or {}), **dict(summary.get("stages") or {})}
             restarts = sum(int(entry.get("restarts", 0)) for entry in stages.values())
+            merged: dict[str, Any] = {"stages": stages, "restarts": restarts}
+            # The largest memory any of the run's engine processes reached (MB).
+            peaks = [float(v) for v in (stats.get("peak_rss_mb"), summary.get("peak_rss_mb")) if v]
+            if peaks:
+                merged["peak_rss_mb"] = max(peaks)
             self._conn.execute(
                 "UPDATE runs SET parameters = parameters || %s WHERE run_id = %s",
-                (Jsonb({"engine_stats": {"stages": stages, "restarts": restarts}}), run_id),
+                (Jsonb({"engine_stats": merged}), run_id),
             )
 
     def request_stop(self, run_id: str) -> None:
