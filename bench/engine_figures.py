@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import resource
 import statistics
 import threading
 import time
@@ -65,7 +64,7 @@ def _replay(conninfo: str | None, bars: int) -> tuple[float, float]:
     finally:
         if conn is not None:
             conn.close()
-    rss_mb = _peak_rss_mb()
+    rss_mb = peak_rss_mb()
     return summary.market_events / elapsed, rss_mb
 
 
@@ -230,12 +229,3 @@ def _settled(bus: RedisStreamBus) -> bool:
             if group["pending"] or (group.get("lag") or 0):
                 return False
     return True
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited from the
-    parent across fork and exec)."""
-    for line in open("/proc/self/status", encoding="ascii").read().splitlines():  # noqa: SIM115
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

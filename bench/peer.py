@@ -105,6 +105,18 @@ def candle_file(minutes: int, seed: int = 42) -> Path:
     return path
 
 
+#: What `comparison_settings` changes from the defaults, by settings section.
+COMPARISON: dict[str, dict[str, Any]] = {
+    "execution": {
+        "latency_ms": 0,
+        "slippage_base_bps": 0,
+        "slippage_impact_bps": 0,
+        "partial_fill_fraction": 1,
+    },
+    "risk": {"abort_drawdown": Decimal(1), "max_daily_drawdown": Decimal(1)},
+}
+
+
 def comparison_settings() -> Settings:
     """claire's defaults, with the fill model and limits both sides share.
 
@@ -116,21 +128,16 @@ def comparison_settings() -> Settings:
     from engine.settings import ExecutionSettings, RiskSettings, Settings
 
     return Settings(
-        execution=ExecutionSettings(
-            latency_ms=0, slippage_base_bps=0, slippage_impact_bps=0, partial_fill_fraction=1
-        ),
-        risk=RiskSettings(abort_drawdown=Decimal(1), max_daily_drawdown=Decimal(1)),
+        execution=ExecutionSettings(**COMPARISON["execution"]),
+        risk=RiskSettings(**COMPARISON["risk"]),
     )
 
 
 #: `comparison_settings` as the environment of a `claire` command.
 COMPARISON_ENV = {
-    "CLAIRE_EXECUTION_LATENCY_MS": "0",
-    "CLAIRE_EXECUTION_SLIPPAGE_BASE_BPS": "0",
-    "CLAIRE_EXECUTION_SLIPPAGE_IMPACT_BPS": "0",
-    "CLAIRE_EXECUTION_PARTIAL_FILL_FRACTION": "1",
-    "CLAIRE_RISK_ABORT_DRAWDOWN": "1",
-    "CLAIRE_RISK_MAX_DAILY_DRAWDOWN": "1",
+    f"CLAIRE_{section}_{name}".upper(): str(value)
+    for section, fields in COMPARISON.items()
+    for name, value in fields.items()
 }
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import resource
 import signal
 import time
 from collections.abc import Callable
@@ -41,6 +40,7 @@ from engine.marketdata.files import MarketRecorder
 from engine.marketdata.source import MarketSource, ReplaySource, SyntheticSource
 from engine.notify import Notifier
 from engine.observability.health import HealthMonitor
+from engine.observability.memory import peak_rss_mb
 from engine.observability.metrics import EngineMetrics
 from engine.observability.server import MonitorServer
 from engine.papertest.durations import parse_duration, parse_speed
@@ -194,7 +194,8 @@ class PapertestEngine:
             watcher.cancel()
         outcome = self._outcome(result, halted)
         self.runs.merge_engine_stats(
-            self.run_record.run_id, {**self.metrics.summary(), "peak_rss_mb": peak_rss_mb()}
+            self.run_record.run_id,
+            {**self.metrics.summary(), "peak_rss_mb": round(peak_rss_mb(), 1)},
         )
         if self.interrupted:
             run_id = self.run_record.run_id
@@ -554,11 +555,6 @@ class PapertestEngine:
             log.info("report written: %s", ", ".join(str(p) for p in written.paths))
         except Exception:
             log.exception("could not write the report of %s", self.run_record.run_id)
-
-
-def peak_rss_mb() -> float:
-    """The most memory this process has held so far (Linux reports it in KiB)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _asks_for_new_epoch(run: Run, epoch: int) -> bool:
