@@ -17,7 +17,7 @@ from types import FrameType
 import psycopg
 
 from engine.backup.marker import backup_time_reader
-from engine.bus.redis_streams import ConsumerOptions, RedisStreamBus
+from engine.bus.redis_streams import ConsumerOptions, PatientPublisher, RedisStreamBus
 from engine.errors import ClaireError
 from engine.observability.metrics import EngineMetrics
 from engine.observability.probes import postgres_probe, redis_probe
@@ -118,8 +118,10 @@ def _run_stage(name: str, run_id: str, monitor_port: int | None) -> int:
     state = load_run_state(conn, run_id) if name != "persistence" else None
     writer = EventWriter(conn, endpoints.database_conninfo) if name == "persistence" else None
     metrics = EngineMetrics(run_id)
+    stop = threading.Event()
+    out = PatientPublisher(bus, stop)  # a stage's output waits out a Redis outage
     pipeline = build_pipeline(
-        settings, bus, run_id=run_id, writer=writer, state=state, metrics=metrics
+        settings, out, run_id=run_id, writer=writer, state=state, metrics=metrics
     )
     stage = next(stage for stage in pipeline.stages if stage.name == name)
     on_dead_letter = pipeline.persistence.on_dead_letter if pipeline.persistence else None
@@ -148,7 +150,6 @@ def _run_stage(name: str, run_id: str, monitor_port: int | None) -> int:
     target = f"stage-{name}-{run_id}"
     publish_target(settings.home, target, monitor.address)
     log.info("stage %s: /health and /metrics on %s", name, monitor.url)
-    stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()

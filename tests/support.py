@@ -146,7 +146,10 @@ def assert_nothing_lost(query: Query, run_id: str, symbols: Sequence[str]) -> No
         " FROM portfolio_snapshots WHERE run_id = %s AND event_id LIKE '%%-minute'",
         run_id,
     )
-    assert snapshots == distinct_minutes >= minutes
+    assert snapshots == distinct_minutes >= minutes, (
+        f"{snapshots} minute snapshots over {distinct_minutes} distinct minutes,"
+        f" for a run of {minutes} minutes"
+    )
     ((trades, distinct_trades, orphans),) = query(
         "SELECT COUNT(*), COUNT(DISTINCT trade_id),"
         " COUNT(*) FILTER (WHERE order_id NOT IN (SELECT order_id FROM orders))"

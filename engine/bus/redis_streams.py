@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import redis
 
@@ -32,6 +32,7 @@ PAYLOAD_FIELD = b"event"
 CLAIM_PAGE = 1000
 Entry = tuple[bytes, dict[bytes, bytes]]
 Decoder = Callable[[bytes], Event]
+_T = TypeVar("_T")
 
 #: Append with an id from one counter shared by every stream of the namespace, so ids order
 #: messages across streams exactly as they were published: with Redis's own `*` ids, two
@@ -179,6 +180,47 @@ class RedisStreamBus:
             {"id": _text(mid), **{text(k): text(v) for k, v in fields.items()}}
             for mid, fields in reversed(entries)
         ]
+
+
+class PatientPublisher:
+    """A stage's publisher over Redis that waits out an outage instead of failing.
+
+    A stage publishes what follows from a batch after its state has moved on it (a strategy's
+    window, the portfolio's open minute) and after it remembered the batch's ids as seen. Were
+    the publish to fail, the batch would be delivered again, skipped as seen, and its output
+    (a snapshot, an order) lost for good. So the output waits for Redis to answer: with a
+    growing pause, until it is published or `stop` is set (then the outage's error is raised,
+    the batch stays unacknowledged, and a resumed run plays it again). A publish whose reply
+    was lost may append twice; every consumer skips the second by its event id.
+    """
+
+    def __init__(
+        self, bus: RedisStreamBus, stop: threading.Event, *, max_pause_s: float = 5.0
+    ) -> None:
+        self.bus = bus
+        self._stop = stop
+        self._max_pause = max_pause_s
+        self.waits = 0  # publishes that had to wait for Redis
+
+    def publish(self, event: Event, stream: Stream | None = None) -> str:
+        return self._patiently(lambda: self.bus.publish(event, stream))
+
+    def publish_many(self, events: Iterable[Event], stream: Stream | None = None) -> list[str]:
+        batch = list(events)  # tried again whole: an iterator would be spent by the first try
+        return self._patiently(lambda: self.bus.publish_many(batch, stream))
+
+    def _patiently(self, attempt: Callable[[], _T]) -> _T:
+        pause = 0.1
+        while True:
+            try:
+                return attempt()
+            except BusUnavailableError as exc:
+                if self._stop.is_set():
+                    raise
+                self.waits += 1
+                log.warning("publish waiting %.1f s for Redis: %s", pause, exc)
+                self._stop.wait(pause)
+                pause = min(pause * 2, self._max_pause)
 
 
 @dataclass

@@ -8,6 +8,7 @@ settle (or says why it did not), and checks what landed in PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from engine.bus.redis_streams import ConsumerOptions, RedisStreamBus
+from engine.bus.redis_streams import ConsumerOptions, PatientPublisher, RedisStreamBus
 from engine.papertest.recovery import clear_streams
 from engine.runtime.select import endpoints as runtime_endpoints
 from engine.services.base import Stage
@@ -180,9 +181,10 @@ def harness(
         psycopg.connect(endpoints.database_conninfo, autocommit=True) as conn,
         psycopg.connect(endpoints.database_conninfo) as writer_conn,
     ):
+        stopping = threading.Event()
         pipeline = build_pipeline(
             settings,
-            bus,
+            PatientPublisher(bus, stopping),
             run_id=f"inject-{batch}",
             capital=capital,
             symbols=[symbol],
@@ -190,7 +192,7 @@ def harness(
         )
         chosen = stages(pipeline) if stages is not None else pipeline.stages
         runners = [StageRunner(stage, bus, options=options, clock=EVENT_TIME) for stage in chosen]
-        threads = ThreadedPipeline(runners)
+        threads = ThreadedPipeline(runners, stopping)
         threads.start()
         try:
             recorder = DeadLetterRecorder(bus, EventWriter(conn, endpoints.database_conninfo))

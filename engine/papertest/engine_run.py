@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
 from contextlib import closing
@@ -31,7 +32,7 @@ import redis
 from engine.backup.marker import backup_time_reader
 from engine.bus.base import Publisher
 from engine.bus.memory import InMemoryBus
-from engine.bus.redis_streams import RedisStreamBus
+from engine.bus.redis_streams import PatientPublisher, RedisStreamBus
 from engine.errors import ClaireError
 from engine.events import FeedEnded
 from engine.events.market_data import FEED_SOURCE, FeedEndReason
@@ -302,9 +303,14 @@ class PapertestEngine:
             closing(psycopg.connect(self.endpoints.database_conninfo)) as letters_conn,
         ):
             stamped = StampedPublisher(bus)
-            stages = self._remote(bus, stamped) if self.remote_stages else self._local(bus, conn)
+            stopping = threading.Event()
+            stages = (
+                self._remote(bus, stamped)
+                if self.remote_stages
+                else self._local(bus, PatientPublisher(bus, stopping), conn)
+            )
             self._recover(bus)
-            threads = ThreadedPipeline(stages.runners)
+            threads = ThreadedPipeline(stages.runners, stopping)
             recorder = DeadLetterRecorder(
                 bus, EventWriter(letters_conn, self.endpoints.database_conninfo)
             )
@@ -331,8 +337,10 @@ class PapertestEngine:
             bus.client.close()
         return result, stages.halted()
 
-    def _local(self, bus: RedisStreamBus, conn: psycopg.Connection[Any]) -> RunStages:
-        pipeline = self._pipeline(bus, conn, persistence_buffer=0)
+    def _local(
+        self, bus: RedisStreamBus, out: PatientPublisher, conn: psycopg.Connection[Any]
+    ) -> RunStages:
+        pipeline = self._pipeline(out, conn, persistence_buffer=0)
         return local_stages(
             self.settings,
             self.run_record,

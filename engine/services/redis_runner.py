@@ -188,9 +188,10 @@ class StageRunner:
 class ThreadedPipeline:
     """All stages in one process, one thread each, over Redis Streams."""
 
-    def __init__(self, runners: Sequence[StageRunner]) -> None:
+    def __init__(self, runners: Sequence[StageRunner], stop: threading.Event | None = None) -> None:
+        """`stop`: the event `stop()` sets (shared with what the stages publish through)."""
         self.runners = list(runners)
-        self._stop = threading.Event()
+        self._stop = stop or threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
