@@ -148,19 +148,12 @@ class Harness:
             time.sleep(0.02)
 
     def _behind(self) -> list[str]:
-        behind = []
-        for runner in self.threads.runners:
-            for stream in runner.stage.inputs:
-                key = self.bus.key(stream)
-                if not self.bus.client.exists(key):
-                    continue
-                for group in self.bus.client.xinfo_groups(key):
-                    if group["name"].decode() != runner.stage.name:
-                        continue
-                    waiting = int(group["pending"] or 0) + int(group.get("lag") or 0)
-                    if waiting:
-                        behind.append(f"{runner.stage.name} has {waiting} waiting on {stream}")
-        return behind
+        return [
+            f"{runner.stage.name} has {waiting} waiting on {stream}"
+            for runner in self.threads.runners
+            for stream, waiting in runner.waiting().items()
+            if waiting
+        ]
 
 
 @contextmanager

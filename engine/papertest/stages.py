@@ -144,8 +144,8 @@ def local_stages(
         runners,
         halted=lambda: pipeline.halted,
         backlog=lambda: _backlog(bus, runners),
-        settled=lambda: _settled(bus, runners),
-        decided=lambda: _settled(bus, [r for r in runners if r.stage.name not in STORING_STAGES]),
+        settled=lambda: _settled(runners),
+        decided=lambda: _settled([r for r in runners if r.stage.name not in STORING_STAGES]),
         health=health,
     )
 
@@ -190,15 +190,5 @@ def _backlog(bus: RedisStreamBus, runners: list[StageRunner]) -> int:
     return max((lag or 0 for lag in lags), default=0)
 
 
-def _settled(bus: RedisStreamBus, runners: list[StageRunner]) -> bool:
-    for runner in runners:
-        for stream in runner.stage.inputs:
-            key = bus.key(stream)
-            if not bus.client.exists(key):
-                continue
-            for group in bus.client.xinfo_groups(key):
-                if group["name"].decode() == runner.stage.name and (
-                    group["pending"] or (group.get("lag") or 0)
-                ):
-                    return False
-    return True
+def _settled(runners: list[StageRunner]) -> bool:
+    return not any(n for runner in runners for n in runner.waiting().values())

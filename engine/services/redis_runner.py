@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
+import redis
+
 from engine.bus.redis_streams import (
     ConsumerOptions,
     DeadLetter,
@@ -91,6 +93,26 @@ class StageRunner:
             for stream, lag in self.lag.items():
                 if lag is not None:
                     self._metrics.consumer_lag.labels(self.stage.name, str(stream)).set(lag)
+
+    def waiting(self) -> dict[Stream, int]:
+        """Per input stream published to: how many of its messages this stage has not yet
+        acknowledged (pending, or not read yet). A stream whose group this stage has not
+        created yet counts whole: the stage has read none of it (yet it will, from the
+        start), so a pipeline is never taken for settled before its stages began."""
+        waiting: dict[Stream, int] = {}
+        client = self._bus.client
+        for stream in self.stage.inputs:
+            key = self._bus.key(stream)
+            try:
+                groups = client.xinfo_groups(key)
+            except redis.ResponseError:  # no such stream: nothing was published to it
+                continue
+            mine = next((g for g in groups if g["name"].decode() == self.stage.name), None)
+            if mine is None:
+                waiting[stream] = int(client.xlen(key))
+            else:
+                waiting[stream] = int(mine["pending"] or 0) + int(mine.get("lag") or 0)
+        return waiting
 
     def _handle(self, events: Sequence[Event]) -> None:
         self.stage.handle(events)
