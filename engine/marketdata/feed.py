@@ -28,9 +28,10 @@ import asyncio
 import heapq
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Literal
 
 from engine.bus.base import Publisher
@@ -38,13 +39,15 @@ from engine.errors import TransientError
 from engine.events import AlertRaised, Candle, Event, MarketDataGap, QuoteTick, TradeTick
 from engine.events.market_data import is_warmup
 from engine.marketdata.files import MarketRecorder, Recorded, replay_order
-from engine.marketdata.source import MarketItem, MarketSource
+from engine.marketdata.source import MarketItem, MarketSource, RecordedSource
 
 log = logging.getLogger(__name__)
 MAX_PUBLISH_BACKOFF_S = 5.0
 SETTLE_POLL_S = 0.0002
 MAX_SETTLE_POLL_S = 0.002
 WARMUP_BATCH = 200
+#: A recorded source is read this many events at a time between turns of the event loop.
+RECORDED_CHUNK = 500
 
 EndReason = Literal["exhausted", "planned_end", "stopped"]
 
@@ -106,6 +109,7 @@ class MarketFeed:
         self.last_event_time: datetime | None = None
         self.first_event_time: datetime | None = None
         self._stop: asyncio.Event | None = None
+        self._until: datetime | None = None  # the planned end in event time, once known
 
     async def run(self, stop: asyncio.Event | None = None) -> FeedResult:
         """Feed until done; return how many events went out and why it ended.
@@ -114,45 +118,65 @@ class MarketFeed:
         """
         self._stop = stop
         batch: list[MarketItem] = []
-        reason: EndReason = "exhausted"
-        until = self.options.until
-        items = self._resumed(self._ordered(self.source.items()))
-        async for item in _until(items, stop):
-            if stop is not None and stop.is_set():
-                reason = "stopped"
+        reason: EndReason | None = None
+        self._until = self.options.until
+        async for chunk in self._chunks(stop):
+            for item in chunk:
+                if stop is not None and stop.is_set():
+                    reason = "stopped"
+                    break
+                if self._past_the_end(item):
+                    reason = "planned_end"
+                    break
+                wait = 0.0 if is_warmup(item.source) else self._wait_for(item.ts_event)
+                if wait > 0 and batch:
+                    if await self._flush(batch):
+                        return self._result("stopped")
+                    batch = []
+                if wait > 0:
+                    await self._sleep(wait)
+                batch.append(item)
+                if len(batch) >= self._batch_limit(item):
+                    if await self._flush(batch):
+                        return self._result("stopped")
+                    batch = []
+            if reason is not None:
                 break
-            if until is None and self.options.span is not None:
-                # a span of data from where the first item's coverage begins (a candle's open):
-                # 2 h of 1-minute candles is 120 of them
-                until = _covered_from(item) + self.options.span
-            if until is not None and item.ts_event > until:
-                reason = "planned_end"
-                break
-            wait = 0.0 if is_warmup(item.source) else self._wait_for(item.ts_event)
-            if wait > 0 and batch:
-                if await self._flush(batch):
-                    return self._result("stopped")
-                batch = []
-            if wait > 0:
-                await self._sleep(wait)
-            batch.append(item)
-            if len(batch) >= self._batch_limit(item):
-                if await self._flush(batch):
-                    return self._result("stopped")
-                batch = []
         if stop is not None and stop.is_set():
             reason = "stopped"
         if batch and await self._flush(batch):
             reason = "stopped"
-        return self._result(reason)
+        return self._result(reason or "exhausted")
 
-    async def _resumed(self, items: AsyncIterator[MarketItem]) -> AsyncIterator[MarketItem]:
+    def _past_the_end(self, item: MarketItem) -> bool:
+        if self._until is None and self.options.span is not None:
+            # a span of data from where the first item's coverage begins (a candle's open):
+            # 2 h of 1-minute candles is 120 of them
+            self._until = _covered_from(item) + self.options.span
+        return self._until is not None and item.ts_event > self._until
+
+    def _chunks(self, stop: asyncio.Event | None) -> AsyncIterator[Sequence[MarketItem]]:
+        """The source's items in chunks: a recorded source's (a file, the synthetic market)
+        read synchronously, many at a time, the event loop given a turn between chunks (a
+        stop request, a signal); a live source's one at a time, as they come, reordered."""
+        resumed = self.options.after is not None
+        if isinstance(self.source, RecordedSource) and self.options.reorder_s <= 0:
+            events = self.source.events()
+            return _recorded_chunks(map(self._resumed, events) if resumed else events)
+        items = self.source.items()
+        if self.options.reorder_s > 0:
+            items = self._ordered(items)
+        return _singles(_until(items, stop), self._resumed if resumed else None)
+
+    def _resumed(self, item: MarketItem) -> MarketItem:
+        """A resumed run's market events before its last snapshot were processed and stored
+        before the crash: fed again as history (learned from, never traded on)."""
         after = self.options.after
-        async for item in items:
-            if after is None or item.ts_event >= after:
-                yield item
-            elif isinstance(item, Candle | TradeTick | QuoteTick):
-                yield as_warmup(item)  # already processed before the crash: learn, not trade
+        if after is None or item.ts_event >= after:
+            return item
+        if isinstance(item, Candle | TradeTick | QuoteTick):
+            return as_warmup(item)
+        return item
 
     async def _ordered(self, items: AsyncIterator[MarketItem]) -> AsyncIterator[MarketItem]:
         window = timedelta(seconds=self.options.reorder_s)
@@ -273,6 +297,22 @@ def as_warmup(item: Recorded) -> Recorded:
     if is_warmup(item.source):
         return item
     return item.model_copy(update={"source": f"{item.source}.history"})
+
+
+async def _recorded_chunks(
+    events: Iterable[MarketItem], size: int = RECORDED_CHUNK
+) -> AsyncIterator[Sequence[MarketItem]]:
+    iterator = iter(events)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+        await asyncio.sleep(0)  # the event loop's turn: stop requests, signals
+
+
+async def _singles(
+    items: AsyncIterator[MarketItem], convert: Callable[[MarketItem], MarketItem] | None
+) -> AsyncIterator[Sequence[MarketItem]]:
+    async for item in items:
+        yield (item if convert is None else convert(item),)
 
 
 async def _numbered(items: AsyncIterator[MarketItem]) -> AsyncIterator[tuple[int, MarketItem]]:

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from engine.events import AlertRaised, Candle, MarketDataGap, QuoteTick, TradeTick
 from engine.marketdata.files import content_digest, read_market_data
@@ -36,6 +36,16 @@ class MarketSource(Protocol):
 
     async def close(self) -> None:
         """Release connections and files."""
+        ...
+
+
+@runtime_checkable
+class RecordedSource(MarketSource, Protocol):
+    """A source whose events are all there already (a file, the synthetic market): they can
+    be read synchronously, without an await per event."""
+
+    def events(self) -> Iterable[MarketItem]:
+        """Every event, in event-time order."""
         ...
 
 
@@ -68,8 +78,11 @@ class ReplaySource:
         self.symbols = None if symbols is None else tuple(symbols)
         self.name = name or replay_source_name(path)
 
+    def events(self) -> Iterable[MarketItem]:
+        return read_market_data(self.path, source=self.name, symbols=self.symbols)
+
     def items(self) -> AsyncIterator[MarketItem]:
-        return _paced(read_market_data(self.path, source=self.name, symbols=self.symbols))
+        return _paced(self.events())
 
     async def close(self) -> None:
         """Files are closed as they are read to the end."""
@@ -98,7 +111,10 @@ class SyntheticSource:
         self.name = f"synthetic-{seed}-{start:%Y%m%d-%H%M}-{drawn}"
 
     def items(self) -> AsyncIterator[MarketItem]:
-        candles = synthetic_candles(
+        return _paced(self.events())
+
+    def events(self) -> Iterable[MarketItem]:
+        return synthetic_candles(
             self.symbols,
             self.start,
             self.minutes,
@@ -108,7 +124,6 @@ class SyntheticSource:
             jump_probability=0.002 if self.realistic else 0.0,
             gap_probability=0.0005 if self.realistic else 0.0,
         )
-        return _paced(candles)
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -6,13 +6,21 @@ for its report, which is computed from the database.
 
 from __future__ import annotations
 
+import collections
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from itertools import accumulate
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import CollectorRegistry, Counter, Gauge, Info
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from engine.bus.base import Publisher
@@ -41,19 +49,13 @@ class EngineMetrics:
         Info("claire_run", "The papertest this process works for", registry=r).info(
             {"run_id": run_id}
         )
-        self.events_in = Counter(
-            "claire_stage_events_in", "Events handed to a stage", ["stage"], registry=r
-        )
-        self.events_out = Counter(
-            "claire_stage_events_out", "Events a stage published", ["stage", "type"], registry=r
-        )
-        self.handle_seconds = Histogram(
-            "claire_stage_handle_seconds",
-            "Time a stage took to handle one batch",
-            ["stage"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
+        # Counted per event in plain numbers, exported when scraped (`_TallyCollector`): a
+        # labelled Prometheus child per event cost a replay more than some stages did.
+        self.tallies: dict[str, StageTally] = {}
+        #: Events published, by (stage, event type).
+        self.published: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.latest_snapshot: PortfolioSnapshotTaken | None = None
+        r.register(_TallyCollector(self))
         self.consumer_lag = Gauge(
             "claire_consumer_lag", "Events not yet read by a stage", ["stage", "stream"], registry=r
         )
@@ -74,22 +76,9 @@ class EngineMetrics:
             "claire_order_results", "Order results by status", ["status"], registry=r
         )
         self.fees = Counter("claire_fees", "Fees paid", ["currency"], registry=r)
-        self.equity = Gauge("claire_equity", "Equity at the latest snapshot", registry=r)
-        self.drawdown = Gauge(
-            "claire_drawdown_ratio", "Drawdown as a fraction", ["window"], registry=r
-        )
-        self.exposure = Gauge(
-            "claire_exposure_ratio", "Exposure as a fraction of equity", registry=r
-        )
         self.alerts = Counter("claire_alerts", "Alerts raised", ["level", "code"], registry=r)
         self.dead_letters = Counter(
             "claire_dead_letters", "Messages moved to the dead-letter stream", ["stage"], registry=r
-        )
-        self.market_data_time = Gauge(
-            "claire_market_data_event_time_seconds",
-            "Event time of the newest market data a stage saw (unix seconds)",
-            ["stage"],
-            registry=r,
         )
 
     def observe(self, event: Event) -> None:
@@ -106,10 +95,7 @@ class EngineMetrics:
             if event.fee and event.fee_currency:
                 self.fees.labels(event.fee_currency).inc(float(event.fee))
         elif isinstance(event, PortfolioSnapshotTaken):
-            self.equity.set(float(event.equity))
-            self.drawdown.labels("daily").set(float(event.daily_drawdown))
-            self.drawdown.labels("max").set(float(event.max_drawdown))
-            self.exposure.set(float(event.exposure_pct))
+            self.latest_snapshot = event  # its gauges are read when scraped
         elif isinstance(event, AlertRaised):
             self.alerts.labels(str(event.level), event.code).inc()
 
@@ -174,7 +160,7 @@ class CountingPublisher:
         return self._publisher.publish_many(batch, stream)
 
     def _count(self, event: Event) -> None:
-        self._metrics.events_out.labels(self._stage, event.type).inc()
+        self._metrics.published[self._stage, event.type] += 1
         self._metrics.observe(event)
 
 
@@ -185,18 +171,15 @@ class InstrumentedStage:
         self.stage = stage
         self.name = stage.name
         self.inputs = stage.inputs
-        self._metrics = metrics
+        self._tally = metrics.tallies.setdefault(stage.name, StageTally())
         self.last_input_at: float | None = None  # monotonic seconds
 
     def handle(self, events: Sequence[Event]) -> None:
         started = time.perf_counter()
         self.stage.handle(events)
-        self._metrics.handle_seconds.labels(self.name).observe(time.perf_counter() - started)
-        self._metrics.events_in.labels(self.name).inc(len(events))
+        ended = time.perf_counter()
+        self._tally.add(events, ended - started)
         self.last_input_at = time.monotonic()
-        newest = max((e.ts_event for e in events if e.type in _MARKET_TYPES), default=None)
-        if newest is not None:
-            self._metrics.market_data_time.labels(self.name).set(newest.timestamp())
 
     def on_tick(self, now: datetime) -> None:
         self.stage.on_tick(now)
@@ -226,6 +209,81 @@ def _quantile(registry: CollectorRegistry, stage: str, q: float) -> float | None
         if count >= q * total:
             return bound if bound != float("inf") else None
     return None
+
+
+class StageTally:
+    """What one stage was handed and how long it took, in plain numbers."""
+
+    __slots__ = ("batches", "buckets", "events", "market_time", "seconds")
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.batches = 0
+        self.seconds = 0.0
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # per bound, the last one +Inf
+        self.market_time: datetime | None = None  # newest market data event time
+
+    def add(self, events: Sequence[Event], seconds: float) -> None:
+        self.events += len(events)
+        self.batches += 1
+        self.seconds += seconds
+        self.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        for event in events:
+            if event.type in _MARKET_TYPES and (
+                self.market_time is None or event.ts_event > self.market_time
+            ):
+                self.market_time = event.ts_event
+
+
+class _TallyCollector(Collector):
+    """Export the plain counts of `EngineMetrics` as Prometheus families when scraped."""
+
+    def __init__(self, metrics: EngineMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        tallies = dict(self._metrics.tallies)
+        events_in = CounterMetricFamily(
+            "claire_stage_events_in", "Events handed to a stage", labels=["stage"]
+        )
+        handling = HistogramMetricFamily(
+            "claire_stage_handle_seconds",
+            "Time a stage took to handle one batch",
+            labels=["stage"],
+        )
+        market = GaugeMetricFamily(
+            "claire_market_data_event_time_seconds",
+            "Event time of the newest market data a stage saw (unix seconds)",
+            labels=["stage"],
+        )
+        for stage, tally in tallies.items():
+            events_in.add_metric([stage], tally.events)
+            counts = list(accumulate(tally.buckets))
+            bounds = [*(str(b) for b in LATENCY_BUCKETS), "+Inf"]
+            handling.add_metric([stage], list(zip(bounds, counts, strict=True)), tally.seconds)
+            if tally.market_time is not None:
+                market.add_metric([stage], tally.market_time.timestamp())
+        out = CounterMetricFamily(
+            "claire_stage_events_out", "Events a stage published", labels=["stage", "type"]
+        )
+        for (stage, kind), count in dict(self._metrics.published).items():
+            out.add_metric([stage, kind], count)
+        yield from (events_in, out, handling, market)
+        yield from self._portfolio()
+
+    def _portfolio(self) -> Iterator[Metric]:
+        snapshot = self._metrics.latest_snapshot
+        equity = GaugeMetricFamily("claire_equity", "Equity at the latest snapshot")
+        drawdown = GaugeMetricFamily(
+            "claire_drawdown_ratio", "Drawdown as a fraction", labels=["window"]
+        )
+        exposure = GaugeMetricFamily("claire_exposure_ratio", "Exposure as a fraction of equity")
+        if snapshot is not None:
+            equity.add_metric([], float(snapshot.equity))
+            drawdown.add_metric(["daily"], float(snapshot.daily_drawdown))
+            drawdown.add_metric(["max"], float(snapshot.max_drawdown))
+            exposure.add_metric([], float(snapshot.exposure_pct))
+        yield from (equity, drawdown, exposure)
 
 
 class _HealthCollector(Collector):
