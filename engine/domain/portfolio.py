@@ -21,12 +21,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 from engine.domain.errors import InvalidFillError, InvalidMarkError
 from engine.domain.fills import DEFAULT_QUOTE_CURRENCY, Fill
 from engine.domain.orders import OrderSide
 from engine.domain.positions import ZERO, Position, exact, fraction
 from engine.events import PortfolioSnapshotTaken, PositionSnapshot
+from engine.events.fields import is_plain_code, is_plain_identifier, is_plain_symbol
+from engine.events.trusted import storable, trusted
 from engine.money import quantize
 
 #: The `source` of the snapshots this portfolio takes, unless told otherwise.
@@ -345,37 +348,71 @@ class Portfolio:
         value = quantize(self.positions_value)
         cost = quantize(sum((p.cost_basis for p in self.open_positions()), ZERO))
         equity = cash + value
-        identity = {"event_id": event_id} if event_id is not None else {}
-        return PortfolioSnapshotTaken(
-            **identity,
-            ts_event=ts,
-            ts_init=ts_init or ts,
-            source=source,
-            run_id=run_id,
-            cash=cash,
-            equity=equity,
-            positions_value=value,
-            realized_pnl=cash - quantize(self.initial_capital) + cost,
-            unrealized_pnl=value - cost,
-            exposure=value,
-            exposure_pct=fraction(value, equity) if equity > 0 else ZERO,
-            daily_drawdown=self.daily_drawdown,
-            max_drawdown=self._max_drawdown,
-            positions=tuple(self._position_snapshot(p) for p in self.open_positions()),
-            sequence=sequence,
-        )
+        values: dict[str, Any] = {
+            "ts_event": ts,
+            "ts_init": ts_init or ts,
+            "source": source,
+            "run_id": run_id,
+            "cash": cash,
+            "equity": equity,
+            "positions_value": value,
+            "realized_pnl": cash - quantize(self.initial_capital) + cost,
+            "unrealized_pnl": value - cost,
+            "exposure": value,
+            "exposure_pct": fraction(value, equity) if equity > 0 else ZERO,
+            "daily_drawdown": self.daily_drawdown,
+            "max_drawdown": self._max_drawdown,
+            "positions": tuple(self._position_snapshot(p) for p in self.open_positions()),
+            "sequence": sequence,
+        }
+        if event_id is not None:
+            values["event_id"] = event_id
+        amounts = [values[name] for name in _SNAPSHOT_AMOUNTS]
+        if storable(*amounts) and min(amounts[-4:]) >= 0 and _plain_values(values):
+            return trusted(PortfolioSnapshotTaken, **values)
+        return PortfolioSnapshotTaken(**values)  # validation words what is out of range
 
     def _position_snapshot(self, position: Position) -> PositionSnapshot:
         mark = self._marks.get(position.symbol)
         shown_mark = quantize(mark) if mark is not None else None
-        return PositionSnapshot(
-            symbol=position.symbol,
-            quantity=quantize(position.quantity),
-            average_price=quantize(position.average_price),
-            market_price=shown_mark if shown_mark else None,
-            realized_pnl=quantize(position.realized_pnl),
-            unrealized_pnl=quantize(position.unrealized_pnl(self._mark_of(position))),
-        )
+        values = {
+            "symbol": position.symbol,
+            "quantity": quantize(position.quantity),
+            "average_price": quantize(position.average_price),
+            "market_price": shown_mark if shown_mark else None,
+            "realized_pnl": quantize(position.realized_pnl),
+            "unrealized_pnl": quantize(position.unrealized_pnl(self._mark_of(position))),
+        }
+        amounts = [v for v in values.values() if isinstance(v, Decimal)]
+        if storable(*amounts) and min(amounts[:3]) >= 0 and is_plain_symbol(position.symbol):
+            return trusted(PositionSnapshot, **values)
+        return PositionSnapshot(**values)  # validation words what is out of range
+
+
+#: A snapshot's amounts, the signed ones first, then the four that are never negative.
+_SNAPSHOT_AMOUNTS = (
+    "cash",
+    "equity",
+    "positions_value",
+    "realized_pnl",
+    "unrealized_pnl",
+    "exposure",
+    "exposure_pct",
+    "daily_drawdown",
+    "max_drawdown",
+)
+
+
+def _plain_values(values: dict[str, Any]) -> bool:
+    """Tell whether a snapshot's times, source, ids and sequence are already what
+    validation keeps."""
+    return (
+        values["ts_event"].tzinfo is UTC
+        and values["ts_init"].tzinfo is UTC
+        and is_plain_code(values["source"])
+        and all(is_plain_identifier(values.get(name) or "-") for name in ("event_id", "run_id"))
+        and values["sequence"] >= 0
+    )
 
 
 def _worse_fall(worst: Decimal, peak: Decimal, equity: Decimal) -> Decimal:

@@ -145,6 +145,21 @@ def _pattern_check(
     return check
 
 
+def is_plain_symbol(value: str) -> bool:
+    """Tell whether `value` is an exchange symbol exactly as validation would keep it."""
+    return _SYMBOL.fullmatch(value) is not None
+
+
+def is_plain_identifier(value: str) -> bool:
+    """Tell whether `value` is an id exactly as validation would keep it."""
+    return _IDENTIFIER.fullmatch(value) is not None
+
+
+def is_plain_code(value: str) -> bool:
+    """Tell whether `value` is a code exactly as validation would keep it."""
+    return _CODE.fullmatch(value) is not None
+
+
 #: An exchange symbol, upper-cased: `BTCUSDT`.
 Symbol = Annotated[
     str, AfterValidator(_pattern_check(_SYMBOL, str.upper, "an exchange symbol such as BTCUSDT"))

@@ -33,8 +33,15 @@ import pyarrow.parquet as pq
 
 from engine.errors import PermanentError
 from engine.events import Candle, QuoteTick, TradeTick
-from engine.events.fields import decimal_text
+from engine.events.fields import (
+    MAX_MAGNITUDE,
+    SMALLEST_AMOUNT,
+    decimal_text,
+    is_plain_code,
+    is_plain_symbol,
+)
 from engine.events.market_data import is_warmup
+from engine.events.trusted import trusted
 
 CANDLE_COLUMNS = (
     "symbol",
@@ -269,20 +276,36 @@ def _candle(row: dict[str, Any], source: str, number: int) -> Candle:
     if closed - opened == MINUTE - timedelta(milliseconds=1):  # MEXC's closeTime style
         closed = opened + MINUTE
     symbol = str(row["symbol"]).strip().upper()
-    return Candle(
-        event_id=f"candle-{source}-{symbol}-{opened:%Y%m%dT%H%M}",
-        ts_event=closed,
-        ts_init=closed,
-        source=source,
-        symbol=symbol,
-        open_time=opened,
-        close_time=closed,
-        open=_number(row, "open"),
-        high=_number(row, "high"),
-        low=_number(row, "low"),
-        close=_number(row, "close"),
-        volume=_number(row, "volume"),
-        quote_volume=_number(row, "quote_volume"),
+    values = {
+        "event_id": f"candle-{source}-{symbol}-{opened:%Y%m%dT%H%M}",
+        "ts_event": closed,
+        "ts_init": closed,
+        "source": source,
+        "symbol": symbol,
+        "open_time": opened,
+        "close_time": closed,
+        **{name: _number(row, name) for name in _AMOUNTS},
+    }
+    if _vouched(values) and is_plain_code(source) and is_plain_symbol(symbol):
+        return trusted(Candle, **values)
+    return Candle(**values)  # validation words what is wrong
+
+
+_AMOUNTS = ("open", "high", "low", "close", "volume", "quote_volume")
+
+
+def _vouched(v: dict[str, Any]) -> bool:
+    """Tell whether a candle's times and amounts keep every rule a Candle enforces."""
+    o, h, low, c, volume, quote = (v[name] for name in _AMOUNTS)
+    return (
+        v["open_time"].tzinfo is UTC
+        and v["close_time"].tzinfo is UTC
+        and v["open_time"] < v["close_time"]
+        and all(x.is_finite() for x in (o, h, low, c, volume, quote))
+        and SMALLEST_AMOUNT <= low <= min(o, c)
+        and max(o, c) <= h < MAX_MAGNITUDE
+        and 0 <= volume < MAX_MAGNITUDE
+        and 0 <= quote < MAX_MAGNITUDE
     )
 
 
