@@ -67,11 +67,13 @@ from engine.runtime.prometheus_server import publish_target, withdraw_target
 from engine.runtime.select import endpoints
 from engine.services.dead_letters import DeadLetterRecorder
 from engine.services.notifier import NotifierStage
+from engine.services.persistence import EventSink
 from engine.services.pipeline import Pipeline
 from engine.services.redis_runner import (
     ThreadedPipeline,
 )
 from engine.settings import Settings
+from engine.storage.background import BackgroundWriter
 from engine.storage.connection import Reconnecting
 from engine.storage.event_writer import EventWriter
 from engine.storage.run_state import load_run_state
@@ -267,23 +269,29 @@ class PapertestEngine:
     async def _run_in_memory(self) -> tuple[FeedResult, bool]:
         bus = InMemoryBus()
         with psycopg.connect(self.endpoints.database_conninfo) as conn:
-            pipeline = self._pipeline(bus, conn, persistence_buffer=2_000)
-            for stage in pipeline.stages:
-                bus.subscribe(stage.name, stage.inputs, self.metrics.instrument(stage).handle)
-            notifier = self._notifier_stage()
-            bus.subscribe(notifier.name, notifier.inputs, notifier.handle)
-            self._recover(bus)
-            bus.drain()
-
-            def after_publish() -> bool:
+            # Batches are committed by the writer's thread while the engine goes on.
+            writer = BackgroundWriter(EventWriter(conn, self.endpoints.database_conninfo))
+            try:
+                pipeline = self._pipeline(bus, writer, persistence_buffer=2_000)
+                for stage in pipeline.stages:
+                    bus.subscribe(stage.name, stage.inputs, self.metrics.instrument(stage).handle)
+                notifier = self._notifier_stage()
+                bus.subscribe(notifier.name, notifier.inputs, notifier.handle)
+                self._recover(bus)
                 bus.drain()
-                return pipeline.halted
 
-            result = await self._feed(bus, after_publish, backlog=None)
-            self._close_out(bus, result, pipeline.halted)
-            bus.drain()
-            if pipeline.persistence is not None:
-                pipeline.persistence.flush()
+                def after_publish() -> bool:
+                    bus.drain()
+                    return pipeline.halted
+
+                result = await self._feed(bus, after_publish, backlog=None)
+                self._close_out(bus, result, pipeline.halted)
+                bus.drain()
+                if pipeline.persistence is not None:
+                    pipeline.persistence.flush()
+                writer.close()  # every batch committed before the run is called finished
+            finally:
+                writer.abandon()
         return result, pipeline.halted
 
     # -- over Redis ----------------------------------------------------------------------
@@ -340,7 +348,8 @@ class PapertestEngine:
     def _local(
         self, bus: RedisStreamBus, out: PatientPublisher, conn: psycopg.Connection[Any]
     ) -> RunStages:
-        pipeline = self._pipeline(out, conn, persistence_buffer=0)
+        writer = EventWriter(conn, self.endpoints.database_conninfo)
+        pipeline = self._pipeline(out, writer, persistence_buffer=0)
         return local_stages(
             self.settings,
             self.run_record,
@@ -446,9 +455,7 @@ class PapertestEngine:
 
     # -- shared --------------------------------------------------------------------------
 
-    def _pipeline(
-        self, bus: Any, conn: psycopg.Connection[Any], persistence_buffer: int
-    ) -> Pipeline:
+    def _pipeline(self, bus: Any, writer: EventSink, persistence_buffer: int) -> Pipeline:
         # Read with the autocommit connection: a read on the writer's connection would leave a
         # transaction open, and every batch written after it would stay uncommitted.
         state = (
@@ -456,7 +463,6 @@ class PapertestEngine:
             if self.resume
             else None
         )
-        writer = EventWriter(conn, self.endpoints.database_conninfo)
         return run_pipeline(
             self.settings,
             self.run_record,

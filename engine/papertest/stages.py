@@ -25,6 +25,7 @@ from engine.papertest.runs import Run
 from engine.runtime.select import endpoints
 from engine.services.base import Stage
 from engine.services.halt_watch import HaltWatch
+from engine.services.persistence import EventSink
 from engine.services.pipeline import STAGE_NAMES, STORING_STAGES, Pipeline, build_pipeline
 from engine.services.redis_runner import (
     EVENT_TIME,
@@ -34,7 +35,6 @@ from engine.services.redis_runner import (
     wall_clock,
 )
 from engine.settings import Settings
-from engine.storage.event_writer import EventWriter
 from engine.storage.run_state import RunState
 from engine.streams import Stream
 
@@ -49,7 +49,7 @@ def run_pipeline(
     run: Run,
     bus: Publisher,
     *,
-    writer: EventWriter | None,
+    writer: EventSink | None,
     state: RunState | None,
     metrics: EngineMetrics,
     persistence_buffer: int = 0,

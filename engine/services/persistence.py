@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from engine.bus.redis_streams import DeadLetter
 from engine.events import Event
-from engine.storage.event_writer import EventWriter
 from engine.streams import Stream
 
 #: Every stream whose events are stored (dead letters have their own recorder).
 PERSISTED_STREAMS: tuple[Stream, ...] = tuple(s for s in Stream if s is not Stream.DEAD_LETTERS)
 #: Raw market ticks: stored only when asked (CLAIRE_MARKET_RECORD_TICKS); candles always are.
 TICK_TYPES = frozenset({"trade_tick", "quote_tick"})
+
+
+class EventSink(Protocol):
+    """Where the stage writes: an EventWriter, or a BackgroundWriter in front of one."""
+
+    def write(self, events: Sequence[Event]) -> object: ...
+
+    def record_dead_letters(self, letters: Iterable[DeadLetter]) -> None: ...
 
 
 class PersistenceStage:
@@ -24,7 +32,7 @@ class PersistenceStage:
     inputs: tuple[Stream, ...] = PERSISTED_STREAMS
 
     def __init__(
-        self, writer: EventWriter, *, buffer_size: int = 0, store_ticks: bool = True
+        self, writer: EventSink, *, buffer_size: int = 0, store_ticks: bool = True
     ) -> None:
         self._writer = writer
         self._buffer_size = buffer_size

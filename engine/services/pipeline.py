@@ -25,12 +25,11 @@ from engine.events.market_data import FEED_SOURCE, FeedEndReason
 from engine.observability.metrics import EngineMetrics
 from engine.services.base import RestoredRun, Stage
 from engine.services.execution import ExecutionStage
-from engine.services.persistence import PersistenceStage
+from engine.services.persistence import EventSink, PersistenceStage
 from engine.services.portfolio import PortfolioStage
 from engine.services.risk import RiskStage
 from engine.services.signal import SignalStage
 from engine.settings import Settings
-from engine.storage.event_writer import EventWriter
 from engine.storage.run_state import RunState
 from engine.strategy import load_strategy
 from engine.streams import Stream
@@ -76,7 +75,7 @@ def build_pipeline(
     run_id: str,
     capital: Decimal | None = None,
     symbols: Iterable[str] | None = None,
-    writer: EventWriter | None = None,
+    writer: EventSink | None = None,
     persistence_buffer: int = 0,
     state: RunState | None = None,
     metrics: EngineMetrics | None = None,

@@ -10,10 +10,13 @@ filled quantity are recomputed from all of its results, whatever order they arri
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from enum import Enum
 from operator import attrgetter
 from typing import Any, get_args
@@ -127,6 +130,63 @@ class _Target:
         )
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+class _UnformattedError(Exception):
+    """A value `_copy_field` has no text for: the rows go to psycopg's own COPY writer."""
+
+
+def _copy_field(value: Any) -> str:
+    """Return `value` in COPY's text format (what psycopg's text dumpers would write)."""
+    kind = type(value)
+    if value is None:
+        return "\\N"
+    if kind is str:
+        return value.translate(_COPY_ESCAPES)  # type: ignore[no-any-return]
+    if kind is Decimal or kind is int:
+        return str(value)
+    if kind is datetime:
+        return value.isoformat()  # type: ignore[no-any-return]
+    if kind is bool:
+        return "t" if value else "f"
+    if kind is Jsonb:
+        return json.dumps(value.obj).translate(_COPY_ESCAPES)
+    raise _UnformattedError(kind.__name__)
+
+
+def copy_text(rows: Iterable[Row]) -> bytes | None:
+    """Return rows as the body of a text COPY, or None when a value has no plain text."""
+    try:
+        return "".join(["\t".join(map(_copy_field, row)) + "\n" for row in rows]).encode()
+    except _UnformattedError:
+        return None
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Rows of one table, ready to write: a few by executemany, many by COPY of `data`."""
+
+    target: _Target
+    rows: list[Row]
+    data: bytes | None = None
+
+    @classmethod
+    def of(cls, target: _Target, rows: list[Row]) -> _Part:
+        return cls(target, rows, copy_text(rows) if len(rows) >= COPY_THRESHOLD else None)
+
+
+@dataclass
+class PreparedBatch:
+    """A batch of events turned into what its transaction writes (`EventWriter.prepare`):
+    the rows per table, the orders whose status to recompute, the positions to store."""
+
+    parts: list[tuple[str, _Part]] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)
+    positions: list[PortfolioSnapshotTaken] = field(default_factory=list)
+    events: int = 0
+
+
 def _plain(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
@@ -215,6 +275,22 @@ ON CONFLICT (stream, message_id) DO NOTHING
 """
 
 
+def _trade_rows(results: list[OrderResultReported]) -> list[Row]:
+    """The `trades` rows of the fills among `results` (a rejection or cancel has none)."""
+    fills = []
+    for order_result in results:
+        if order_result.status.is_fill:
+            fills.append(_trade_row(order_result))
+        elif order_result.status in _SKIPPED_STATUSES:
+            log.info(
+                "skipping %s result of order %s: no trade (%s)",
+                order_result.status,
+                order_result.order_id,
+                order_result.reason or "no reason given",
+            )
+    return fills
+
+
 def _trade_row(result: OrderResultReported) -> Row:
     return (
         result.order_id,
@@ -246,15 +322,24 @@ class EventWriter:
         self._conn = conn
         self._conninfo = conninfo
         self._staged: set[str] = set()  # staging tables created on this connection
+        self._opened = False  # the connection is one this writer opened (after a drop)
 
     def _live(self) -> psycopg.Connection[Any]:
         if self._conninfo and (self._conn.closed or self._conn.broken):
             self._conn = connect(self._conninfo)
+            self._opened = True
             self._staged.clear()  # temporary tables died with the old connection
         return self._conn
 
-    def _insert(self, cur: psycopg.Cursor[Any], target: _Target, rows: list[Row]) -> int:
-        """Insert `rows` skipping duplicates; return how many were new."""
+    def close(self) -> None:
+        """Close the connection this writer opened itself (the one it was given is the
+        caller's to close)."""
+        if self._opened:
+            self._conn.close()
+
+    def _insert(self, cur: psycopg.Cursor[Any], part: _Part) -> int:
+        """Insert the part's rows skipping duplicates; return how many were new."""
+        target, rows = part.target, part.rows
         if len(rows) < COPY_THRESHOLD:
             cur.executemany(target.insert, rows)
             return max(cur.rowcount, 0)
@@ -262,15 +347,52 @@ class EventWriter:
             cur.execute(target.create_staging)
             self._staged.add(target.table)
         with cur.copy(target.copy) as copy:
-            for row in rows:
-                copy.write_row(row)
+            if part.data is not None:
+                copy.write(part.data)
+            else:
+                for row in rows:
+                    copy.write_row(row)
         cur.execute(target.insert_staged)
         return max(cur.rowcount, 0)  # the staging rows go at commit (ON COMMIT DELETE ROWS)
 
     def write(self, events: Sequence[Event]) -> WriteResult:
         """Store `events` in one transaction; raise StorageError / StorageUnavailableError."""
+        return self.commit(self.prepare(events))
+
+    @staticmethod
+    def prepare(events: Sequence[Event]) -> PreparedBatch:
+        """Turn `events` into their rows (no I/O: `commit` writes them)."""
+        batch = PreparedBatch(events=len(events))
+        by_type: dict[str, list[Event]] = defaultdict(list)
+        for event in events:
+            if event.type not in _NOT_STORED:
+                by_type[event.type].append(event)
+        for event_type, group in by_type.items():
+            make = _ROW_MAKERS[event_type]
+            part = _Part.of(_TARGETS[event_type], [make(e) for e in group])
+            batch.parts.append((_TABLE_FOR_TYPE[event_type].name, part))
+        order_results = [
+            e for e in by_type.get("order_result", []) if isinstance(e, OrderResultReported)
+        ]
+        fills = _trade_rows(order_results)
+        if fills:
+            batch.parts.append(("trades", _Part.of(_TRADES, fills)))
+        touched = {e.order_id for e in order_results} | {
+            getattr(e, "order_id", "") for e in by_type.get("order", [])
+        }
+        batch.touched = sorted(touched)
+        batch.positions = [
+            e
+            for e in by_type.get("portfolio_snapshot", [])
+            if isinstance(e, PortfolioSnapshotTaken)
+        ]
+        return batch
+
+    def commit(self, batch: PreparedBatch) -> WriteResult:
+        """Write a prepared batch in one transaction; raise StorageError /
+        StorageUnavailableError (nothing of it is then stored)."""
         result = WriteResult()
-        if not events:
+        if not batch.events:
             return result
         conn = self._live()
         if conn.info.transaction_status == TransactionStatus.INTRANS:
@@ -280,7 +402,11 @@ class EventWriter:
             )
         try:
             with conn.transaction(), conn.cursor() as cur:
-                self._write_batch(cur, events, result)
+                for table, part in batch.parts:
+                    result.inserted[table] += self._insert(cur, part)
+                if batch.touched:
+                    cur.execute(_REFRESH_ORDERS, (batch.touched,))
+                self._write_positions(cur, batch.positions)
         except psycopg.Error as exc:
             raise translate_error(exc, self._conninfo) from exc
         return result
@@ -307,50 +433,6 @@ class EventWriter:
                 cur.executemany(_DEAD_LETTER_INSERT, rows)
         except psycopg.Error as exc:
             raise translate_error(exc, self._conninfo) from exc
-
-    def _write_batch(
-        self, cur: psycopg.Cursor[Any], events: Sequence[Event], result: WriteResult
-    ) -> None:
-        by_type: dict[str, list[Event]] = defaultdict(list)
-        for event in events:
-            if event.type not in _NOT_STORED:
-                by_type[event.type].append(event)
-        for event_type, group in by_type.items():
-            make = _ROW_MAKERS[event_type]
-            inserted = self._insert(cur, _TARGETS[event_type], [make(e) for e in group])
-            result.inserted[_TABLE_FOR_TYPE[event_type].name] += inserted
-        order_results = [
-            e for e in by_type.get("order_result", []) if isinstance(e, OrderResultReported)
-        ]
-        self._write_trades(cur, order_results, result)
-        touched = {e.order_id for e in order_results} | {
-            getattr(e, "order_id", "") for e in by_type.get("order", [])
-        }
-        if touched:
-            cur.execute(_REFRESH_ORDERS, (sorted(touched),))
-        snapshots = [
-            e
-            for e in by_type.get("portfolio_snapshot", [])
-            if isinstance(e, PortfolioSnapshotTaken)
-        ]
-        self._write_positions(cur, snapshots)
-
-    def _write_trades(
-        self, cur: psycopg.Cursor[Any], results: list[OrderResultReported], result: WriteResult
-    ) -> None:
-        fills = []
-        for order_result in results:
-            if order_result.status.is_fill:
-                fills.append(_trade_row(order_result))
-            elif order_result.status in _SKIPPED_STATUSES:
-                log.info(
-                    "skipping %s result of order %s: no trade (%s)",
-                    order_result.status,
-                    order_result.order_id,
-                    order_result.reason or "no reason given",
-                )
-        if fills:
-            result.inserted["trades"] += self._insert(cur, _TRADES, fills)
 
     @staticmethod
     def _write_positions(cur: psycopg.Cursor[Any], snapshots: list[PortfolioSnapshotTaken]) -> None:
