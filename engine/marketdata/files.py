@@ -159,6 +159,22 @@ def content_digest(path: Path) -> str:
 
 
 def _read_file(path: Path, source: str, wanted: frozenset[str] | None) -> Iterator[Recorded]:
+    fast = _parquet_candles(path, source, wanted) if path.suffix.lower() == ".parquet" else None
+    last: datetime | None = None
+    for number, event in fast or _row_events(path, source, wanted):
+        if last is not None and event.ts_event < last:
+            raise MarketFileError(
+                f"{path}, row {number}: time {event.ts_event.isoformat()} is before the previous "
+                f"row's ({last.isoformat()}); rows must be in time order"
+            )
+        last = event.ts_event
+        yield event
+
+
+def _row_events(
+    path: Path, source: str, wanted: frozenset[str] | None
+) -> Iterator[tuple[int, Recorded]]:
+    """Each row's event with its row number (the header is row 1), read row by row."""
     rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _parquet_rows(path)
     header = next(rows, None)
     if header is None:
@@ -171,22 +187,139 @@ def _read_file(path: Path, source: str, wanted: frozenset[str] | None) -> Iterat
         Layout.QUOTES: _quote,
     }
     convert = converters[layout]
-    last: datetime | None = None
     for number, row in enumerate(rows, start=2):
         try:
             fields = {name: row[index[name]] for name in layout.columns}
-            if wanted is not None and str(fields["symbol"]).strip().upper() not in wanted:
-                continue
-            event = convert(fields, source, number)
-        except (KeyError, IndexError, ValueError, InvalidOperation, TypeError) as exc:
+        except IndexError as exc:  # a short row
             raise MarketFileError(f"{path}, row {number}: {_reason(exc)}") from exc
-        if last is not None and event.ts_event < last:
-            raise MarketFileError(
-                f"{path}, row {number}: time {event.ts_event.isoformat()} is before the previous "
-                f"row's ({last.isoformat()}); rows must be in time order"
-            )
-        last = event.ts_event
-        yield event
+        event = _converted(path, number, fields, source=source, wanted=wanted, convert=convert)
+        if event is not None:
+            yield number, event
+
+
+def _converted(
+    path: Path,
+    number: int,
+    fields: dict[str, Any],
+    *,
+    source: str,
+    wanted: frozenset[str] | None,
+    convert: Callable[[dict[str, Any], str, int], Recorded],
+) -> Recorded | None:
+    """The row's event (None when its symbol is not wanted); raise MarketFileError naming
+    the row and what is wrong with it."""
+    try:
+        if wanted is not None and str(fields["symbol"]).strip().upper() not in wanted:
+            return None
+        return convert(fields, source, number)
+    except (KeyError, IndexError, ValueError, InvalidOperation, TypeError) as exc:
+        raise MarketFileError(f"{path}, row {number}: {_reason(exc)}") from exc
+
+
+def _parquet_candles(
+    path: Path, source: str, wanted: frozenset[str] | None
+) -> Iterator[tuple[int, Recorded]] | None:
+    """A Parquet candle file's events read a batch of columns at a time, when its columns
+    are as claire writes them (symbol and amounts as text, times as integers); None for
+    any other file (the row-wise reader takes it). A row that is not plainly good goes
+    through the row-wise conversion, which words what is wrong with it."""
+    try:
+        with pq.ParquetFile(path) as file:
+            schema = file.schema_arrow
+    except PARQUET_ERRORS:
+        return None  # the row-wise reader says what is wrong
+    index = {name.strip().lower(): i for i, name in enumerate(schema.names)}
+    if not set(CANDLE_COLUMNS) <= set(index):
+        return None
+    kinds = {name: schema.field(index[name]).type for name in CANDLE_COLUMNS}
+    text = [n for n in ("symbol", *_AMOUNTS) if not pa.types.is_string(kinds[n])]
+    if text or not all(pa.types.is_integer(kinds[n]) for n in ("open_time", "close_time")):
+        return None
+    columns = [schema.names[index[n]] for n in _CANDLE_READ]
+    return _candle_batches(path, columns, source, wanted)
+
+
+def _candle_batches(
+    path: Path, columns: list[str], source: str, wanted: frozenset[str] | None
+) -> Iterator[tuple[int, Recorded]]:
+    named: dict[str, str] = {}  # a row's symbol text -> the symbol, when plainly good
+    plain_source = is_plain_code(source)
+    for first, (symbols, opens, closes, *amounts) in _column_batches(path, columns):
+        ids: dict[int, str] = {}
+        for i, (raw, o_ms, c_ms) in enumerate(zip(symbols, opens, closes, strict=True)):
+            symbol = named.get(raw) if raw is not None else None
+            if symbol is None and raw is not None:
+                symbol = str(raw).strip().upper()
+                if is_plain_symbol(symbol):
+                    named[raw] = symbol
+            if wanted is not None and symbol not in wanted:
+                continue
+            cells = [a[i] for a in amounts]
+            event: Recorded | None = None
+            if plain_source and raw in named and o_ms is not None and c_ms is not None:
+                event = _plain_candle(source, named[raw], (o_ms, c_ms), cells, ids=ids)
+            if event is None:  # the row-wise conversion words the problem
+                fields = dict(zip(_CANDLE_READ, [raw, o_ms, c_ms, *cells], strict=True))
+                event = _converted(
+                    path, first + i, fields, source=source, wanted=wanted, convert=_candle
+                )
+            if event is not None:
+                yield first + i, event
+
+
+def _column_batches(path: Path, columns: list[str]) -> Iterator[tuple[int, list[list[Any]]]]:
+    """The file's columns a batch at a time, each batch with its first row's number (the
+    header is row 1); raise MarketFileError naming the first row that cannot be read."""
+    number = 2
+    try:
+        with pq.ParquetFile(path) as file:
+            for batch in file.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+                yield number, [batch.column(c).to_pylist() for c in columns]
+                number += batch.num_rows
+    except PARQUET_ERRORS as exc:
+        raise MarketFileError(f"{path}, row {number}: damaged, cannot be read ({exc})") from exc
+
+
+def _plain_candle(
+    source: str, symbol: str, times: tuple[int, int], cells: list[Any], *, ids: dict[int, str]
+) -> Candle | None:
+    """The candle of a row whose every value keeps the Candle rules, else None (`ids`:
+    the event id's time stamp by open time, shared by a minute's symbols)."""
+    o_ms, c_ms = times
+    if c_ms - o_ms == _MEXC_CLOSE_MS:  # MEXC's closeTime style
+        c_ms = o_ms + _MINUTE_MS
+    try:
+        opened = datetime.fromtimestamp(o_ms / 1000, tz=UTC)
+        closed = datetime.fromtimestamp(c_ms / 1000, tz=UTC)
+        o, h, low, c, volume, quote = map(Decimal, cells)
+    except (ValueError, OverflowError, OSError, InvalidOperation, TypeError):
+        return None
+    stamp = ids.get(o_ms)
+    if stamp is None:
+        stamp = ids[o_ms] = f"{opened:%Y%m%dT%H%M}"
+    values = {
+        "event_id": f"candle-{source}-{symbol}-{stamp}",
+        "ts_event": closed,
+        "ts_init": closed,
+        "source": source,
+        "symbol": symbol,
+        "open_time": opened,
+        "close_time": closed,
+        "open": o,
+        "high": h,
+        "low": low,
+        "close": c,
+        "volume": volume,
+        "quote_volume": quote,
+    }
+    return trusted(Candle, **values) if _vouched(values) else None
+
+
+_AMOUNTS = ("open", "high", "low", "close", "volume", "quote_volume")
+#: The order `_candle_batches` reads a candle file's columns in.
+_CANDLE_READ = ("symbol", "open_time", "close_time", *_AMOUNTS)
+_MINUTE_MS = 60_000
+_MEXC_CLOSE_MS = _MINUTE_MS - 1
 
 
 def _reason(exc: Exception) -> str:
@@ -289,9 +422,6 @@ def _candle(row: dict[str, Any], source: str, number: int) -> Candle:
     if _vouched(values) and is_plain_code(source) and is_plain_symbol(symbol):
         return trusted(Candle, **values)
     return Candle(**values)  # validation words what is wrong
-
-
-_AMOUNTS = ("open", "high", "low", "close", "volume", "quote_volume")
 
 
 def _vouched(v: dict[str, Any]) -> bool:

@@ -204,3 +204,61 @@ def test_recorder_quotes_and_warmup_then_replayed_as_such(tmp_path: Path) -> Non
     [replayed_quote] = [e for e in back if isinstance(e, QuoteTick)]
     assert replayed_quote.ask_price == Decimal("95000.2")
     assert [replay_order(e) for e in back] == sorted(replay_order(e) for e in back)
+
+
+def _parquet_candles(path: Path, rows: list[list[str | int]]) -> None:
+    """A Parquet candle file as claire writes it: symbol and amounts as text, times as
+    integers (the layout the column-wise reader takes)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = ["symbol", "open_time", "open", "high", "low", "close", "volume", "close_time"]
+    names.append("quote_volume")
+    columns = list(zip(*rows, strict=True))
+    pq.write_table(pa.table({n: list(c) for n, c in zip(names, columns, strict=True)}), path)
+
+
+def _csv_candles(path: Path, rows: list[list[str | int]]) -> None:
+    header = "symbol,open_time,open,high,low,close,volume,close_time,quote_volume\n"
+    path.write_text(header + "".join(",".join(map(str, r)) + "\n" for r in rows))
+
+
+def test_parquet_read_by_columns_then_same_events_as_the_same_rows_read_one_by_one(
+    tmp_path: Path,
+) -> None:
+    ms = int(START.timestamp() * 1000)
+    rows: list[list[str | int]] = [
+        ["BTCUSDT", ms, "1", "2", "0.5", "1.5", "10", ms + 60_000, "15"],
+        [" ethusdt ", ms, "3", "3", "3", "3", "0", ms + 59_999, "0"],  # MEXC close, lower case
+        ["BTCUSDT", ms + 60_000, "1.5", "1.5E0", "1.5", "1.5", "1", ms + 120_000, "1.5"],
+    ]
+    _parquet_candles(tmp_path / "c.parquet", rows)
+    _csv_candles(tmp_path / "c.csv", rows)
+
+    by_columns = [e.model_dump() for e in read_market_data(tmp_path / "c.parquet")]
+    by_rows = [e.model_dump() for e in read_market_data(tmp_path / "c.csv")]
+    only_eth = list(read_market_data(tmp_path / "c.parquet", symbols=["ETHUSDT"]))
+
+    assert by_columns == by_rows
+    assert [c.symbol for c in only_eth] == ["ETHUSDT"]
+    assert only_eth[0].close_time == START + timedelta(minutes=1)
+
+
+def test_parquet_read_by_columns_with_a_bad_row_then_refused_as_the_row_reader_words_it(
+    tmp_path: Path,
+) -> None:
+    ms = int(START.timestamp() * 1000)
+    rows: list[list[str | int]] = [
+        ["BTCUSDT", ms, "1", "2", "0.5", "1.5", "10", ms + 60_000, "15"],
+        ["BTCUSDT", ms + 60_000, "1", "0.9", "0.5", "1", "1", ms + 120_000, "1"],  # high < open
+    ]
+    _parquet_candles(tmp_path / "c.parquet", rows)
+    _csv_candles(tmp_path / "c.csv", rows)
+
+    with pytest.raises(MarketFileError) as by_columns:
+        list(read_market_data(tmp_path / "c.parquet"))
+    with pytest.raises(MarketFileError) as by_rows:
+        list(read_market_data(tmp_path / "c.csv"))
+
+    assert "row 3:" in str(by_columns.value)
+    assert str(by_columns.value).split("row 3:")[1] == str(by_rows.value).split("row 3:")[1]
