@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 
 from engine.papertest.report.costs import OrderRow
-from engine.papertest.report.metrics import ZERO, EquityPoint, FillRow, exact
+from engine.papertest.report.metrics import EquityPoint, FillRow
 from engine.papertest.report.trading import FinalSnapshot, PositionRow
 from engine.papertest.runs import Run
 from engine.storage.connection import like_literal
@@ -48,8 +48,14 @@ class RunData:
 
 
 _UNTIL = '(%(until)s::timestamptz IS NULL OR "timestamp" <= %(until)s)'
+#: The equity curve; a snapshot's largest position (quantity x mark, the average price when
+#: it has no mark) is multiplied by PostgreSQL, exactly, from the stored text of its amounts.
 _CURVE = f"""
-SELECT "timestamp", equity, cash, exposure_pct, positions FROM portfolio_snapshots
+SELECT "timestamp", equity, cash, exposure_pct,
+       (SELECT COALESCE(MAX((p->>'quantity')::numeric
+                            * COALESCE(p->>'market_price', p->>'average_price')::numeric), 0)
+          FROM jsonb_array_elements(positions) AS p)
+  FROM portfolio_snapshots
  WHERE run_id = %(run)s AND {_UNTIL} ORDER BY "timestamp", sequence
 """
 _FINAL = f"""
@@ -117,7 +123,7 @@ def load_run_data(
     """Read the run's snapshots, fills, orders, alerts, gaps and market candles (those up to
     event time `until`, when given)."""
     bound = {"run": run.run_id, "until": until}
-    curve = [_point(*row) for row in conn.execute(_CURVE, bound).fetchall()]
+    curve = [EquityPoint(*row) for row in conn.execute(_CURVE, bound).fetchall()]
     final_row = conn.execute(_FINAL, bound).fetchone()
     window = _window(run, curve, until)
     counted = conn.execute(_COUNTS, {**bound, **window}).fetchone() or (0, 0, 0, 0, 0)
@@ -175,17 +181,6 @@ def _candles(
             opens[symbol] = (opened, open_)
         closes[symbol].append((closed, close))
     return opens, dict(closes)
-
-
-@exact
-def _point(
-    at: datetime, equity: Decimal, cash: Decimal, exposure: Decimal, positions: Any
-) -> EquityPoint:
-    largest = ZERO
-    for position in positions or ():
-        mark = position.get("market_price") or position["average_price"]
-        largest = max(largest, Decimal(str(position["quantity"])) * Decimal(str(mark)))
-    return EquityPoint(at, equity, cash, exposure, largest)
 
 
 def _final(row: tuple[Any, ...]) -> FinalSnapshot:
