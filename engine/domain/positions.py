@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
-from decimal import localcontext as _localcontext
+from decimal import getcontext as _getcontext
+from decimal import setcontext as _setcontext
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
@@ -37,12 +38,21 @@ _STORED = Decimal(1).scaleb(-STORAGE_PLACES)
 
 
 def exact(function: Callable[P, R]) -> Callable[P, R]:
-    """Run `function` in `EXACT_CONTEXT`, whatever decimal context the caller has."""
+    """Run `function` in `EXACT_CONTEXT`, whatever decimal context the caller has.
+
+    The thread's context is `EXACT_CONTEXT` itself while it runs (nothing in the engine
+    changes a context in place), so a call from exact code is not switched again."""
 
     @wraps(function)
     def run_exactly(*args: P.args, **kwargs: P.kwargs) -> R:
-        with _localcontext(EXACT_CONTEXT):
+        caller = _getcontext()
+        if caller is EXACT_CONTEXT:
             return function(*args, **kwargs)
+        _setcontext(EXACT_CONTEXT)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _setcontext(caller)
 
     return run_exactly
 

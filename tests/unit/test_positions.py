@@ -268,3 +268,23 @@ def test_unrealized_pnl_when_marked_then_mark_minus_average_times_quantity() -> 
     assert position.unrealized_pnl(Decimal(97000)) == Decimal(1000)
     assert position.unrealized_pnl(Decimal(94000)) == Decimal(-500)
     assert position.market_value(Decimal(94000)) == Decimal(47000)
+
+
+def test_exact_code_runs_in_the_exact_context_and_gives_the_callers_back() -> None:
+    from decimal import getcontext, localcontext
+
+    from engine.domain.positions import EXACT_CONTEXT, exact
+
+    @exact
+    def inner() -> Decimal:
+        assert getcontext() is EXACT_CONTEXT
+        return Decimal(1) / Decimal(3)
+
+    @exact
+    def outer() -> Decimal:
+        return inner() + Decimal(0)  # nested: still exact
+
+    with localcontext(prec=5) as caller:
+        assert outer() == EXACT_CONTEXT.divide(Decimal(1), Decimal(3))
+        assert getcontext() is caller
+        assert Decimal(1) / Decimal(3) == Decimal("0.33333")
