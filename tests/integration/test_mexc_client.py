@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import time
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -389,6 +391,19 @@ def test_rest_when_server_errors_then_retries_with_backoff(mexc_standin: MexcSta
     assert len(waits) == 2
     assert 0.25 <= waits[0] <= 0.5
     assert 0.5 <= waits[1] <= 1.0  # jittered, doubling
+
+
+def test_standin_when_a_client_connects_as_it_stops_then_no_socket_is_left_open() -> None:
+    """A client reconnecting at the end of a test must not leave the stand-in a socket that
+    a later test's garbage collection reports (an unclosed transport fails that test)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        for _ in range(10):
+            standin = MexcStandIn().start()
+            with socket.create_connection(("127.0.0.1", standin.port)):
+                standin.stop()
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 def test_rest_when_nothing_listens_then_unavailable_after_max_attempts() -> None:

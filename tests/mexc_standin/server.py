@@ -73,6 +73,7 @@ class MexcStandIn:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
         self.port = 0
 
     # -- life cycle -------------------------------------------------------------------------
@@ -110,11 +111,23 @@ class MexcStandIn:
         app.router.add_get("/api/v1/contract/detail", self._contract_handler)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0, handle_signals=False)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = int(self._runner.addresses[0][1])
+        assert self._runner.server is not None
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(self._runner.server, "127.0.0.1", 0)
+        self.port = int(self._listener.sockets[0].getsockname()[1])
 
     async def _stop_server(self) -> None:
         await self.hub.close_all()
+        if self._listener is not None:
+            # Stop accepting before closing the listener: Python 3.11 drops a connection it
+            # accepted just before the close (a client reconnecting at the end of a test)
+            # without closing its socket. A few turns let such a connection get its handler,
+            # which the runner's shutdown then closes.
+            loop = asyncio.get_running_loop()
+            for sock in self._listener.sockets:
+                loop.remove_reader(sock.fileno())
+            await asyncio.sleep(0.01)
+            self._listener.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
