@@ -282,7 +282,7 @@ def _trade_rows(results: list[OrderResultReported]) -> list[Row]:
         if order_result.status.is_fill:
             fills.append(_trade_row(order_result))
         elif order_result.status in _SKIPPED_STATUSES:
-            log.info(
+            log.debug(
                 "skipping %s result of order %s: no trade (%s)",
                 order_result.status,
                 order_result.order_id,

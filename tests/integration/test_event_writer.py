@@ -100,7 +100,7 @@ def test_refused_result_recorded_on_order_and_no_trade(
     raw = encode_event(refusal("o1")).replace(b'"rejected"', f'"{spelling}"'.encode())
     result = decode_event(raw)
 
-    with caplog.at_level(logging.INFO, logger="engine.storage.event_writer"):
+    with caplog.at_level(logging.DEBUG, logger="engine.storage.event_writer"):
         writer.write([order("o1"), result])
 
     status, why = db.execute("SELECT status, status_reason FROM orders").fetchone() or ("", "")
