@@ -15,7 +15,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
 from operator import attrgetter
@@ -24,6 +24,7 @@ from typing import Any, get_args
 import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
+from pydantic import TypeAdapter
 
 from engine.bus.redis_streams import DeadLetter
 from engine.domain.orders import OrderStatus
@@ -33,6 +34,7 @@ from engine.events import (
     Event,
     OrderResultReported,
     PortfolioSnapshotTaken,
+    PositionSnapshot,
 )
 from engine.storage import schema
 from engine.storage.connection import connect, translate_error
@@ -66,6 +68,8 @@ _TABLE_FOR_TYPE: dict[str, Table] = {
     "portfolio_snapshot": schema.PORTFOLIO_SNAPSHOTS,
     "alert": schema.ALERTS,
 }
+#: A snapshot's positions as the JSON the `positions` column stores.
+_POSITIONS_JSON = TypeAdapter(tuple[PositionSnapshot, ...])
 _SKIPPED_STATUSES = {OrderStatus.REJECTED, OrderStatus.CANCELLED}
 #: Control events with no table: the end of a run's feed shows in the run's own row.
 _NOT_STORED = frozenset({"feed_end"})
@@ -137,21 +141,48 @@ class _UnformattedError(Exception):
     """A value `_copy_field` has no text for: the rows go to psycopg's own COPY writer."""
 
 
+#: The text of recent UTC times: a batch's rows share a few event times.
+_UTC_TEXT: dict[datetime, str] = {}
+_UTC_TEXT_MAX = 4096
+
+
+def _datetime_text(value: datetime) -> str:
+    if value.tzinfo is not UTC:  # (equal times in other zones have other text)
+        return value.isoformat()
+    text = _UTC_TEXT.get(value)
+    if text is None:
+        if len(_UTC_TEXT) >= _UTC_TEXT_MAX:
+            _UTC_TEXT.clear()
+        text = _UTC_TEXT[value] = value.isoformat()
+    return text
+
+
+def _str_text(value: str) -> str:
+    if "\\" not in value and value.isprintable():  # no tab, newline or return either
+        return value
+    return value.translate(_COPY_ESCAPES)
+
+
+def as_is(text: Any) -> str:
+    """The `dumps` of a `Jsonb` whose object is already JSON text."""
+    return str(text)
+
+
 def _copy_field(value: Any) -> str:
     """Return `value` in COPY's text format (what psycopg's text dumpers would write)."""
     kind = type(value)
     if value is None:
         return "\\N"
     if kind is str:
-        return value.translate(_COPY_ESCAPES)  # type: ignore[no-any-return]
+        return _str_text(value)
     if kind is Decimal or kind is int:
         return str(value)
     if kind is datetime:
-        return value.isoformat()  # type: ignore[no-any-return]
+        return _datetime_text(value)
     if kind is bool:
         return "t" if value else "f"
     if kind is Jsonb:
-        return json.dumps(value.obj).translate(_COPY_ESCAPES)
+        return _str_text(value.obj if value.dumps is as_is else json.dumps(value.obj))
     raise _UnformattedError(kind.__name__)
 
 
@@ -220,7 +251,7 @@ def _snapshot_row_maker() -> Callable[[Any], Row]:
 
     def make(event: Any) -> Row:
         row = list(base(event))
-        row[index] = Jsonb([p.model_dump(mode="json") for p in event.positions])
+        row[index] = Jsonb(_POSITIONS_JSON.dump_json(event.positions).decode(), dumps=as_is)
         return tuple(row)
 
     return make
