@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+import random
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, localcontext
@@ -44,6 +45,7 @@ from engine.papertest.report.returns import (
     percentile_ranks,
     performance,
     probabilistic_sharpe,
+    resamples_of,
     run_coverage,
     seed_of,
     sharpe,
@@ -347,6 +349,17 @@ def test_bootstrap_interval_bounds_are_nearest_rank_draws() -> None:
         return float(next(counter))
 
     assert bootstrap_interval([0.0, 1.0], counting, 100, seed=7) == (3.0, 98.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 2**32 - 1, 2**32, 2**63 + 12345, seed_of("run-1", "x")])
+@pytest.mark.parametrize("n", [2, 3, 365, 1000])
+def test_resamples_are_the_ones_random_choices_draws(seed: int, n: int) -> None:
+    values = [random.Random(n).gauss(0, 1) for _ in range(n)]
+    by_python = random.Random(seed)  # the definition the report documents
+
+    expected = [by_python.choices(values, k=n) for _ in range(30)]
+
+    assert list(resamples_of(values, 30, seed)) == expected
 
 
 # --- returns: annualised, performance -------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -85,3 +86,20 @@ def test_stale_raised_by_feed_and_risk_is_one_episode_until_both_clear() -> None
         StaleEpisode("ETHUSDT", T0 + M, T0 + 7 * M),
         StaleEpisode("BTCUSDT", T0 + 20 * M, None),
     ]
+
+
+def test_holes_are_the_minutes_a_hand_count_finds_without_a_candle() -> None:
+    rng = random.Random(5)
+    start = T0 + timedelta(seconds=17)  # mid-minute: the first whole minute is expected
+    end = T0 + 600 * M + timedelta(seconds=30)
+    kept = sorted(rng.sample(range(-3, 605), 450))
+    held = {"BTCUSDT": closes(kept, mexc=True)}
+
+    holes = candle_holes(held, ["BTCUSDT"], start, end)
+
+    first, last = T0 + M, T0 + 599 * M  # the minute 599 closes by `end`, 600 does not
+    present = {T0 + m * M for m in kept}
+    by_hand = {first + i * M for i in range((last - first) // M + 1)} - present
+    counted = {h.start + i * M for h in holes or [] for i in range(h.minutes)}
+    assert counted == by_hand
+    assert sum(h.minutes for h in holes or []) == len(by_hand)

@@ -100,13 +100,17 @@ _OUTAGES = """
 SELECT component, began_at, ended_at, restarts, detail FROM outages
  WHERE run_id = %(run)s ORDER BY began_at, component
 """
-_CANDLES = """
-SELECT symbol, open_time, close_time, open, close FROM candles
+_RUN_CANDLES = """
+  FROM candles
  WHERE symbol = ANY(%(symbols)s) AND open_time >= %(open_from)s
    AND close_time >= %(close_from)s AND close_time <= %(end)s
    AND (source = %(source)s OR source LIKE %(like)s)
- ORDER BY close_time, symbol, open_time
 """
+_CLOSES = f"SELECT symbol, close_time, close {_RUN_CANDLES} ORDER BY close_time, symbol, open_time"
+_OPENS = (
+    f"SELECT DISTINCT ON (symbol) symbol, open_time, open {_RUN_CANDLES}"
+    " ORDER BY symbol, open_time, close_time"
+)
 _COUNTS = """
 SELECT (SELECT COUNT(*) FROM signals WHERE run_id = %(run)s),
        (SELECT COUNT(*) FROM risk_decisions WHERE run_id = %(run)s),
@@ -173,12 +177,10 @@ def _window(run: Run, curve: list[EquityPoint], until: datetime | None) -> dict[
 def _candles(
     conn: psycopg.Connection[Any], run: Run, window: dict[str, Any]
 ) -> tuple[dict[str, tuple[datetime, Decimal]], dict[str, list[tuple[datetime, Decimal]]]]:
-    opens: dict[str, tuple[datetime, Decimal]] = {}
-    closes: dict[str, list[tuple[datetime, Decimal]]] = defaultdict(list)
     query = {**window, "symbols": list(run.parameters.symbols)}
-    for symbol, opened, closed, open_, close in conn.execute(_CANDLES, query):
-        if symbol not in opens or opened < opens[symbol][0]:
-            opens[symbol] = (opened, open_)
+    opens = {symbol: (opened, open_) for symbol, opened, open_ in conn.execute(_OPENS, query)}
+    closes: dict[str, list[tuple[datetime, Decimal]]] = defaultdict(list)
+    for symbol, closed, close in conn.execute(_CLOSES, query):
         closes[symbol].append((closed, close))
     return opens, dict(closes)
 

@@ -54,14 +54,23 @@ def candle_holes(
     if not any(closes.get(symbol) for symbol in symbols):
         return None
     first, last = expected_minutes(start, end)
+    # Minutes counted as whole minutes since `first` (a year of candles is a million).
+    origin = first + _CLOSE_SLACK
+    count = (last - first) // MINUTE + 1
+
+    def at(minute: int) -> datetime:
+        return first + minute * MINUTE
+
     holes: list[Hole] = []
     for symbol in symbols:
-        held = sorted({opened_minute(at) for at, _ in closes.get(symbol, ())})
-        expected = first
-        for opened in [*(m for m in held if first <= m <= last), last + MINUTE]:
+        held = sorted({(close - origin) // MINUTE for close, _ in closes.get(symbol, ())})
+        expected = 0
+        for opened in [*(m for m in held if 0 <= m < count), count]:
             if opened > expected:
-                holes.append(Hole(symbol, expected, opened, _cause(symbol, expected, recorded)))
-            expected = max(expected, opened + MINUTE)
+                start_at = at(expected)
+                cause = _cause(symbol, start_at, recorded)
+                holes.append(Hole(symbol, start_at, at(opened), cause))
+            expected = max(expected, opened + 1)
     return sorted(holes, key=lambda h: (h.start, h.symbol))
 
 
@@ -70,11 +79,6 @@ def expected_minutes(start: datetime, end: datetime) -> tuple[datetime, datetime
     of: from the first whole minute to the last one closed by `end`."""
     first = start if start == minute_of(start) else minute_of(start) + MINUTE
     return first, minute_of(end + _CLOSE_SLACK) - MINUTE
-
-
-def opened_minute(close_time: datetime) -> datetime:
-    """The minute a candle opened in, from its close (MEXC's is the minute's last ms)."""
-    return minute_of(close_time - _CLOSE_SLACK)
 
 
 def _cause(symbol: str, at: datetime, recorded: Sequence[Mapping[str, Any]]) -> str:
