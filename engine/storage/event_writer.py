@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any, get_args
 
@@ -142,19 +143,13 @@ class _UnformattedError(Exception):
 
 
 #: The text of recent UTC times: a batch's rows share a few event times.
-_UTC_TEXT: dict[datetime, str] = {}
-_UTC_TEXT_MAX = 4096
+_utc_text = lru_cache(maxsize=4096)(datetime.isoformat)
 
 
 def _datetime_text(value: datetime) -> str:
     if value.tzinfo is not UTC:  # (equal times in other zones have other text)
         return value.isoformat()
-    text = _UTC_TEXT.get(value)
-    if text is None:
-        if len(_UTC_TEXT) >= _UTC_TEXT_MAX:
-            _UTC_TEXT.clear()
-        text = _UTC_TEXT[value] = value.isoformat()
-    return text
+    return _utc_text(value)
 
 
 def _str_text(value: str) -> str:
