@@ -24,8 +24,16 @@ CLAIRE = Path(sys.executable).with_name("claire")
 
 
 def claire_env(srv: Servers, conninfo: str) -> dict[str, str]:
-    """The environment of a `claire` run against the bench's servers and database."""
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("CLAIRE_")}
+    """The environment of a `claire` run against the bench's servers and database.
+
+    PYTHONDONTWRITEBYTECODE is dropped: with it set (some shells and CI images set
+    it) every run compiles each engine module from source again, which a user's
+    installed `claire` never does, and the start-up figures would time that."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.upper().startswith("CLAIRE_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
     env.update(
         CLAIRE_HOME=str(srv.home),
         CLAIRE_DATABASE_NAME=database_name(conninfo),

@@ -52,10 +52,10 @@ from datetime import datetime, timedelta
 from decimal import Context, Decimal, localcontext
 from typing import Final, TypedDict
 
-from engine.domain.fill_limits import LIMITS_AT_FILL, BuyRoom, FillLimits
+from engine.domain.fill_limits import BuyRoom, FillLimits
 from engine.domain.fills import Fill
 from engine.domain.market import MarketData, MarketState
-from engine.domain.orders import OrderSide, OrderStatus, OrderType
+from engine.domain.orders import LIMITS_AT_FILL, OrderSide, OrderStatus, OrderType
 from engine.events import Candle, OrderResultReported, OrderSubmitted
 from engine.events.fields import SMALLEST_AMOUNT
 from engine.money import quantize

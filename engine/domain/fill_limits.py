@@ -31,10 +31,6 @@ from engine.settings import RiskSettings
 ZERO = Decimal(0)
 
 
-#: How a result says the limits at the fill price cut or refused a buy.
-LIMITS_AT_FILL = "limits at the fill"
-
-
 @dataclass(frozen=True)
 class BuyRoom:
     """How much of a buy may fill at a price, and, when that is less than asked, why."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from engine.domain.errors import InvalidFillError
 from engine.domain.orders import OrderSide
-from engine.events import OrderResultReported
 from engine.money import quantize
+
+if TYPE_CHECKING:  # the events package is only an annotation here (the report reads fills)
+    from engine.events import OrderResultReported
 
 #: The currency cash, prices and fees are kept in unless told otherwise (MEXC spot: USDT).
 DEFAULT_QUOTE_CURRENCY = "USDT"

@@ -12,6 +12,10 @@ from enum import StrEnum
 
 from engine.errors import EventDecodeError
 
+#: How a result says the limits at the fill price cut or refused a buy (the report reads
+#: it back from the stored orders, so it lives here, beside the other order words).
+LIMITS_AT_FILL = "limits at the fill"
+
 
 def _brief(value: object, limit: int = 60) -> str:
     """Return a short repr of arbitrary input for an error message; never raise."""

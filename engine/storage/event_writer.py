@@ -1,11 +1,15 @@
 """Write events to PostgreSQL in batches, idempotently by event id.
 
-One batch is one transaction. Every insert is `ON CONFLICT DO NOTHING`, so a redelivered
-batch changes nothing. Large groups of rows go through COPY into a temporary staging table
-and one `INSERT ... SELECT` (COPY itself cannot skip duplicates); small ones are inserted
-with `executemany`. Order results are stored as they are; fills also become rows in
-`trades` (a rejected or cancelled result never does), and each touched order's status and
-filled quantity are recomputed from all of its results, whatever order they arrived in.
+One batch is one transaction. Every insert skips rows already stored, so a redelivered
+batch changes nothing. Large groups of rows are copied straight into their table inside a
+savepoint; when one of them is stored already (COPY itself cannot skip duplicates: the
+savepoint is rolled back, nothing of the group is kept), the group goes through COPY into
+a temporary staging table and one `INSERT ... SELECT ... ON CONFLICT DO NOTHING`, and so do
+the table's next groups until one of them meets no stored row (a resumed run's overlap is
+behind). Small groups are inserted with `executemany ... ON CONFLICT DO NOTHING`.
+Order results are stored as they are; fills also become rows in `trades` (a rejected or
+cancelled result never does), and each touched order's status and filled quantity are
+recomputed from all of its results, whatever order they arrived in.
 """
 
 from __future__ import annotations
@@ -125,6 +129,11 @@ class _Target:
     def copy(self) -> str:
         names = ", ".join(f'"{name}"' for name in self.columns)
         return f"COPY {self.staging} ({names}) FROM STDIN"
+
+    @property
+    def copy_direct(self) -> str:
+        names = ", ".join(f'"{name}"' for name in self.columns)
+        return f"COPY {self.table} ({names}) FROM STDIN"
 
     @property
     def insert_staged(self) -> str:
@@ -336,6 +345,15 @@ def _trade_row(result: OrderResultReported) -> Row:
     )
 
 
+def _copy(cur: psycopg.Cursor[Any], statement: str, part: _Part) -> None:
+    with cur.copy(statement) as copy:
+        if part.data is not None:
+            copy.write(part.data)
+        else:
+            for row in part.rows:
+                copy.write_row(row)
+
+
 class EventWriter:
     """Persist batches of events through one connection (one transaction per batch).
 
@@ -348,6 +366,7 @@ class EventWriter:
         self._conn = conn
         self._conninfo = conninfo
         self._staged: set[str] = set()  # staging tables created on this connection
+        self._overlapping: set[str] = set()  # tables whose last group met stored rows
         self._opened = False  # the connection is one this writer opened (after a drop)
 
     def _live(self) -> psycopg.Connection[Any]:
@@ -369,17 +388,22 @@ class EventWriter:
         if len(rows) < COPY_THRESHOLD:
             cur.executemany(target.insert, rows)
             return max(cur.rowcount, 0)
+        if target.table not in self._overlapping:
+            try:
+                with cur.connection.transaction():  # a savepoint: a duplicate undoes the COPY
+                    _copy(cur, target.copy_direct, part)
+                return len(rows)
+            except psycopg.errors.UniqueViolation:
+                self._overlapping.add(target.table)
         if target.table not in self._staged:
             cur.execute(target.create_staging)
             self._staged.add(target.table)
-        with cur.copy(target.copy) as copy:
-            if part.data is not None:
-                copy.write(part.data)
-            else:
-                for row in rows:
-                    copy.write_row(row)
+        _copy(cur, target.copy, part)
         cur.execute(target.insert_staged)
-        return max(cur.rowcount, 0)  # the staging rows go at commit (ON COMMIT DELETE ROWS)
+        inserted = max(cur.rowcount, 0)  # the staging rows go at commit (ON COMMIT DELETE ROWS)
+        if inserted == len(rows):
+            self._overlapping.discard(target.table)  # past the stored rows: straight COPY again
+        return inserted
 
     def write(self, events: Sequence[Event]) -> WriteResult:
         """Store `events` in one transaction; raise StorageError / StorageUnavailableError."""

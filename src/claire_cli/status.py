@@ -13,7 +13,6 @@ from claire_cli.context import state
 from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_json
 from engine.errors import ClaireError
-from engine.papertest import service
 from engine.papertest.checkup import Checkup, Level, check
 from engine.papertest.logs import check_stage, is_from, log_files, log_record, read_log_lines
 from engine.papertest.runs import RunRepository
@@ -99,6 +98,8 @@ def logs(
     if settings.runtime is RuntimeKind.DOCKER:
         _container_logs(settings, stage or "engine", lines, follow)
         return
+    from engine.papertest import service  # not on `claire status`'s path: it imports asyncio
+
     with service.connect(settings) as conn:
         run = RunRepository(conn).get(run_id)
     files = log_files(settings.home, run.run_id)

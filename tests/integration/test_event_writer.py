@@ -78,6 +78,35 @@ def test_large_batches_copied_then_overlap_stored_once_with_exact_values(
     assert scalar(db, "SELECT jsonb_array_length(positions) FROM portfolio_snapshots LIMIT 1") == 1
 
 
+def test_fresh_groups_copied_straight_in_and_stored_rows_skipped_through_staging(
+    database_conninfo: str, db: Db
+) -> None:
+    ticks = [trade_tick(i) for i in range(450)]
+    staging = "SELECT to_regclass('pg_temp._staging_trade_ticks') IS NOT NULL"
+    with psycopg.connect(database_conninfo) as conn:
+        writer = EventWriter(conn, database_conninfo)
+
+        fresh = writer.write(ticks[:100])
+        staged_after_fresh = scalar(conn, staging)
+        conn.rollback()  # the check's transaction: the writer wants its connection idle
+        overlap = writer.write(ticks[50:150])  # 50 stored already: the straight COPY fails
+        after = writer.write(ticks[150:250])  # staging again, then (none met) straight
+        straight = writer.write(ticks[250:350])
+        doubled = writer.write([*ticks[350:450], *ticks[350:450]])  # twice in one batch
+
+    assert COPY_THRESHOLD <= 100  # every group here is copied
+    assert staged_after_fresh is False  # no staging table: the rows went straight in
+    assert [r.inserted["trade_ticks"] for r in (fresh, overlap, after, straight, doubled)] == [
+        100,
+        50,
+        100,
+        100,
+        100,
+    ]
+    assert scalar(db, "SELECT COUNT(*) FROM trade_ticks") == 450
+    assert scalar(db, "SELECT COUNT(DISTINCT event_id) FROM trade_ticks") == 450
+
+
 def test_market_order_stored_with_null_price_and_limit_with_its_price(
     writer: EventWriter, db: Db
 ) -> None:
