@@ -42,6 +42,7 @@ class InMemoryBus:
     ) -> None:
         self._queue: deque[tuple[Stream, Event]] = deque()
         self._subscribers: list[_Subscriber] = []
+        self._routes: dict[Stream, tuple[_Subscriber, ...]] = {}  # who reads each stream
         self._sequence = 0
         self._on_dead_letter = on_dead_letter
         self._retry_for_s = retry_for_s
@@ -50,6 +51,9 @@ class InMemoryBus:
 
     def subscribe(self, group: str, streams: Iterable[Stream], handler: BatchHandler) -> None:
         self._subscribers.append(_Subscriber(group, frozenset(streams), handler))
+        self._routes = {
+            stream: tuple(s for s in self._subscribers if stream in s.streams) for stream in Stream
+        }
 
     def publish(self, event: Event, stream: Stream | None = None) -> str:
         target = stream or STREAM_FOR_EVENT[event.type]
@@ -70,21 +74,25 @@ class InMemoryBus:
         handled = 0
         while self._queue:
             stream, event = self._queue.popleft()
-            for subscriber in self._subscribers:
-                if stream in subscriber.streams:
-                    self._deliver(subscriber, stream, event)
+            for subscriber in self._routes.get(stream, ()):
+                self._deliver(subscriber, stream, event)
             handled += 1
         return handled
 
     def _deliver(self, subscriber: _Subscriber, stream: Stream, event: Event) -> None:
-        deadline = time.monotonic() + self._retry_for_s
+        """Hand `event` to one subscriber; retry a transient failure for `retry_for_s` after
+        the first one (then raise); dead-letter any other."""
+        deadline: float | None = None
         backoff = 0.05
         while True:
             try:
                 subscriber.handler([event])
                 return
             except TransientError as exc:
-                if time.monotonic() >= deadline:
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self._retry_for_s
+                if now >= deadline:
                     raise
                 log.warning("%s waiting %.2f s: %s", subscriber.group, backoff, exc)
                 time.sleep(backoff)
