@@ -20,6 +20,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -127,29 +128,46 @@ def timed(work: Callable[[Path], int], path: Path, rows: int) -> float:
     return statistics.median(seconds)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=ROWS, help="candle rows (default 1,000,000)")
-    rows = parser.parse_args().rows
+@dataclass(frozen=True)
+class Preflight:
+    """The medians of one run: `seconds[name]` for each kind (CSV, Parquet)."""
+
+    rows: int
+    seconds: dict[str, float]
+    size_mb: dict[str, float]
+
+
+def measure(rows: int = ROWS) -> Preflight:
+    """Write the two files, then time the raw baseline, the check and the row-wise check."""
     with tempfile.TemporaryDirectory(prefix="claire-bench-check-") as scratch:
         csv_path, parquet_path = write_files(Path(scratch), rows)
-        load_before = os.getloadavg()
-        figures = {}
+        seconds = {}
         for kind, path, raw in (
             ("CSV", csv_path, raw_csv_rows),
             ("Parquet", parquet_path, raw_parquet_rows),
         ):
-            figures[f"raw baseline, {kind}"] = timed(raw, path, rows)
-            figures[f"check_market_data, {kind}"] = timed(checked_rows, path, rows)
-            figures[f"row-wise check only, {kind}"] = timed(row_wise_rows, path, rows)
-        size_mb = {p.suffix: p.stat().st_size / 1e6 for p in (csv_path, parquet_path)}
-        load_after = os.getloadavg()
-    print(f"{rows:,} rows, 2 symbols; CSV {size_mb['.csv']:.0f} MB, Parquet"
-          f" {size_mb['.parquet']:.0f} MB; median of {REPEATS}")  # fmt: skip
-    for name, seconds in figures.items():
+            seconds[f"raw baseline, {kind}"] = timed(raw, path, rows)
+            seconds[f"check_market_data, {kind}"] = timed(checked_rows, path, rows)
+            seconds[f"row-wise check only, {kind}"] = timed(row_wise_rows, path, rows)
+        size_mb = {"CSV": csv_path.stat().st_size / 1e6}
+        size_mb["Parquet"] = parquet_path.stat().st_size / 1e6
+    return Preflight(rows, seconds, size_mb)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=ROWS, help="candle rows (default 1,000,000)")
+    rows = parser.parse_args().rows
+    load_before = os.getloadavg()
+    found = measure(rows)
+    load_after = os.getloadavg()
+    print(f"{rows:,} rows, 2 symbols; CSV {found.size_mb['CSV']:.0f} MB, Parquet"
+          f" {found.size_mb['Parquet']:.0f} MB; median of {REPEATS}")  # fmt: skip
+    for name, seconds in found.seconds.items():
         print(f"  {name:<36} {seconds:6.2f} s  ({rows / seconds:,.0f} rows/s)")
     for kind in ("CSV", "Parquet"):
-        check, base = figures[f"check_market_data, {kind}"], figures[f"raw baseline, {kind}"]
+        check = found.seconds[f"check_market_data, {kind}"]
+        base = found.seconds[f"raw baseline, {kind}"]
         met = "yes" if check < TARGET_S else "NO"
         print(f"  {kind}: {check / base:.2f}x the raw baseline; target < {TARGET_S:.0f} s: {met}")
     print(f"load average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f}")

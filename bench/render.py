@@ -45,6 +45,13 @@ METHOD = (
     "Report: a real `claire papertest start --duration 7d --source synthetic --speed max`"
     " (2 symbols, its engine in its own process), then `claire papertest report RUN` timed"
     " wall clock, median of 3 (bench/papertest_report.py).",
+    "Replay preflight: bench/file_check.py (also `python -m bench.file_check` alone) writes "
+    "1,000,000 rows of seeded 1-minute candles (2 symbols interleaved, MEXC close times) as "
+    "CSV and as Parquet (decimal text, int64 times), then times the whole check `claire "
+    "papertest start` runs before registering a replay, median of 3 in one process, beside a "
+    "raw read of the same file. A candle file is read column-wise (Arrow) first; only a file "
+    "it cannot vouch for is read row by row, which words each problem with its line (the row-"
+    "wise figure is what such a file costs).",
     "Ticks: one trade per symbol per second from the bench's seeded tick walk"
     " (bench/ticks.py; claire's synthetic source makes candles only), through the in-memory"
     " pipeline with persistence at default settings (ticks themselves are not stored);"

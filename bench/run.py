@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench import backup as backup_bench
 from bench import cli as cli_bench
-from bench import engine_figures, papertest_report, peer, raw
+from bench import engine_figures, file_check, papertest_report, peer, raw
 from bench import profile as profiling
 from bench.render import Figure, render
 from bench.servers import servers
@@ -34,12 +34,15 @@ class Sizes:
     tick_seconds: int
     peer_minutes: int
     backup_rows: int
+    preflight_rows: int
 
     @classmethod
     def of(cls, *, quick: bool) -> Sizes:
         if quick:
-            return cls(True, 20_000, 20_000, 3, "1d", 3 * 3600, 10_000, 100_000)
-        return cls(False, 100_000, 100_000, 10, "7d", 7 * 86_400, peer.YEAR_MINUTES, 1_000_000)
+            return cls(True, 20_000, 20_000, 3, "1d", 3 * 3600, 10_000, 100_000, 20_000)
+        return cls(
+            False, 100_000, 100_000, 10, "7d", 7 * 86_400, peer.YEAR_MINUTES, 1_000_000, 1_000_000
+        )
 
 
 def main() -> None:
@@ -58,6 +61,7 @@ def main() -> None:
         *redis_figures(sizes),
         *backup_figures(sizes),
         *cli_figures(sizes),
+        *preflight_figures(sizes),
         *tick_figures(sizes),
     ]
     path = peer.candle_file(sizes.peer_minutes)
@@ -87,12 +91,12 @@ def storage_figures(sizes: Sizes) -> list[Figure]:
             stored,
             "events/s",
             f"{stored / many:.2f}x executemany, {stored / copy:.2f}x COPY",
-            ">= 50,000",
-            stored >= 50_000,
-            "psycopg's COPY (row adaptation in `write_row`, then waiting on the server) of"
-            " 16-column candle rows (6 NUMERIC, 4 TIMESTAMPTZ) into a staging table, then an"
-            " idempotent INSERT into a table with 3 indexes; the raw COPY writes 8 columns"
-            " into an unindexed temporary table",
+            ">= 50,000 and >= 0.3x COPY",
+            stored >= 50_000 and stored >= 0.3 * copy,
+            "16-column candle rows (6 NUMERIC, 4 TIMESTAMPTZ) turned into COPY text in Python,"
+            " then copied into the real table with its 3 indexes (a straight COPY in a"
+            " savepoint); the raw COPY writes 8 columns of pre-made rows into an unindexed"
+            " temporary table",
             "writer",
         ),
     ]
@@ -131,6 +135,7 @@ def redis_figures(sizes: Sizes) -> list[Figure]:
     """The pipeline over Redis Streams, and order -> fill latency through it."""
     with servers() as srv, srv.database() as conninfo:
         xadd = raw.redis_xadd(srv.redis_url, sizes.rows)
+        read = raw.redis_read_ack(srv.redis_url, sizes.rows)
         piped = engine_figures.redis_pipeline(
             srv.redis_url, conninfo, sizes.bars // 5, f"b{uuid.uuid4().hex[:6]}"
         )
@@ -142,9 +147,9 @@ def redis_figures(sizes: Sizes) -> list[Figure]:
             "full Redis pipeline, one process, into PostgreSQL",
             piped,
             "events/s",
-            f"{piped / xadd:.3f}x raw XADD",
-            ">= 20,000",
-            piped >= 20_000,
+            f"{piped / xadd:.3f}x raw XADD, {piped / read:.3f}x raw XREADGROUP+decode+XACK",
+            ">= 20,000 and >= 0.25x raw consume",
+            piped >= 20_000 and piped >= 0.25 * read,
             "the replay's per-event work plus JSON encoding and decoding on each of the five"
             " stages, all sharing one GIL in one process",
             "replay",
@@ -210,8 +215,8 @@ def cli_figures(sizes: Sizes) -> list[Figure]:
             started["claire --help"],
             "s",
             f"{started['claire --help'] / python:.1f}x `python -c pass`",
-            "< 0.3 s",
-            started["claire --help"] < 0.3,
+            "<= 12x `python -c pass`",
+            started["claire --help"] <= 12 * python,
             "imports before the first line of output (Typer, Rich, claire's command modules)",
             "cli",
         ),
@@ -220,8 +225,10 @@ def cli_figures(sizes: Sizes) -> list[Figure]:
             started["claire status"],
             "s",
             f"{started['claire status'] / python:.1f}x `python -c pass`",
-            "-",
-            None,
+            "<= 0.5 s",
+            started["claire status"] <= 0.5,
+            "imports: redis-py, psycopg, pydantic-settings, Typer and Rich",
+            "cli",
         ),
         Figure(
             f"`claire papertest report` of a {sizes.report_duration} run (HTML+MD+JSON+PNG)",
@@ -237,6 +244,36 @@ def cli_figures(sizes: Sizes) -> list[Figure]:
     ]
 
 
+def preflight_figures(sizes: Sizes) -> list[Figure]:
+    """The check `claire papertest start` runs over a replay file, beside a raw read of it."""
+    found = file_check.measure(sizes.preflight_rows)
+    figures = []
+    for kind, raw_read in (
+        ("CSV", "raw `csv.reader` counting the rows"),
+        ("Parquet", "raw pyarrow batches to Python values"),
+    ):
+        check = found.seconds[f"check_market_data, {kind}"]
+        base = found.seconds[f"raw baseline, {kind}"]
+        name = (
+            f"replay preflight (`check_market_data`), {found.rows:,} 1-min candles, 2 symbols,"
+            f" {kind} ({found.size_mb[kind]:.0f} MB)"
+            if kind == "CSV"
+            else f"same, {kind} ({found.size_mb[kind]:.0f} MB)"
+        )
+        figures.append(
+            Figure(
+                name,
+                check,
+                "s",
+                f"{check / base:.2f}x {raw_read} ({base:.2f} s); the row-wise check alone"
+                f" {found.seconds[f'row-wise check only, {kind}']:.2f} s",
+                f"< {file_check.TARGET_S:.0f} s",
+                check < file_check.TARGET_S,
+            )
+        )
+    return figures
+
+
 def tick_figures(sizes: Sizes) -> list[Figure]:
     """1-second trade ticks through the in-memory pipeline, and RSS sampled along it."""
     days = sizes.tick_seconds / 86_400
@@ -250,8 +287,8 @@ def tick_figures(sizes: Sizes) -> list[Figure]:
             ticks.seconds,
             "s",
             f"{ticks.events_per_second:,.0f} ticks/s; {ticks.fills:,} fills",
-            "< 120 s",
-            ticks.seconds < 120,
+            "< 20 s",
+            ticks.seconds < 20,
             "the same per-event work as the candle replay, for every tick",
             "replay",
         ),
@@ -296,8 +333,8 @@ def peer_figures(path: Path) -> list[Figure]:
             "MB",
             f"{result.memory_ratio:.2f}x nautilus_trader {theirs.peak_rss_mb:,.0f} MB"
             " (claire: its engine process, as it records with the run)",
-            "a fraction of nautilus (< 1.0x)",
-            result.memory_ratio < 1.0,
+            "<= 1/3 of nautilus",
+            result.memory_ratio <= 1 / 3,
             "the interpreter, pydantic and psycopg loaded, and the bounded per-stage state",
         ),
         Figure(
