@@ -45,17 +45,17 @@ Rules, and the choices made where the issue left room:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Context, Decimal, localcontext
+from decimal import Decimal
 from typing import Final, TypedDict
 
 from engine.domain.fill_limits import BuyRoom, FillLimits
 from engine.domain.fills import Fill
 from engine.domain.market import MarketData, MarketState
 from engine.domain.orders import LIMITS_AT_FILL, OrderSide, OrderStatus, OrderType
+from engine.domain.positions import exact
 from engine.events import Candle, OrderResultReported, OrderSubmitted
 from engine.events.fields import SMALLEST_AMOUNT
 from engine.money import quantize
@@ -64,16 +64,8 @@ from engine.settings import ExecutionSettings
 #: The `source` of every result this model produces.
 EXECUTION_SOURCE: Final = "engine.execution"
 BASIS_POINTS: Final = Decimal(10_000)
-#: Enough digits that products and 18-place quantising of NUMERIC(38, 18) values are exact.
-_CONTEXT: Final = Context(prec=80)
 _MAX_ID_LENGTH: Final = 128
 _LONGEST_SUFFIX: Final = 24
-
-
-@contextmanager
-def _exact() -> Iterator[None]:
-    with localcontext(_CONTEXT):
-        yield
 
 
 def derived_id(order_id: str, suffix: str) -> str:
@@ -198,6 +190,7 @@ class PaperExecution:
 
     # -- inputs ----------------------------------------------------------------------
 
+    @exact
     def submit(self, order: OrderSubmitted, now: datetime) -> list[OrderResultReported]:
         """Take a new order at event time `now`; a known order id gives no results."""
         if order.order_id in self._known:
@@ -213,54 +206,56 @@ class PaperExecution:
         )
         if order.order_type is OrderType.MARKET:
             working.stale_after = working.fillable_from + self._market_ttl
-        with _exact():
-            if working.expires_at is not None and now >= working.expires_at:
-                return [self._end(working, OrderStatus.EXPIRED, now)]
-            if order.prior_results:  # submitted again: what it did when first submitted is done
-                working.resting = order.order_type is OrderType.LIMIT
-                self._open[order.order_id] = working
-                return []
-            if self._market.reference_price(order.symbol, order.side) is None:
-                reason = f"no market price for {order.symbol}"
-                return [self._result(working, OrderStatus.REJECTED, now, reason=reason)]
-            if order.order_type is OrderType.MARKET:
-                return self._submit_market(working, now)
-            return self._submit_limit(working, now)
+        if working.expires_at is not None and now >= working.expires_at:
+            return [self._end(working, OrderStatus.EXPIRED, now)]
+        if order.prior_results:  # submitted again: what it did when first submitted is done
+            working.resting = order.order_type is OrderType.LIMIT
+            self._open[order.order_id] = working
+            return []
+        if self._market.reference_price(order.symbol, order.side) is None:
+            reason = f"no market price for {order.symbol}"
+            return [self._result(working, OrderStatus.REJECTED, now, reason=reason)]
+        if order.order_type is OrderType.MARKET:
+            return self._submit_market(working, now)
+        return self._submit_limit(working, now)
 
     def on_market_data(self, event: MarketData, now: datetime) -> list[OrderResultReported]:
         """Expire due orders, then fill the orders of `event.symbol` the market now allows."""
         if not self._open:
-            return []
+            return []  # most market events: nothing to work, no context to switch
+        return self._work_open(event, now)
+
+    @exact
+    def _work_open(self, event: MarketData, now: datetime) -> list[OrderResultReported]:
         results = self.expire_due(now)
-        with _exact():
-            for working in list(self._open.values()):
-                if working.order.symbol == event.symbol and event.ts_event >= working.fillable_from:
-                    results.extend(self._work(working, now, event))
+        for working in list(self._open.values()):
+            if working.order.symbol == event.symbol and event.ts_event >= working.fillable_from:
+                results.extend(self._work(working, now, event))
         return results
 
+    @exact
     def expire_due(self, now: datetime) -> list[OrderResultReported]:
         """End every open order whose expiry is at or before `now` with an `expired` result."""
         due = [w for w in self._open.values() if w.expires_at is not None and now >= w.expires_at]
         if not due:
             return []
-        with _exact():
-            return [self._end(working, OrderStatus.EXPIRED, now) for working in due]
+        return [self._end(working, OrderStatus.EXPIRED, now) for working in due]
 
+    @exact
     def cancel_all(self, now: datetime, why: str) -> list[OrderResultReported]:
         """Cancel every waiting or resting order (the run's market data ended)."""
-        with _exact():
-            return [
-                self._end(working, OrderStatus.CANCELLED, now, why=why)
-                for working in list(self._open.values())
-            ]
+        return [
+            self._end(working, OrderStatus.CANCELLED, now, why=why)
+            for working in list(self._open.values())
+        ]
 
+    @exact
     def cancel(self, order_id: str, now: datetime) -> list[OrderResultReported]:
         """Cancel a waiting or resting order; an unknown or finished order gives no results."""
         working = self._open.get(order_id)
         if working is None:
             return []
-        with _exact():
-            return [self._end(working, OrderStatus.CANCELLED, now)]
+        return [self._end(working, OrderStatus.CANCELLED, now)]
 
     # -- order flow ------------------------------------------------------------------
 
