@@ -30,10 +30,15 @@ def to_decimal(value: object) -> Decimal:
     return result
 
 
+#: The quantum of each number of places up to storage's (1e-18 for 18), made once.
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(STORAGE_PLACES + 1)}
+
+
 def quantize(value: Decimal, places: int = STORAGE_PLACES) -> Decimal:
     """Round half-even to `places` decimal places (exact for any NUMERIC(38, 18) value)."""
+    quantum = _QUANTA.get(places) or Decimal(1).scaleb(-places)
     # The default context keeps 28 digits: too few for 18 places on 11+ integer digits.
-    return value.quantize(Decimal(1).scaleb(-places), context=_WIDE)
+    return value.quantize(quantum, context=_WIDE)
 
 
 def parse_fraction(value: object) -> Decimal:

@@ -284,9 +284,11 @@ class Portfolio:
     @property
     def daily_drawdown(self) -> Decimal:
         """Return (day's peak - equity) / day's peak now (0 when that peak is not positive)."""
+        return self._fall_today(self.equity)
+
+    def _fall_today(self, equity: Decimal) -> Decimal:
         if self._day_peak <= 0:
             return ZERO
-        equity = self.equity
         if equity >= self._day_peak:
             return _NO_FALL
         return fraction(self._day_peak - equity, self._day_peak)
@@ -344,9 +346,11 @@ class Portfolio:
         value, cost basis), so the row keeps equity == cash + positions_value and
         equity - capital == realized + unrealized exactly. `ts_init` defaults to `ts`.
         """
+        held = list(self.open_positions())
+        unrounded_equity = self._equity()
         cash = quantize(self._cash)
-        value = quantize(self.positions_value)
-        cost = quantize(sum((p.cost_basis for p in self.open_positions()), ZERO))
+        value = quantize(unrounded_equity - self._cash)  # the positions' value
+        cost = quantize(sum((p.cost_basis for p in held), ZERO))
         equity = cash + value
         values: dict[str, Any] = {
             "ts_event": ts,
@@ -360,9 +364,9 @@ class Portfolio:
             "unrealized_pnl": value - cost,
             "exposure": value,
             "exposure_pct": fraction(value, equity) if equity > 0 else ZERO,
-            "daily_drawdown": self.daily_drawdown,
+            "daily_drawdown": self._fall_today(unrounded_equity),
             "max_drawdown": self._max_drawdown,
-            "positions": tuple(self._position_snapshot(p) for p in self.open_positions()),
+            "positions": tuple(self._position_snapshot(p) for p in held),
             "sequence": sequence,
         }
         if event_id is not None:
