@@ -17,10 +17,11 @@ from rich.table import Table
 from claire_cli.context import state
 from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_error, print_json, print_warning
+from engine.papertest import report as reports
 from engine.papertest import service
 from engine.papertest.durations import format_duration
 from engine.papertest.hosts import engine_host
-from engine.papertest.report import FORMATS, report_dir, write_report
+from engine.papertest.report import FORMATS, report_dir
 from engine.papertest.runs import RunRepository, check_run_name
 from engine.papertest.summary import RunSummary, summarize
 from engine.runtime.listeners import start_warnings
@@ -491,7 +492,7 @@ def report(
     try:
         with console.status("computing the report from the database"):
             service.connect(settings).close()  # servers up, migrations current
-            written = write_report(settings, run_id, out, chosen)
+            written = reports.write_report(settings, run_id, out, chosen)  # loads matplotlib
     except Exception as exc:
         from claire_cli.app import explain  # the root's one-line errors
 

@@ -57,3 +57,15 @@ def test_root_help_lists_every_command_and_imports_no_engine_module() -> None:
     assert loaded <= LIGHT, f"claire --help imported {sorted(loaded - LIGHT)}"
     for name in COMMANDS:
         assert f" {name} " in done.stdout
+
+
+@pytest.mark.parametrize("module", ["claire_cli.papertest", "claire_cli.status"])
+def test_the_run_and_status_commands_load_no_charting(module: str) -> None:
+    # matplotlib (about 0.25 s) is for writing a report; `papertest start` and `status` only
+    # wait and read: their engine process writes the report.
+    probe = f"import sys, {module}\nprint('matplotlib' in sys.modules, 'numpy' in sys.modules)\n"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert done.stdout.split() == ["False", "False"], done.stdout

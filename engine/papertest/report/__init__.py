@@ -9,6 +9,7 @@ import for the status commands, the charts (matplotlib) load only for a report.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 FORMATS = ("html", "md", "json")
@@ -18,19 +19,14 @@ _WHERE = {
     "Report": "build",
     "build_report": "build",
     "WrittenReport": "write",
-    "report_dir": "write",
     "write_report": "write",
     "write_files": "write",
 }
 
 if TYPE_CHECKING:
     from engine.papertest.report.build import Criterion, Report, build_report
-    from engine.papertest.report.write import (
-        WrittenReport,
-        report_dir,
-        write_files,
-        write_report,
-    )
+    from engine.papertest.report.write import WrittenReport, write_files, write_report
+    from engine.settings import Settings
 
 __all__ = [
     "FORMATS",
@@ -42,6 +38,11 @@ __all__ = [
     "write_files",
     "write_report",
 ]
+
+
+def report_dir(settings: Settings, run_id: str) -> Path:
+    """Where a run's report is written unless told otherwise: `<home>/reports/<run>/`."""
+    return settings.home / "reports" / run_id
 
 
 def __getattr__(name: str) -> Any:

@@ -9,16 +9,12 @@ from pathlib import Path
 
 import psycopg
 
-from engine.papertest.report import FORMATS
+from engine.papertest.report import FORMATS, report_dir
 from engine.papertest.report.build import Report, build_report
 from engine.papertest.report.render import to_html, to_json, to_markdown
 from engine.papertest.runs import RunRepository
 from engine.runtime.select import endpoints
 from engine.settings import Settings
-
-
-def report_dir(settings: Settings, run_id: str) -> Path:
-    return settings.home / "reports" / run_id
 
 
 @dataclass(frozen=True)
