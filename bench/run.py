@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench import backup as backup_bench
 from bench import cli as cli_bench
-from bench import engine_figures, file_check, papertest_report, peer, raw
+from bench import engine_figures, papertest_report, peer, raw
 from bench import profile as profiling
 from bench.render import Figure, render
 from bench.servers import servers
@@ -246,6 +246,10 @@ def cli_figures(sizes: Sizes) -> list[Figure]:
 
 def preflight_figures(sizes: Sizes) -> list[Figure]:
     """The check `claire papertest start` runs over a replay file, beside a raw read of it."""
+    # Imported here: it loads pyarrow, and the figures measured in spawned processes import
+    # this module again, which would count pyarrow in their peak RSS.
+    from bench import file_check
+
     found = file_check.measure(sizes.preflight_rows)
     figures = []
     for kind, raw_read in (
