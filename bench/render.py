@@ -41,7 +41,7 @@ METHOD = (
     " run), against the bench's own servers, from an empty directory (bench/cli.py);"
     " every `claire` the bench runs has PYTHONDONTWRITEBYTECODE removed from its"
     " environment, as an installed claire runs from its cached bytecode (with it set,"
-    " each run compiled the engine's modules again: `claire status` 0.55 s instead of 0.50 s).",
+    " each run compiled the engine's modules again).",
     "Report: a real `claire papertest start --duration 7d --source synthetic --speed max`"
     " (2 symbols, its engine in its own process), then `claire papertest report RUN` timed"
     " wall clock, median of 3 (bench/papertest_report.py).",

@@ -108,10 +108,13 @@ class _Target:
     columns: tuple[str, ...]
 
     @property
+    def names(self) -> str:
+        return ", ".join(f'"{name}"' for name in self.columns)
+
+    @property
     def insert(self) -> str:
-        names = ", ".join(f'"{name}"' for name in self.columns)
         marks = ", ".join("%s" for _ in self.columns)
-        return f"INSERT INTO {self.table} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+        return f"INSERT INTO {self.table} ({self.names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
 
     @property
     def staging(self) -> str:
@@ -119,27 +122,19 @@ class _Target:
 
     @property
     def create_staging(self) -> str:
-        names = ", ".join(f'"{name}"' for name in self.columns)
         return (
             f"CREATE TEMP TABLE IF NOT EXISTS {self.staging} ON COMMIT DELETE ROWS AS "
-            f"SELECT {names} FROM {self.table} WITH NO DATA"
+            f"SELECT {self.names} FROM {self.table} WITH NO DATA"
         )
 
-    @property
-    def copy(self) -> str:
-        names = ", ".join(f'"{name}"' for name in self.columns)
-        return f"COPY {self.staging} ({names}) FROM STDIN"
-
-    @property
-    def copy_direct(self) -> str:
-        names = ", ".join(f'"{name}"' for name in self.columns)
-        return f"COPY {self.table} ({names}) FROM STDIN"
+    def copy_into(self, table: str) -> str:
+        """COPY into `table`: the real one (a straight COPY) or `staging`."""
+        return f"COPY {table} ({self.names}) FROM STDIN"
 
     @property
     def insert_staged(self) -> str:
-        names = ", ".join(f'"{name}"' for name in self.columns)
         return (
-            f"INSERT INTO {self.table} ({names}) SELECT {names} FROM {self.staging} "
+            f"INSERT INTO {self.table} ({self.names}) SELECT {self.names} FROM {self.staging} "
             "ON CONFLICT DO NOTHING"
         )
 
@@ -391,14 +386,14 @@ class EventWriter:
         if target.table not in self._overlapping:
             try:
                 with cur.connection.transaction():  # a savepoint: a duplicate undoes the COPY
-                    _copy(cur, target.copy_direct, part)
+                    _copy(cur, target.copy_into(target.table), part)
                 return len(rows)
             except psycopg.errors.UniqueViolation:
                 self._overlapping.add(target.table)
         if target.table not in self._staged:
             cur.execute(target.create_staging)
             self._staged.add(target.table)
-        _copy(cur, target.copy, part)
+        _copy(cur, target.copy_into(target.staging), part)
         cur.execute(target.insert_staged)
         inserted = max(cur.rowcount, 0)  # the staging rows go at commit (ON COMMIT DELETE ROWS)
         if inserted == len(rows):

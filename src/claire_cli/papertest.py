@@ -21,7 +21,6 @@ from engine.papertest import report as reports
 from engine.papertest import service
 from engine.papertest.durations import format_duration
 from engine.papertest.hosts import engine_host
-from engine.papertest.report import FORMATS, report_dir
 from engine.papertest.runs import RunRepository, check_run_name
 from engine.papertest.summary import RunSummary, summarize
 from engine.runtime.listeners import start_warnings
@@ -169,7 +168,7 @@ def _follow(settings: Settings, run_id: str) -> None:
     # The run is recorded as ended before its engine writes the report: wait for the engine.
     with console.status("writing the report"):
         engine_host(settings).wait_for_exit(summary.run, timeout=REPORT_WAIT_S)
-    written = report_dir(settings, run_id)
+    written = reports.report_dir(settings, run_id)
     if (written / "report.html").exists():
         console.print(
             escape(as_typed(f"report: {written}  (claire papertest report {run_id} --check)"))
@@ -462,7 +461,7 @@ def report(
     out: Annotated[Path | None, typer.Option(help="Directory (default HOME/reports/RUN).")] = None,
     formats: Annotated[
         str, typer.Option("--format", help="Comma-separated: html,md,json.")
-    ] = ",".join(FORMATS),
+    ] = ",".join(reports.FORMATS),
     check: Annotated[
         bool,
         typer.Option(
@@ -484,7 +483,7 @@ def report(
     """
     settings = state(ctx).settings()
     chosen = [f.strip().lower() for f in formats.split(",") if f.strip()]
-    unknown = sorted(set(chosen) - set(FORMATS))
+    unknown = sorted(set(chosen) - set(reports.FORMATS))
     if unknown:
         raise typer.BadParameter(
             f"unknown format {', '.join(unknown)} (choose from html, md, json)"
