@@ -62,6 +62,7 @@ class Portfolio:
         self._day_peak = initial_capital
         self._day_worst = ZERO
         self._tracked = False  # True while the marks above are up to date with the last equity
+        self._held: _Held | None = None  # the open positions' snapshot parts, until a fill
 
     @classmethod
     def replay(
@@ -123,6 +124,7 @@ class Portfolio:
         if not position.apply(fill):
             return False
         self._positions[fill.symbol] = position
+        self._held = None
         if fill.side is OrderSide.BUY:
             self._cash -= fill.notional + fill.fee
             self._bought += fill.notional
@@ -314,14 +316,16 @@ class Portfolio:
         ledger_cash = self.initial_capital - self._bought + self._sold - self._fees
         if self._cash != ledger_cash:
             problems.append(f"cash {self._cash} != {ledger_cash} from the fills")
-        position_fees = sum((p.fees_paid for p in self._positions.values()), ZERO)
+        positions = self._positions.values()
+        position_fees = sum((p.fees_paid for p in positions), ZERO)
         if position_fees != self._fees:
             problems.append(f"fees {self._fees} != {position_fees} paid by the positions")
-        positions = self._positions.values()
         equity = self._cash + sum((p.market_value(self._mark_of(p)) for p in positions), ZERO)
-        if equity != self.equity:
+        if equity != self._equity():
             problems.append(f"equity {self.equity} != {equity} (cash + positions at their marks)")
-        pnl = self.realized_pnl + self.unrealized_pnl
+        held = self._held or self._hold()
+        unrealized = sum((p.unrealized_pnl(self._mark_of(p)) for p in held.positions), ZERO)
+        pnl = sum((p.realized_pnl for p in positions), ZERO) + unrealized
         if equity - self.initial_capital != pnl:
             problems.append(
                 f"equity - initial capital = {equity - self.initial_capital} but realized + "
@@ -346,11 +350,11 @@ class Portfolio:
         value, cost basis), so the row keeps equity == cash + positions_value and
         equity - capital == realized + unrealized exactly. `ts_init` defaults to `ts`.
         """
-        held = list(self.open_positions())
+        held = self._held or self._hold()
         unrounded_equity = self._equity()
         cash = quantize(self._cash)
         value = quantize(unrounded_equity - self._cash)  # the positions' value
-        cost = quantize(sum((p.cost_basis for p in held), ZERO))
+        cost = held.cost
         equity = cash + value
         values: dict[str, Any] = {
             "ts_event": ts,
@@ -366,7 +370,7 @@ class Portfolio:
             "exposure_pct": fraction(value, equity) if equity > 0 else ZERO,
             "daily_drawdown": self._fall_today(unrounded_equity),
             "max_drawdown": self._max_drawdown,
-            "positions": tuple(self._position_snapshot(p) for p in held),
+            "positions": tuple(map(self._position_snapshot, held.positions, held.parts)),
             "sequence": sequence,
         }
         if event_id is not None:
@@ -376,21 +380,61 @@ class Portfolio:
             return trusted(PortfolioSnapshotTaken, **values)
         return PortfolioSnapshotTaken(**values)  # validation words what is out of range
 
-    def _position_snapshot(self, position: Position) -> PositionSnapshot:
+    def _hold(self) -> _Held:
+        """Work out (and keep until the next fill) what the snapshots take from the open
+        positions and only a fill changes."""
+        positions = tuple(self.open_positions())
+        cost = quantize(sum((p.cost_basis for p in positions), ZERO))
+        self._held = _Held(positions, cost, tuple(map(_fixed_part, positions)))
+        return self._held
+
+    def _position_snapshot(self, position: Position, fixed: _FixedPart) -> PositionSnapshot:
+        """Return `position` as it stands at its mark, from its `fixed` part (in
+        `EXACT_CONTEXT`)."""
         mark = self._marks.get(position.symbol)
         shown_mark = quantize(mark) if mark is not None else None
-        values = {
-            "symbol": position.symbol,
-            "quantity": quantize(position.quantity),
-            "average_price": quantize(position.average_price),
-            "market_price": shown_mark if shown_mark else None,
-            "realized_pnl": quantize(position.realized_pnl),
-            "unrealized_pnl": quantize(position.unrealized_pnl(self._mark_of(position))),
-        }
-        amounts = [v for v in values.values() if isinstance(v, Decimal)]
-        if storable(*amounts) and min(amounts[:3]) >= 0 and is_plain_symbol(position.symbol):
+        unrealized = quantize(position.unrealized_pnl(self._mark_of(position)))
+        values = {**fixed.values, "market_price": shown_mark or None, "unrealized_pnl": unrealized}
+        if fixed.plain and storable(unrealized, shown_mark or ZERO):
             return trusted(PositionSnapshot, **values)
         return PositionSnapshot(**values)  # validation words what is out of range
+
+
+class _FixedPart:
+    """A position's snapshot fields that only a fill changes, and whether they are already
+    what validation keeps."""
+
+    __slots__ = ("plain", "values")
+
+    def __init__(self, values: dict[str, Any], plain: bool) -> None:
+        self.values = values
+        self.plain = plain
+
+
+class _Held:
+    """What every snapshot until the next fill shares: the open positions by symbol, their
+    cost basis at storage places and their fixed snapshot parts."""
+
+    __slots__ = ("cost", "parts", "positions")
+
+    def __init__(
+        self, positions: tuple[Position, ...], cost: Decimal, parts: tuple[_FixedPart, ...]
+    ) -> None:
+        self.positions = positions
+        self.cost = cost
+        self.parts = parts
+
+
+def _fixed_part(position: Position) -> _FixedPart:
+    values = {
+        "symbol": position.symbol,
+        "quantity": quantize(position.quantity),
+        "average_price": quantize(position.average_price),
+        "realized_pnl": quantize(position.realized_pnl),
+    }
+    amounts = [values["quantity"], values["average_price"], values["realized_pnl"]]
+    plain = storable(*amounts) and min(amounts[:2]) >= 0 and is_plain_symbol(position.symbol)
+    return _FixedPart(values, plain)
 
 
 #: A snapshot's amounts, the signed ones first, then the four that are never negative.

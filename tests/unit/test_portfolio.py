@@ -423,6 +423,39 @@ def test_arithmetic_when_caller_context_is_narrow_then_still_exact() -> None:
         assert_identity(portfolio)
 
 
+def test_to_snapshot_between_fills_then_same_as_a_portfolio_built_afresh() -> None:
+    """Snapshots share the positions' fixed parts until a fill: each must still equal the
+    snapshot of a portfolio rebuilt from the same fills and marks."""
+    fills = [
+        buy("0.1", "95000", at=at(9)),
+        buy("2", "3000", symbol="ETHUSDT", at=at(9, 30)),
+        buy("0.05", "96000", at=at(9, 40)),
+        sell("2", "3100", symbol="ETHUSDT", at=at(9, 45)),
+    ]
+    portfolio = Portfolio(CAPITAL)
+    for step, fill in enumerate(fills):
+        portfolio.apply_fill(fill)
+        for minute, price in enumerate(("95500", "94000.5")):
+            ts = at(10 + step, minute)
+            portfolio.mark("BTCUSDT", Decimal(price), ts)
+            kept = portfolio.to_snapshot(ts, run_id="run-1", event_id=f"s-{step}-{minute}")
+            afresh = Portfolio.replay(CAPITAL, fills[: step + 1])
+            afresh.mark("BTCUSDT", Decimal(price), ts)
+            if portfolio.mark_price("ETHUSDT") is not None:
+                afresh.mark("ETHUSDT", portfolio.mark_price("ETHUSDT"), ts)  # type: ignore[arg-type]
+            expected = afresh.to_snapshot(ts, run_id="run-1", event_id=f"s-{step}-{minute}")
+            assert kept.positions == expected.positions
+            assert (kept.cash, kept.equity, kept.realized_pnl, kept.unrealized_pnl) == (
+                expected.cash,
+                expected.equity,
+                expected.realized_pnl,
+                expected.unrealized_pnl,
+            )
+            assert portfolio.reconcile() is None
+    assert [p.symbol for p in kept.positions] == ["BTCUSDT"]
+    assert kept.positions[0].quantity == Decimal("0.15")
+
+
 def test_to_snapshot_when_positions_open_then_valid_event_that_reconciles() -> None:
     portfolio = Portfolio(CAPITAL)
     portfolio.apply_fill(buy("0.1", "95000", at=at(9)))
