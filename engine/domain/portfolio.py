@@ -426,14 +426,19 @@ class _Held:
 
 
 def _fixed_part(position: Position) -> _FixedPart:
+    quantity, average = quantize(position.quantity), quantize(position.average_price)
+    realized = quantize(position.realized_pnl)
     values = {
         "symbol": position.symbol,
-        "quantity": quantize(position.quantity),
-        "average_price": quantize(position.average_price),
-        "realized_pnl": quantize(position.realized_pnl),
+        "quantity": quantity,
+        "average_price": average,
+        "realized_pnl": realized,
     }
-    amounts = [values["quantity"], values["average_price"], values["realized_pnl"]]
-    plain = storable(*amounts) and min(amounts[:2]) >= 0 and is_plain_symbol(position.symbol)
+    plain = (
+        storable(quantity, average, realized)
+        and min(quantity, average) >= 0
+        and is_plain_symbol(position.symbol)
+    )
     return _FixedPart(values, plain)
 
 
