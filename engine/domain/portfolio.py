@@ -224,9 +224,12 @@ class Portfolio:
         return self._equity() - self._cash
 
     @property
-    @exact
     def equity(self) -> Decimal:
-        """Return cash + Σ quantity * mark."""
+        """Return cash + Σ quantity * mark (the equity last tracked, while nothing moved)."""
+        return self._last_equity if self._tracked else self._marked_equity()
+
+    @exact
+    def _marked_equity(self) -> Decimal:
         return self._equity()
 
     @property
@@ -321,8 +324,8 @@ class Portfolio:
         if position_fees != self._fees:
             problems.append(f"fees {self._fees} != {position_fees} paid by the positions")
         equity = self._cash + sum((p.market_value(self._mark_of(p)) for p in positions), ZERO)
-        if equity != self._equity():
-            problems.append(f"equity {self.equity} != {equity} (cash + positions at their marks)")
+        if equity != (marked := self._equity()):
+            problems.append(f"equity {marked} != {equity} (cash + positions at their marks)")
         held = self._held or self._hold()
         unrealized = sum((p.unrealized_pnl(self._mark_of(p)) for p in held.positions), ZERO)
         pnl = sum((p.realized_pnl for p in positions), ZERO) + unrealized

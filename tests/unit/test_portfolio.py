@@ -371,6 +371,35 @@ def test_reconcile_when_many_random_fills_and_marks_then_books_add_up_exactly(
         assert snapshot.equity - CAPITAL == snapshot.realized_pnl + snapshot.unrealized_pnl
 
 
+@settings(max_examples=100)
+@given(trading_days(), st.lists(st.booleans(), min_size=40, max_size=40))
+def test_equity_after_every_update_tracked_or_not_then_cash_plus_positions_at_marks(
+    history: tuple[list[Fill], list[tuple[str, Decimal, datetime]]], tracks: list[bool]
+) -> None:
+    """The equity is read from the last tracked figure while nothing moved since: it must
+    be cash + quantity x mark after every update, whether it tracked or not."""
+    fills, marks = history
+    portfolio = Portfolio(CAPITAL)
+    events = sorted(
+        [(f.ts, 0, f) for f in fills] + [(m[2], 1, m) for m in marks], key=lambda e: e[:2]
+    )
+    for (ts, _, event), track in zip(events, tracks, strict=False):
+        if isinstance(event, Fill):
+            portfolio.apply_fill(event, track=track)
+        else:
+            portfolio.mark(*event, track=track)
+        with localcontext(EXACT_CONTEXT):
+            expected = portfolio.cash + sum(
+                (p.quantity * (portfolio.mark_price(s) or p.average_price))
+                for s, p in portfolio.positions.items()
+            )
+        assert portfolio.equity == expected
+        portfolio.track(ts)
+        assert portfolio.equity == expected
+        portfolio.raise_floors(None, None)
+        assert portfolio.equity == expected
+
+
 @given(trading_days())
 def test_replay_when_fills_replayed_then_same_state_as_applied_one_by_one(
     history: tuple[list[Fill], list[tuple[str, Decimal, datetime]]],
