@@ -122,6 +122,14 @@ class RedisSettings(_Section):
     )
     binary: str = Field("redis-server", description="The redis-server program to run")
 
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
+        text = value.get_secret_value().strip() if value is not None else ""
+        if text and not text.lower().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
 
 class PapertestSettings(_Section):
     """Defaults for `claire papertest start`."""

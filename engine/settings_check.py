@@ -306,11 +306,11 @@ def _explain(error: Any, allowed: str, secret: bool) -> tuple[str, str]:
         return "has the wrong form", f"text matching {ctx['pattern']}"
     if kind in _TYPE_PROBLEMS:
         return _TYPE_PROBLEMS[kind], allowed
-    if secret:  # pydantic's message may quote the input
+    if secret and str(error.get("input") or "") in message:  # it may quote the secret
         return "is invalid", allowed
     if message.startswith("must be "):
         return "is invalid", message.removeprefix("must be ")
-    return message, allowed
+    return ("is invalid", allowed) if secret else (message, allowed)
 
 
 def _field(path: tuple[str, ...]) -> FieldInfo | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
@@ -242,6 +242,7 @@ variables = st.dictionaries(
 @pytest.mark.parametrize("words", ["env check", "env show --json", "ps", "status --json"])
 @FUZZ
 @given(variables=variables)
+@example(variables={"CLAIRE_REDIS_URL": "0"})  # found by this test: `ps` raised redis' own error
 def test_fuzz_settings_variables_then_exit_code_and_message_never_traceback(
     words: str, environment: dict[str, str], variables: dict[str, str]
 ) -> None:

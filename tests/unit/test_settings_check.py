@@ -380,3 +380,27 @@ def test_template_when_rendered_then_every_variable_commented_out_and_secrets_em
         in lines
     )
     assert all(not line or line.startswith("#") for line in lines)
+
+
+@pytest.mark.parametrize("url", ["0", "http://127.0.0.1:6379", "localhost:6379"])
+def test_check_when_redis_url_has_no_redis_scheme_then_what_is_allowed_without_the_url(
+    url: str,
+) -> None:
+    (finding,) = check_settings({"CLAIRE_REDIS_URL": url}, None)
+
+    assert finding.variable == "CLAIRE_REDIS_URL"
+    assert finding.allowed == "a redis://, rediss:// or unix:// URL"
+    assert url not in everything_said([finding])
+
+
+@pytest.mark.parametrize("url", ["redis://:pw@127.0.0.1:6379/0", "UNIX:///tmp/r.sock", ""])
+def test_check_when_redis_url_is_redis_or_unix_or_empty_then_no_finding(url: str) -> None:
+    assert check_settings({"CLAIRE_REDIS_URL": url}, None) == []
+
+
+def test_check_when_a_secret_is_quoted_by_its_rule_then_the_rule_is_not_shown() -> None:
+    """A secret's rule is shown only when its message cannot hold the secret: "r" is in the
+    rule's words, so only the generic wording is said."""
+    (finding,) = check_settings({"CLAIRE_REDIS_URL": "r"}, None)
+
+    assert (finding.problem, finding.allowed) == ("is invalid", "text")
