@@ -31,6 +31,7 @@ from typing import Any, TextIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from engine.domain.orders import OrderSide
 from engine.errors import PermanentError
 from engine.events import Candle, QuoteTick, TradeTick
 from engine.events.fields import (
@@ -159,7 +160,7 @@ def content_digest(path: Path) -> str:
 
 
 def _read_file(path: Path, source: str, wanted: frozenset[str] | None) -> Iterator[Recorded]:
-    fast = _parquet_candles(path, source, wanted) if path.suffix.lower() == ".parquet" else None
+    fast = _parquet_columns(path, source, wanted) if path.suffix.lower() == ".parquet" else None
     last: datetime | None = None
     for number, event in fast or _row_events(path, source, wanted):
         if last is not None and event.ts_event < last:
@@ -216,27 +217,41 @@ def _converted(
         raise MarketFileError(f"{path}, row {number}: {_reason(exc)}") from exc
 
 
-def _parquet_candles(
+def _parquet_columns(
     path: Path, source: str, wanted: frozenset[str] | None
 ) -> Iterator[tuple[int, Recorded]] | None:
-    """A Parquet candle file's events read a batch of columns at a time, when its columns
-    are as claire writes them (symbol and amounts as text, times as integers); None for
-    any other file (the row-wise reader takes it). A row that is not plainly good goes
-    through the row-wise conversion, which words what is wrong with it."""
+    """A Parquet candle or trade file's events read a batch of columns at a time, when its
+    columns are as claire writes them (symbol, side and amounts as text, times as
+    integers); None for any other file (the row-wise reader takes it). A row that is not
+    plainly good goes through the row-wise conversion, which words what is wrong with it."""
+    plain = _plain_layout(path)
+    if plain is None:
+        return None
+    layout, names = plain
+    if layout is Layout.TRADES:
+        return _trade_batches(path, [names[n] for n in TRADE_COLUMNS], source, wanted)
+    return _candle_batches(path, [names[n] for n in _CANDLE_READ], source, wanted)
+
+
+def _plain_layout(path: Path) -> tuple[Layout, dict[str, str]] | None:
+    """The layout of a Parquet candle or trade file with its text and integer columns as
+    claire writes them, and its column names by layout name; None for any other file."""
     try:
         with pq.ParquetFile(path) as file:
             schema = file.schema_arrow
     except PARQUET_ERRORS:
         return None  # the row-wise reader says what is wrong
-    index = {name.strip().lower(): i for i, name in enumerate(schema.names)}
-    if not set(CANDLE_COLUMNS) <= set(index):
+    names = {name.strip().lower(): name for name in schema.names}
+    try:
+        layout = layout_of(list(names), path)
+    except MarketFileError:
         return None
-    kinds = {name: schema.field(index[name]).type for name in CANDLE_COLUMNS}
-    text = [n for n in ("symbol", *_AMOUNTS) if not pa.types.is_string(kinds[n])]
-    if text or not all(pa.types.is_integer(kinds[n]) for n in ("open_time", "close_time")):
-        return None
-    columns = [schema.names[index[n]] for n in _CANDLE_READ]
-    return _candle_batches(path, columns, source, wanted)
+    kinds = {name: schema.field(names[name]).type for name in layout.columns}
+    plain = layout is not Layout.QUOTES and all(
+        pa.types.is_integer(kind) if name in _TIME_COLUMNS else pa.types.is_string(kind)
+        for name, kind in kinds.items()
+    )
+    return (layout, names) if plain else None
 
 
 def _candle_batches(
@@ -247,17 +262,13 @@ def _candle_batches(
     for first, (symbols, opens, closes, *amounts) in _column_batches(path, columns):
         ids: dict[int, str] = {}
         for i, (raw, o_ms, c_ms) in enumerate(zip(symbols, opens, closes, strict=True)):
-            symbol = named.get(raw) if raw is not None else None
-            if symbol is None and raw is not None:
-                symbol = str(raw).strip().upper()
-                if is_plain_symbol(symbol):
-                    named[raw] = symbol
-            if wanted is not None and symbol not in wanted:
+            symbol = _plain_symbol(raw, named)
+            if wanted is not None and (symbol or str(raw).strip().upper()) not in wanted:
                 continue
             cells = [a[i] for a in amounts]
             event: Recorded | None = None
-            if plain_source and raw in named and o_ms is not None and c_ms is not None:
-                event = _plain_candle(source, named[raw], (o_ms, c_ms), cells, ids=ids)
+            if plain_source and symbol is not None and o_ms is not None and c_ms is not None:
+                event = _plain_candle(source, symbol, (o_ms, c_ms), cells, ids=ids)
             if event is None:  # the row-wise conversion words the problem
                 fields = dict(zip(_CANDLE_READ, [raw, o_ms, c_ms, *cells], strict=True))
                 event = _converted(
@@ -265,6 +276,83 @@ def _candle_batches(
                 )
             if event is not None:
                 yield first + i, event
+
+
+def _trade_batches(
+    path: Path, columns: list[str], source: str, wanted: frozenset[str] | None
+) -> Iterator[tuple[int, Recorded]]:
+    """A trade file's events, read as `_candle_batches` reads candles."""
+    named: dict[str, str] = {}
+    plain_source = is_plain_code(source)
+    for first, (symbols, times, prices, quantities, sides) in _column_batches(path, columns):
+        for i, raw in enumerate(symbols):
+            symbol = _plain_symbol(raw, named)
+            if wanted is not None and (symbol or str(raw).strip().upper()) not in wanted:
+                continue
+            number = first + i
+            event: Recorded | None = None
+            cells = (times[i], prices[i], quantities[i], sides[i])
+            if plain_source and symbol is not None and times[i] is not None:
+                event = _plain_trade(source, symbol, number, cells)
+            if event is None:  # the row-wise conversion words the problem
+                fields = dict(zip(TRADE_COLUMNS, (raw, *cells), strict=True))
+                event = _converted(
+                    path, number, fields, source=source, wanted=wanted, convert=_trade
+                )
+            if event is not None:
+                yield number, event
+
+
+def _plain_symbol(raw: Any, named: dict[str, str]) -> str | None:
+    """The symbol a row's text spells, when it is plainly good (`named`: those seen)."""
+    if raw is None:
+        return None
+    symbol = named.get(raw)
+    if symbol is None:
+        symbol = str(raw).strip().upper()
+        if not is_plain_symbol(symbol):
+            return None
+        named[raw] = symbol
+    return symbol
+
+
+def _plain_trade(
+    source: str, symbol: str, number: int, cells: tuple[Any, Any, Any, Any]
+) -> TradeTick | None:
+    """The trade of a row (`cells`: its time, price, quantity and side) whose every value
+    keeps the TradeTick rules, else None."""
+    ms, price, quantity, side = cells
+    try:
+        at = datetime.fromtimestamp(ms / 1000, tz=UTC)
+        amounts = Decimal(price), Decimal(quantity)
+    except (ValueError, OverflowError, OSError, InvalidOperation, TypeError):
+        return None
+    aggressor = _SIDE_TEXT.get(side.strip().lower()) if isinstance(side, str) else None
+    event_id = f"trade-{source}-{symbol}-{int(at.timestamp() * 1000)}-{number}"
+    if aggressor is None or len(event_id) > _MAX_ID or not all(map(_plain_amount, amounts)):
+        return None
+    return trusted(
+        TradeTick,
+        event_id=event_id,
+        ts_event=at,
+        ts_init=at,
+        source=source,
+        symbol=symbol,
+        price=amounts[0],
+        quantity=amounts[1],
+        side=aggressor,
+    )
+
+
+def _plain_amount(value: Decimal) -> bool:
+    """Tell whether a price or quantity keeps the rules of one: finite, storable, > 0."""
+    return value.is_finite() and SMALLEST_AMOUNT <= value < MAX_MAGNITUDE
+
+
+#: A trade row's side as text, by what it spells once trimmed and in lower case.
+_SIDE_TEXT = {side.value: side for side in OrderSide}
+_TIME_COLUMNS = frozenset({"time", "open_time", "close_time"})
+_MAX_ID = 128
 
 
 def _column_batches(path: Path, columns: list[str]) -> Iterator[tuple[int, list[list[Any]]]]:

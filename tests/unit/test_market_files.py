@@ -262,3 +262,95 @@ def test_parquet_read_by_columns_with_a_bad_row_then_refused_as_the_row_reader_w
 
     assert "row 3:" in str(by_columns.value)
     assert str(by_columns.value).split("row 3:")[1] == str(by_rows.value).split("row 3:")[1]
+
+
+def _trade_files(directory: Path, rows: list[list[str | int | None]]) -> tuple[Path, Path]:
+    """The same trade rows as a Parquet file as claire writes it (symbol, amounts and side
+    as text, time as an integer: the layout the column-wise reader takes) and as a CSV."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = list(zip(*rows, strict=True))
+    types = [pa.string(), pa.int64(), pa.string(), pa.string(), pa.string()]
+    parquet, csv = directory / "t.parquet", directory / "t.csv"
+    table = {n: pa.array(list(c), type=k) for n, c, k in zip(TRADES, columns, types, strict=True)}
+    pq.write_table(pa.table(table), parquet)
+    lines = [",".join("" if v is None else str(v) for v in row) for row in rows]
+    csv.write_text(",".join(TRADES) + "\n" + "".join(f"{line}\n" for line in lines))
+    return parquet, csv
+
+
+TRADES = ("symbol", "time", "price", "quantity", "side")
+
+
+def test_parquet_trades_read_by_columns_then_same_events_as_the_same_rows_read_one_by_one(
+    tmp_path: Path,
+) -> None:
+    ms = int(START.timestamp() * 1000)
+    rows: list[list[str | int | None]] = [
+        ["BTCUSDT", ms, "95000.5", "0.01", "buy"],
+        [" ethusdt ", ms, "3000", "1E-18", " SELL "],  # trimmed, folded, smallest amount
+        ["BTCUSDT", ms + 1, "95000.50", "2.5", "sell"],
+        ["ETHUSDT", ms + 1_001, "3000.1", "0.5", "buy"],
+    ]
+    parquet, csv = _trade_files(tmp_path, rows)
+
+    by_columns = [e.model_dump() for e in read_market_data(parquet)]
+    by_rows = [e.model_dump() for e in read_market_data(csv)]
+    only_eth = list(read_market_data(parquet, symbols=["ETHUSDT"]))
+
+    assert by_columns == by_rows
+    assert len(by_columns) == 4
+    assert by_columns[1]["event_id"] == f"trade-replay-ETHUSDT-{ms}-3"
+    assert [t.symbol for t in only_eth] == ["ETHUSDT", "ETHUSDT"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["BTCUSDT", 0, "0", "1", "buy"],  # price zero
+        ["BTCUSDT", 0, "1", "1e-19", "buy"],  # below the smallest storable amount
+        ["BTCUSDT", 0, "1", "NaN", "buy"],
+        ["BTCUSDT", 0, "1", "1", "hold"],  # no such side
+        ["BTC USDT", 0, "1", "1", "buy"],  # not a symbol
+        ["BTCUSDT", 0, "", "1", "buy"],  # missing price
+    ],
+)
+def test_parquet_trades_read_by_columns_with_a_bad_row_then_refused_as_the_row_reader_words_it(
+    tmp_path: Path, bad: list[str | int | None]
+) -> None:
+    ms = int(START.timestamp() * 1000)
+    rows: list[list[str | int | None]] = [["BTCUSDT", ms, "1", "1", "buy"]]
+    rows.append([bad[0], ms + 1_000, *bad[2:]])
+    parquet, csv = _trade_files(tmp_path, rows)
+
+    with pytest.raises(MarketFileError) as by_columns:
+        list(read_market_data(parquet))
+    with pytest.raises(MarketFileError) as by_rows:
+        list(read_market_data(csv))
+
+    assert "row 3:" in str(by_columns.value)
+    assert str(by_columns.value).split("row 3:")[1] == str(by_rows.value).split("row 3:")[1]
+
+
+def test_parquet_trade_with_a_null_price_then_refused_naming_its_row(tmp_path: Path) -> None:
+    ms = int(START.timestamp() * 1000)
+    parquet, _ = _trade_files(tmp_path, [["BTCUSDT", ms, None, "1", "buy"]])
+
+    with pytest.raises(MarketFileError, match=r"t.parquet, row 2: price: not a decimal number"):
+        list(read_market_data(parquet))
+
+
+def test_parquet_trades_plainly_good_then_none_converted_row_by_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.marketdata import files
+
+    def row_by_row(*args: object) -> TradeTick:
+        raise AssertionError("a plainly good row went through the row-wise conversion")
+
+    ms = int(START.timestamp() * 1000)
+    parquet, _ = _trade_files(tmp_path, [["BTCUSDT", ms + i, "1.5", "2", "buy"] for i in range(5)])
+    monkeypatch.setattr(files, "_trade", row_by_row)
+
+    assert len(list(read_market_data(parquet))) == 5
