@@ -217,20 +217,41 @@ def _orders(fills: list[dict[str, Any]]) -> tuple[dict[tuple[str, int, str], Dec
 def product_run(path: Path, srv: Servers, conninfo: str) -> dict[str, Any]:
     """Replay `path` with `claire papertest start ... --speed max --foreground`; return
     its bars, wall seconds, the engine's peak RSS (it records it with the run) and fills."""
+    import psycopg
+
+    days = -(-_rows(path) // (len(SYMBOLS) * 1440)) + 1  # longer than the file: all of it
+    replay = cli_replay(path, srv, conninfo, days=days, env=COMPARISON_ENV)
+    with psycopg.connect(conninfo) as conn:
+        bars = conn.execute(
+            "SELECT COUNT(*) FROM candles WHERE source = %s", (replay["source"],)
+        ).fetchone()
+        fills = _fills(conn, replay["run_id"])
+    return {
+        "bars": int(str(bars[0])) if bars else 0,
+        "seconds": replay["seconds"],
+        "peak_rss_mb": replay["peak_rss_mb"],
+        "fills": fills,
+    }
+
+
+def cli_replay(
+    path: Path, srv: Servers, conninfo: str, *, days: int, env: dict[str, str]
+) -> dict[str, Any]:
+    """Time `claire papertest start --duration DAYSd --source replay:PATH --speed max
+    --foreground --no-backup` with the environment `env` over the bench's; return its wall
+    seconds, run id, data source and the engine's peak RSS (recorded with the run)."""
     import time
 
     import psycopg
 
     from bench.cli import claire_env, run_claire
 
-    env = {**claire_env(srv, conninfo), **COMPARISON_ENV}
-    days = -(-_rows(path) // (len(SYMBOLS) * 1440)) + 1  # longer than the file: all of it
     with tempfile.TemporaryDirectory() as scratch:
         started = time.perf_counter()
         run_claire(
             ["papertest", "start", "--duration", f"{days}d", "--source", f"replay:{path}",
              "--speed", "max", "--symbols", ",".join(SYMBOLS), "--foreground", "--no-backup"],
-            env,
+            {**claire_env(srv, conninfo), **env},
             Path(scratch),
         )  # fmt: skip
         elapsed = time.perf_counter() - started
@@ -239,13 +260,11 @@ def product_run(path: Path, srv: Servers, conninfo: str) -> dict[str, Any]:
             "SELECT run_id, data_source, parameters->'engine_stats' FROM runs"
             " ORDER BY started_at DESC LIMIT 1"
         ).fetchall()
-        bars = conn.execute("SELECT COUNT(*) FROM candles WHERE source = %s", (source,)).fetchone()
-        fills = _fills(conn, str(run_id))
     return {
-        "bars": int(str(bars[0])) if bars else 0,
         "seconds": elapsed,
+        "run_id": str(run_id),
+        "source": source,
         "peak_rss_mb": float((stats or {}).get("peak_rss_mb") or 0),
-        "fills": fills,
     }
 
 

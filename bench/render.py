@@ -53,9 +53,11 @@ METHOD = (
     "it cannot vouch for is read row by row, which words each problem with its line (the row-"
     "wise figure is what such a file costs).",
     "Ticks: one trade per symbol per second from the bench's seeded tick walk"
-    " (bench/ticks.py; claire's synthetic source makes candles only), through the in-memory"
-    " pipeline with persistence at default settings (ticks themselves are not stored);"
-    " RSS (VmRSS) sampled every 5 % of the ticks.",
+    " (bench/ticks.py; claire's synthetic source makes candles only), written once to a"
+    " Parquet file in the trade layout and replayed by `claire papertest start --source"
+    " replay:FILE --speed max --foreground` at default settings, timed whole (ticks themselves"
+    " are not stored). The RSS row replays the same ticks through the in-memory pipeline with"
+    " persistence, sampling VmRSS every 5 % of them.",
     "Peer: claire's synthetic market (realistic mode: regimes, jumps, gaps) written once to"
     " Parquet in the `replay:PATH` layout; claire replays it through the in-memory pipeline"
     " into PostgreSQL, nautilus_trader 1.221 backtests the same momentum and sizing rules"

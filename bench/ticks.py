@@ -9,13 +9,19 @@ time order, generated lazily: memory does not grow with the length of the stream
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from engine.events import TradeTick
 from engine.marketdata.synthetic import START_PRICES, TICK_FRACTION
+
+if TYPE_CHECKING:
+    from bench.servers import Servers
 
 SECOND = timedelta(seconds=1)
 _QUANTITY_STEP = Decimal("0.001")
@@ -52,3 +58,36 @@ def synthetic_ticks(
                 quantity=rng.randint(1, 500) * _QUANTITY_STEP,
                 side="buy" if rng.random() < 0.5 else "sell",
             )
+
+
+def tick_file(seconds: int, seed: int = 42) -> Path:
+    """Write `seconds` of 1-second trades for the bench's symbols to a Parquet file in the
+    trade layout once; return its path. The file is kept between runs, named by the size,
+    the seed and a digest of this generator's source (a changed generator writes a new
+    file)."""
+    from bench.peer import DATA_DIR, START, SYMBOLS
+    from engine.marketdata.files import Layout, write_market_file
+
+    digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:8]
+    path = DATA_DIR / f"trades-{len(SYMBOLS)}x{seconds}s-seed{seed}-{digest}.parquet"
+    if not path.exists():
+        ticks = synthetic_ticks(SYMBOLS, START, seconds, seed=seed, source="replay")
+        write_market_file(path, ticks, Layout.TRADES)
+    return path
+
+
+def product_tick_replay(srv: Servers, conninfo: str, seconds: int) -> dict[str, Any]:
+    """Replay `seconds` of 1-second trades (`tick_file`) with `claire papertest start
+    --source replay:FILE --speed max --foreground` at default settings; return its wall
+    seconds, ticks, fills and the engine's peak RSS."""
+    import psycopg
+
+    from bench.peer import SYMBOLS, cli_replay
+
+    path = tick_file(seconds)
+    replay = cli_replay(path, srv, conninfo, days=seconds // 86_400 + 2, env={})
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute(
+            "SELECT COUNT(*) FROM trades WHERE run_id = %s", (replay["run_id"],)
+        ).fetchone()
+    return {**replay, "ticks": seconds * len(SYMBOLS), "fills": int(str(row[0])) if row else 0}
