@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bench.servers import Servers
 from engine.backup.database import database_name
@@ -75,3 +76,40 @@ def startup(srv: Servers, conninfo: str, runs: int = 10) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as cwd:
         run_claire(["status"], env, Path(cwd))  # fails loudly when status cannot run
         return {name: wall_seconds(cmd, env, Path(cwd), runs) for name, cmd in commands.items()}
+
+
+def cli_replay(
+    path: Path,
+    symbols: Sequence[str],
+    srv: Servers,
+    conninfo: str,
+    *,
+    days: int,
+    env: dict[str, str],
+) -> dict[str, Any]:
+    """Time `claire papertest start --duration DAYSd --source replay:PATH --speed max
+    --symbols ... --foreground --no-backup` with the environment `env` over the bench's;
+    return its wall seconds, run id, data source and the engine's peak RSS (recorded with
+    the run)."""
+    import psycopg
+
+    with tempfile.TemporaryDirectory() as scratch:
+        started = time.perf_counter()
+        run_claire(
+            ["papertest", "start", "--duration", f"{days}d", "--source", f"replay:{path}",
+             "--speed", "max", "--symbols", ",".join(symbols), "--foreground", "--no-backup"],
+            {**claire_env(srv, conninfo), **env},
+            Path(scratch),
+        )  # fmt: skip
+        elapsed = time.perf_counter() - started
+    with psycopg.connect(conninfo) as conn:
+        ((run_id, source, stats),) = conn.execute(
+            "SELECT run_id, data_source, parameters->'engine_stats' FROM runs"
+            " ORDER BY started_at DESC LIMIT 1"
+        ).fetchall()
+    return {
+        "seconds": elapsed,
+        "run_id": str(run_id),
+        "source": source,
+        "peak_rss_mb": float((stats or {}).get("peak_rss_mb") or 0),
+    }

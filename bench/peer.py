@@ -220,7 +220,9 @@ def product_run(path: Path, srv: Servers, conninfo: str) -> dict[str, Any]:
     import psycopg
 
     days = -(-_rows(path) // (len(SYMBOLS) * 1440)) + 1  # longer than the file: all of it
-    replay = cli_replay(path, srv, conninfo, days=days, env=COMPARISON_ENV)
+    from bench.cli import cli_replay
+
+    replay = cli_replay(path, SYMBOLS, srv, conninfo, days=days, env=COMPARISON_ENV)
     with psycopg.connect(conninfo) as conn:
         bars = conn.execute(
             "SELECT COUNT(*) FROM candles WHERE source = %s", (replay["source"],)
@@ -231,40 +233,6 @@ def product_run(path: Path, srv: Servers, conninfo: str) -> dict[str, Any]:
         "seconds": replay["seconds"],
         "peak_rss_mb": replay["peak_rss_mb"],
         "fills": fills,
-    }
-
-
-def cli_replay(
-    path: Path, srv: Servers, conninfo: str, *, days: int, env: dict[str, str]
-) -> dict[str, Any]:
-    """Time `claire papertest start --duration DAYSd --source replay:PATH --speed max
-    --foreground --no-backup` with the environment `env` over the bench's; return its wall
-    seconds, run id, data source and the engine's peak RSS (recorded with the run)."""
-    import time
-
-    import psycopg
-
-    from bench.cli import claire_env, run_claire
-
-    with tempfile.TemporaryDirectory() as scratch:
-        started = time.perf_counter()
-        run_claire(
-            ["papertest", "start", "--duration", f"{days}d", "--source", f"replay:{path}",
-             "--speed", "max", "--symbols", ",".join(SYMBOLS), "--foreground", "--no-backup"],
-            {**claire_env(srv, conninfo), **env},
-            Path(scratch),
-        )  # fmt: skip
-        elapsed = time.perf_counter() - started
-    with psycopg.connect(conninfo) as conn:
-        ((run_id, source, stats),) = conn.execute(
-            "SELECT run_id, data_source, parameters->'engine_stats' FROM runs"
-            " ORDER BY started_at DESC LIMIT 1"
-        ).fetchall()
-    return {
-        "seconds": elapsed,
-        "run_id": str(run_id),
-        "source": source,
-        "peak_rss_mb": float((stats or {}).get("peak_rss_mb") or 0),
     }
 
 

@@ -82,10 +82,11 @@ def product_tick_replay(srv: Servers, conninfo: str, seconds: int) -> dict[str, 
     seconds, ticks, fills and the engine's peak RSS."""
     import psycopg
 
-    from bench.peer import SYMBOLS, cli_replay
+    from bench.cli import cli_replay
+    from bench.peer import SYMBOLS
 
     path = tick_file(seconds)
-    replay = cli_replay(path, srv, conninfo, days=seconds // 86_400 + 2, env={})
+    replay = cli_replay(path, SYMBOLS, srv, conninfo, days=seconds // 86_400 + 2, env={})
     with psycopg.connect(conninfo) as conn:
         row = conn.execute(
             "SELECT COUNT(*) FROM trades WHERE run_id = %s", (replay["run_id"],)

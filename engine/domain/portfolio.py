@@ -18,6 +18,7 @@ update and resets when an update's event time enters a new UTC day.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import MappingProxyType
@@ -403,29 +404,23 @@ class Portfolio:
         return PositionSnapshot(**values)  # validation words what is out of range
 
 
+@dataclass(frozen=True, slots=True)
 class _FixedPart:
     """A position's snapshot fields that only a fill changes, and whether they are already
     what validation keeps."""
 
-    __slots__ = ("plain", "values")
-
-    def __init__(self, values: dict[str, Any], plain: bool) -> None:
-        self.values = values
-        self.plain = plain
+    values: dict[str, Any]
+    plain: bool
 
 
+@dataclass(frozen=True, slots=True)
 class _Held:
     """What every snapshot until the next fill shares: the open positions by symbol, their
     cost basis at storage places and their fixed snapshot parts."""
 
-    __slots__ = ("cost", "parts", "positions")
-
-    def __init__(
-        self, positions: tuple[Position, ...], cost: Decimal, parts: tuple[_FixedPart, ...]
-    ) -> None:
-        self.positions = positions
-        self.cost = cost
-        self.parts = parts
+    positions: tuple[Position, ...]
+    cost: Decimal
+    parts: tuple[_FixedPart, ...]
 
 
 def _fixed_part(position: Position) -> _FixedPart:

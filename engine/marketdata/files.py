@@ -39,6 +39,7 @@ from engine.events.fields import (
     SMALLEST_AMOUNT,
     decimal_text,
     is_plain_code,
+    is_plain_identifier,
     is_plain_symbol,
 )
 from engine.events.market_data import is_warmup
@@ -329,7 +330,8 @@ def _plain_trade(
         return None
     aggressor = _SIDE_TEXT.get(side.strip().lower()) if isinstance(side, str) else None
     event_id = f"trade-{source}-{symbol}-{int(at.timestamp() * 1000)}-{number}"
-    if aggressor is None or len(event_id) > _MAX_ID or not all(map(_plain_amount, amounts)):
+    plain = is_plain_identifier(event_id) and all(map(_plain_amount, amounts))
+    if aggressor is None or not plain:
         return None
     return trusted(
         TradeTick,
@@ -351,8 +353,8 @@ def _plain_amount(value: Decimal) -> bool:
 
 #: A trade row's side as text, by what it spells once trimmed and in lower case.
 _SIDE_TEXT = {side.value: side for side in OrderSide}
+#: The columns of epoch-millisecond times; every other column is text.
 _TIME_COLUMNS = frozenset({"time", "open_time", "close_time"})
-_MAX_ID = 128
 
 
 def _column_batches(path: Path, columns: list[str]) -> Iterator[tuple[int, list[list[Any]]]]:
@@ -624,9 +626,8 @@ def _write_csv(handle: TextIO, events: Iterable[Recorded], layout: Layout) -> in
 
 
 def _parquet_schema(layout: Layout) -> pa.Schema:
-    times = {"open_time", "close_time", "time"}  # every other column is decimal text
     return pa.schema(
-        [(name, pa.int64() if name in times else pa.string()) for name in layout.columns]
+        [(name, pa.int64() if name in _TIME_COLUMNS else pa.string()) for name in layout.columns]
     )
 
 
