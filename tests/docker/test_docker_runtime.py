@@ -25,7 +25,8 @@ from engine.runtime.select import endpoints
 from tests.docker.conftest import Project
 from tests.support import assert_nothing_lost, eventually, unexported_metrics
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+# One Docker project for the module: its tests run on one worker, in order.
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.xdist_group("docker")]
 
 ENGINE_ROLES = ("engine", "signal", "risk", "execution", "portfolio", "persistence")
 SERVERS = ("redis", "postgres", "prometheus")
