@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -27,8 +27,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from engine.durations import LONGEST_DURATION
 from engine.money import parse_fraction
-from engine.papertest.durations import LONGEST_DURATION
 from engine.runtime.kind import RuntimeKind
 
 ENV_PREFIX = "CLAIRE_"
@@ -113,12 +113,6 @@ class RedisSettings(_Section):
     )
     claim_idle_ms: int = Field(
         30_000, ge=100, description="Reclaim messages a consumer left pending this long (ms)"
-    )
-    lockstep: bool = Field(
-        False,
-        description="Replays and synthetic runs over Redis: feed the next market event only"
-        " once every stage has handled the last and all it led to (results identical to"
-        " a --speed max run in memory, fault or not; slower)",
     )
     binary: str = Field("redis-server", description="The redis-server program to run")
 
@@ -399,7 +393,7 @@ _IMAGE = r"^[a-z0-9][a-z0-9._/:@-]{0,254}$"
 
 
 class DockerSettings(_Section):
-    """The Docker runtime (CLAIRE_RUNTIME=docker): images, published ports, engine layout."""
+    """The Docker runtime (CLAIRE_RUNTIME=docker): images, published ports, monitoring."""
 
     host: str | None = Field(
         None, description="Docker Engine address (default: DOCKER_HOST, else the local socket)"
@@ -410,9 +404,6 @@ class DockerSettings(_Section):
         description="Name prefix and label of every container, volume and network",
     )
     bind_address: str = Field("127.0.0.1", description="Host address the published ports bind to")
-    engine: Literal["stages", "single"] = Field(
-        "stages", description="One container per engine stage, or the whole engine in one"
-    )
     redis_image: str = Field("redis:7", pattern=_IMAGE, description="Redis image")
     postgres_image: str = Field("postgres:16", pattern=_IMAGE, description="PostgreSQL image")
     prometheus_image: str = Field("prom/prometheus", pattern=_IMAGE, description="Prometheus image")
@@ -563,17 +554,3 @@ def setting_specs() -> Iterator[SettingSpec]:
 
 def _is_secret(annotation: object) -> bool:
     return "SecretStr" in repr(annotation)
-
-
-def load_settings(
-    env_file: Path | None = None, environ: Mapping[str, str] | None = None
-) -> Settings:
-    """Read settings from the environment and `env_file` (default `./.env` when present).
-
-    The same checks as `claire env check` run first, so an unknown `CLAIRE_` variable (a
-    typo) or an inconsistent combination is refused here too, not silently ignored.
-    Raises `ConfigurationError` listing every problem when the settings are invalid.
-    """
-    from engine.settings_check import build_settings, resolve_env_file
-
-    return build_settings(os.environ if environ is None else environ, resolve_env_file(env_file))

@@ -569,3 +569,15 @@ def _notes(spec: SettingSpec) -> str:
     else:
         notes.append(f"default: {format_value(spec.default)}")
     return f" ({', '.join(notes)})" if notes else ""
+
+
+def load_settings(
+    env_file: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read settings from the environment and `env_file` (default `./.env` when present).
+
+    The same checks as `claire env check` run first, so an unknown `CLAIRE_` variable (a
+    typo) or an inconsistent combination is refused here too, not silently ignored.
+    Raises `ConfigurationError` listing every problem when the settings are invalid.
+    """
+    return build_settings(os.environ if environ is None else environ, resolve_env_file(env_file))

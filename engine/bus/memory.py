@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from engine.bus.base import BatchHandler
-from engine.bus.redis_streams import DeadLetter
+from engine.bus.base import BatchHandler, DeadLetter
 from engine.errors import TransientError
 from engine.events import Event, encode_event
 from engine.streams import STREAM_FOR_EVENT, Stream

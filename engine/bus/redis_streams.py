@@ -21,7 +21,7 @@ from typing import Any, TypeVar, cast
 
 import redis
 
-from engine.bus.base import BatchHandler
+from engine.bus.base import BatchHandler, DeadLetter
 from engine.errors import BusUnavailableError, EventDecodeError, TransientError
 from engine.events import Event, decode_event, encode_event
 from engine.streams import STREAM_FOR_EVENT, Stream, stream_key
@@ -52,32 +52,6 @@ return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ms .. '-' .. seq, ARG
 def default_consumer_name() -> str:
     """Name a consumer after its host and process, so a restarted process is a new consumer."""
     return f"{socket.gethostname()}-{os.getpid()}"
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """A message taken out of its stream, with why."""
-
-    stream: str
-    message_id: str
-    group: str
-    consumer: str
-    error: str
-    attempts: int
-    payload: bytes
-    ts: datetime
-
-    def fields(self) -> dict[str, str | bytes]:
-        return {
-            "stream": self.stream,
-            "message_id": self.message_id,
-            "group": self.group,
-            "consumer": self.consumer,
-            "error": self.error[:2000],
-            "attempts": str(self.attempts),
-            "payload": self.payload,
-            "ts": self.ts.isoformat(),
-        }
 
 
 class RedisStreamBus:

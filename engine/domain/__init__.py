@@ -1,6 +1,6 @@
 """The pure trading domain: no Redis, PostgreSQL, network or clock in here."""
 
-from engine.domain.orders import (
+from engine.events.orders import (
     FILL_STATUSES,
     TERMINAL_STATUSES,
     OrderSide,

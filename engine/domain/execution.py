@@ -54,10 +54,10 @@ from typing import Final, TypedDict
 from engine.domain.fill_limits import BuyRoom, FillLimits
 from engine.domain.fills import Fill
 from engine.domain.market import MarketData, MarketState
-from engine.domain.orders import LIMITS_AT_FILL, OrderSide, OrderStatus, OrderType
 from engine.domain.positions import exact
 from engine.events import Candle, OrderResultReported, OrderSubmitted
 from engine.events.fields import SMALLEST_AMOUNT
+from engine.events.orders import LIMITS_AT_FILL, OrderSide, OrderStatus, OrderType
 from engine.money import quantize
 from engine.settings import ExecutionSettings
 

@@ -23,8 +23,8 @@ from decimal import ROUND_FLOOR, Decimal, localcontext
 
 from engine.domain.fills import Fill
 from engine.domain.market import MarketState
-from engine.domain.orders import OrderSide
 from engine.domain.risk.sizing import DEFAULT_QUANTITY_STEP, PRECISION, amount, percent
+from engine.events.orders import OrderSide
 from engine.money import quantize
 from engine.settings import RiskSettings
 

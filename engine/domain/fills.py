@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from engine.domain.errors import InvalidFillError
-from engine.domain.orders import OrderSide
+from engine.events.orders import OrderSide
 from engine.money import quantize
 
 if TYPE_CHECKING:  # the events package is only an annotation here (the report reads fills)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from engine.domain.orders import OrderSide
 from engine.events import Candle, QuoteTick, TradeTick
+from engine.events.orders import OrderSide
 
 MarketData = TradeTick | QuoteTick | Candle
 

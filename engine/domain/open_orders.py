@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from engine.domain.market import MarketState
-from engine.domain.orders import OrderSide
 from engine.domain.risk import PortfolioView
 from engine.events import OrderResultReported, OrderSubmitted
+from engine.events.orders import OrderSide
 
 
 @dataclass

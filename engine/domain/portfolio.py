@@ -26,10 +26,10 @@ from typing import Any
 
 from engine.domain.errors import InvalidFillError, InvalidMarkError
 from engine.domain.fills import DEFAULT_QUOTE_CURRENCY, Fill
-from engine.domain.orders import OrderSide
 from engine.domain.positions import ZERO, Position, exact, fraction
 from engine.events import PortfolioSnapshotTaken, PositionSnapshot
 from engine.events.fields import is_plain_code, is_plain_identifier, is_plain_symbol
+from engine.events.orders import OrderSide
 from engine.events.trusted import storable, trusted
 from engine.money import quantize
 
@@ -278,6 +278,7 @@ class Portfolio:
         return self._max_drawdown
 
     @property
+    @exact
     def current_drawdown(self) -> Decimal:
         """Return (peak - equity) / peak now."""
         return fraction(self._peak - self.equity, self._peak)
@@ -292,6 +293,7 @@ class Portfolio:
         """Return (day's peak - equity) / day's peak now (0 when that peak is not positive)."""
         return self._fall_today(self.equity)
 
+    @exact
     def _fall_today(self, equity: Decimal) -> Decimal:
         if self._day_peak <= 0:
             return ZERO

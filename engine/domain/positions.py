@@ -19,7 +19,7 @@ from typing import ParamSpec, TypeVar
 
 from engine.domain.errors import InvalidFillError, OversellError
 from engine.domain.fills import Fill
-from engine.domain.orders import OrderSide
+from engine.events.orders import OrderSide
 from engine.money import STORAGE_PLACES, quantize
 
 #: Enough digits that adding and multiplying amounts of NUMERIC(38, 18) size never rounds.

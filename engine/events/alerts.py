@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool
 
-from engine.domain.orders import UnknownVocabularyError
 from engine.events.envelope import EventEnvelope
 from engine.events.fields import Code, Symbol, vocabulary
+from engine.events.orders import UnknownVocabularyError
 
 
 class AlertLevel(StrEnum):

@@ -17,7 +17,7 @@ from typing import Annotated, TypeVar
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, PlainSerializer
 from pydantic_core import PydanticCustomError
 
-from engine.domain.orders import (
+from engine.events.orders import (
     OrderSide,
     OrderStatus,
     OrderType,

@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
-from engine.domain.orders import OrderStatus, OrderType
 from engine.events.envelope import EventEnvelope
 from engine.events.fields import (
     Code,
@@ -25,6 +24,7 @@ from engine.events.fields import (
     UtcDatetime,
     rule_error,
 )
+from engine.events.orders import OrderStatus, OrderType
 
 
 class SignalGenerated(EventEnvelope):

@@ -13,10 +13,6 @@
 - `backlog` reports how far the slowest consumer is behind; above `max_backlog` the feed
   waits, so a replay never outruns the pipeline and memory stays bounded.
 - `after_publish` runs after every batch (the in-memory runner drains its bus there).
-- `settled` (lockstep over Redis): after every batch the feed waits until it says the stages
-  handled the batch and everything it led to, so the stages see the events in the very order
-  an in-memory run does, however their processes are scheduled (or restarted). History
-  (warm-up) cannot trade: it goes out in batches without waiting.
 - `reorder_s` (live sources) holds market events that long in event time and releases them in
   replay order (`engine.marketdata.files.replay_order`), so a recording of the session replays
   the very sequence the live run processed.
@@ -43,9 +39,6 @@ from engine.marketdata.source import MarketItem, MarketSource, RecordedSource
 
 log = logging.getLogger(__name__)
 MAX_PUBLISH_BACKOFF_S = 5.0
-SETTLE_POLL_S = 0.0002
-MAX_SETTLE_POLL_S = 0.002
-WARMUP_BATCH = 200
 #: A recorded source is read this many events at a time between turns of the event loop.
 RECORDED_CHUNK = 500
 
@@ -92,7 +85,6 @@ class MarketFeed:
         recorder: MarketRecorder | None = None,
         backlog: Callable[[], int] | None = None,
         after_publish: Callable[[], bool | None] | None = None,
-        settled: Callable[[], bool] | None = None,
         on_start: Callable[[datetime], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -101,7 +93,6 @@ class MarketFeed:
         self.options = options or FeedOptions()
         self.recorder = recorder
         self._backlog, self._after_publish = backlog, after_publish
-        self._settled = settled
         self._on_start = on_start
         self._monotonic, self._sleep = monotonic, sleep
         self._anchor: tuple[float, datetime] | None = None  # (wall, event time) at start
@@ -136,7 +127,7 @@ class MarketFeed:
                 if wait > 0:
                     await self._sleep(wait)
                 batch.append(item)
-                if len(batch) >= self._batch_limit(item):
+                if len(batch) >= self.options.batch_size:
                     if await self._flush(batch):
                         return self._result("stopped")
                     batch = []
@@ -200,12 +191,6 @@ class MarketFeed:
     def _result(self, reason: EndReason) -> FeedResult:
         return FeedResult(self.published, reason, self.last_event_time, self.first_event_time)
 
-    def _batch_limit(self, item: MarketItem) -> int:
-        # Lockstep waits only for what can trade: history goes out in batches, unwaited.
-        if self._settled is not None and is_warmup(item.source):
-            return max(self.options.batch_size, WARMUP_BATCH)
-        return self.options.batch_size
-
     def _wait_for(self, ts_event: datetime) -> float:
         """Seconds to wait before `ts_event` is due at the chosen speed (0: due now)."""
         speed = self.options.speed
@@ -233,12 +218,6 @@ class MarketFeed:
             )
             if self.first_event_time is not None and self._on_start is not None:
                 self._on_start(self.first_event_time)
-        if (
-            self._settled is not None
-            and not is_warmup(batch[-1].source)
-            and await self._wait_settled()
-        ):
-            return True
         if self._after_publish is not None:
             return bool(self._after_publish())
         return False
@@ -261,20 +240,6 @@ class MarketFeed:
             if behind <= self.options.max_backlog:
                 return
             await self._sleep(self.options.backlog_poll_s)
-
-    async def _wait_settled(self) -> bool:
-        """Wait until the stages handled everything published; True when a stop came."""
-        pause = SETTLE_POLL_S
-        while True:
-            if self._stop is not None and self._stop.is_set():
-                return True
-            try:
-                if self._settled is not None and self._settled():
-                    return False
-            except TransientError as exc:  # Redis restarting: ask again
-                log.warning("feed cannot tell whether the stages settled: %s", exc)
-            await self._sleep(pause)
-            pause = min(pause * 2, MAX_SETTLE_POLL_S)
 
     async def _publish(self, events: list[Event]) -> bool:
         """Publish, waiting out a bus that is down (a restart): market data is never dropped.

@@ -31,7 +31,6 @@ from typing import Any, TextIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.domain.orders import OrderSide
 from engine.errors import PermanentError
 from engine.events import Candle, QuoteTick, TradeTick
 from engine.events.fields import (
@@ -43,6 +42,7 @@ from engine.events.fields import (
     is_plain_symbol,
 )
 from engine.events.market_data import is_warmup
+from engine.events.orders import OrderSide
 from engine.events.trusted import trusted
 
 CANDLE_COLUMNS = (

@@ -23,7 +23,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from engine.bus.base import Publisher
+from engine.bus.base import Publisher, Stage
 from engine.events import (
     AlertRaised,
     Event,
@@ -33,7 +33,6 @@ from engine.events import (
     SignalGenerated,
 )
 from engine.observability.health import HealthReport
-from engine.services.base import Stage
 from engine.streams import Stream
 
 #: Handling time of one batch: 50 µs to 5 s.

@@ -7,8 +7,9 @@ the final snapshot), the run records how it ended, and writes its report.
 
 A `--speed max` replay or synthetic run uses the in-memory bus (no Redis round trips);
 everything else runs over Redis Streams, in the epoch's own stream namespace, with /health
-and /metrics: the stages as supervised threads of this process, or in processes of their
-own (`engine.papertest.stages`).
+and /metrics, the stages as supervised threads of this process (`engine.papertest.stages`).
+The run is the unit of restart: whatever dies, the next start resumes it from what
+PostgreSQL holds (`engine.papertest.epochs`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from engine.backup.marker import backup_time_reader
 from engine.bus.base import Publisher
 from engine.bus.memory import InMemoryBus
 from engine.bus.redis_streams import PatientPublisher, RedisStreamBus
+from engine.durations import parse_duration, parse_speed
 from engine.errors import ClaireError
 from engine.events import FeedEnded
 from engine.events.market_data import FEED_SOURCE, FeedEndReason
@@ -44,22 +46,14 @@ from engine.observability.health import HealthMonitor
 from engine.observability.memory import peak_rss_mb
 from engine.observability.metrics import EngineMetrics
 from engine.observability.server import MonitorServer
-from engine.papertest.durations import parse_duration, parse_speed
 from engine.papertest.epochs import (
     allocate_epoch,
     clear_other_epochs,
     run_namespace,
 )
 from engine.papertest.recovery import downtime_gaps, open_order_events
-from engine.papertest.runs import Run, RunRepository, RunStatus, utc_now
-from engine.papertest.stages import (
-    RunStages,
-    StampedPublisher,
-    local_stages,
-    remote_stages,
-    run_pipeline,
-    uses_memory_bus,
-)
+from engine.papertest.runs import RunRepository, RunStatus, utc_now
+from engine.papertest.stages import RunStages, local_stages, run_pipeline, uses_memory_bus
 from engine.papertest.summary import summarize
 from engine.runtime.base import Endpoints
 from engine.runtime.listeners import bind_monitor
@@ -109,9 +103,7 @@ class PapertestEngine:
     to be resumed (an engine container being replaced). `claire papertest stop` may also ask
     through the database, which works wherever the engine runs. With `monitor`, the run's
     /health and /metrics are served by that server (an engine container's) instead of one
-    of its own. With `remote_stages`, the stages run in processes of their own
-    (`engine.papertest.stage_worker`); this one feeds them and controls the run. Each
-    start is a new epoch of the run (see `engine.papertest.epochs`).
+    of its own. Each start is a new epoch of the run (see `engine.papertest.epochs`).
     """
 
     def __init__(
@@ -122,7 +114,6 @@ class PapertestEngine:
         resume: bool = False,
         signals: Literal["stop", "interrupt"] = "stop",
         monitor: MonitorServer | None = None,
-        remote_stages: bool = False,
     ) -> None:
         self.settings = settings
         self.endpoints: Endpoints = endpoints(settings)
@@ -132,11 +123,9 @@ class PapertestEngine:
         self.resume = resume
         self._signals = signals
         self._shared_monitor = monitor
-        self.remote_stages = remote_stages
         self.epoch = int(self.run_record.extra.get("epoch") or 0) + 1  # over Redis: allocated
         self._stop = asyncio.Event()
         self.interrupted = False
-        self.restart_requested = False  # a stage in another process lost its memory
         # A resumed run: its last stored snapshot (the feed plays the market after it again,
         # and the cut the stages start from: what the run had done before it; live, all).
         self._resumed_from: datetime | None = None
@@ -186,7 +175,7 @@ class PapertestEngine:
             self._resumed_from = self._resume_point()
             if self.run_record.parameters.source != "mexc":
                 self._state_as_of = self._resumed_from or START_OF_TIME
-        self.runs.start_epoch(self.run_record.run_id, self.epoch, self._state_as_of)
+        self.runs.start_epoch(self.run_record.run_id, self.epoch)
         watcher = asyncio.create_task(self._watch_stop_requests())
         try:
             if uses_memory_bus(self.run_record):
@@ -245,11 +234,6 @@ class PapertestEngine:
             if latest.extra.get("stop_requested") or not latest.running:
                 log.info("papertest %s: stop requested", run_id)
                 self._stop.set()
-            elif _asks_for_new_epoch(latest, self.epoch):
-                why = latest.extra["resume_requested"].get("why")
-                log.warning("papertest %s: %s; going on in a new epoch", run_id, why)
-                self.restart_requested = True
-                self.interrupt()
 
     def _outcome(self, result: FeedResult, halted: bool) -> RunOutcome:
         run = self.run_record
@@ -310,13 +294,8 @@ class PapertestEngine:
             closing(psycopg.connect(self.endpoints.database_conninfo)) as conn,
             closing(psycopg.connect(self.endpoints.database_conninfo)) as letters_conn,
         ):
-            stamped = StampedPublisher(bus)
             stopping = threading.Event()
-            stages = (
-                self._remote(bus, stamped)
-                if self.remote_stages
-                else self._local(bus, PatientPublisher(bus, stopping), conn)
-            )
+            stages = self._local(bus, PatientPublisher(bus, stopping), conn)
             self._recover(bus)
             threads = ThreadedPipeline(stages.runners, stopping)
             recorder = DeadLetterRecorder(
@@ -328,9 +307,7 @@ class PapertestEngine:
                 None, self._record_letters, recorder
             )
             try:
-                result = await self._feed(
-                    stamped, stages.halted, backlog=stages.backlog, decided=stages.decided
-                )
+                result = await self._feed(bus, stages.halted, backlog=stages.backlog)
                 if not self.interrupted:  # an interrupted epoch is played again: no waiting
                     await self._settle(stages.settled)
                     self._close_out(bus, result, stages.halted())
@@ -357,23 +334,6 @@ class PapertestEngine:
             pipeline=pipeline,
             notifier=self._notifier_stage(),
             metrics=self.metrics,
-        )
-
-    def _remote(self, bus: RedisStreamBus, stamped: StampedPublisher) -> RunStages:
-        run_id = self.run_record.run_id
-        halted = (
-            self.resume
-            and load_run_state(self._db.get(), run_id, before=self._state_as_of).halt_reason
-            is not None
-        )
-        return remote_stages(
-            self.settings,
-            self.run_record,
-            bus,
-            stamped=stamped,
-            notifier=self._notifier_stage(),
-            metrics=self.metrics,
-            halted_before=halted,
         )
 
     def _notifier_stage(self) -> NotifierStage:
@@ -473,13 +433,9 @@ class PapertestEngine:
             persistence_buffer=persistence_buffer,
         )
 
-    async def _feed(
-        self, bus: Any, after_publish: Any, backlog: Any, decided: Any = None
-    ) -> FeedResult:
+    async def _feed(self, bus: Any, after_publish: Any, backlog: Any) -> FeedResult:
         run = self.run_record
         live = run.parameters.source == "mexc"
-        # Lockstep: recorded and synthetic data only (live data does not wait for anybody).
-        lockstep = decided is not None and self.settings.redis.lockstep and not live
         # Live data arrives in real time by itself: pacing it would hold back the history.
         speed = None if live else parse_speed(run.parameters.speed)
         duration = parse_duration(run.parameters.duration)
@@ -491,7 +447,7 @@ class PapertestEngine:
             after=self._resumed_from,
             # In memory: one event at a time (replays identical to live). Live: each event as it
             # comes. Paced replays over Redis: batches.
-            batch_size=1 if isinstance(bus, InMemoryBus) or live or lockstep else 200,
+            batch_size=1 if isinstance(bus, InMemoryBus) or live else 200,
             max_backlog=self.settings.monitor.max_consumer_lag // 2,
             run_id=run.run_id,
             # Live data arrives slightly out of event-time order; release it in replay order.
@@ -508,7 +464,6 @@ class PapertestEngine:
             recorder=recorder,
             backlog=backlog,
             after_publish=after_publish,
-            settled=decided if lockstep else None,
             # recorded as it starts: a report of the running run (or of a backup) covers
             # the same event time as the finished run's
             on_start=lambda at: self.runs.set_event_start(run.run_id, at),
@@ -569,8 +524,3 @@ class PapertestEngine:
             log.info("report written: %s", ", ".join(str(p) for p in written.paths))
         except Exception:
             log.exception("could not write the report of %s", self.run_record.run_id)
-
-
-def _asks_for_new_epoch(run: Run, epoch: int) -> bool:
-    request = run.extra.get("resume_requested")
-    return isinstance(request, dict) and request.get("epoch") == epoch

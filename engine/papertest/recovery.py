@@ -17,8 +17,8 @@ from typing import Any
 import psycopg
 
 from engine.bus.redis_streams import RedisStreamBus
-from engine.domain.orders import OrderStatus
 from engine.events import Event, MarketDataGap, OrderResultReported, OrderSubmitted
+from engine.events.orders import OrderStatus
 from engine.services.base import RECOVERY_SOURCE
 from engine.storage.run_state import open_orders_at
 from engine.streams import Stream

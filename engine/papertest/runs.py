@@ -138,12 +138,6 @@ class Run:
     def running(self) -> bool:
         return self.status == "running"
 
-    @property
-    def state_as_of(self) -> datetime | None:
-        """The cut the current epoch's stages start from (`RunRepository.start_epoch`)."""
-        value = self.extra.get("state_as_of")
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-
 
 _COLUMNS = (
     "run_id, name, status, parameters, settings_hash, code_version, data_source, started_at, "
@@ -303,26 +297,9 @@ class RunRepository:
         """Leave the reason a user gave for stopping, for the engine to record at its end."""
         self.annotate(run_id, {"stop_reason": reason[:500]})
 
-    def start_epoch(self, run_id: str, epoch: int, state_as_of: datetime | None = None) -> None:
-        """Record that an engine started epoch `epoch` of the run (and heard any request
-        for a new one); its stages start from what the run had done before `state_as_of`
-        (None: from everything stored)."""
-        notes = {
-            "epoch": epoch,
-            "engine_started_at": utc_now().isoformat(),
-            "state_as_of": None if state_as_of is None else state_as_of.isoformat(),
-        }
-        with self._conn.transaction():
-            self._conn.execute(
-                "UPDATE runs SET parameters = (parameters - 'resume_requested') || %s"
-                " WHERE run_id = %s",
-                (Jsonb(notes), run_id),
-            )
-
-    def request_resume(self, run_id: str, epoch: int, why: str) -> None:
-        """Ask the run's engine to go on after `epoch` in a new one (a stage lost its memory
-        of it)."""
-        self.annotate(run_id, {"resume_requested": {"epoch": epoch, "why": why[:500]}})
+    def start_epoch(self, run_id: str, epoch: int) -> None:
+        """Record that an engine started epoch `epoch` of the run."""
+        self.annotate(run_id, {"epoch": epoch, "engine_started_at": utc_now().isoformat()})
 
     def merge_engine_stats(self, run_id: str, summary: dict[str, Any]) -> None:
         """Add one process's figures per stage to the run's (stages may run apart)."""
@@ -374,6 +351,7 @@ _NOTES = (
     "monitor_url",
     "engine_started_at",
     "epoch",
+    # written by the per-stage layout of earlier versions; still found in their runs
     "resume_requested",
     "state_as_of",
     "settings",

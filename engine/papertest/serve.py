@@ -1,13 +1,12 @@
-"""`python -m engine serve --role ROLE`: the main loop of an engine container.
+"""`python -m engine serve`: the main loop of the engine container.
 
-`claire up` creates the engine containers before any papertest exists. Each waits for a
-papertest to be running, does its part of it, and waits again: role `all` runs the whole
-engine (the feed and every stage, one process); `controller` the feed and the run's
-control, with each stage (`signal`, `risk`, ... as the role) in a container of its own
-(`engine.papertest.stage_worker`). It always answers /health and /metrics
-on CLAIRE_MONITOR_PORT; while it waits it is healthy when Redis and PostgreSQL answer.
-SIGTERM ends it: a run in progress is interrupted, not ended, and resumes as soon as an
-engine container starts again (a restart after a crash, `claire up` after `claire down`).
+`claire up` creates the engine container before any papertest exists. It waits for a
+papertest to be running, runs its whole engine (the feed and every stage, one process),
+and waits again. It always answers /health and /metrics on CLAIRE_MONITOR_PORT; while it
+waits it is healthy when Redis and PostgreSQL answer. SIGTERM ends it: a run in progress is
+interrupted, not ended. Whether the process was killed (Docker restarts it) or stopped
+(`claire up` after `claire down`), the run resumes from what PostgreSQL holds as soon as
+the engine starts again.
 """
 
 from __future__ import annotations
@@ -26,26 +25,20 @@ from engine.observability.health import HealthReport, waiting_report
 from engine.observability.metrics import EngineMetrics
 from engine.observability.probes import postgres_probe, redis_probe
 from engine.papertest.runs import Run, RunRepository
-from engine.papertest.stage_worker import StageWorker
 from engine.runtime.listeners import bind_monitor
 from engine.runtime.select import endpoints
-from engine.services.pipeline import STAGE_NAMES
 from engine.settings import Settings
 
 log = logging.getLogger("engine.serve")
 
-ROLES = ("all", "controller", *STAGE_NAMES)
 POLL_S = 1.0
 
 
 class EngineServer:
     """Wait for papertests and run them (see the module docstring)."""
 
-    def __init__(self, settings: Settings, role: str) -> None:
-        if role not in ROLES:
-            raise ValueError(f"unknown role {role!r}")
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.role = role
         self._endpoints = endpoints(settings)
         self._redis = redis.Redis.from_url(self._endpoints.redis_url, socket_timeout=2)
         self._probes = {
@@ -66,25 +59,20 @@ class EngineServer:
             fallback=False,
         )
         self.stop = threading.Event()
-        self._worker = (
-            StageWorker(settings, role, self.monitor, self.stop) if role in STAGE_NAMES else None
-        )
 
     def _idle_health(self) -> HealthReport:
-        return waiting_report(f"engine-{self.role}", self._probes, "waiting for a papertest")
+        return waiting_report("engine", self._probes, "waiting for a papertest")
 
     def run(self) -> int:
         """Serve until SIGTERM; return the exit code."""
         self.monitor.start()
-        log.info("engine (%s) waiting for a papertest; /health on %s", self.role, self.monitor.url)
+        log.info("engine waiting for a papertest; /health on %s", self.monitor.url)
         try:
             while not self.stop.is_set():
                 self._listen_for_signals()
                 run = self._active_run()
                 if run is None:
                     self.stop.wait(POLL_S)
-                elif self._worker is not None:
-                    self._worker.work(run)
                 else:
                     self._run_papertest(run)
         finally:
@@ -122,7 +110,6 @@ class EngineServer:
                 resume=resume,
                 signals="interrupt",
                 monitor=self.monitor,
-                remote_stages=self.role == "controller",
             )
         except (psycopg.Error, ClaireError) as exc:
             log.error("papertest %s cannot start: %s", run.run_id, exc)
@@ -134,5 +121,5 @@ class EngineServer:
             log.exception("papertest %s failed", run.run_id)
         finally:
             self.monitor.serve(self._idle_metrics.registry, self._idle_health)
-        if engine.interrupted and not engine.restart_requested:
+        if engine.interrupted:
             self.stop.set()  # SIGTERM: the container is stopping

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from engine.durations import parse_duration, parse_speed
 from engine.errors import ClaireError, PermanentError
-from engine.papertest.durations import parse_duration, parse_speed
 from engine.papertest.hosts import engine_host
 from engine.papertest.runs import (
     Run,

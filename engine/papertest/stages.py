@@ -1,32 +1,22 @@
-"""A run's stages as its feed sees them: built in this process or running elsewhere.
-
-`local_stages`: every stage in the engine's own process, one thread each over Redis.
-`remote_stages`: the stages run in processes of their own (`stage_worker`); here only the
-notifier and a watch for risk's halt, and the feed asks Redis how far behind they are.
-Either way the feed gets the same handles: halted, backlog, settled, decided, and a health
-monitor.
-"""
+"""A run's stages over Redis, as its feed sees them: every stage in the engine's own
+process, one thread each (`local_stages`), with the handles the feed and the run's control
+need (halted, backlog, settled, a health monitor)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine.bus.base import Publisher
+from engine.bus.base import Publisher, Stage
 from engine.bus.redis_streams import ConsumerOptions, RedisStreamBus
-from engine.events import Event
+from engine.durations import parse_speed
 from engine.observability.health import HealthMonitor, Probe
 from engine.observability.metrics import EngineMetrics
 from engine.observability.probes import postgres_probe, redis_probe
-from engine.papertest.durations import parse_speed
-from engine.papertest.epochs import market_lags, settled
 from engine.papertest.runs import Run
 from engine.runtime.select import endpoints
-from engine.services.base import Stage
-from engine.services.halt_watch import HaltWatch
 from engine.services.persistence import EventSink
-from engine.services.pipeline import STAGE_NAMES, STORING_STAGES, Pipeline, build_pipeline
+from engine.services.pipeline import Pipeline, build_pipeline
 from engine.services.redis_runner import (
     EVENT_TIME,
     Clock,
@@ -92,26 +82,7 @@ class RunStages:
     halted: Callable[[], bool]
     backlog: Callable[[], int]
     settled: Callable[[], bool]
-    #: Like `settled`, but for the stages whose output decides the run's course (persistence
-    #: only stores it): what a lockstep feed waits for.
-    decided: Callable[[], bool]
     health: HealthMonitor
-
-
-class StampedPublisher:
-    """The feed's publisher: remembers when it last published (its health's input)."""
-
-    def __init__(self, bus: RedisStreamBus) -> None:
-        self._bus = bus
-        self.last_publish_at: float | None = None
-
-    def publish(self, event: Event, stream: Stream | None = None) -> str:
-        self.last_publish_at = time.monotonic()
-        return self._bus.publish(event, stream)
-
-    def publish_many(self, events: Iterable[Event], stream: Stream | None = None) -> list[str]:
-        self.last_publish_at = time.monotonic()
-        return self._bus.publish_many(events, stream)
 
 
 def probes(settings: Settings, bus: RedisStreamBus) -> dict[str, Probe]:
@@ -145,38 +116,6 @@ def local_stages(
         halted=lambda: pipeline.halted,
         backlog=lambda: _backlog(bus, runners),
         settled=lambda: _settled(runners),
-        decided=lambda: _settled([r for r in runners if r.stage.name not in STORING_STAGES]),
-        health=health,
-    )
-
-
-def remote_stages(
-    settings: Settings,
-    run: Run,
-    bus: RedisStreamBus,
-    *,
-    stamped: StampedPublisher,
-    notifier: Stage,
-    metrics: EngineMetrics,
-    halted_before: bool,
-) -> RunStages:
-    """The stages run elsewhere: here the notifier, and a watch for risk's halt."""
-    watch = HaltWatch(halted=halted_before)
-    runners = [stage_runner(settings, run, stage, bus, metrics) for stage in (notifier, watch)]
-    health = HealthMonitor(
-        "papertest",
-        settings.market.stale_after_seconds,
-        settings.monitor.max_consumer_lag,
-        lambda: stamped.last_publish_at,
-        lag=lambda: market_lags(bus),
-        probes=probes(settings, bus),
-    )
-    return RunStages(
-        runners,
-        halted=lambda: watch.halted,
-        backlog=lambda: max((lag or 0 for lag in market_lags(bus).values()), default=0),
-        settled=lambda: settled(bus, STAGE_NAMES),
-        decided=lambda: settled(bus, STAGE_NAMES, skip=STORING_STAGES),
         health=health,
     )
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from engine.papertest.durations import in_real_time, parse_duration
+from engine.durations import in_real_time, parse_duration
 from engine.papertest.jsonable import jsonable
 from engine.papertest.report.data import children_of, dict_rows
 from engine.papertest.report.metrics import FillRow, round_trips

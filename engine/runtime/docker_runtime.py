@@ -32,13 +32,11 @@ from engine.runtime.docker_specs import (
     POSTGRES_PORT,
     PROMETHEUS_PORT,
     REDIS_PORT,
-    STAGE_ROLES,
     STATE_DIR,
     ContainerSpec,
     HostPaths,
     ProjectPlan,
     container_name,
-    engine_roles,
     project_plan,
 )
 from engine.runtime.kind import RuntimeKind
@@ -230,10 +228,7 @@ class DockerRuntime:
         from engine.observability import dashboards, rules
 
         base = self._settings.home / "docker"
-        targets = [
-            f"{container_name(self.project, role)}:{MONITOR_PORT}"
-            for role in engine_roles(self._settings)
-        ]
+        targets = [f"{container_name(self.project, ENGINE_ROLE)}:{MONITOR_PORT}"]
         prometheus_url = f"http://{container_name(self.project, 'prometheus')}:{PROMETHEUS_PORT}"
         files = {
             "prometheus/prometheus.yml": rules.prometheus_config(targets),
@@ -275,7 +270,7 @@ class DockerRuntime:
         label = f"{LABEL_PROJECT}={self.project}"
         infos = self.api.containers(label)
         # The engine first, so a running papertest ends while its servers still answer.
-        for info in sorted(infos, key=lambda i: i.role not in (ENGINE_ROLE, *STAGE_ROLES)):
+        for info in sorted(infos, key=lambda i: i.role != ENGINE_ROLE):
             self.progress(f"removing {info.name}")
             self.api.remove(info.name, timeout=90)
         self.api.remove_network(self.project)
@@ -293,7 +288,7 @@ class DockerRuntime:
         return [_component(name, found.get(name), self._published(name)) for name in names + extra]
 
     def roles(self) -> list[str]:
-        roles = ["redis", "postgres", *engine_roles(self._settings)]
+        roles = ["redis", "postgres", ENGINE_ROLE]
         if self._settings.docker.prometheus:
             roles.append("prometheus")
         if self._settings.docker.grafana:

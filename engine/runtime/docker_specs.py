@@ -14,7 +14,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 
-from engine.services.pipeline import STAGE_NAMES
 from engine.settings import Settings
 
 LABEL_PROJECT = "claire.project"
@@ -35,9 +34,7 @@ POSTGRES_PORT = 5432
 PROMETHEUS_PORT = 9090
 GRAFANA_PORT = 3000
 
-#: Engine stages that get a container of their own in the `stages` layout; `engine` runs
-#: the market feed and the run's control (and every stage itself in the `single` layout).
-STAGE_ROLES = STAGE_NAMES
+#: The engine container: a running papertest's whole engine (the feed and every stage).
 ENGINE_ROLE = "engine"
 
 _SECOND_NS = 1_000_000_000
@@ -158,13 +155,6 @@ def volume_name(project: str, what: str) -> str:
     return f"{project}-{what}"
 
 
-def engine_roles(settings: Settings) -> tuple[str, ...]:
-    """The engine's containers: one, or the feed/control plus one per stage."""
-    if settings.docker.engine == "single":
-        return (ENGINE_ROLE,)
-    return (ENGINE_ROLE, *STAGE_ROLES)
-
-
 def project_plan(
     settings: Settings, engine_image: str, engine_env: dict[str, str], paths: HostPaths
 ) -> ProjectPlan:
@@ -183,9 +173,7 @@ def project_plan(
     if docker.grafana:
         volumes.append(volume_name(project, "grafana"))
         monitoring.append(_grafana(settings, paths))
-    engine = tuple(
-        _engine(settings, role, engine_image, engine_env, paths) for role in engine_roles(settings)
-    )
+    engine = (_engine(settings, engine_image, engine_env, paths),)
     return ProjectPlan(
         project=project,
         network=project,
@@ -276,18 +264,13 @@ def _postgres(settings: Settings) -> ContainerSpec:
     )
 
 
-def _engine(
-    settings: Settings, role: str, image: str, env: dict[str, str], paths: HostPaths
-) -> ContainerSpec:
-    # `serve --role all` runs every stage in one process; `controller` the feed and the
-    # run's control, the stages being containers of their own.
-    single = settings.docker.engine == "single"
-    serve_role = role if role != ENGINE_ROLE else ("all" if single else "controller")
+def _engine(settings: Settings, image: str, env: dict[str, str], paths: HostPaths) -> ContainerSpec:
+    role = ENGINE_ROLE
     return ContainerSpec(
         role=role,
         name=container_name(settings.docker.project, role),
         image=image,
-        command=("python", "-m", "engine", "serve", "--role", serve_role),
+        command=("python", "-m", "engine", "serve"),
         environment=env,
         mounts=(
             Mount(volume_name(settings.docker.project, "state"), STATE_DIR),

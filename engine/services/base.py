@@ -1,5 +1,5 @@
-"""What every stage shares: its name (consumer group), its input streams, duplicate guard,
-and a resumed run's fills handed back in event time."""
+"""What the stages share: a duplicate guard, and a resumed run's fills handed back in event
+time (the `Stage` contract itself is the bus's: `engine.bus.base`)."""
 
 from __future__ import annotations
 
@@ -7,26 +7,12 @@ from collections import OrderedDict, deque
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
 
 from engine.domain.fills import Fill
 from engine.domain.market import MarketData
-from engine.events import Event
-from engine.streams import Stream
 
 #: The source of what a resumed run's recovery publishes (its open orders, submitted again).
 RECOVERY_SOURCE = "engine.recovery"
-
-
-class Stage(Protocol):
-    """One stage of the pipeline. The bus calls `handle` with batches of its input events."""
-
-    name: str
-    inputs: tuple[Stream, ...]
-
-    def handle(self, events: Sequence[Event]) -> None: ...
-
-    def on_tick(self, now: datetime) -> None: ...
 
 
 class SeenEvents:

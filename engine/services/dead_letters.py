@@ -13,7 +13,8 @@ from typing import Any
 
 import redis
 
-from engine.bus.redis_streams import DeadLetter, RedisStreamBus, default_consumer_name
+from engine.bus.base import DeadLetter
+from engine.bus.redis_streams import RedisStreamBus, default_consumer_name
 from engine.errors import BusUnavailableError, TransientError
 from engine.storage.event_writer import EventWriter
 from engine.streams import Stream

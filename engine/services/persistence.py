@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from engine.bus.redis_streams import DeadLetter
+from engine.bus.base import DeadLetter
 from engine.events import Event
 from engine.streams import Stream
 

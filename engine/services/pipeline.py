@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from engine.bus.base import Publisher
+from engine.bus.base import Publisher, Stage
 from engine.bus.memory import InMemoryBus
 from engine.domain.execution import PaperExecution
 from engine.domain.fill_limits import FillLimits
@@ -23,7 +23,7 @@ from engine.domain.risk import RiskEngine
 from engine.events import FeedEnded
 from engine.events.market_data import FEED_SOURCE, FeedEndReason
 from engine.observability.metrics import EngineMetrics
-from engine.services.base import RestoredRun, Stage
+from engine.services.base import RestoredRun
 from engine.services.execution import ExecutionStage
 from engine.services.persistence import EventSink, PersistenceStage
 from engine.services.portfolio import PortfolioStage

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 
 import redis
 
+from engine.bus.base import DeadLetter, Stage
 from engine.bus.redis_streams import (
     ConsumerOptions,
-    DeadLetter,
     RedisStreamBus,
     StreamConsumer,
     default_consumer_name,
@@ -25,7 +25,6 @@ from engine.errors import StorageUnavailableError, TransientError
 from engine.events import AlertLevel, AlertRaised, Event
 from engine.observability.health import HealthMonitor, Probe
 from engine.observability.metrics import EngineMetrics, InstrumentedStage
-from engine.services.base import Stage
 from engine.streams import Stream
 
 log = logging.getLogger(__name__)

@@ -9,11 +9,11 @@ from engine.bus.base import Publisher
 from engine.domain.fills import Fill
 from engine.domain.market import MarketData, MarketState
 from engine.domain.open_orders import CommittedPortfolio, OpenOrderBook
-from engine.domain.orders import OrderSide
 from engine.domain.portfolio import Portfolio
 from engine.domain.risk import RiskEngine
 from engine.events import Event, OrderResultReported, SignalGenerated
 from engine.events.market_data import is_warmup
+from engine.events.orders import OrderSide
 from engine.services.base import RestoredRun, SeenEvents
 from engine.storage.run_state import OpenOrder
 from engine.streams import Stream

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
-from engine.bus.redis_streams import DeadLetter
+from engine.bus.base import DeadLetter
 from engine.errors import PermanentError, TransientError
 from engine.events import Event, encode_event
 from engine.storage.event_writer import EventWriter, PreparedBatch

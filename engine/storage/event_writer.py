@@ -31,8 +31,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 from pydantic import TypeAdapter
 
-from engine.bus.redis_streams import DeadLetter
-from engine.domain.orders import OrderStatus
+from engine.bus.base import DeadLetter
 from engine.errors import StorageError
 from engine.events import (
     EVENT_CLASS_FOR_TYPE,
@@ -41,6 +40,7 @@ from engine.events import (
     PortfolioSnapshotTaken,
     PositionSnapshot,
 )
+from engine.events.orders import OrderStatus
 from engine.storage import schema
 from engine.storage.connection import connect, translate_error
 from engine.storage.schema import Table

@@ -10,8 +10,8 @@ from typing import Any
 import psycopg
 
 from engine.domain.fills import Fill
-from engine.domain.orders import OrderSide
 from engine.domain.risk import RiskState
+from engine.events.orders import OrderSide
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, get_args
 
-from engine.domain.orders import OrderSide, OrderStatus, OrderType
 from engine.events import AlertLevel, CandleInterval, GapCause
+from engine.events.orders import OrderSide, OrderStatus, OrderType
 
 # Column types as information_schema.columns.data_type spells them.
 TEXT: Final = "text"

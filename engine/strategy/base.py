@@ -19,9 +19,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Final, Protocol, TypeVar, runtime_checkable
 
-from engine.domain.orders import OrderSide
 from engine.errors import PermanentError
 from engine.events import Candle, QuoteTick, SignalGenerated, TradeTick
+from engine.events.orders import OrderSide
 from engine.settings import StrategySettings
 
 #: What a strategy reacts to: the events on the `market_data` stream.

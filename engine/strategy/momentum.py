@@ -25,9 +25,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
-from engine.domain.orders import OrderSide
 from engine.events import Candle, SignalGenerated, TradeTick
 from engine.events.fields import decimal_text
+from engine.events.orders import OrderSide
 from engine.money import quantize
 from engine.settings import StrategySettings
 from engine.strategy.base import (

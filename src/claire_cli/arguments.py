@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import typer
 
-from engine.papertest.durations import DurationError, format_duration, parse_duration
+from engine.durations import DurationError, format_duration, parse_duration
 from engine.settings import clock_time
 
 

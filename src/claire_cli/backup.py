@@ -18,7 +18,7 @@ from engine.backup import schedule as plans
 from engine.backup.errors import RestoreRefusedError
 from engine.backup.operations import create_backup, restore_backup, verify_backup
 from engine.backup.store import BackupStore
-from engine.papertest.durations import format_duration
+from engine.durations import format_duration
 
 app = typer.Typer(
     help="Back up claire's database and settings; every backup can be verified by a restore.",

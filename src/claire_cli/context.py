@@ -28,8 +28,8 @@ class CliState:
 
     def settings(self) -> Settings:
         if self._settings is None:
-            from engine.settings import load_settings  # pydantic: only when a command needs it
-            from engine.settings_check import resolve_env_file
+            # pydantic: only when a command needs it
+            from engine.settings_check import load_settings, resolve_env_file
 
             environ = dict(os.environ)
             if self.runtime is not None:  # checked like the variable it stands for

@@ -17,9 +17,9 @@ from rich.table import Table
 from claire_cli.context import state
 from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_error, print_json, print_warning
+from engine.durations import format_duration
 from engine.papertest import report as reports
 from engine.papertest import service
-from engine.papertest.durations import format_duration
 from engine.papertest.hosts import engine_host
 from engine.papertest.runs import RunRepository, check_run_name
 from engine.papertest.summary import RunSummary, summarize

@@ -87,8 +87,9 @@ def logs(
 ) -> None:
     """Print a papertest's engine log (JSON lines, archived per day of the run).
 
-    Docker runtime: the output of one container, STAGE naming it (engine, signal, risk,
-    execution, portfolio, persistence, redis, postgres, prometheus, grafana; default engine).
+    Docker runtime: the output of one container, STAGE naming it (engine, redis, postgres,
+    prometheus, grafana; default engine), or the engine container's lines of one stage
+    (signal, risk, execution, portfolio, persistence).
 
     Examples:
       claire logs
@@ -118,9 +119,17 @@ def logs(
 
 def _container_logs(settings: Settings, role: str, lines: int, follow: bool) -> None:
     from engine.runtime.docker_runtime import DockerRuntime
+    from engine.runtime.docker_specs import ENGINE_ROLE
+    from engine.services.pipeline import STAGE_NAMES
 
+    # A stage runs in the engine container: its lines are those that name it.
+    only = role if role in STAGE_NAMES else None
+    container = ENGINE_ROLE if only else role
     try:
-        for line in DockerRuntime(settings).logs(role, tail=lines, follow=follow):
+        tail = 10_000 if only else lines  # a stage: its last `lines` of the container's latest
+        found = DockerRuntime(settings).logs(container, tail=tail, follow=follow)
+        shown = (line for line in found if only is None or only in line)
+        for line in shown if only is None or follow else list(shown)[-lines:]:
             console.print(escape(line))
     except KeyboardInterrupt:
         return

@@ -24,7 +24,8 @@ from typer.testing import CliRunner
 from claire_cli.app import app
 from engine.errors import ClaireError
 from engine.runtime.docker_api import DockerApi
-from engine.settings import Settings, load_settings
+from engine.settings import Settings
+from engine.settings_check import load_settings
 from tests.support import free_port
 
 STANDINS = "claire-ci"
@@ -93,9 +94,12 @@ class Project:
         self.env_file.write_text("\n".join(lines) + "\n")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def project(docker_api: DockerApi) -> Iterator[Project]:
-    """A project with its own name, ports and state directory; removed with its volumes."""
+    """A project with its own name, ports and state directory; removed with its volumes.
+
+    One per session (of a worker): the Docker tests run on one worker, in order, but other
+    tests may run between them there, which would end a module's fixture early."""
     home = Path(tempfile.mkdtemp(prefix="claire-docker-"))
     name = f"cdt{uuid.uuid4().hex[:6]}"
     values = {

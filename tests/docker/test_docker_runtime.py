@@ -1,9 +1,10 @@
 """The Docker runtime end to end, on a real Docker Engine.
 
 `claire up` -> all healthy -> a synthetic papertest -> `claire status` -> an injected
-scenario -> a backup, verified -> one stage's process killed (Docker restarts it) and another
-stage stopped with `docker kill` (it stays down until `claire up`) -> the run completes with
-nothing lost -> the backup restored -> `claire down`.
+scenario -> a backup, verified -> the engine's process killed (Docker restarts it; the run
+resumes from the database) and the engine container stopped with `docker kill` (it stays
+down until `claire up`, which resumes the run again) -> the run completes with nothing lost
+-> the backup restored -> `claire down`.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from engine.runtime.select import endpoints
 from tests.docker.conftest import Project
 from tests.support import assert_nothing_lost, eventually, unexported_metrics
 
-# One Docker project for the module: its tests run on one worker, in order.
+# One Docker project for these tests: they run on one worker, in order.
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.xdist_group("docker")]
 
-ENGINE_ROLES = ("engine", "signal", "risk", "execution", "portfolio", "persistence")
+ENGINE_ROLES = ("engine",)
 SERVERS = ("redis", "postgres", "prometheus")
 #: A 6-hour synthetic run at 150x: about two and a half minutes of wall time.
 DURATION, SPEED = "6h", "150"
@@ -100,7 +101,7 @@ def test_up_builds_creates_and_is_idempotent(project: Project) -> None:
 
 def test_engine_containers_get_servers_by_url_and_no_host_only_secret(project: Project) -> None:
     settings = project.settings()
-    inspect = project.api.inspect(project.container("risk"))
+    inspect = project.api.inspect(project.container("engine"))
     assert inspect is not None
     env = dict(item.split("=", 1) for item in inspect["Config"]["Env"])
 
@@ -127,36 +128,6 @@ def test_a_changed_setting_recreates_only_what_it_configures(project: Project) -
     assert all_healthy(project)
 
 
-def test_single_engine_container_runs_a_papertest_then_back_to_stages(project: Project) -> None:
-    project.set(CLAIRE_DOCKER_ENGINE="single")
-    switched = project.claire("up")
-    names = set(components(project))
-
-    assert "5 removed" in switched.stdout
-    assert project.container("engine") in names
-    assert not {project.container(stage) for stage in ENGINE_ROLES[1:]} & names
-    started = project.json(
-        "papertest", "start", "--duration", "1h", "--source", "synthetic",
-        "--speed", "600", "--symbols", "BTCUSDT", "--no-backup",
-    )  # fmt: skip
-    final = eventually(
-        lambda: (row := run_row(project, started["run_id"]))["status"] != "running" and row,
-        timeout=120,
-        interval=1,
-        what="the single-container papertest to end",
-    )
-    assert (final["status"], final["end_reason"]) == ("completed", "planned end reached")
-    ((snapshots,),) = query(
-        project, "SELECT COUNT(*) FROM portfolio_snapshots WHERE run_id = %s", started["run_id"]
-    )
-    assert snapshots >= 60  # a snapshot every minute of event time at least
-
-    project.set(CLAIRE_DOCKER_ENGINE="stages")
-    project.claire("up")
-
-    assert all_healthy(project)
-
-
 def test_prometheus_scrapes_every_engine_container(project: Project) -> None:
     port = project.settings().monitor.prometheus_port
 
@@ -168,20 +139,20 @@ def test_prometheus_scrapes_every_engine_container(project: Project) -> None:
         expected = {f"{project.container(role)}:9464" for role in ENGINE_ROLES}
         return set(instances) == expected and all(h == "up" for h in instances.values())
 
-    eventually(targets_up, timeout=60, interval=1, what="Prometheus to scrape every stage")
+    eventually(targets_up, timeout=60, interval=1, what="Prometheus to scrape the engine")
 
 
 def test_a_dead_server_fails_the_healthchecks_until_up_brings_it_back(project: Project) -> None:
     project.api.kill(project.container("redis"))
 
     def engine_unhealthy() -> bool:
-        info = project.api.container(project.container("risk"))
+        info = project.api.container(project.container("engine"))
         return info is not None and info.health == "unhealthy"
 
-    eventually(engine_unhealthy, timeout=90, interval=1, what="risk's healthcheck to fail")
-    risk = project.api.container(project.container("risk"))
-    assert risk is not None
-    assert "redis" in risk.health_output
+    eventually(engine_unhealthy, timeout=90, interval=1, what="the engine's healthcheck to fail")
+    engine = project.api.container(project.container("engine"))
+    assert engine is not None
+    assert "redis" in engine.health_output
     checkup = project.json("status", expect=None)
     assert checkup["exit_code"] != 0
     levels = {f["component"]: f["level"] for f in checkup["findings"]}
@@ -192,7 +163,7 @@ def test_a_dead_server_fails_the_healthchecks_until_up_brings_it_back(project: P
     assert all_healthy(project)
 
 
-def test_papertest_survives_dead_stages_and_its_backup_restores(project: Project) -> None:
+def test_papertest_survives_a_dead_engine_and_its_backup_restores(project: Project) -> None:
     started = project.json(
         "papertest", "start", "--duration", DURATION, "--source", "synthetic",
         "--speed", SPEED, "--symbols", ",".join(SYMBOLS),
@@ -219,16 +190,27 @@ def test_papertest_survives_dead_stages_and_its_backup_restores(project: Project
         what=f"Prometheus to know {unexported_metrics(prometheus_metadata(project))}",
     )
 
-    _crash_a_stage(project, "risk")
+    _crash_the_engine(project)
     eventually(
         lambda: run_row(project, run_id)["epoch"] > epoch_at_backup,
         timeout=60,
-        what="the run to go on in a new epoch without risk's lost memory",
+        what="the restarted engine to resume the run from the database",
     )
-    said = project.claire("logs", "risk", "--lines", "40").stdout
-    assert "lost its memory" in said  # the restarted stage said why the run moved on
-    time.sleep(5)  # execution works in the new epoch before it is lost too
-    _docker_kill_a_stage(project, "execution")
+    said = project.claire("logs", "engine", "--lines", "80").stdout
+    assert f"papertest {run_id}: resuming" in said
+    resumed, stored = run_row(project, run_id)["epoch"], _snapshots(project, run_id)
+    # The resumed engine works a while (new snapshots are stored) before it is stopped too.
+    eventually(
+        lambda: _snapshots(project, run_id) > stored + 5,
+        timeout=60,
+        what="the resumed engine to store new snapshots",
+    )
+    _docker_kill_the_engine(project)
+    eventually(
+        lambda: run_row(project, run_id)["epoch"] > resumed,
+        timeout=60,
+        what="`claire up` to bring the engine back and resume the run",
+    )
 
     final = eventually(
         lambda: (row := run_row(project, run_id))["status"] != "running" and row,
@@ -237,7 +219,7 @@ def test_papertest_survives_dead_stages_and_its_backup_restores(project: Project
         what="the papertest to end",
     )
     assert (final["status"], final["end_reason"]) == ("completed", "planned end reached")
-    assert final["epoch"] >= 3, "both lost stages should have moved the run to a new epoch"
+    assert final["epoch"] >= 3, "both engine deaths should have resumed the run"
     assert_nothing_lost(lambda sql, *p: query(project, sql, *p), run_id, SYMBOLS)
     report = project.claire("papertest", "report", run_id, "--format", "json")
     assert "verdict:" in report.stdout
@@ -272,9 +254,16 @@ def prometheus_metadata(project: Project) -> set[str]:
         return set(json.loads(response.read())["data"])
 
 
-def _crash_a_stage(project: Project, role: str) -> None:
-    """The stage's process dies (as in a crash or the OOM killer): Docker restarts it."""
-    name = project.container(role)
+def _snapshots(project: Project, run_id: str) -> int:
+    ((count,),) = query(
+        project, "SELECT COUNT(*) FROM portfolio_snapshots WHERE run_id = %s", run_id
+    )
+    return int(count)
+
+
+def _crash_the_engine(project: Project) -> None:
+    """The engine's process dies (as in a crash or the OOM killer): Docker restarts it."""
+    name = project.container("engine")
     info = project.api.container(name)
     assert info is not None
     assert info.pid > 0
@@ -286,10 +275,10 @@ def _crash_a_stage(project: Project, role: str) -> None:
     )
 
 
-def _docker_kill_a_stage(project: Project, role: str) -> None:
+def _docker_kill_the_engine(project: Project) -> None:
     """An operator's `docker kill`: Docker leaves it down; `claire ps` says so, `claire up`
     brings it back."""
-    name = project.container(role)
+    name = project.container("engine")
     project.api.kill(name)
     time.sleep(1)
     down = components(project, expect=1)[name]

@@ -1,6 +1,8 @@
 """Faults during a papertest over Redis, on servers of the test's own (a private state
-directory): PostgreSQL stopped for 30 s, Redis restarted, the machine "rebooted" (every
-process killed), a backup directory whose disk is full. Each ends with nothing lost."""
+directory): PostgreSQL stopped for 30 minutes of the run's event time, Redis restarted, the
+machine "rebooted" (every process killed), a backup directory whose disk is full. Each ends
+with nothing lost. The faults are paced by what the run has done (minutes stored, market
+events published, what its /health says), not by fixed sleeps."""
 
 from __future__ import annotations
 
@@ -9,16 +11,22 @@ import os
 import shutil
 import signal
 import subprocess
-import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 
+from engine.papertest.epochs import run_namespace
 from engine.papertest.launcher import ENGINE_MARK, pid_file
 from engine.runtime.local import LocalRuntime
 from engine.runtime.processes import pid_alive, read_pid
+from engine.settings import Settings
+from engine.streams import Stream, stream_key
 from tests.e2e.private import claire, ended, query_of
 from tests.support import assert_nothing_lost, eventually
 
@@ -41,18 +49,43 @@ def engine_pid(runtime: LocalRuntime, run_id: str) -> int:
     return pid
 
 
-def test_postgres_stopped_for_30_s_then_nothing_lost_and_the_outage_alerted(
+def snapshots(runtime: LocalRuntime, run_id: str) -> int:
+    query = query_of(runtime)
+    sql = "SELECT COUNT(*) FROM portfolio_snapshots WHERE run_id = %s AND event_id LIKE '%%-minute'"
+    return int(query(sql, run_id)[0][0])
+
+
+def market_published(runtime: LocalRuntime, run_id: str) -> int:
+    """Market events the run's feed has put on its stream (readable while PostgreSQL is down)."""
+    namespace = run_namespace(Settings(home=runtime.paths.home), run_id, epoch=1)
+    with redis.Redis.from_url(runtime.redis.url) as client:
+        return int(client.xlen(stream_key(namespace, Stream.MARKET_DATA)))
+
+
+def health(url: str) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=5) as reply:
+            return dict(json.loads(reply.read()))
+    except urllib.error.HTTPError as exc:  # 503: failing checks, still the engine's answer
+        return dict(json.loads(exc.read()))
+
+
+def test_postgres_stopped_then_nothing_lost_and_the_outage_alerted(
     private: LocalRuntime,
 ) -> None:
-    run_id = start(hours=4, speed=120)  # two minutes of wall time
-    time.sleep(15)
+    run_id = start(hours=3, speed=240)  # 45 s of wall time
+    eventually(lambda: snapshots(private, run_id) >= 10, timeout=60, what="10 minutes stored")
     pid = engine_pid(private, run_id)
 
     private.postgres.stop()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    # The market goes on while PostgreSQL is down: 30 minutes of event time (60 candles).
+    before = market_published(private, run_id)
+
+    def went_on() -> bool:
         assert pid_alive(pid, ENGINE_MARK), "the engine died while PostgreSQL was down"
-        time.sleep(1)
+        return market_published(private, run_id) >= before + 60
+
+    eventually(went_on, timeout=60, interval=0.2, what="30 minutes of market without PostgreSQL")
     private.postgres.start()
 
     assert ended(private, run_id, timeout=240) == ("completed", "planned end reached")
@@ -70,23 +103,31 @@ def test_postgres_stopped_for_30_s_then_nothing_lost_and_the_outage_alerted(
 def test_redis_restarted_then_stages_resume_from_their_groups_and_nothing_lost(
     private: LocalRuntime,
 ) -> None:
-    run_id = start(hours=2, speed=120)  # a minute of wall time
-    time.sleep(15)
+    run_id = start(hours=2, speed=240)  # 30 s of wall time
+    eventually(lambda: snapshots(private, run_id) >= 10, timeout=60, what="10 minutes stored")
     pid = engine_pid(private, run_id)
+    query = query_of(private)
+    ((url,),) = query("SELECT parameters->>'monitor_url' FROM runs WHERE run_id = %s", run_id)
 
     private.redis.stop()  # a clean shutdown: the append-only file is complete
-    time.sleep(5)
+    # The engine sees Redis gone (its /health says so) and stays up.
+    eventually(
+        lambda: "redis" in json.dumps(health(url)).lower() and health(url)["status"] != "ok",
+        timeout=30,
+        interval=0.2,
+        what="the engine's /health to report Redis down",
+    )
     assert pid_alive(pid, ENGINE_MARK), "the engine died while Redis was down"
     private.redis.start()
 
     assert ended(private, run_id, timeout=240) == ("completed", "planned end reached")
-    assert_nothing_lost(query_of(private), run_id, SYMBOLS)
+    assert_nothing_lost(query, run_id, SYMBOLS)
 
 
 def test_reboot_then_up_and_resume_continue_with_the_same_positions(
     private: LocalRuntime,
 ) -> None:
-    run_id = start(hours=3, speed=120)
+    run_id = start(hours=3, speed=240)
     query = query_of(private)
     eventually(
         lambda: query("SELECT COUNT(*) FROM trades WHERE run_id = %s", run_id)[0][0] > 0,

@@ -1,11 +1,7 @@
-"""The whole pipeline over real Redis Streams and PostgreSQL, stages in threads and processes."""
+"""The whole pipeline over real Redis Streams and PostgreSQL, each stage in a thread of its own."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -119,69 +115,3 @@ def test_synthetic_market_through_redis_then_everything_persisted_once(
     )
     assert count(db, "SELECT COUNT(*) FROM dead_letters") == 0
     assert bus.dead_letters() == []
-
-
-def test_persistence_process_killed_mid_stream_then_nothing_lost_or_doubled(
-    settings: Settings,
-    bus: RedisStreamBus,
-    database_conninfo: str,
-    db: Db,
-    runtime_home: Path,
-    database_name: str,
-    redis_namespace: str,
-) -> None:
-    market = list(synthetic_candles(SYMBOLS, datetime(2026, 1, 5, tzinfo=UTC), 1500, seed=7))
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "CLAIRE_HOME": str(runtime_home),
-        "CLAIRE_DATABASE_NAME": database_name,
-        "CLAIRE_REDIS_NAMESPACE": redis_namespace,
-        "CLAIRE_MONITOR_PORT": "0",
-        "CLAIRE_REDIS_CLAIM_IDLE_MS": "500",
-    }
-
-    def persistence_process() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "engine", "run", "persistence", "--run-id", "run-r"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    processes: list[subprocess.Popen[bytes]] = []
-    with threaded(settings, bus, database_conninfo, without="persistence"):
-        try:
-            processes.append(persistence_process())
-            bus.publish_many(market)
-            eventually(
-                lambda: count(db, "SELECT COUNT(*) FROM candles") >= 300,
-                timeout=60,
-                what="some writes",
-            )
-            processes[0].send_signal(signal.SIGKILL)
-            processes[0].wait(timeout=10)
-            written_before = count(db, "SELECT COUNT(*) FROM candles")
-            processes.append(persistence_process())
-            eventually(
-                lambda: count(db, "SELECT COUNT(*) FROM candles") == len(market) and settled(bus),
-                timeout=90,
-                what="the restarted persistence to catch up",
-            )
-        finally:
-            for process in processes:
-                if process.poll() is None:
-                    process.send_signal(signal.SIGTERM)
-                    process.wait(timeout=15)
-
-    assert written_before < len(market)  # killed mid-stream, not after the end
-    published = {
-        stream: bus.client.xlen(bus.key(stream))
-        for stream in (Stream.SIGNALS, Stream.ORDERS, Stream.ORDER_RESULTS, Stream.RISK_DECISIONS)
-    }
-    assert count(db, "SELECT COUNT(*) FROM signals") == published[Stream.SIGNALS]
-    assert count(db, "SELECT COUNT(*) FROM orders") == published[Stream.ORDERS]
-    assert count(db, "SELECT COUNT(*) FROM order_results") == published[Stream.ORDER_RESULTS]
-    assert count(db, "SELECT COUNT(*) FROM risk_decisions") == published[Stream.RISK_DECISIONS]
-    assert count(db, "SELECT COUNT(*) FROM dead_letters") == 0

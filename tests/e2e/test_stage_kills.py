@@ -1,15 +1,16 @@
-"""Every stage SIGKILLed, again and again, during a 50,000-event replay over Redis.
+"""The engine SIGKILLed again and again during a 50,000-event replay, restarted each time.
 
-The stages run as the Docker runtime runs them, a process each (`python -m engine serve
---role ...`), on servers of the test's own; the test plays Docker's restart policy. With
-lockstep feeding, the run must lose nothing and double nothing: every event persisted once,
-nothing dead-lettered, every order settled, the final portfolio what its trades add up to,
-and the same trades, orders and final portfolio as the same replay in memory without a fault.
+The engine runs as the Docker runtime runs it (`python -m engine serve`: the feed and every
+stage in one process), on servers of the test's own; the test plays Docker's restart policy
+and kills it at fixed points of the run's event time (after so many stored snapshots), not
+of the wall clock. A run is the unit of restart: each start resumes from what PostgreSQL
+holds, so the run must lose nothing and double nothing (every event persisted once, nothing
+dead-lettered, every order settled, the final portfolio what its trades add up to), and end
+with the same trades, orders and final portfolio as the same replay run once without a fault.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import signal
 import subprocess
@@ -28,7 +29,6 @@ from engine.marketdata.files import Layout, write_market_file
 from engine.marketdata.synthetic import synthetic_candles
 from engine.papertest import service
 from engine.runtime.local import LocalRuntime
-from engine.services.pipeline import STAGE_NAMES
 from engine.settings import Settings
 from tests.e2e.private import claire, ended, query_of
 from tests.support import eventually
@@ -38,76 +38,67 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 MINUTES = 25_000  # x 2 symbols: 50,000 market events
 START = datetime(2026, 1, 5, tzinfo=UTC)
-ROLES = ("controller", *STAGE_NAMES)
-KILL_EVERY_S = 4.0
+#: The engine is killed once the run has stored this share of its minute snapshots.
+KILL_AT = (0.15, 0.35, 0.55, 0.75)
 
 
 @dataclass
-class Stages:
-    """The engine's processes, one per role, restarted when killed (as Docker would)."""
+class Engine:
+    """The engine container's process, restarted when killed (as Docker would)."""
 
     home: Path
-    logs: Path
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    kills: dict[str, int] = field(default_factory=dict)
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+    kills: int = 0
+    starts: list[float] = field(default_factory=list)
 
-    def start(self, role: str) -> None:
-        env = {
-            **os.environ,
-            "CLAIRE_HOME": str(self.home),
-            "CLAIRE_MONITOR_PORT": "0",
-            "CLAIRE_REDIS_LOCKSTEP": "true",
-        }
-        with (self.logs / f"{role}.log").open("ab") as out:
-            self.procs[role] = subprocess.Popen(
-                [sys.executable, "-m", "engine", "serve", "--role", role],
+    def start(self) -> None:
+        env = {**os.environ, "CLAIRE_HOME": str(self.home), "CLAIRE_MONITOR_PORT": "0"}
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "engine", "serve"],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+        self.starts.append(time.monotonic())
 
-    def kill(self, role: str) -> None:
-        proc = self.procs[role]
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-        self.kills[role] = self.kills.get(role, 0) + 1
-        self.start(role)
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self.kills += 1
+        self.start()
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
     def tail(self) -> str:
-        return "\n".join(
-            f"--- {p.name}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-15:])
-            for p in sorted(self.logs.glob("*.log"))
-        )
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
 
 
 @pytest.fixture
-def stages(private: LocalRuntime, tmp_path: Path) -> Iterator[Stages]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    running = Stages(private.paths.home, logs)
-    for role in ROLES:
-        running.start(role)
+def engine(private: LocalRuntime, tmp_path: Path) -> Iterator[Engine]:
+    running = Engine(private.paths.home, tmp_path / "engine.log")
+    running.start()
     try:
         yield running
     finally:
         running.stop()
 
 
-def register(private: LocalRuntime, market: Path, speed: str) -> str:
-    """Register a replay of `market` the way `claire papertest start` does."""
+def register(private: LocalRuntime, market: Path) -> str:
+    """Register a full-speed replay of `market` the way `claire papertest start` does."""
     settings = Settings(home=private.paths.home)
     parameters = service.make_parameters(
         duration="30d", capital="100000", symbols=",".join(SYMBOLS), source=f"replay:{market}",
-        speed=speed, strategy="momentum", record=False, seed=42,
+        speed="max", strategy="momentum", record=False, seed=42,
     )  # fmt: skip
     with service.connect(settings) as conn:
         return service.register(settings, parameters, conn, name=None).run_id
@@ -149,8 +140,8 @@ def assert_adds_up(query: Any, run_id: str, faulted: dict[str, Any]) -> None:
     assert {s: Decimal(q) for s, q in held} == {s: q for s, q in totals.items() if q != 0}
 
 
-def test_stages_sigkilled_repeatedly_then_everything_once_and_the_portfolio_its_trades(
-    private: LocalRuntime, stages: Stages, tmp_path: Path
+def test_engine_sigkilled_repeatedly_then_everything_once_and_the_same_run_as_unfaulted(
+    private: LocalRuntime, engine: Engine, tmp_path: Path
 ) -> None:
     market = tmp_path / "market.csv"
     sent = write_market_file(
@@ -158,27 +149,27 @@ def test_stages_sigkilled_repeatedly_then_everything_once_and_the_portfolio_its_
     )
     assert sent == 50_000
     query = query_of(private)
-    run_id = register(private, market, speed="1000000")  # over Redis, as fast as lockstep goes
-
-    def status() -> str:
-        ((value,),) = query("SELECT status FROM runs WHERE run_id = %s", run_id)
-        return str(value)
-
-    stored = "SELECT COUNT(*) FROM candles WHERE source = %s"
-    ((source,),) = query("SELECT data_source FROM runs WHERE run_id = %s", run_id)
-    eventually(lambda: query(stored, source)[0][0] > 0, timeout=60, what="the first candles")
-    victims = itertools.cycle(ROLES)
-    while status() == "running" and min(stages.kills.values(), default=0) < 2:
-        time.sleep(KILL_EVERY_S)
-        if status() == "running":
-            stages.kill(next(victims))
-    how = ended(private, run_id, timeout=600)
-    assert how == ("completed", "market data ran out"), stages.tail()
-    assert min(stages.kills.get(role, 0) for role in ROLES) >= 2, stages.kills
+    run_id = register(private, market)
+    minute_snapshots = (
+        "SELECT COUNT(*) FROM portfolio_snapshots WHERE run_id = %s AND event_id LIKE '%%-minute'"
+    )
+    for share in KILL_AT:
+        eventually(
+            lambda share=share: query(minute_snapshots, run_id)[0][0] >= share * MINUTES,
+            timeout=120,
+            interval=0.05,
+            what=f"{share:.0%} of the run stored",
+        )
+        engine.kill()
+    how = ended(private, run_id, timeout=300)
+    assert how == ("completed", "market data ran out"), engine.tail()
+    assert engine.kills == len(KILL_AT)
     epochs = query("SELECT parameters->>'epoch' FROM runs WHERE run_id = %s", run_id)[0][0]
-    stages.stop()
+    assert int(epochs) == len(KILL_AT) + 1, engine.tail()  # every kill cut the run short
+    engine.stop()
 
     # Everything sent was persisted once, nothing was dead-lettered.
+    ((source,),) = query("SELECT data_source FROM runs WHERE run_id = %s", run_id)
     ((rows, distinct),) = query(
         "SELECT COUNT(*), COUNT(DISTINCT (symbol, open_time)) FROM candles WHERE source = %s",
         source,
@@ -196,18 +187,17 @@ def test_stages_sigkilled_repeatedly_then_everything_once_and_the_portfolio_its_
     assert faulted["trades"], "the replay should trade"
     assert_adds_up(query, run_id, faulted)
 
-    # The same replay in memory, no fault: lockstep makes the faulted run decide as this one.
+    # The same replay once more, no fault.
     started = claire(
         "papertest", "start", "--duration", "30d", "--source", f"replay:{market}",
         "--speed", "max", "--symbols", ",".join(SYMBOLS), "--no-backup", "--foreground",
     )  # fmt: skip
     ((clean_id,),) = query("SELECT run_id FROM runs WHERE run_id <> %s", run_id)
-    assert ended(private, clean_id, timeout=600)[0] == "completed", started.output
+    assert ended(private, clean_id, timeout=300)[0] == "completed", started.output
     clean = outcome(query, clean_id)
-    same = sum(a == b for a, b in zip(faulted["trades"], clean["trades"], strict=False))
     print(
-        f"faulted run ({epochs} epochs, kills {stages.kills}) vs clean run:"
-        f" {same} of {len(clean['trades'])} trades equal in order"
+        f"faulted run ({epochs} epochs, {engine.kills} kills): {len(faulted['trades'])} trades,"
+        f" clean run {len(clean['trades'])}"
     )
     assert faulted["trades"] == clean["trades"]
     assert faulted["orders"] == clean["orders"]

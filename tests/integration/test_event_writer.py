@@ -10,7 +10,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from engine.bus.redis_streams import DeadLetter
+from engine.bus.base import DeadLetter
 from engine.errors import StorageError
 from engine.events import decode_event, encode_event
 from engine.services.persistence import PersistenceStage

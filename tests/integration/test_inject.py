@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from engine.bus.base import Stage
 from engine.inject.harness import harness
 from engine.inject.scenarios import SCENARIOS, Params
-from engine.services.base import Stage
 from engine.services.pipeline import Pipeline
 from engine.settings import Settings
 

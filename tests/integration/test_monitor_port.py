@@ -80,7 +80,7 @@ def test_port_taken_when_strict_then_one_line_naming_port_and_variable(taken_por
     assert "CLAIRE_MONITOR_PORT" in message
 
 
-def test_stage_process_when_no_port_can_be_bound_then_exits_with_one_line(
+def test_engine_container_process_when_no_port_can_be_bound_then_exits_with_one_line(
     runtime_home: Path, database_name: str, redis_namespace: str
 ) -> None:
     env = {
@@ -92,7 +92,7 @@ def test_stage_process_when_no_port_can_be_bound_then_exits_with_one_line(
         "CLAIRE_MONITOR_HOST": FOREIGN_ADDRESS,
     }
     done = subprocess.run(
-        [sys.executable, "-m", "engine", "run", "signal", "--run-id", "run-x"],
+        [sys.executable, "-m", "engine", "serve"],
         cwd=ROOT,
         env=env,
         capture_output=True,

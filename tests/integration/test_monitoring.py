@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,7 +21,7 @@ from engine.observability.server import MonitorServer
 from engine.services.pipeline import build_pipeline
 from engine.services.redis_runner import StageRunner, ThreadedPipeline, runners_health
 from engine.settings import Settings
-from tests.support import eventually, free_port
+from tests.support import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -148,39 +144,3 @@ def test_dead_postgres_then_unhealthy_naming_it(bus: RedisStreamBus) -> None:
     assert verdict["redis"].ok
     assert not verdict["postgres"].ok
     assert "OperationalError" in verdict["postgres"].detail
-
-
-def test_stage_process_serves_health_and_metrics(
-    runtime_home: Path, database_name: str, redis_namespace: str, bus: RedisStreamBus
-) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "CLAIRE_HOME": str(runtime_home),
-        "CLAIRE_DATABASE_NAME": database_name,
-        "CLAIRE_REDIS_NAMESPACE": redis_namespace,
-    }
-    command = [sys.executable, "-m", "engine", "run", "signal", "--run-id", "run-x"]
-    process = subprocess.Popen(
-        [*command, "--monitor-port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        bus.publish_many(list(synthetic_candles(SYMBOLS, datetime(2026, 1, 5, tzinfo=UTC), 50)))
-
-        def counted() -> bool:
-            _, text = get(url + "/metrics")
-            return sample(text, 'claire_stage_events_in_total{stage="signal"}') >= 100
-
-        eventually(counted, timeout=30, what="the stage to count its input")
-        status, verdict = health(url)
-        assert status == 200, verdict
-    finally:
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=20)
-    assert process.returncode == 0, stderr.decode()

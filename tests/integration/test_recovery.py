@@ -9,8 +9,8 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from engine.domain.orders import OrderSide, OrderStatus
 from engine.events import OrderResultReported, OrderSubmitted
+from engine.events.orders import OrderSide, OrderStatus
 from engine.papertest.recovery import open_order_events
 from engine.storage.event_writer import EventWriter
 from engine.storage.run_state import OpenOrder, load_run_state

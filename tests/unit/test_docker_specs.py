@@ -39,31 +39,18 @@ def plan(settings: Settings | None = None) -> ProjectPlan:
     return project_plan(settings or docker_settings(), "claire-engine:abc", {"X": "1"}, PATHS)
 
 
-def test_plan_when_stages_then_engine_container_per_stage_and_monitoring() -> None:
+def test_plan_then_servers_one_engine_container_running_everything_and_monitoring() -> None:
     names = [spec.name for spec in plan().containers]
 
     assert names == [
         "claire-redis",
         "claire-postgres",
         "claire-engine",
-        "claire-signal",
-        "claire-risk",
-        "claire-execution",
-        "claire-portfolio",
-        "claire-persistence",
         "claire-prometheus",
         "claire-grafana",
     ]
-    commands = {spec.role: spec.command for spec in plan().engine}
-    assert commands["engine"] == ("python", "-m", "engine", "serve", "--role", "controller")
-    assert commands["risk"] == ("python", "-m", "engine", "serve", "--role", "risk")
-
-
-def test_plan_when_single_then_one_engine_running_everything() -> None:
-    engine = plan(docker_settings(engine="single")).engine
-
-    assert [(s.name, s.command) for s in engine] == [
-        ("claire-engine", ("python", "-m", "engine", "serve", "--role", "all"))
+    assert [(s.name, s.command) for s in plan().engine] == [
+        ("claire-engine", ("python", "-m", "engine", "serve"))
     ]
 
 
@@ -87,7 +74,7 @@ def test_servers_run_as_their_own_accounts_engine_as_the_image_user() -> None:
     assert users["redis"] == "redis"
     assert users["postgres"] == "postgres"
     assert users["prometheus"] == "nobody"
-    assert all(users[role] is None for role in ("engine", "risk"))  # the image's uid 10001
+    assert users["engine"] is None  # the image's uid 10001
 
 
 def test_published_ports_bind_to_the_configured_address_only() -> None:
@@ -100,7 +87,6 @@ def test_published_ports_bind_to_the_configured_address_only() -> None:
     assert published["prometheus"] == {9090: ("127.0.0.2", 9090)}
     assert published["grafana"] == {3000: ("127.0.0.2", 3000)}
     assert published["engine"] == {}
-    assert published["persistence"] == {}
 
 
 def test_redis_persists_never_evicts_and_keeps_its_password_off_the_command_line() -> None:

@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from engine.domain.orders import OrderSide, OrderStatus, OrderType
 from engine.errors import EventDecodeError
 from engine.events import (
     EVENT_CLASS_FOR_TYPE,
@@ -33,6 +32,7 @@ from engine.events import (
     decode_event,
     encode_event,
 )
+from engine.events.orders import OrderSide, OrderStatus, OrderType
 from engine.storage import schema
 from engine.streams import STREAM_FOR_EVENT, Stream, stream_for, stream_key
 

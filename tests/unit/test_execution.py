@@ -15,7 +15,6 @@ from engine.domain.execution import EXECUTION_SOURCE, PaperExecution, derived_id
 from engine.domain.fill_limits import FillLimits
 from engine.domain.fills import Fill
 from engine.domain.market import MarketData, MarketState
-from engine.domain.orders import OrderSide, OrderStatus, OrderType
 from engine.events import (
     Candle,
     OrderResultReported,
@@ -25,6 +24,7 @@ from engine.events import (
     decode_event,
     encode_event,
 )
+from engine.events.orders import OrderSide, OrderStatus, OrderType
 from engine.settings import ExecutionSettings, RiskSettings
 
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)

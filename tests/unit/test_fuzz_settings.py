@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.durations import LONGEST_DURATION, DurationError, parse_duration
 from engine.errors import ConfigurationError
-from engine.papertest.durations import LONGEST_DURATION, DurationError, parse_duration
-from engine.settings import Settings, load_settings
-from engine.settings_check import SPECS, Finding, effective_settings, printable
+from engine.settings import Settings
+from engine.settings_check import SPECS, Finding, effective_settings, load_settings, printable
 
 FUZZ = settings(
     max_examples=150,

@@ -132,24 +132,6 @@ def test_after_then_processed_events_fed_again_as_warmup_without_pacing() -> Non
     assert abs(clock.now - 3.0) < 1e-9  # only the resume point's 3 minutes on are paced
 
 
-def test_lockstep_then_each_live_event_waits_until_settled_and_history_goes_in_batches() -> None:
-    bus, clock = InMemoryBus(), FakeTime()
-    events = received(bus)
-    asked: list[int] = []
-
-    def settled() -> bool:  # the stages take two looks per event to catch up
-        bus.drain()
-        asked.append(len(events))
-        return len(asked) % 2 == 0
-
-    _, result = feed(bus, clock, batch_size=1, after=START + timedelta(minutes=7), settled=settled)
-    assert result.events == 20
-    live = 20 - 12  # the first 12 are history
-    assert len(asked) == 2 * live  # history never waits; each live event waits to settle
-    assert asked[0] == 13  # the history went out in one batch with the first live event
-    assert asked[-2:] == [20, 20]
-
-
 def test_reorder_window_then_late_arrivals_released_in_replay_order() -> None:
     from engine.marketdata.files import replay_order
     from engine.marketdata.synthetic import synthetic_candles

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from engine.domain.orders import OrderSide
 from engine.events import SignalGenerated, TradeTick, decode_event, encode_event
+from engine.events.orders import OrderSide
 from engine.settings import StrategySettings
 from engine.strategy import MomentumStrategy, PositionsContext, PriceWindow, StrategyContext
 from tests.factories import EPOCH, candle

@@ -8,9 +8,9 @@ from decimal import Decimal
 from engine.bus.memory import InMemoryBus, drain_all
 from engine.domain.market import MarketState
 from engine.domain.open_orders import CommittedPortfolio, OpenOrderBook
-from engine.domain.orders import OrderSide
 from engine.domain.portfolio import Portfolio
 from engine.events import Event, RiskDecided, SignalGenerated
+from engine.events.orders import OrderSide
 from engine.services.pipeline import build_pipeline
 from engine.settings import Settings
 from engine.streams import Stream

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.domain.orders import (
+from engine.errors import EventDecodeError
+from engine.events.orders import (
     FILL_STATUSES,
     TERMINAL_STATUSES,
     OrderSide,
@@ -16,7 +17,6 @@ from engine.domain.orders import (
     normalize_side,
     normalize_status,
 )
-from engine.errors import EventDecodeError
 from engine.storage import schema
 
 

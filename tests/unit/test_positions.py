@@ -9,9 +9,9 @@ import pytest
 
 from engine.domain.errors import DomainError, InvalidFillError, OversellError
 from engine.domain.fills import Fill
-from engine.domain.orders import OrderSide
 from engine.domain.positions import Position
 from engine.errors import PermanentError
+from engine.events.orders import OrderSide
 from tests import factories
 
 EPOCH = datetime(2026, 1, 5, 9, tzinfo=UTC)

@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.domain.market import MarketState
-from engine.domain.orders import OrderSide, OrderType
 from engine.domain.risk import (
     PortfolioView,
     RiskEngine,
@@ -31,6 +30,7 @@ from engine.events import (
     decode_event,
     encode_event,
 )
+from engine.events.orders import OrderSide, OrderType
 from engine.settings import RiskSettings
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)

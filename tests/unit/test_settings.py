@@ -10,7 +10,8 @@ from pydantic import SecretStr, ValidationError
 
 from engine.errors import ConfigurationError
 from engine.runtime.kind import RuntimeKind
-from engine.settings import Settings, load_settings, setting_specs
+from engine.settings import Settings, setting_specs
+from engine.settings_check import load_settings
 
 
 @pytest.mark.parametrize("written", ["5%", "0.05", " 5% ", "5.0%"])

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ConfigurationError
-from engine.settings import load_settings
 from engine.settings_check import (
     SPECS,
     Finding,
@@ -17,6 +16,7 @@ from engine.settings_check import (
     effective_settings,
     env_template,
     is_valid,
+    load_settings,
     load_sources,
     mask,
 )

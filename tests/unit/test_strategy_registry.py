@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from engine.domain.orders import OrderSide
 from engine.errors import PermanentError
 from engine.events import SignalGenerated
+from engine.events.orders import OrderSide
 from engine.settings import StrategySettings
 from engine.strategy import (
     BaseStrategy,

@@ -32,7 +32,6 @@ from decimal import Decimal, localcontext
 from typing import Final
 
 from engine.domain.market import MarketState
-from engine.domain.orders import OrderSide, OrderType
 from engine.domain.risk.model import (
     PortfolioView,
     RiskAlertCode,
@@ -49,6 +48,7 @@ from engine.domain.risk.sizing import (
 )
 from engine.events import AlertLevel, AlertRaised, OrderSubmitted, RiskDecided, SignalGenerated
 from engine.events.fields import MAX_MAGNITUDE, SMALLEST_AMOUNT
+from engine.events.orders import OrderSide, OrderType
 from engine.settings import RiskSettings
 
 _MAX_ID_LENGTH: Final = 128

@@ -11,7 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from engine.papertest.durations import format_duration, plural
+from engine.durations import format_duration, plural
 from engine.papertest.report.metrics import decimal_seconds
 from engine.papertest.runs import Run
 from engine.settings import Settings, VerdictSettings

@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from engine.papertest.durations import parse_duration
+from engine.durations import parse_duration
 from engine.papertest.report import charts
 from engine.papertest.report.assumptions import (
     Assumptions,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from engine.domain.orders import LIMITS_AT_FILL
+from engine.events.orders import LIMITS_AT_FILL
 from engine.papertest.report.metrics import MATH, ZERO, FillRow, exact, percentile
 
 BASIS_POINTS = Decimal(10_000)

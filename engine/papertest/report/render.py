@@ -18,7 +18,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from engine.papertest.durations import format_duration
+from engine.durations import format_duration
 from engine.papertest.jsonable import jsonable
 from engine.papertest.report.build import Report
 

@@ -24,7 +24,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from engine.papertest.durations import format_duration
+from engine.durations import format_duration
 from engine.papertest.report.metrics import (
     MATH,
     ONE,

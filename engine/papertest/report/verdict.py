@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import IntEnum
 from typing import Literal
 
-from engine.papertest.durations import format_duration, plural
+from engine.durations import format_duration, plural
 from engine.papertest.report.metrics import decimal_seconds
 from engine.papertest.report.returns import Performance
 from engine.papertest.report.trading import TradeStats
