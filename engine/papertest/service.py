@@ -7,7 +7,8 @@ preflight passes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,10 +39,16 @@ if TYPE_CHECKING:
 
 
 class PreflightError(PermanentError):
-    """The papertest cannot start; every problem is listed."""
+    """The papertest cannot start; every problem is listed (and what passed, beside them)."""
 
-    def __init__(self, problems: list[str], hint: str | None = None) -> None:
+    def __init__(
+        self,
+        problems: list[str],
+        hint: str | None = None,
+        passed: Sequence[tuple[str, str]] = (),
+    ) -> None:
         self.problems = problems
+        self.passed = list(passed)
         listed = "; ".join(problems)
         super().__init__(f"cannot start the papertest: {listed}", hint=hint)
 
@@ -75,6 +82,57 @@ class Preflight:
     def passed(self) -> list[tuple[str, str]]:
         """The checks that did not fail (a failure is said once, in `problems`)."""
         return [(what, result) for what, result in self.checks if not result.startswith(_FAILED)]
+
+
+#: What a step of a long command is shown by: `step("backing up")` around its work.
+Step = Callable[[str], AbstractContextManager[Any]]
+
+
+@dataclass(frozen=True)
+class Started:
+    """A papertest that passed its preflight, was registered and whose engine runs."""
+
+    run: Run
+    #: What runs its engine (a process id, a container).
+    engine: str
+    warnings: list[str]
+    #: The backup taken before the run (None: none asked for).
+    backup_id: str | None
+
+
+def start_papertest(
+    settings: Settings,
+    parameters: RunParameters,
+    *,
+    name: str | None = None,
+    backup: bool = True,
+    env_file: Path | None = None,
+    step: Step = nullcontext,
+) -> Started:
+    """`claire papertest start`: preflight, a backup, register, start the engine, check it
+    started. Nothing is registered or backed up unless the preflight passes
+    (`PreflightError`, naming what passed and every problem)."""
+    from engine.runtime.listeners import start_warnings
+
+    if name is not None:
+        check_run_name(name)  # before any work: nothing checked, backed up or registered
+    with step("preflight: settings, servers, migrations, market data"), connect(settings) as conn:
+        checked = preflight(settings, parameters, conn)
+    if checked.problems:
+        raise PreflightError(checked.problems, hint=checked.hint, passed=checked.passed())
+    backup_id = None
+    if backup:
+        from engine.backup.operations import create_backup
+
+        with step("backing up before the run (--no-backup skips it)"):
+            made = create_backup(settings, label="before-papertest", env_file=env_file)
+        backup_id = made.backup_id
+    with connect(settings) as conn:
+        run = register(settings, checked.parameters, conn, name)
+    with step("starting the engine"):
+        engine = start_engine(settings, run, env_file=env_file)
+        check_started(settings, run)
+    return Started(run, engine, [*checked.warnings, *start_warnings(settings)], backup_id)
 
 
 def data_source_name(parameters: RunParameters, started: datetime) -> str:

@@ -61,32 +61,11 @@ def clean(
 
     Example: claire inject clean
     """
-    run = f"inject-{_like_literal(batch)}" if batch else "inject-%"  # a batch's run id
-    pattern = f"{run}-%" if batch else run  # its events' ids
-    tables = (
-        "trades",
-        "order_results",
-        "orders",
-        "candles",
-        "signals",
-        "risk_decisions",
-        "portfolio_snapshots",
-        "alerts",
-        "market_gaps",
-    )
+    from engine.inject.clean import clean_injected
+
     with service.connect(state(ctx).settings()) as conn:
-        removed = 0
-        for table in tables:
-            cursor = conn.execute(f"DELETE FROM {table} WHERE event_id LIKE %s", (pattern,))
-            removed += cursor.rowcount
-        conn.execute("DELETE FROM positions WHERE run_id LIKE %s", (run,))
-        conn.execute("DELETE FROM dead_letters WHERE payload LIKE %s", (f"%{pattern}",))
+        removed = clean_injected(conn, batch)
     console.print(f"removed {removed:,} injected rows")
-
-
-def _like_literal(text: str) -> str:
-    """Return `text` as a LIKE pattern matching only itself (`%`, `_` and `\\` escaped)."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _command(name: str) -> Callable[..., None]:

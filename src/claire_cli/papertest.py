@@ -21,9 +21,8 @@ from engine.durations import format_duration
 from engine.papertest import report as reports
 from engine.papertest import service
 from engine.papertest.hosts import engine_host
-from engine.papertest.runs import RunRepository, check_run_name
+from engine.papertest.runs import RunRepository
 from engine.papertest.summary import RunSummary, summarize
-from engine.runtime.listeners import start_warnings
 from engine.settings import Settings
 
 app = typer.Typer(
@@ -78,8 +77,6 @@ def start(
       claire papertest start --duration 1d --source replay:data/ --symbols ETHUSDT
       claire papertest start --duration 30m --source synthetic --foreground
     """
-    if name is not None:
-        check_run_name(name)  # before any work: nothing checked, backed up or registered
     cli = state(ctx)
     settings = cli.settings()
     parameters = service.make_parameters(
@@ -93,51 +90,48 @@ def start(
         seed=settings.market.synthetic_seed if seed is None else seed,
         default_symbols=settings.papertest.symbols,
     )
-    with console.status("preflight: settings, servers, migrations, market data"):
-        conn = service.connect(settings)
-        checked = service.preflight(settings, parameters, conn)
-    if checked.problems:
-        passed = checked.passed()
-        if json:  # stdout stays JSON: what passed and what did not; the error on stderr
-            print_json(
-                {
-                    "started": False,
-                    "passed": dict(passed),
-                    "problems": checked.problems,
-                    "hint": checked.hint,
-                }
-            )
-        else:
-            for what, result in passed:  # what failed is the error's one line
-                console.print(f"  {what}: {escape(as_typed(result))}")
-        conn.close()
-        raise service.PreflightError(checked.problems, hint=checked.hint)
-    conn.close()
-    parameters = checked.parameters  # a replay's symbols resolved from its files
-    for warning in checked.warnings:
-        print_warning(warning)
-    for warning in start_warnings(settings):
-        print_warning(warning)
-    if not no_backup:
-        from engine.backup.operations import create_backup
-
-        with console.status("backing up before the run (--no-backup skips it)"):
-            made = create_backup(settings, label="before-papertest", env_file=cli.env_file)
-        if not json:
-            console.print(f"backup {made.backup_id} taken")
-    with service.connect(settings) as conn:
-        run = service.register(settings, parameters, conn, name)
-    with console.status("starting the engine"):
-        engine = service.start_engine(settings, run, env_file=cli.env_file)
-        service.check_started(settings, run)
-    if json:
-        print_json({"run_id": run.run_id, "engine": engine, "parameters": parameters.to_json()})
-    else:
-        console.print(f"[green]started[/] papertest [bold]{run.run_id}[/] ({engine})")
-        console.print(as_typed(f"  follow it:  claire papertest status {run.run_id} --watch"))
-        console.print(as_typed(f"  stop it:    claire papertest stop {run.run_id}"))
+    try:
+        started = service.start_papertest(
+            settings, parameters, name=name, backup=not no_backup, env_file=cli.env_file,
+            step=console.status,
+        )  # fmt: skip
+    except service.PreflightError as refused:
+        _render_refusal(refused, json)
+        raise
+    _render_started(started, json)
     if foreground:
-        _follow(settings, run.run_id)
+        _follow(settings, started.run.run_id)
+
+
+def _render_refusal(refused: service.PreflightError, json: bool) -> None:
+    """What passed before the start was refused (the error itself is its own line)."""
+    if json:  # stdout stays JSON: what passed and what did not; the error on stderr
+        print_json(
+            {
+                "started": False,
+                "passed": dict(refused.passed),
+                "problems": refused.problems,
+                "hint": refused.hint,
+            }
+        )
+        return
+    for what, result in refused.passed:
+        console.print(f"  {what}: {escape(as_typed(result))}")
+
+
+def _render_started(started: service.Started, json: bool) -> None:
+    run = started.run
+    for warning in started.warnings:
+        print_warning(warning)
+    if json:
+        parameters = run.parameters.to_json()
+        print_json({"run_id": run.run_id, "engine": started.engine, "parameters": parameters})
+        return
+    if started.backup_id is not None:
+        console.print(f"backup {started.backup_id} taken")
+    console.print(f"[green]started[/] papertest [bold]{run.run_id}[/] ({started.engine})")
+    console.print(as_typed(f"  follow it:  claire papertest status {run.run_id} --watch"))
+    console.print(as_typed(f"  stop it:    claire papertest stop {run.run_id}"))
 
 
 def _default_source(settings: Settings) -> str:
@@ -500,6 +494,12 @@ def report(
             raise
         print_error(message, hint)
         raise typer.Exit(CHECK_ERROR) from None
+    _render_report(written, json)
+    if check:
+        raise typer.Exit(int(written.report.verdict.outcome))
+
+
+def _render_report(written: reports.WrittenReport, json: bool) -> None:
     verdict = written.report.verdict
     if json:
         print_json(
@@ -526,8 +526,6 @@ def report(
         console.print(
             f"verdict: [{colour}]{verdict.label}[/] — {escape('; '.join(verdict.reasons))}"
         )
-    if check:
-        raise typer.Exit(int(verdict.outcome))
 
 
 @app.command()

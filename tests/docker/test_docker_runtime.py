@@ -26,8 +26,8 @@ from engine.runtime.select import endpoints
 from tests.docker.conftest import Project
 from tests.support import assert_nothing_lost, eventually, unexported_metrics
 
-# One Docker project for these tests: they run on one worker, in order.
-pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.xdist_group("docker")]
+# One Docker project for these tests: a file runs on one worker, in order (scripts/test).
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 ENGINE_ROLES = ("engine",)
 SERVERS = ("redis", "postgres", "prometheus")
