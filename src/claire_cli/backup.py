@@ -15,9 +15,9 @@ from claire_cli.crontab import read_crontab, write_crontab
 from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_json
 from engine.backup import schedule as plans
-from engine.backup.errors import RestoreRefusedError
+from engine.backup.errors import BackupCorruptError, RestoreRefusedError
 from engine.backup.operations import create_backup, restore_backup, verify_backup
-from engine.backup.store import BackupStore
+from engine.backup.store import Backup, BackupStore
 from engine.durations import format_duration
 
 app = typer.Typer(
@@ -100,9 +100,17 @@ def list_backups(ctx: typer.Context, json: JsonOption = False) -> None:
     if not rows:
         console.print(as_typed("no backup yet — claire backup"))
         return
-    # An id is printed whole (verify and restore take it); the other columns wrap or fold.
+    console.print(_backups_table(backups, damaged, now))
+
+
+def _backups_table(
+    backups: list[Backup], damaged: list[tuple[Path, BackupCorruptError]], now: datetime
+) -> Table:
+    """The backups, one a row. An id is printed whole (verify and restore take it); the
+    other columns wrap or fold."""
+    ids = [b.backup_id for b in backups] + [path.name for path, _ in damaged]
     table = Table(box=None, pad_edge=False)
-    table.add_column("backup", no_wrap=True, min_width=max(len(str(r["backup_id"])) for r in rows))
+    table.add_column("backup", no_wrap=True, min_width=max(len(i) for i in ids))
     table.add_column("age", overflow="fold")
     for column in ("size", "rows"):
         table.add_column(column, justify="right", overflow="fold")
@@ -120,7 +128,7 @@ def list_backups(ctx: typer.Context, json: JsonOption = False) -> None:
         )
     for path, _ in damaged:
         table.add_row(path.name, "-", "-", "-", "[red]DAMAGED[/] (manifest unreadable)")
-    console.print(table)
+    return table
 
 
 @app.command()

@@ -68,24 +68,7 @@ def fetch(
     days_text = f"{days:g}"
     path = out or settings.data_dir / f"{'_'.join(names)}-{interval}-{days_text}d.parquet"
     start, end = window(days, interval, datetime.now(UTC))
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=json,
-    ) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def shown(symbol: str, done: int, expected: int) -> None:
-            if symbol not in tasks:
-                tasks[symbol] = bar.add_task(symbol, total=expected)
-            bar.update(tasks[symbol], completed=done)
-
-        result = asyncio.run(
-            _fetch(settings.mexc.rest_url, names, interval, start, end, path, shown)
-        )
+    result = _fetch_with_bars(settings.mexc.rest_url, names, interval, (start, end), path, json)
     if json:
         print_json(result.to_dict())
         return
@@ -94,6 +77,33 @@ def fetch(
         f"wrote {total:,} candles to {result.path} ({result.chunks_downloaded} chunks "
         f"downloaded, {result.chunks_reused} reused)"
     )
+
+
+def _fetch_with_bars(
+    rest_url: str,
+    names: list[str],
+    interval: str,
+    span: tuple[datetime, datetime],
+    path: Path,
+    quiet: bool,
+) -> FetchResult:
+    """Fetch with a progress bar per symbol (none when `quiet`)."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def shown(symbol: str, done: int, expected: int) -> None:
+            if symbol not in tasks:
+                tasks[symbol] = bar.add_task(symbol, total=expected)
+            bar.update(tasks[symbol], completed=done)
+
+        return asyncio.run(_fetch(rest_url, names, interval, *span, path, shown))
 
 
 async def _fetch(

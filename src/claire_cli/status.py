@@ -12,7 +12,7 @@ from rich.table import Table
 from claire_cli.context import state
 from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_json
-from engine.errors import ClaireError
+from engine.errors import ClaireError, PermanentError
 from engine.papertest.checkup import Checkup, Level, check
 from engine.papertest.logs import check_stage, is_from, log_files, log_record, read_log_lines
 from engine.papertest.runs import RunRepository
@@ -125,9 +125,15 @@ def _container_logs(settings: Settings, role: str, lines: int, follow: bool) -> 
     # A stage runs in the engine container: its lines are those that name it.
     only = role if role in STAGE_NAMES else None
     container = ENGINE_ROLE if only else role
+    runtime = DockerRuntime(settings)
+    if container not in runtime.roles():
+        raise PermanentError(
+            f"{role!r} is no container of project {runtime.project}: choose one of "
+            f"{', '.join(runtime.roles())}, or a stage of the engine ({', '.join(STAGE_NAMES)})"
+        )
     try:
         tail = 10_000 if only else lines  # a stage: its last `lines` of the container's latest
-        found = DockerRuntime(settings).logs(container, tail=tail, follow=follow)
+        found = runtime.logs(container, tail=tail, follow=follow)
         shown = (line for line in found if only is None or only in line)
         for line in shown if only is None or follow else list(shown)[-lines:]:
             console.print(escape(line))

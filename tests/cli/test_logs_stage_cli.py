@@ -80,6 +80,6 @@ def test_logs_when_docker_container_unknown_then_an_error_naming_each(
     assert refused.exit_code == 1, refused.output
     [error] = refused.stderr.splitlines()
     assert error.startswith("error: 'bogus' is no container of project claire: choose one of")
-    assert f"engine, {STAGES}" in error
-    assert "postgres" in error
+    assert "redis, postgres, engine" in error
+    assert f"or a stage of the engine ({STAGES})" in error
     assert SECRET not in refused.output
