@@ -160,12 +160,10 @@ class ContainerHost:
         from engine.runtime.docker_specs import ENGINE_ROLE
 
         info = self._runtime.container(ENGINE_ROLE)
-        if info is None or info.health != "healthy":
-            said = info.health_output if info is not None else ""
-            return (
-                False,
-                f"unhealthy: {ENGINE_ROLE}: {info.health if info else 'missing'} {said}".strip(),
-            )
+        if info is None:
+            return False, f"unhealthy: {ENGINE_ROLE}: missing"
+        if info.health != "healthy":
+            return False, f"unhealthy: {ENGINE_ROLE}: {info.health} {info.health_output}".strip()
         return True, "healthy (the engine container's healthcheck passes)"
 
     def request_stop(self, run: Run) -> bool:

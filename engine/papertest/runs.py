@@ -302,7 +302,8 @@ class RunRepository:
         self.annotate(run_id, {"epoch": epoch, "engine_started_at": utc_now().isoformat()})
 
     def merge_engine_stats(self, run_id: str, summary: dict[str, Any]) -> None:
-        """Add one process's figures per stage to the run's (stages may run apart)."""
+        """Merge one engine start's figures into the run's: each stage's latest figures, the
+        restarts they add up to, and the largest peak memory of any start."""
         with self._conn.transaction():
             row = self._conn.execute(
                 "SELECT parameters->'engine_stats' FROM runs WHERE run_id = %s FOR UPDATE",
@@ -351,9 +352,6 @@ _NOTES = (
     "monitor_url",
     "engine_started_at",
     "epoch",
-    # written by the per-stage layout of earlier versions; still found in their runs
-    "resume_requested",
-    "state_as_of",
     "settings",
     "resumes",
 )

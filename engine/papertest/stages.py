@@ -76,7 +76,7 @@ def stage_runner(
 
 @dataclass(frozen=True)
 class RunStages:
-    """The run's stages as the feed sees them: what runs here, and how to ask the rest."""
+    """The run's stage threads, and how the feed and the run's control ask about them."""
 
     runners: list[StageRunner]
     halted: Callable[[], bool]
