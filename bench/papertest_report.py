@@ -21,8 +21,8 @@ import psycopg
 from bench.cli import claire_env, run_claire
 from bench.servers import Servers
 from engine.backup.database import database_name
-from engine.papertest.report import write_report
-from engine.papertest.runs import RunRepository
+from engine.reports import write_report
+from engine.runs.registry import RunRepository
 from engine.settings import DatabaseSettings, Settings
 
 RUN_TIMEOUT_S = 900.0

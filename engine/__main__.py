@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "papertest":
             return _run_papertest(args.run_id, args.resume, args.env_file)
         if args.command == "serve":
-            from engine.papertest.serve import EngineServer
+            from engine.engine_process.serve import EngineServer
 
             return EngineServer(load_settings()).run()
         return _supervise(args.env_file)
@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_papertest(run_id: str, resume: bool, env_file: Path | None) -> int:
-    from engine.papertest.engine_run import PapertestEngine
-    from engine.papertest.logs import RunDayHandler
+    from engine.engine_process.run import PapertestEngine
+    from engine.runs.logs import RunDayHandler
 
     settings = load_settings(env_file)
     engine = PapertestEngine(settings, run_id, resume=resume)

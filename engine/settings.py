@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,7 +30,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from engine.durations import LONGEST_DURATION
 from engine.money import parse_fraction
-from engine.runtime.kind import RuntimeKind
+from engine.runtime_kind import RuntimeKind
 
 ENV_PREFIX = "CLAIRE_"
 DEFAULT_ENV_FILE = Path(".env")
@@ -554,3 +555,18 @@ def setting_specs() -> Iterator[SettingSpec]:
 
 def _is_secret(annotation: object) -> bool:
     return "SecretStr" in repr(annotation)
+
+
+def format_value(value: object) -> str:
+    """Write a setting's value the way it is written in a `.env` file (secrets unmasked)."""
+    if value is None:
+        return ""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return str(value)

@@ -14,7 +14,6 @@ import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
-from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -34,6 +33,7 @@ from engine.settings import (
     SECTIONS,
     Settings,
     SettingSpec,
+    format_value,
     setting_specs,
 )
 
@@ -155,21 +155,6 @@ def effective_settings(environ: Mapping[str, str], env_file: Path | None) -> lis
             value = getattr(value, part)
         result.append(EffectiveSetting(name, _display(value), sources[name][1]))
     return result
-
-
-def format_value(value: object) -> str:
-    """Write a setting's value the way it is written in a `.env` file (secrets unmasked)."""
-    if value is None:
-        return ""
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, Enum):
-        return str(value.value)
-    if isinstance(value, list):
-        return ",".join(str(item) for item in value)
-    return str(value)
 
 
 def _display(value: object) -> str | None:

@@ -13,7 +13,7 @@ from typing import Protocol
 from psycopg.conninfo import conninfo_to_dict
 
 from engine.backup.errors import BackupError
-from engine.runtime.kind import RuntimeKind
+from engine.runtime_kind import RuntimeKind
 from engine.settings import Settings
 
 DUMP_OPTIONS = ("--format=custom", "--compress=1")

@@ -22,7 +22,7 @@ import psycopg
 
 from engine.bus.base import Stage
 from engine.bus.redis_streams import ConsumerOptions, PatientPublisher, RedisStreamBus
-from engine.papertest.recovery import clear_streams
+from engine.engine_process.recovery import clear_streams
 from engine.runtime.select import endpoints as runtime_endpoints
 from engine.services.dead_letters import DeadLetterRecorder
 from engine.services.pipeline import Pipeline, build_pipeline

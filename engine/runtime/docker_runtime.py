@@ -39,8 +39,8 @@ from engine.runtime.docker_specs import (
     container_name,
     project_plan,
 )
-from engine.runtime.kind import RuntimeKind
 from engine.runtime.status import ComponentState, ComponentStatus
+from engine.runtime_kind import RuntimeKind
 from engine.settings import Settings, setting_specs
 
 Progress = Callable[[str], None]
@@ -144,7 +144,7 @@ class DockerRuntime:
     def engine_environment(self) -> dict[str, str]:
         """claire's settings for the engine containers: the host's, with the servers named
         by their container names and the state kept in the state volume."""
-        from engine.settings_check import format_value
+        from engine.settings import format_value
 
         env: dict[str, str] = {}
         for spec in setting_specs():

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.errors import ListenError
-from engine.runtime.kind import RuntimeKind
+from engine.runtime_kind import RuntimeKind
 from engine.settings import Settings
 
 if TYPE_CHECKING:  # the settings check reads this module; it needs no HTTP server

@@ -59,7 +59,7 @@ class LocalRuntime:
     def down(self, *, volumes: bool = False) -> list[ComponentStatus]:
         """Stop what claire manages; servers given by URL are left alone. Data is always kept
         (`volumes` is a Docker runtime option)."""
-        from engine.supervision.control import stop_supervisor
+        from engine.runtime.supervisor import stop_supervisor
 
         stop_supervisor(self._settings.home)  # first, or it would start them again
         if self.manages_redis:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from engine.runtime.base import Endpoints, Runtime
-from engine.runtime.kind import RuntimeKind
+from engine.runtime_kind import RuntimeKind
 from engine.settings import Settings
 
 

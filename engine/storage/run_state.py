@@ -81,7 +81,7 @@ SELECT message FROM alerts
 
 @dataclass(frozen=True)
 class StoredOpenOrder:
-    """An order open at a cut, as stored: engine.papertest.recovery submits it again."""
+    """An order open at a cut, as stored: engine.engine_process.recovery submits it again."""
 
     order_id: str
     event_id: str

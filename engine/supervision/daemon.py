@@ -32,11 +32,11 @@ from typing import Any
 import psycopg
 
 from engine.errors import ClaireError
-from engine.papertest.runs import RunRepository
+from engine.runs.registry import RunRepository
 from engine.runtime.local import LocalRuntime
 from engine.runtime.status import ComponentState, ComponentStatus
 from engine.settings import Settings
-from engine.supervision.outages import OutageLog
+from engine.storage.outages import OutageLog
 from engine.supervision.watch import (
     Backoff,
     OutageBegan,
@@ -125,7 +125,7 @@ class Supervisor:
     # -- the engine ------------------------------------------------------------------
 
     def _look_at_engine(self, conn: psycopg.Connection[Any]) -> None:
-        from engine.papertest import service
+        from engine.runs import service
 
         run = RunRepository(conn).active()
         self._run_id = run.run_id if run is not None else None

@@ -18,7 +18,7 @@ from typer.core import TyperCommand, TyperGroup
 from claire_cli.context import CliState
 from claire_cli.output import print_error
 from engine.errors import ClaireError
-from engine.runtime.kind import RuntimeKind
+from engine.runtime_kind import RuntimeKind
 
 
 @dataclass(frozen=True)

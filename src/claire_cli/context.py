@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from engine.runtime.kind import RuntimeKind
+from engine.runtime_kind import RuntimeKind
 
 if TYPE_CHECKING:
     from engine.settings import Settings

@@ -16,7 +16,7 @@ from claire_cli.context import state
 from claire_cli.output import console, print_json
 from engine.inject.harness import Outcome, harness
 from engine.inject.scenarios import SCENARIOS, Params
-from engine.papertest import service
+from engine.runs import service
 
 #: The longest `--duration` of an injection: a papertest's classic length.
 LONGEST_INJECTION = timedelta(days=7)

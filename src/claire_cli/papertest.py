@@ -17,12 +17,12 @@ from rich.table import Table
 from claire_cli.context import state
 from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_error, print_json, print_warning
+from engine import reports
 from engine.durations import format_duration
-from engine.papertest import report as reports
-from engine.papertest import service
-from engine.papertest.hosts import engine_host
-from engine.papertest.runs import RunRepository
-from engine.papertest.summary import RunSummary, summarize
+from engine.reports.summary import RunSummary, summarize
+from engine.runs import service
+from engine.runs.hosts import engine_host
+from engine.runs.registry import RunRepository
 from engine.settings import Settings
 
 app = typer.Typer(
@@ -541,7 +541,7 @@ def export(
       claire papertest export --format parquet
       claire papertest export pt-20261124-0312 --out ./analysis
     """
-    from engine.papertest.export import export_run
+    from engine.reports.export import export_run
 
     if fmt not in ("csv", "parquet"):
         raise typer.BadParameter(f"format {fmt!r}: choose csv or parquet")

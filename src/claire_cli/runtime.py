@@ -15,11 +15,11 @@ from claire_cli.context import state
 from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_json, print_warning
 from engine.errors import PermanentError
-from engine.papertest import service
-from engine.runtime.kind import RuntimeKind
+from engine.runs import service
 from engine.runtime.listeners import exposed_listeners
 from engine.runtime.select import runtime_for
 from engine.runtime.status import ComponentState, ComponentStatus, uptime
+from engine.runtime_kind import RuntimeKind
 from engine.settings import Settings
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
@@ -101,8 +101,8 @@ def _summarise_changes(changes: list[object]) -> None:
 
 def _notice_crashed_run(settings: Settings) -> None:
     """After a reboot or crash: say so when a papertest is marked running with no engine."""
-    from engine.papertest import service
-    from engine.papertest.runs import RunRepository
+    from engine.runs import service
+    from engine.runs.registry import RunRepository
 
     with service.connect(settings) as conn:
         run = RunRepository(conn).active()

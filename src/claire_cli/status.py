@@ -13,10 +13,10 @@ from claire_cli.context import state
 from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_json
 from engine.errors import ClaireError, PermanentError
-from engine.papertest.checkup import Checkup, Level, check
-from engine.papertest.logs import check_stage, is_from, log_files, log_record, read_log_lines
-from engine.papertest.runs import RunRepository
-from engine.runtime.kind import RuntimeKind
+from engine.reports.checkup import Checkup, Level, check
+from engine.runs.logs import check_stage, is_from, log_files, log_record, read_log_lines
+from engine.runs.registry import RunRepository
+from engine.runtime_kind import RuntimeKind
 from engine.settings import Settings
 
 _STYLE = {
@@ -99,7 +99,7 @@ def logs(
     if settings.runtime is RuntimeKind.DOCKER:
         _container_logs(settings, stage or "engine", lines, follow)
         return
-    from engine.papertest import service  # not on `claire status`'s path: it imports asyncio
+    from engine.runs import service  # not on `claire status`'s path: it imports asyncio
 
     with service.connect(settings) as conn:
         run = RunRepository(conn).get(run_id)

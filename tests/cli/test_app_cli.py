@@ -14,7 +14,7 @@ from claire_cli.app import COMMANDS, app, load_command
 pytestmark = pytest.mark.cli
 
 #: What `claire --help` may import of the project: no engine module with a heavy dependency.
-LIGHT = {"engine", "engine.errors", "engine.runtime", "engine.runtime.kind"}
+LIGHT = {"engine", "engine.errors", "engine.runtime", "engine.runtime_kind"}
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))

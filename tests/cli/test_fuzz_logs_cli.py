@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from claire_cli.app import app
-from engine.papertest.logs import LOG_NAME, read_log_lines, run_log_dir
-from engine.papertest.runs import Run, RunParameters, RunRepository, utc_now
+from engine.runs.logs import LOG_NAME, read_log_lines, run_log_dir
+from engine.runs.registry import Run, RunParameters, RunRepository, utc_now
 from tests.unit.test_events import json_values
 
 pytestmark = [pytest.mark.cli, pytest.mark.integration, pytest.mark.usefixtures("claire_env")]

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from engine.papertest.runs import Run, RunParameters, RunRepository
+from engine.runs.registry import Run, RunParameters, RunRepository
 from tests.support import claire
 
 pytestmark = [pytest.mark.cli, pytest.mark.integration, pytest.mark.usefixtures("claire_env")]

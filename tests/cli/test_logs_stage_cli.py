@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from claire_cli.app import app
-from engine.papertest.logs import LOG_NAME, run_log_dir
-from engine.papertest.runs import Run, RunParameters, RunRepository
+from engine.runs.logs import LOG_NAME, run_log_dir
+from engine.runs.registry import Run, RunParameters, RunRepository
 from tests.support import claire
 
 pytestmark = pytest.mark.cli
@@ -38,7 +38,7 @@ def run_id(db: Db, runtime_home: Path) -> str:
     day = run_log_dir(runtime_home, run.run_id) / "day_1"
     day.mkdir(parents=True)
     records = [
-        {"ts": now.isoformat(), "level": "INFO", "logger": "engine.papertest.engine_run",
+        {"ts": now.isoformat(), "level": "INFO", "logger": "engine.engine_process.run",
          "thread": "MainThread", "message": "papertest starting"},
         {"ts": now.isoformat(), "level": "INFO", "logger": "engine.services.risk",
          "thread": "MainThread", "message": "order approved"},
@@ -55,7 +55,7 @@ def test_logs_when_stage_unknown_then_an_error_naming_stages_and_loggers(run_id:
     error = refused.stderr.splitlines()[0]
     assert error.startswith(f"error: 'bogus' is no stage or logger of {run_id}'s log")
     assert f"engine, {STAGES}, raw" in error
-    assert "engine.papertest.engine_run, engine.services.risk" in error
+    assert "engine.engine_process.run, engine.services.risk" in error
     assert refused.stdout == ""
 
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from engine.papertest.logs import run_log_dir
+from engine.runs.logs import run_log_dir
 from engine.runtime.prometheus_server import targets_dir
 from tests.support import claire, eventually, free_port
 

@@ -17,7 +17,7 @@ import pytest
 
 from engine.marketdata.files import Layout, write_market_file
 from engine.marketdata.synthetic import synthetic_candles
-from engine.papertest.launcher import pid_file
+from engine.runs.launcher import pid_file
 from engine.runtime.processes import read_pid
 from tests.support import claire, eventually
 

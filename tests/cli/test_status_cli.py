@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from claire_cli.app import app
-from engine.papertest.runs import Run, RunParameters, RunRepository, utc_now
+from engine.runs.registry import Run, RunParameters, RunRepository, utc_now
 
 pytestmark = [pytest.mark.cli, pytest.mark.integration, pytest.mark.usefixtures("claire_env")]
 

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from engine.papertest.launcher import ENGINE_MARK
+from engine.runs.launcher import ENGINE_MARK
 from engine.runtime.local import LocalRuntime
 from engine.runtime.processes import pid_alive, read_pid
 from engine.settings import Settings

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from claire_cli.app import app
 from engine.backup.database import with_database
 from engine.backup.operations import create_backup, restore_backup
-from engine.papertest.report import build_report
-from engine.papertest.runs import RunRepository
+from engine.reports import build_report
+from engine.runs.registry import RunRepository
 from engine.settings import BackupSettings, Settings
 from tests.support import eventually
 

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import redis
 
-from engine.papertest.epochs import run_namespace
-from engine.papertest.launcher import ENGINE_MARK, pid_file
+from engine.engine_process.epochs import run_namespace
+from engine.runs.launcher import ENGINE_MARK, pid_file
 from engine.runtime.local import LocalRuntime
 from engine.runtime.processes import pid_alive, read_pid
 from engine.settings import Settings

@@ -27,7 +27,7 @@ import pytest
 
 from engine.marketdata.files import Layout, write_market_file
 from engine.marketdata.synthetic import synthetic_candles
-from engine.papertest import service
+from engine.runs import service
 from engine.runtime.local import LocalRuntime
 from engine.settings import Settings
 from tests.e2e.private import claire, ended, query_of

@@ -16,10 +16,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from engine.papertest.launcher import ENGINE_MARK
+from engine.runs.launcher import ENGINE_MARK
 from engine.runtime.local import LocalRuntime
 from engine.runtime.processes import pid_alive
-from engine.supervision.control import supervisor_pid
+from engine.runtime.supervisor import supervisor_pid
 from tests.e2e.private import claire, ended, query_of
 from tests.support import assert_nothing_lost, eventually
 

@@ -18,7 +18,7 @@ from engine.backup.errors import BackupCorruptError, RestoreRefusedError
 from engine.backup.manifest import DUMP, MANIFEST, SETTINGS_COPY, Manifest
 from engine.backup.operations import create_backup, restore_backup, verify_backup
 from engine.backup.store import BackupStore
-from engine.papertest.runs import Run, RunParameters, RunRepository, utc_now
+from engine.runs.registry import Run, RunParameters, RunRepository, utc_now
 from engine.settings import BackupSettings, Settings
 from engine.storage.event_writer import EventWriter
 from tests.factories import candle, fill, order, snapshot

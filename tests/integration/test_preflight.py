@@ -9,8 +9,8 @@ import pytest
 
 from engine.marketdata.files import Layout, write_market_file
 from engine.marketdata.synthetic import synthetic_candles
-from engine.papertest import service
-from engine.runtime.kind import RuntimeKind
+from engine.runs import service
+from engine.runtime_kind import RuntimeKind
 from engine.settings import Settings
 from tests.factories import EPOCH
 

@@ -9,9 +9,9 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from engine.engine_process.recovery import open_order_events
 from engine.events import OrderResultReported, OrderSubmitted
 from engine.events.orders import OrderSide, OrderStatus
-from engine.papertest.recovery import open_order_events
 from engine.storage.event_writer import EventWriter
 from engine.storage.run_state import OpenOrder, load_run_state
 from tests.factories import EPOCH, fill, order, snapshot

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from engine.events import PositionSnapshot
-from engine.papertest.report.data import load_run_data
-from engine.papertest.runs import Run, RunParameters, RunRepository
+from engine.reports.data import load_run_data
+from engine.runs.registry import Run, RunParameters, RunRepository
 from engine.storage.event_writer import EventWriter
 from tests.factories import EPOCH, snapshot
 

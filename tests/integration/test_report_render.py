@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from matplotlib import image
 
+from engine.engine_process.run import PapertestEngine
 from engine.marketdata.files import Layout, write_market_file
 from engine.marketdata.synthetic import synthetic_candles
-from engine.papertest.engine_run import PapertestEngine
-from engine.papertest.report import write_report
-from engine.papertest.runs import RunParameters, RunRepository
-from engine.papertest.service import connect, register
+from engine.reports import write_report
+from engine.runs.registry import RunParameters, RunRepository
+from engine.runs.service import connect, register
 from engine.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 import redis
 
-from engine.papertest.runs import Run, RunNotFoundError, RunParameters, RunRepository, utc_now
+from engine.runs.registry import Run, RunNotFoundError, RunParameters, RunRepository, utc_now
 from engine.runtime.local import LocalRuntime
 from tests.support import claire
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.papertest.checkup import Checkup, Level
+from engine.reports.checkup import Checkup, Level
 
 
 @pytest.mark.parametrize(

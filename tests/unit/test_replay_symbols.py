@@ -19,8 +19,8 @@ from engine.events import Candle
 from engine.marketdata.files import Layout, read_market_data, write_market_file
 from engine.marketdata.source import MarketItem, ReplaySource
 from engine.marketdata.synthetic import synthetic_candles
-from engine.papertest import service
-from engine.papertest.runs import RunParameters
+from engine.runs import service
+from engine.runs.registry import RunParameters
 from engine.settings import PapertestSettings, symbols_problem
 
 START = datetime(2026, 1, 5, tzinfo=UTC)

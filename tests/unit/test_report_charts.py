@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from engine.papertest.report.charts import MAX_POINTS, thinned
+from engine.reports.charts import MAX_POINTS, thinned
 
 
 def test_short_series_is_drawn_whole() -> None:

@@ -19,14 +19,14 @@ from statistics import NormalDist
 
 import pytest
 
-from engine.papertest.report.costs import (
+from engine.reports.costs import (
     OrderRow,
     execution_stats,
     implementation_shortfall,
     order_cost,
 )
-from engine.papertest.report.exposure import exposure_stats, position_share
-from engine.papertest.report.metrics import (
+from engine.reports.exposure import exposure_stats, position_share
+from engine.reports.metrics import (
     MATH,
     EquityPoint,
     FillRow,
@@ -35,7 +35,7 @@ from engine.papertest.report.metrics import (
     round_trips,
     time_in_market,
 )
-from engine.papertest.report.returns import (
+from engine.reports.returns import (
     DailyReturn,
     annualised,
     bootstrap,
@@ -51,7 +51,7 @@ from engine.papertest.report.returns import (
     sharpe,
     sortino,
 )
-from engine.papertest.report.trading import FinalSnapshot, PositionRow, trade_stats
+from engine.reports.trading import FinalSnapshot, PositionRow, trade_stats
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, 00:00 UTC
 D = Decimal

@@ -6,7 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from engine.papertest.report.quality import (
+from engine.reports.quality import (
     Hole,
     StaleEpisode,
     candle_holes,

@@ -12,10 +12,10 @@ from decimal import Decimal
 
 import pytest
 
-from engine.papertest.report.metrics import EquityPoint, FillRow
-from engine.papertest.report.returns import Performance, performance
-from engine.papertest.report.trading import TradeStats, trade_stats
-from engine.papertest.report.verdict import Outcome, judge
+from engine.reports.metrics import EquityPoint, FillRow
+from engine.reports.returns import Performance, performance
+from engine.reports.trading import TradeStats, trade_stats
+from engine.reports.verdict import Outcome, judge
 from engine.settings import VerdictSettings
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from engine.errors import ConfigurationError
-from engine.runtime.kind import RuntimeKind
+from engine.runtime_kind import RuntimeKind
 from engine.settings import Settings, setting_specs
 from engine.settings_check import load_settings
 

@@ -13,7 +13,7 @@ from engine.durations import parse_speed
 from engine.observability.health import HealthMonitor, Probe
 from engine.observability.metrics import EngineMetrics
 from engine.observability.probes import postgres_probe, redis_probe
-from engine.papertest.runs import Run
+from engine.runs.registry import Run
 from engine.runtime.select import endpoints
 from engine.services.persistence import EventSink
 from engine.services.pipeline import Pipeline, build_pipeline

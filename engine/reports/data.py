@@ -14,10 +14,10 @@ from typing import Any
 
 import psycopg
 
-from engine.papertest.report.costs import OrderRow
-from engine.papertest.report.metrics import EquityPoint, FillRow
-from engine.papertest.report.trading import FinalSnapshot, PositionRow
-from engine.papertest.runs import Run
+from engine.reports.costs import OrderRow
+from engine.reports.metrics import EquityPoint, FillRow
+from engine.reports.trading import FinalSnapshot, PositionRow
+from engine.runs.registry import Run
 from engine.storage.connection import like_literal
 
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from engine.events.orders import LIMITS_AT_FILL
-from engine.papertest.report.metrics import MATH, ZERO, FillRow, exact, percentile
+from engine.reports.metrics import MATH, ZERO, FillRow, exact, percentile
 
 BASIS_POINTS = Decimal(10_000)
 COMPONENTS = ("delay", "slippage", "fees", "total")

@@ -17,11 +17,11 @@ from typing import Protocol
 import psycopg
 
 from engine.errors import PermanentError
-from engine.papertest import launcher
-from engine.papertest.runs import Run, RunRepository
-from engine.runtime.kind import RuntimeKind
+from engine.runs import launcher
+from engine.runs.registry import Run, RunRepository
 from engine.runtime.processes import read_pid
 from engine.runtime.select import endpoints
+from engine.runtime_kind import RuntimeKind
 from engine.settings import Settings
 
 PICKUP_TIMEOUT_S = 90.0

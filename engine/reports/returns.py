@@ -25,7 +25,7 @@ from fractions import Fraction
 import numpy as np
 
 from engine.durations import format_duration
-from engine.papertest.report.metrics import (
+from engine.reports.metrics import (
     MATH,
     ONE,
     ZERO,

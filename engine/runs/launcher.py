@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.papertest.logs import run_log_dir
+from engine.runs.logs import run_log_dir
 from engine.runtime.processes import engine_import_path, pid_alive, read_pid, start_detached
 
 ENGINE_MARK = "engine papertest"

@@ -15,9 +15,9 @@ from enum import IntEnum
 from typing import Literal
 
 from engine.durations import format_duration, plural
-from engine.papertest.report.metrics import decimal_seconds
-from engine.papertest.report.returns import Performance
-from engine.papertest.report.trading import TradeStats
+from engine.reports.metrics import decimal_seconds
+from engine.reports.returns import Performance
+from engine.reports.trading import TradeStats
 from engine.settings import VerdictSettings
 
 Kind = Literal["evidence", "figure"]

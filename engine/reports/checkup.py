@@ -21,14 +21,14 @@ from typing import Any
 import psycopg
 
 from engine.errors import ClaireError
-from engine.papertest.hosts import engine_host
-from engine.papertest.runs import Run, RunRepository, utc_now
-from engine.papertest.summary import RunSummary, summarize
+from engine.reports.summary import RunSummary, summarize
+from engine.runs.hosts import engine_host
+from engine.runs.registry import Run, RunRepository, utc_now
 from engine.runtime.base import Runtime
 from engine.runtime.select import runtime_for
 from engine.settings import Settings
 from engine.storage.migrations import migration_status
-from engine.supervision.outages import OutageLog
+from engine.storage.outages import OutageLog
 
 
 class Level(IntEnum):

@@ -7,9 +7,9 @@ the final snapshot), the run records how it ended, and writes its report.
 
 A `--speed max` replay or synthetic run uses the in-memory bus (no Redis round trips);
 everything else runs over Redis Streams, in the epoch's own stream namespace, with /health
-and /metrics, the stages as supervised threads of this process (`engine.papertest.stages`).
+and /metrics, the stages as supervised threads of this process (`engine.engine_process.stages`).
 The run is the unit of restart: whatever dies, the next start resumes it from what
-PostgreSQL holds (`engine.papertest.epochs`).
+PostgreSQL holds (`engine.engine_process.epochs`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,13 @@ from engine.bus.base import Publisher
 from engine.bus.memory import InMemoryBus
 from engine.bus.redis_streams import PatientPublisher, RedisStreamBus
 from engine.durations import parse_duration, parse_speed
+from engine.engine_process.epochs import (
+    allocate_epoch,
+    clear_other_epochs,
+    run_namespace,
+)
+from engine.engine_process.recovery import downtime_gaps, open_order_events
+from engine.engine_process.stages import RunStages, local_stages, run_pipeline, uses_memory_bus
 from engine.errors import ClaireError
 from engine.events import FeedEnded
 from engine.events.market_data import FEED_SOURCE, FeedEndReason
@@ -46,15 +53,8 @@ from engine.observability.health import HealthMonitor
 from engine.observability.memory import peak_rss_mb
 from engine.observability.metrics import EngineMetrics
 from engine.observability.server import MonitorServer
-from engine.papertest.epochs import (
-    allocate_epoch,
-    clear_other_epochs,
-    run_namespace,
-)
-from engine.papertest.recovery import downtime_gaps, open_order_events
-from engine.papertest.runs import RunRepository, RunStatus, utc_now
-from engine.papertest.stages import RunStages, local_stages, run_pipeline, uses_memory_bus
-from engine.papertest.summary import summarize
+from engine.reports.summary import summarize
+from engine.runs.registry import RunRepository, RunStatus, utc_now
 from engine.runtime.base import Endpoints
 from engine.runtime.listeners import bind_monitor
 from engine.runtime.prometheus_server import publish_target, withdraw_target
@@ -103,7 +103,7 @@ class PapertestEngine:
     to be resumed (an engine container being replaced). `claire papertest stop` may also ask
     through the database, which works wherever the engine runs. With `monitor`, the run's
     /health and /metrics are served by that server (an engine container's) instead of one
-    of its own. Each start is a new epoch of the run (see `engine.papertest.epochs`).
+    of its own. Each start is a new epoch of the run (see `engine.engine_process.epochs`).
     """
 
     def __init__(
@@ -518,7 +518,7 @@ class PapertestEngine:
 
     def _write_report(self) -> None:
         try:
-            from engine.papertest.report import write_report
+            from engine.reports import write_report
 
             written = write_report(self.settings, self.run_record.run_id)
             log.info("report written: %s", ", ".join(str(p) for p in written.paths))

@@ -12,8 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from engine.durations import format_duration, plural
-from engine.papertest.report.metrics import decimal_seconds
-from engine.papertest.runs import Run
+from engine.reports.metrics import decimal_seconds
+from engine.runs.registry import Run
 from engine.settings import Settings, VerdictSettings
 
 CURRENT_SETTINGS_NOTE = "(current settings: the run recorded none)"

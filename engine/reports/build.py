@@ -10,8 +10,8 @@ from typing import Any
 import psycopg
 
 from engine.durations import parse_duration
-from engine.papertest.report import charts
-from engine.papertest.report.assumptions import (
+from engine.reports import charts
+from engine.reports.assumptions import (
     Assumptions,
     CaveatFacts,
     RunSettings,
@@ -19,15 +19,15 @@ from engine.papertest.report.assumptions import (
     caveats,
     run_settings,
 )
-from engine.papertest.report.costs import ExecutionStats, execution_stats
-from engine.papertest.report.data import RunData, load_run_data
-from engine.papertest.report.exposure import ExposureStats, exposure_stats
-from engine.papertest.report.metrics import BuyAndHold, buy_and_hold
-from engine.papertest.report.quality import Hole, candle_holes, explains, stale_episodes
-from engine.papertest.report.returns import Performance, bootstrap, performance
-from engine.papertest.report.trading import TradeStats, trade_stats
-from engine.papertest.report.verdict import Criterion, Verdict, judge
-from engine.papertest.runs import Run
+from engine.reports.costs import ExecutionStats, execution_stats
+from engine.reports.data import RunData, load_run_data
+from engine.reports.exposure import ExposureStats, exposure_stats
+from engine.reports.metrics import BuyAndHold, buy_and_hold
+from engine.reports.quality import Hole, candle_holes, explains, stale_episodes
+from engine.reports.returns import Performance, bootstrap, performance
+from engine.reports.trading import TradeStats, trade_stats
+from engine.reports.verdict import Criterion, Verdict, judge
+from engine.runs.registry import Run
 from engine.settings import ReportSettings, Settings, VerdictSettings
 
 __all__ = ["Criterion", "Provenance", "Report", "build_report"]

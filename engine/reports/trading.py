@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from engine.papertest.report.metrics import (
+from engine.reports.metrics import (
     MATH,
     ZERO,
     FillRow,

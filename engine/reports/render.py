@@ -19,8 +19,8 @@ from enum import Enum
 from typing import Any
 
 from engine.durations import format_duration
-from engine.papertest.jsonable import jsonable
-from engine.papertest.report.build import Report
+from engine.reports.build import Report
+from engine.reports.jsonable import jsonable
 
 #: Bumped when a key of report.json changes meaning or goes away.
 JSON_VERSION = 2

@@ -24,7 +24,7 @@ from engine.errors import ClaireError
 from engine.observability.health import HealthReport, waiting_report
 from engine.observability.metrics import EngineMetrics
 from engine.observability.probes import postgres_probe, redis_probe
-from engine.papertest.runs import Run, RunRepository
+from engine.runs.registry import Run, RunRepository
 from engine.runtime.listeners import bind_monitor
 from engine.runtime.select import endpoints
 from engine.settings import Settings
@@ -99,7 +99,7 @@ class EngineServer:
             return None
 
     def _run_papertest(self, run: Run) -> None:
-        from engine.papertest.engine_run import PapertestEngine
+        from engine.engine_process.run import PapertestEngine
 
         resume = "engine_started_at" in run.extra  # an engine worked on it before
         log.info("papertest %s: %s", run.run_id, "resuming" if resume else "starting")

@@ -18,8 +18,8 @@ import psycopg
 
 from engine.durations import parse_duration, parse_speed
 from engine.errors import ClaireError, PermanentError
-from engine.papertest.hosts import engine_host
-from engine.papertest.runs import (
+from engine.runs.hosts import engine_host
+from engine.runs.registry import (
     Run,
     RunParameters,
     RunRepository,
@@ -30,8 +30,8 @@ from engine.papertest.runs import (
     settings_hash,
     utc_now,
 )
-from engine.runtime.kind import RuntimeKind
 from engine.runtime.select import runtime_for
+from engine.runtime_kind import RuntimeKind
 from engine.settings import Settings, symbols_problem
 
 if TYPE_CHECKING:
@@ -363,7 +363,7 @@ def supervise(settings: Settings, env_file: Path | None) -> int | None:
     """Start the local runtime's supervisor unless it runs or is turned off; its pid."""
     if settings.runtime is not RuntimeKind.LOCAL or not settings.supervisor.enabled:
         return None
-    from engine.supervision.control import ensure_supervisor
+    from engine.runtime.supervisor import ensure_supervisor
 
     pid, _ = ensure_supervisor(settings.home, env_file)
     return pid
@@ -375,7 +375,7 @@ def restarter(settings: Settings) -> str | None:
         return f"Docker (restart policy {settings.docker.restart})"
     if not settings.supervisor.enabled:
         return None
-    from engine.supervision.control import supervisor_pid
+    from engine.runtime.supervisor import supervisor_pid
 
     pid = supervisor_pid(settings.home)
     return None if pid is None else f"the supervisor (pid {pid})"

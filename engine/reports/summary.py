@@ -13,13 +13,13 @@ from typing import Any
 import psycopg
 
 from engine.durations import in_real_time, parse_duration
-from engine.papertest.jsonable import jsonable
-from engine.papertest.report.data import children_of, dict_rows
-from engine.papertest.report.metrics import FillRow, round_trips
-from engine.papertest.report.quality import MINUTE, expected_minutes, stale_episodes
-from engine.papertest.runs import Run, utc_now
+from engine.reports.data import children_of, dict_rows
+from engine.reports.jsonable import jsonable
+from engine.reports.metrics import FillRow, round_trips
+from engine.reports.quality import MINUTE, expected_minutes, stale_episodes
+from engine.runs.registry import Run, utc_now
 from engine.settings import Settings
-from engine.supervision.outages import OutageLog
+from engine.storage.outages import OutageLog
 
 ZERO = Decimal(0)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from engine.papertest.report.metrics import MATH, ZERO, EquityPoint, decimal_seconds
+from engine.reports.metrics import MATH, ZERO, EquityPoint, decimal_seconds
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from engine.papertest.report.exposure import position_share
-from engine.papertest.report.metrics import BuyAndHold, EquityPoint, FillRow
+from engine.reports.exposure import position_share
+from engine.reports.metrics import BuyAndHold, EquityPoint, FillRow
 
 _STYLE: Any = {"figure.figsize": (10, 3.6), "figure.dpi": 100, "axes.grid": True, "grid.alpha": 0.3}
 STRATEGY = "#1f77b4"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import psycopg
 
-from engine.papertest.report import FORMATS, report_dir
-from engine.papertest.report.build import Report, build_report
-from engine.papertest.report.render import to_html, to_json, to_markdown
-from engine.papertest.runs import RunRepository
+from engine.reports import FORMATS, report_dir
+from engine.reports.build import Report, build_report
+from engine.reports.render import to_html, to_json, to_markdown
+from engine.runs.registry import RunRepository
 from engine.runtime.select import endpoints
 from engine.settings import Settings
 

@@ -24,8 +24,8 @@ _WHERE = {
 }
 
 if TYPE_CHECKING:
-    from engine.papertest.report.build import Criterion, Report, build_report
-    from engine.papertest.report.write import WrittenReport, write_files, write_report
+    from engine.reports.build import Criterion, Report, build_report
+    from engine.reports.write import WrittenReport, write_files, write_report
     from engine.settings import Settings
 
 __all__ = [
@@ -47,5 +47,5 @@ def report_dir(settings: Settings, run_id: str) -> Path:
 
 def __getattr__(name: str) -> Any:
     if name not in _WHERE:
-        raise AttributeError(f"module 'engine.papertest.report' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"engine.papertest.report.{_WHERE[name]}"), name)
+        raise AttributeError(f"module 'engine.reports' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"engine.reports.{_WHERE[name]}"), name)

@@ -1,1 +1,0 @@
-"""Papertests: registering a run, running its engine in the background, reading its results."""
