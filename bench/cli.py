@@ -103,13 +103,13 @@ def cli_replay(
         )  # fmt: skip
         elapsed = time.perf_counter() - started
     with psycopg.connect(conninfo) as conn:
-        ((run_id, source, stats),) = conn.execute(
-            "SELECT run_id, data_source, parameters->'engine_stats' FROM runs"
-            " ORDER BY started_at DESC LIMIT 1"
+        ((run_id, source, peak_rss_mb),) = conn.execute(
+            "SELECT run_id, data_source, c.peak_rss_mb FROM runs"
+            " LEFT JOIN run_control c USING (run_id) ORDER BY started_at DESC LIMIT 1"
         ).fetchall()
     return {
         "seconds": elapsed,
         "run_id": str(run_id),
         "source": source,
-        "peak_rss_mb": float((stats or {}).get("peak_rss_mb") or 0),
+        "peak_rss_mb": float(peak_rss_mb or 0),
     }

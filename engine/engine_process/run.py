@@ -23,6 +23,7 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -54,6 +55,7 @@ from engine.observability.memory import peak_rss_mb
 from engine.observability.metrics import EngineMetrics
 from engine.observability.server import MonitorServer
 from engine.reports.summary import summarize
+from engine.runs.control import RunControl, this_engine
 from engine.runs.registry import RunRepository, RunStatus, utc_now
 from engine.runtime.base import Endpoints
 from engine.runtime.listeners import bind_monitor
@@ -79,7 +81,7 @@ MINUTE = timedelta(minutes=1)
 START_OF_TIME = datetime.min.replace(tzinfo=UTC)
 SETTLE_TIMEOUT_S = 60.0
 LIVE_REORDER_S = 2.0
-STOP_POLL_S = 1.0
+HEARTBEAT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ class PapertestEngine:
         self.resume = resume
         self._signals = signals
         self._shared_monitor = monitor
-        self.epoch = int(self.run_record.extra.get("epoch") or 0) + 1  # over Redis: allocated
+        self.epoch = self.control.get(run_id).epoch + 1  # over Redis: allocated
         self._stop = asyncio.Event()
         self.interrupted = False
         # A resumed run: its last stored snapshot (the feed plays the market after it again,
@@ -136,6 +138,10 @@ class PapertestEngine:
     @property
     def runs(self) -> RunRepository:
         return RunRepository(self._db.get())
+
+    @property
+    def control(self) -> RunControl:
+        return RunControl(self._db.get())
 
     def interrupt(self) -> None:
         """End the engine without ending the run (it resumes at the next start)."""
@@ -175,7 +181,7 @@ class PapertestEngine:
             self._resumed_from = self._resume_point()
             if self.run_record.parameters.source != "mexc":
                 self._state_as_of = self._resumed_from or START_OF_TIME
-        self.runs.start_epoch(self.run_record.run_id, self.epoch)
+        self.control.start_engine(self.run_record.run_id, self.epoch, this_engine())
         watcher = asyncio.create_task(self._watch_stop_requests())
         try:
             if uses_memory_bus(self.run_record):
@@ -185,9 +191,10 @@ class PapertestEngine:
         finally:
             watcher.cancel()
         outcome = self._outcome(result, halted)
-        self.runs.merge_engine_stats(
+        self.control.add_engine_stats(
             self.run_record.run_id,
-            {**self.metrics.summary(), "peak_rss_mb": round(peak_rss_mb(), 1)},
+            self.metrics.stage_summary(),
+            Decimal(str(round(peak_rss_mb(), 1))),
         )
         if self.interrupted:
             run_id = self.run_record.run_id
@@ -222,16 +229,17 @@ class PapertestEngine:
             log.warning("could not delete the streams of the run: %s", exc)
 
     async def _watch_stop_requests(self) -> None:
-        """Stop when `claire papertest stop` asked through the database."""
+        """Beat the run's heartbeat once a second; stop when `claire papertest stop` asked
+        through the database (or the run was ended from elsewhere)."""
         run_id = self.run_record.run_id
         while not self._stop.is_set():
-            await asyncio.sleep(STOP_POLL_S)
+            await asyncio.sleep(HEARTBEAT_S)
             try:
-                latest = await asyncio.to_thread(self.runs.get, run_id)
+                stop = await asyncio.to_thread(self.control.heartbeat, run_id)
             except (psycopg.Error, ClaireError) as exc:
-                log.warning("could not read the run's stop request: %s", exc)
+                log.warning("could not beat the run's heartbeat: %s", exc)
                 continue
-            if latest.extra.get("stop_requested") or not latest.running:
+            if stop:
                 log.info("papertest %s: stop requested", run_id)
                 self._stop.set()
 
@@ -242,8 +250,8 @@ class PapertestEngine:
         if halted:
             return outcome("aborted", "drawdown beyond the abort level")
         if result.reason == "stopped":
-            latest = self.runs.get(run.run_id)
-            return outcome("stopped", str(latest.extra.get("stop_reason") or "stopped by the user"))
+            reason = self.control.get(run.run_id).stop_reason
+            return outcome("stopped", reason or "stopped by the user")
         if result.reason == "planned_end":
             return outcome("completed", "planned end reached")
         return outcome("completed", "market data ran out")
@@ -396,7 +404,7 @@ class PapertestEngine:
             self.settings.monitor.port,
         )
         server.start()
-        self.runs.annotate(self.run_record.run_id, {"monitor_url": server.url})
+        self.control.set_monitor_url(self.run_record.run_id, server.url)
         publish_target(self.settings.home, self.run_record.run_id, server.address)
         log.info("/health and /metrics on %s", server.url)
         return server

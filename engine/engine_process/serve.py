@@ -24,6 +24,7 @@ from engine.errors import ClaireError
 from engine.observability.health import HealthReport, waiting_report
 from engine.observability.metrics import EngineMetrics
 from engine.observability.probes import postgres_probe, redis_probe
+from engine.runs.control import RunControl
 from engine.runs.registry import Run, RunRepository
 from engine.runtime.listeners import bind_monitor
 from engine.runtime.select import endpoints
@@ -70,11 +71,11 @@ class EngineServer:
         try:
             while not self.stop.is_set():
                 self._listen_for_signals()
-                run = self._active_run()
-                if run is None:
+                active = self._active_run()
+                if active is None:
                     self.stop.wait(POLL_S)
                 else:
-                    self._run_papertest(run)
+                    self._run_papertest(*active)
         finally:
             self.monitor.stop()
             self._redis.close()
@@ -88,20 +89,23 @@ class EngineServer:
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
 
-    def _active_run(self) -> Run | None:
+    def _active_run(self) -> tuple[Run, bool] | None:
+        """The running papertest, and whether an engine worked on it before (it resumes)."""
         try:
             with psycopg.connect(
                 self._endpoints.database_conninfo, autocommit=True, connect_timeout=5
             ) as conn:
-                return RunRepository(conn).active()
+                run = RunRepository(conn).active()
+                return (
+                    None if run is None else (run, RunControl(conn).get(run.run_id).started_before)
+                )
         except psycopg.Error as exc:
             log.warning("cannot read the papertests: %s", str(exc).strip().splitlines()[0])
             return None
 
-    def _run_papertest(self, run: Run) -> None:
+    def _run_papertest(self, run: Run, resume: bool) -> None:
         from engine.engine_process.run import PapertestEngine
 
-        resume = "engine_started_at" in run.extra  # an engine worked on it before
         log.info("papertest %s: %s", run.run_id, "resuming" if resume else "starting")
         try:
             engine = PapertestEngine(

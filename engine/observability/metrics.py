@@ -98,7 +98,7 @@ class EngineMetrics:
         elif isinstance(event, AlertRaised):
             self.alerts.labels(str(event.level), event.code).inc()
 
-    def summary(self) -> dict[str, object]:
+    def stage_summary(self) -> dict[str, dict[str, object]]:
         """Per stage: events in and out, batch latency p50/p99 (from the histogram), restarts,
         dead letters, last consumer lag — kept with the run for its report."""
         stages: dict[str, dict[str, object]] = {}
@@ -121,8 +121,7 @@ class EngineMetrics:
                 value = _quantile(self.registry, stage, pct / 100)
                 if value is not None:
                     entry[f"p{pct}_ms"] = round(value * 1000, 3)
-        restarts = sum(int(str(e.get("restarts", 0))) for e in stages.values())
-        return {"stages": stages, "restarts": restarts}
+        return stages
 
     def watch_health(self, report: Callable[[], HealthReport]) -> None:
         """Export each health check as `claire_healthy{check}` (1 passing, 0 failing)."""

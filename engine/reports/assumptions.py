@@ -1,6 +1,6 @@
 """What a report's figures assume, said plainly, and the caveats a reader must weigh.
 
-The settings are those the run recorded when it started (`run.extra["settings"]`); a run
+The settings are those the run recorded when it started (`runs.settings`); a run
 from before they were recorded is described with the current settings, and says so.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.durations import format_duration, plural
 from engine.reports.metrics import decimal_seconds
-from engine.runs.registry import Run
+from engine.runs.registry import Run, recorded_settings
 from engine.settings import Settings, VerdictSettings
 
 CURRENT_SETTINGS_NOTE = "(current settings: the run recorded none)"
@@ -36,20 +36,9 @@ class RunSettings:
 
 def run_settings(run: Run, current: Settings) -> RunSettings:
     """The settings `run` recorded, else the current ones (the same keys)."""
-    recorded = run.extra.get("settings")
-    if isinstance(recorded, dict) and recorded:
-        return RunSettings(dict(recorded), True)
-    return RunSettings(
-        {
-            "execution": current.execution.model_dump(mode="json"),
-            "risk": current.risk.model_dump(mode="json"),
-            "strategy": current.strategy.model_dump(mode="json"),
-            "stale_after_seconds": current.market.stale_after_seconds,
-            "snapshot_seconds": current.papertest.snapshot_seconds,
-            "quote_currency": current.papertest.quote_currency,
-        },
-        False,
-    )
+    if run.settings:
+        return RunSettings(dict(run.settings), True)
+    return RunSettings(recorded_settings(current), False)
 
 
 @dataclass

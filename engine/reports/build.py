@@ -208,7 +208,6 @@ def _gaps(recorded: list[dict[str, Any]], holes: list[Hole] | None) -> list[dict
 
 
 def _system(data: RunData, holes: list[Hole] | None) -> dict[str, Any]:
-    stats = dict(data.run.extra.get("engine_stats") or {})
     downtime = sum(
         (
             (g["gap_end"] - g["gap_start"]).total_seconds()
@@ -223,12 +222,12 @@ def _system(data: RunData, holes: list[Hole] | None) -> dict[str, Any]:
         **_missing(data, holes),
         "recorded_gaps": len(data.gaps),
         "stale_episodes": len(stale_episodes(data.alerts)),
-        "resumes": len(data.run.extra.get("resumes") or []),
+        "resumes": len(data.control.resumes),
         "downtime_seconds": downtime,
         "errors": sum(1 for a in data.alerts if a["level"] == "critical"),
-        "stages": dict(stats.get("stages") or {}),
-        "restarts": int(stats.get("restarts") or 0),
-        "epochs": int(data.run.extra.get("epoch") or 1),
+        "stages": data.control.stage_stats,
+        "restarts": data.control.restarts,
+        "epochs": max(data.control.epoch, 1),
         "outages": [_outage(o, data.run.ended_at) for o in data.outages],
     }
 

@@ -17,6 +17,7 @@ import psycopg
 from engine.reports.costs import OrderRow
 from engine.reports.metrics import EquityPoint, FillRow
 from engine.reports.trading import FinalSnapshot, PositionRow
+from engine.runs.control import Control, RunControl
 from engine.runs.registry import Run
 from engine.storage.connection import like_literal
 
@@ -26,6 +27,8 @@ class RunData:
     """Every stored fact of one run a report uses."""
 
     run: Run
+    #: Its engines' starts, figures and resumes.
+    control: Control
     curve: list[EquityPoint]
     final: FinalSnapshot | None
     fills: list[FillRow]
@@ -134,6 +137,7 @@ def load_run_data(
     opens, closes = _candles(conn, run, window)
     return RunData(
         run=run,
+        control=RunControl(conn).get(run.run_id),
         curve=curve,
         final=None if final_row is None else _final(final_row),
         fills=[FillRow(*row) for row in conn.execute(_FILLS, bound).fetchall()],

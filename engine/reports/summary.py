@@ -17,6 +17,7 @@ from engine.reports.data import children_of, dict_rows
 from engine.reports.jsonable import jsonable
 from engine.reports.metrics import FillRow, round_trips
 from engine.reports.quality import MINUTE, expected_minutes, stale_episodes
+from engine.runs.control import RunControl
 from engine.runs.registry import Run, utc_now
 from engine.settings import Settings
 from engine.storage.outages import OutageLog
@@ -60,6 +61,10 @@ class RunSummary:
     missing_minutes: dict[str, int] = field(default_factory=dict)
     stale_episodes: int = 0
     resumes: int = 0
+    #: The engine process that holds the run (host and pid), and how long ago it last beat
+    #: its heartbeat (wall clock; None for an ended run).
+    held_by: str | None = None
+    heartbeat_age: timedelta | None = None
 
     @property
     def remaining(self) -> timedelta:
@@ -133,6 +138,7 @@ def summarize(
     errors_row = conn.execute(_ERRORS, (run.run_id, run.started_at)).fetchone()
     outage_log = OutageLog(conn)
     outages = outage_log.of_run(run.run_id)
+    control = RunControl(conn).get(run.run_id)
     return RunSummary(
         run=run,
         engine=engine,
@@ -167,7 +173,11 @@ def summarize(
         outages_ongoing=sum(1 for o in outages if o.ended_at is None),
         missing_minutes=_missing_minutes(conn, run, at),
         stale_episodes=len(stale_episodes(dict_rows(conn, _STALE, {"run": run.run_id}))),
-        resumes=len(run.extra.get("resumes") or []),
+        resumes=len(control.resumes),
+        held_by=control.engine,
+        heartbeat_age=utc_now() - control.heartbeat_at
+        if run.running and control.heartbeat_at is not None
+        else None,
     )
 
 

@@ -18,6 +18,7 @@ import psycopg
 
 from engine.errors import PermanentError
 from engine.runs import launcher
+from engine.runs.control import Control, RunControl
 from engine.runs.registry import Run, RunRepository
 from engine.runtime.processes import read_pid
 from engine.runtime.select import endpoints
@@ -45,7 +46,8 @@ class EngineHost(Protocol):
         ...
 
     def request_stop(self, run: Run) -> bool:
-        """Ask the engine to stop gracefully; False when no engine is alive to ask."""
+        """Ask the engine to stop gracefully (the request is in the run's control state
+        already); False when no engine is alive to ask."""
         ...
 
     def wait_for_exit(self, run: Run, timeout: float) -> bool: ...
@@ -65,6 +67,7 @@ class ProcessHost:
     """One background process per run, with a pid file (see `launcher`)."""
 
     def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self._home = settings.home
 
     def start(self, run: Run, *, resume: bool, env_file: Path | None) -> str:
@@ -82,8 +85,8 @@ class ProcessHost:
 
     def health(self, run: Run) -> tuple[bool, str]:
         """Ask the engine's /health (a full-speed replay runs in memory and has none)."""
-        monitor_url = run.extra.get("monitor_url")
-        if not isinstance(monitor_url, str):
+        monitor_url = read_control(self._settings, run.run_id).monitor_url
+        if monitor_url is None:
             return True, "running in memory (a full-speed replay: no /health endpoint)"
         url = f"{monitor_url}/health"
         try:
@@ -133,8 +136,8 @@ class ContainerHost:
         return f"container {container_name(self._settings.docker.project, ENGINE_ROLE)}"
 
     def check_started(self, run: Run) -> None:
-        """Wait until an engine container took the run up (it records when it starts)."""
-        before = run.extra.get("engine_started_at")
+        """Wait until an engine container took the run up: an engine started after the run
+        was started or resumed (each start is recorded in its control state)."""
         deadline = time.monotonic() + PICKUP_TIMEOUT_S
         while time.monotonic() < deadline:
             latest = self._read(run.run_id)
@@ -143,7 +146,7 @@ class ContainerHost:
                     f"the engine of {run.run_id} stopped at once: {latest.end_reason}",
                     hint="claire logs engine",
                 )
-            if latest.extra.get("engine_started_at") not in (None, before):
+            if _taken_up(latest, read_control(self._settings, run.run_id)):
                 return
             time.sleep(0.5)
         raise PermanentError(
@@ -167,8 +170,7 @@ class ContainerHost:
         return True, "healthy (the engine container's healthcheck passes)"
 
     def request_stop(self, run: Run) -> bool:
-        with psycopg.connect(endpoints(self._settings).database_conninfo, autocommit=True) as conn:
-            RunRepository(conn).request_stop(run.run_id)
+        """The request is in the run's control state already: the engine's heartbeat reads it."""
         return self._engine_running()
 
     def wait_for_exit(self, run: Run, timeout: float) -> bool:
@@ -191,3 +193,15 @@ class ContainerHost:
     def _read(self, run_id: str) -> Run:
         with psycopg.connect(endpoints(self._settings).database_conninfo, autocommit=True) as conn:
             return RunRepository(conn).get(run_id)
+
+
+def read_control(settings: Settings, run_id: str) -> Control:
+    """The run's control state, read on a connection of its own."""
+    with psycopg.connect(endpoints(settings).database_conninfo, autocommit=True) as conn:
+        return RunControl(conn).get(run_id)
+
+
+def _taken_up(run: Run, control: Control) -> bool:
+    """Whether an engine started the run after it was started or last resumed."""
+    asked = max([run.started_at, *(resume.at for resume in control.resumes)])
+    return control.engine_started_at is not None and control.engine_started_at >= asked

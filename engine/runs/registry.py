@@ -132,7 +132,8 @@ class Run:
     #: Event time of the first and last market data the run played (wall clock is above).
     event_start: datetime | None = None
     event_end: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: The settings the run's figures depend on, recorded at its start (None before 0007).
+    settings: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def running(self) -> bool:
@@ -141,7 +142,7 @@ class Run:
 
 _COLUMNS = (
     "run_id, name, status, parameters, settings_hash, code_version, data_source, started_at, "
-    "planned_end, ended_at, end_reason, initial_capital, event_start, event_end"
+    "planned_end, ended_at, end_reason, initial_capital, event_start, event_end, settings"
 )
 
 
@@ -164,6 +165,18 @@ def settings_hash(settings: Settings) -> str:
 
     data = plain(settings.model_dump())
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def recorded_settings(settings: Settings) -> dict[str, Any]:
+    """The settings a run's figures depend on, recorded with the run for its report."""
+    return {
+        "execution": settings.execution.model_dump(mode="json"),
+        "risk": settings.risk.model_dump(mode="json"),
+        "strategy": settings.strategy.model_dump(mode="json"),
+        "stale_after_seconds": settings.market.stale_after_seconds,
+        "snapshot_seconds": settings.papertest.snapshot_seconds,
+        "quote_currency": settings.papertest.quote_currency,
+    }
 
 
 def code_version() -> str:
@@ -202,7 +215,7 @@ class RunRepository:
                 )
             self._conn.execute(
                 f"INSERT INTO runs ({_COLUMNS}) VALUES "
-                "(%s, %s, 'running', %s, %s, %s, %s, %s, %s, NULL, NULL, %s, NULL, NULL)",
+                "(%s, %s, 'running', %s, %s, %s, %s, %s, %s, NULL, NULL, %s, NULL, NULL, %s)",
                 (
                     run.run_id,
                     run.name,
@@ -213,6 +226,7 @@ class RunRepository:
                     run.started_at,
                     run.planned_end,
                     run.initial_capital,
+                    Jsonb(run.settings) if run.settings is not None else None,
                 ),
             )
         return self.get(run.run_id)
@@ -280,58 +294,13 @@ class RunRepository:
             )
 
     def reopen(self, run_id: str) -> None:
-        """Mark an ended (crashed or stopped) run as running again, for `resume`; the resume
-        is kept in the run's `resumes`: when (wall clock) and from which instant of event
-        time (its newest snapshot stored), for its report."""
+        """Mark an ended (crashed or stopped) run as running again, for `resume` (the resume
+        itself is kept by `RunControl.record_resume`)."""
         with self._conn.transaction():
             self._conn.execute(
-                "UPDATE runs SET status = 'running', ended_at = NULL, end_reason = NULL,"
-                " parameters = (parameters - 'stop_requested') || jsonb_build_object("
-                "'resumes', COALESCE(parameters->'resumes', '[]'::jsonb) || jsonb_build_array("
-                "jsonb_build_object('at', now(), 'from', (SELECT MAX(\"timestamp\")"
-                " FROM portfolio_snapshots WHERE run_id = %s)))) WHERE run_id = %s",
-                (run_id, run_id),
-            )
-
-    def set_stop_reason(self, run_id: str, reason: str) -> None:
-        """Leave the reason a user gave for stopping, for the engine to record at its end."""
-        self.annotate(run_id, {"stop_reason": reason[:500]})
-
-    def start_epoch(self, run_id: str, epoch: int) -> None:
-        """Record that an engine started epoch `epoch` of the run."""
-        self.annotate(run_id, {"epoch": epoch, "engine_started_at": utc_now().isoformat()})
-
-    def merge_engine_stats(self, run_id: str, summary: dict[str, Any]) -> None:
-        """Merge one engine start's figures into the run's: each stage's latest figures, the
-        restarts they add up to, and the largest peak memory of any start."""
-        with self._conn.transaction():
-            row = self._conn.execute(
-                "SELECT parameters->'engine_stats' FROM runs WHERE run_id = %s FOR UPDATE",
+                "UPDATE runs SET status = 'running', ended_at = NULL, end_reason = NULL"
+                " WHERE run_id = %s",
                 (run_id,),
-            ).fetchone()
-            stats = dict((row[0] if row else None) or {})
-            stages = {**dict(stats.get("stages") or {}), **dict(summary.get("stages") or {})}
-            restarts = sum(int(entry.get("restarts", 0)) for entry in stages.values())
-            merged: dict[str, Any] = {"stages": stages, "restarts": restarts}
-            # The largest memory any of the run's engine processes reached (MB).
-            peaks = [float(v) for v in (stats.get("peak_rss_mb"), summary.get("peak_rss_mb")) if v]
-            if peaks:
-                merged["peak_rss_mb"] = max(peaks)
-            self._conn.execute(
-                "UPDATE runs SET parameters = parameters || %s WHERE run_id = %s",
-                (Jsonb({"engine_stats": merged}), run_id),
-            )
-
-    def request_stop(self, run_id: str) -> None:
-        """Ask the run's engine, wherever it runs, to stop gracefully (it polls for this)."""
-        self.annotate(run_id, {"stop_requested": utc_now().isoformat()})
-
-    def annotate(self, run_id: str, notes: dict[str, Any]) -> None:
-        """Keep facts about the run beside its parameters (monitor URL, engine figures)."""
-        with self._conn.transaction():
-            self._conn.execute(
-                "UPDATE runs SET parameters = parameters || %s WHERE run_id = %s",
-                (Jsonb(notes), run_id),
             )
 
     def _one(self, query: str, params: tuple[Any, ...] = ()) -> Run | None:
@@ -345,25 +314,12 @@ class RunRepository:
         return [_run_of(row) for row in rows]
 
 
-_NOTES = (
-    "stop_reason",
-    "stop_requested",
-    "engine_stats",
-    "monitor_url",
-    "engine_started_at",
-    "epoch",
-    "settings",
-    "resumes",
-)
-
-
 def _run_of(row: dict[str, Any]) -> Run:
-    parameters = dict(row["parameters"] or {})
     return Run(
         run_id=row["run_id"],
         name=row["name"],
         status=row["status"],
-        parameters=RunParameters.from_json(parameters),
+        parameters=RunParameters.from_json(dict(row["parameters"] or {})),
         settings_hash=row["settings_hash"],
         code_version=row["code_version"],
         data_source=row["data_source"],
@@ -374,7 +330,7 @@ def _run_of(row: dict[str, Any]) -> Run:
         initial_capital=row["initial_capital"],
         event_start=row["event_start"],
         event_end=row["event_end"],
-        extra={k: v for k, v in parameters.items() if k in _NOTES},
+        settings=row["settings"],
     )
 
 

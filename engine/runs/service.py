@@ -18,6 +18,7 @@ import psycopg
 
 from engine.durations import parse_duration, parse_speed
 from engine.errors import ClaireError, PermanentError
+from engine.runs.control import RunControl
 from engine.runs.hosts import engine_host
 from engine.runs.registry import (
     Run,
@@ -27,6 +28,7 @@ from engine.runs.registry import (
     check_source,
     code_version,
     new_run_id,
+    recorded_settings,
     settings_hash,
     utc_now,
 )
@@ -315,23 +317,9 @@ def register(
         ended_at=None,
         end_reason=None,
         initial_capital=parameters.capital,
+        settings=recorded_settings(settings),
     )
-    repo = RunRepository(conn)
-    created = repo.create(run)
-    repo.annotate(created.run_id, {"settings": run_settings(settings)})
-    return repo.get(created.run_id)
-
-
-def run_settings(settings: Settings) -> dict[str, Any]:
-    """The settings a run's figures depend on, kept with the run for its report."""
-    return {
-        "execution": settings.execution.model_dump(mode="json"),
-        "risk": settings.risk.model_dump(mode="json"),
-        "strategy": settings.strategy.model_dump(mode="json"),
-        "stale_after_seconds": settings.market.stale_after_seconds,
-        "snapshot_seconds": settings.papertest.snapshot_seconds,
-        "quote_currency": settings.papertest.quote_currency,
-    }
+    return RunRepository(conn).create(run)
 
 
 def normalise(parameters: RunParameters) -> RunParameters:
@@ -422,14 +410,14 @@ def stop(
     timeout: float = 60.0,
 ) -> str:
     """Stop a run gracefully; return what happened (`stopped`, `not running`, `marked`)."""
-    repo = RunRepository(conn)
     if not run.running:
         return "not running"
-    if reason:
-        repo.set_stop_reason(run.run_id, reason)
+    RunControl(conn).request_stop(run.run_id, reason)
     host = engine_host(settings)
     if not host.request_stop(run):  # crashed: nothing to ask, record the stop ourselves
-        repo.finish(run.run_id, "stopped", reason or "stopped while the engine was down", utc_now())
+        RunRepository(conn).finish(
+            run.run_id, "stopped", reason or "stopped while the engine was down", utc_now()
+        )
         return "marked"
     if not host.wait_for_exit(run, timeout):
         raise PermanentError(
@@ -452,7 +440,9 @@ def resume(settings: Settings, run_id: str | None, *, env_file: Path | None) -> 
                 f"{run.run_id} ended ({run.status}: {run.end_reason}); only a crashed run resumes"
             )
         _check_same_recording(run)
-        repo.reopen(run.run_id)
+        with conn.transaction():
+            repo.reopen(run.run_id)
+            RunControl(conn).record_resume(run.run_id)
     engine = start_engine(settings, run, env_file=env_file, resume=True)
     check_started(settings, run)
     return run, engine

@@ -127,7 +127,32 @@ RUNS = Table(
         _numeric("initial_capital"),
         _time("event_start", nullable=True),
         _time("event_end", nullable=True),
+        Column("settings", JSONB, nullable=True),
     ),
+    event_table=False,
+)
+
+RUN_CONTROL = Table(
+    "run_control",
+    (
+        _text("run_id"),
+        Column("epoch", INTEGER),
+        _text("engine", nullable=True),
+        _time("engine_started_at", nullable=True),
+        _time("heartbeat_at", nullable=True),
+        _text("monitor_url", nullable=True),
+        _time("stop_requested_at", nullable=True),
+        _text("stop_reason", nullable=True),
+        Column("restarts", INTEGER),
+        _numeric("peak_rss_mb", nullable=True),
+        Column("stage_stats", JSONB),
+    ),
+    event_table=False,
+)
+
+RUN_RESUMES = Table(
+    "run_resumes",
+    (_text("run_id"), _time("resumed_at"), _time("from_event", nullable=True)),
     event_table=False,
 )
 
@@ -376,6 +401,8 @@ TABLES: Final = (
     DEAD_LETTERS,
     MARKET_GAPS,
     OUTAGES,
+    RUN_CONTROL,
+    RUN_RESUMES,
 )
 EVENT_TABLES: Final = tuple(table for table in TABLES if table.event_table)
 TABLES_BY_NAME: Final = {table.name: table for table in TABLES}

@@ -302,6 +302,9 @@ def _render(s: RunSummary) -> Table:
     grid.add_row("state", f"[{state_style}]{s.engine}[/]{ended}")
     if s.engine == "crashed":
         grid.add_row("", as_typed(f"the engine is down: claire papertest resume {s.run.run_id}"))
+    if s.engine == "running" and s.held_by and s.heartbeat_age is not None:
+        beat = format_duration(s.heartbeat_age)
+        grid.add_row("engine", f"{escape(s.held_by)}, heartbeat {beat} ago")
     if s.stalled:
         grid.add_row("", f"[bold red]{escape(s.stalled)}[/]")
     if s.outages:

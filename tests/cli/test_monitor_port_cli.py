@@ -50,7 +50,7 @@ def health_status(url: str) -> int:
 
 
 def recorded_url(db: Db, run_id: str) -> Any:
-    row = db.execute("SELECT parameters->>'monitor_url' FROM runs WHERE run_id = %s", (run_id,))
+    row = db.execute("SELECT monitor_url FROM run_control WHERE run_id = %s", (run_id,))
     found = row.fetchone()
     return found[0] if found else None
 

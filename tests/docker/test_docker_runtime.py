@@ -53,10 +53,13 @@ def query(project: Project, sql: str, *params: object) -> list[tuple[Any, ...]]:
 
 
 def run_row(project: Project, run_id: str) -> dict[str, Any]:
-    ((status, reason, parameters),) = query(
-        project, "SELECT status, end_reason, parameters FROM runs WHERE run_id = %s", run_id
+    ((status, reason, epoch),) = query(
+        project,
+        "SELECT status, end_reason, c.epoch FROM runs LEFT JOIN run_control c USING (run_id)"
+        " WHERE run_id = %s",
+        run_id,
     )
-    return {"status": status, "end_reason": reason, **parameters}
+    return {"status": status, "end_reason": reason, "epoch": epoch or 0}
 
 
 def config_labels(project: Project) -> dict[str, str]:

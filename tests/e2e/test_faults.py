@@ -107,7 +107,7 @@ def test_redis_restarted_then_stages_resume_from_their_groups_and_nothing_lost(
     eventually(lambda: snapshots(private, run_id) >= 10, timeout=60, what="10 minutes stored")
     pid = engine_pid(private, run_id)
     query = query_of(private)
-    ((url,),) = query("SELECT parameters->>'monitor_url' FROM runs WHERE run_id = %s", run_id)
+    ((url,),) = query("SELECT monitor_url FROM run_control WHERE run_id = %s", run_id)
 
     private.redis.stop()  # a clean shutdown: the append-only file is complete
     # The engine sees Redis gone (its /health says so) and stays up.

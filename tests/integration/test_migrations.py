@@ -6,9 +6,11 @@ import hashlib
 import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
+import psycopg.types.json
 import pytest
 
 from engine.errors import MigrationError, StorageUnavailableError
@@ -286,3 +288,55 @@ def test_migrate_when_database_missing_then_unavailable(session_runtime: LocalRu
         StorageUnavailableError, match=r"FATAL: database \"t_missing_\w+\" does not"
     ):
         apply_migrations(conninfo)
+
+
+def test_run_control_migration_moves_the_engine_notes_out_of_the_parameters(
+    empty_database: str,
+) -> None:
+    """0007: a run registered before it keeps its epoch, engine start, monitor URL, stop
+    request, figures, resumes and settings, now in columns; its parameters are the start
+    parameters only."""
+    files = migration_files()
+    apply_migrations(empty_database, migrations=[m for m in files if m.version < 7])
+    notes = {
+        "duration": "1d",
+        "capital": "1000",
+        "epoch": 3,
+        "engine_started_at": "2026-12-01T10:00:00+00:00",
+        "monitor_url": "http://127.0.0.1:9101",
+        "stop_requested": "2026-12-01T11:00:00+00:00",
+        "stop_reason": "enough",
+        "engine_stats": {"stages": {"risk": {"restarts": 2}}, "restarts": 2, "peak_rss_mb": 88.5},
+        "resumes": [{"at": "2026-12-01T10:30:00+00:00", "from": "2026-11-30T00:05:00+00:00"}],
+        "settings": {"quote_currency": "USDT"},
+    }
+    with psycopg.connect(empty_database, autocommit=True) as db:
+        db.execute(
+            "INSERT INTO runs (run_id, status, parameters, started_at, initial_capital)"
+            " VALUES ('pt-old', 'running', %s, now(), 1000)",
+            (psycopg.types.json.Jsonb(notes),),
+        )
+
+        apply_migrations(empty_database)
+
+        control = db.execute(
+            "SELECT epoch, engine_started_at::text, monitor_url, stop_requested_at IS NOT NULL,"
+            " stop_reason, restarts, peak_rss_mb, stage_stats FROM run_control"
+        ).fetchall()
+        resumes = db.execute("SELECT resumed_at::text, from_event::text FROM run_resumes")
+        parameters, settings = db.execute("SELECT parameters, settings FROM runs").fetchone() or ()
+    assert control == [
+        (
+            3,
+            "2026-12-01 10:00:00+00",
+            "http://127.0.0.1:9101",
+            True,
+            "enough",
+            2,
+            Decimal("88.5"),
+            {"risk": {"restarts": 2}},
+        )
+    ]
+    assert resumes.fetchall() == [("2026-12-01 10:30:00+00", "2026-11-30 00:05:00+00")]
+    assert parameters == {"duration": "1d", "capital": "1000"}
+    assert settings == {"quote_currency": "USDT"}
