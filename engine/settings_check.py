@@ -25,8 +25,8 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from engine.errors import ConfigurationError
+from engine.exposure import exposed_listeners
 from engine.money import parse_fraction
-from engine.runtime.listeners import exposed_listeners
 from engine.settings import (
     DEFAULT_ENV_FILE,
     ENV_PREFIX,

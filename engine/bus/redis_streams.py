@@ -14,7 +14,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -49,6 +50,15 @@ return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ms .. '-' .. seq, ARG
 """
 
 
+@contextmanager
+def _answering() -> Iterator[None]:
+    """Translate Redis not answering into BusUnavailableError (a stage waits it out)."""
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise BusUnavailableError(f"Redis does not answer: {exc}") from exc
+
+
 def default_consumer_name() -> str:
     """Name a consumer after its host and process, so a restarted process is a new consumer."""
     return f"{socket.gethostname()}-{os.getpid()}"
@@ -74,12 +84,19 @@ class RedisStreamBus:
 
     def publish(self, event: Event, stream: Stream | None = None) -> str:
         """Append one event to its stream (or `stream`); return the message id."""
-        target = self.key(stream or STREAM_FOR_EVENT[event.type])
-        try:
-            message_id = self._append(self.client, target, encode_event(event))
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise BusUnavailableError(f"Redis does not answer: {exc}") from exc
-        return _text(message_id)
+        return self.publish_many([event], stream)[0]
+
+    def publish_many(self, events: Iterable[Event], stream: Stream | None = None) -> list[str]:
+        """Append events in one round trip (pipelined, in order)."""
+        return self._append_all(
+            (self.key(stream or STREAM_FOR_EVENT[event.type]), encode_event(event))
+            for event in events
+        )
+
+    def publish_encoded(self, stream: Stream, payloads: Sequence[bytes]) -> list[str]:
+        """Append already-encoded payloads to one stream in one round trip (bursts)."""
+        key = self.key(stream)
+        return self._append_all((key, payload) for payload in payloads)
 
     def _append(self, client: Any, key: str, payload: bytes) -> Any:
         """Append `payload` to `key` with a namespace-ordered id (`client`: Redis or a pipeline)."""
@@ -87,27 +104,14 @@ class RedisStreamBus:
             keys=[key, *self._id_keys], args=[self.maxlen, PAYLOAD_FIELD, payload], client=client
         )
 
-    def publish_many(self, events: Iterable[Event], stream: Stream | None = None) -> list[str]:
-        """Append events in one round trip (pipelined, in order)."""
+    def _append_all(self, entries: Iterable[tuple[str, bytes]]) -> list[str]:
+        """Append each (key, payload) in one pipelined round trip; return the message ids.
+        Raise BusUnavailableError when Redis does not answer."""
         pipe = self.client.pipeline(transaction=False)
-        for event in events:
-            target = self.key(stream or STREAM_FOR_EVENT[event.type])
-            self._append(pipe, target, encode_event(event))
-        try:
-            return [_text(message_id) for message_id in pipe.execute()]
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise BusUnavailableError(f"Redis does not answer: {exc}") from exc
-
-    def publish_encoded(self, stream: Stream, payloads: Sequence[bytes]) -> list[str]:
-        """Append already-encoded payloads to one stream in one round trip (bursts)."""
-        pipe = self.client.pipeline(transaction=False)
-        key = self.key(stream)
-        for payload in payloads:
+        for key, payload in entries:
             self._append(pipe, key, payload)
-        try:
+        with _answering():
             return [_text(message_id) for message_id in pipe.execute()]
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise BusUnavailableError(f"Redis does not answer: {exc}") from exc
 
     def publish_raw(self, stream: Stream, payload: bytes) -> str:
         """Append an arbitrary payload (used to inject malformed events on purpose)."""
@@ -127,18 +131,37 @@ class RedisStreamBus:
         Redis answers None when trimming removed entries the group never read; a group that
         does not exist yet is as far behind as the stream is long.
         """
-        key = self.key(stream)
-        try:
-            groups = cast(list[dict[Any, Any]], self.client.xinfo_groups(key))
-        except redis.ResponseError:  # no such stream yet
+        found, info = self._group(stream, group)
+        if not found:
             return 0
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise BusUnavailableError(f"Redis does not answer: {exc}") from exc
-        for info in groups:
-            if _text(info.get("name")) == group:
-                lag = info.get("lag")
-                return None if lag is None else int(lag)
-        return int(self.client.xlen(key))
+        if info is None:
+            return self._length(stream)
+        lag = info.get("lag")
+        return None if lag is None else int(lag)
+
+    def unacknowledged(self, stream: Stream, group: str) -> int | None:
+        """Return how many entries of `stream` `group` has not acknowledged yet: pending
+        (read, not acknowledged) and not read at all (None: nothing was published to it).
+        A group not created yet counts the whole stream: it will read all of it."""
+        found, info = self._group(stream, group)
+        if not found:
+            return None
+        if info is None:
+            return self._length(stream)
+        return int(info.get("pending") or 0) + int(info.get("lag") or 0)
+
+    def _group(self, stream: Stream, group: str) -> tuple[bool, dict[Any, Any] | None]:
+        """Whether `stream` exists, and `group`'s entry of XINFO GROUPS (None: none yet)."""
+        try:
+            with _answering():
+                groups = cast(list[dict[Any, Any]], self.client.xinfo_groups(self.key(stream)))
+        except redis.ResponseError:  # no such stream yet
+            return False, None
+        return True, next((g for g in groups if _text(g.get("name")) == group), None)
+
+    def _length(self, stream: Stream) -> int:
+        with _answering():
+            return int(self.client.xlen(self.key(stream)))
 
     def dead_letters(self, count: int = 100) -> list[dict[str, str]]:
         """Return the newest dead letters, oldest first, as text fields (bytes that are not

@@ -56,6 +56,7 @@ from engine.domain.fills import Fill
 from engine.domain.market import MarketData, MarketState
 from engine.domain.positions import exact
 from engine.events import Candle, OrderResultReported, OrderSubmitted
+from engine.events.envelope import stamped
 from engine.events.fields import SMALLEST_AMOUNT
 from engine.events.orders import LIMITS_AT_FILL, OrderSide, OrderStatus, OrderType
 from engine.money import quantize
@@ -450,11 +451,12 @@ class PaperExecution:
         order = working.order
         fill_fields = self._fill_fields(working, fill) if fill else _FillFields()
         return OrderResultReported(
-            event_id=derived_id(order.order_id, str(working.results)),
-            ts_event=now,
-            ts_init=now,
-            source=EXECUTION_SOURCE,
-            run_id=order.run_id,
+            **stamped(
+                derived_id(order.order_id, str(working.results)),
+                now,
+                EXECUTION_SOURCE,
+                order.run_id,
+            ),
             order_id=order.order_id,
             symbol=order.symbol,
             side=order.side,

@@ -24,6 +24,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from engine.domain.drawdown import fall, worse_fall
 from engine.domain.errors import InvalidFillError, InvalidMarkError
 from engine.domain.fills import DEFAULT_QUOTE_CURRENCY, Fill
 from engine.domain.positions import ZERO, Position, exact, fraction
@@ -35,8 +36,6 @@ from engine.money import quantize
 
 #: The `source` of the snapshots this portfolio takes, unless told otherwise.
 SNAPSHOT_SOURCE = "engine.portfolio"
-#: A fall of nothing, at storage places (what `fraction` makes of 0).
-_NO_FALL = fraction(ZERO, Decimal(1))
 
 
 class Portfolio:
@@ -170,9 +169,9 @@ class Portfolio:
             self._day, self._day_peak, self._day_worst = day, self._last_equity, ZERO
         self._peak = max(self._peak, equity)
         self._day_peak = max(self._day_peak, equity)
-        self._max_drawdown = _worse_fall(self._max_drawdown, self._peak, equity)
+        self._max_drawdown = worse_fall(self._max_drawdown, self._peak, equity)
         if self._day_peak > 0:
-            self._day_worst = _worse_fall(self._day_worst, self._day_peak, equity)
+            self._day_worst = worse_fall(self._day_worst, self._day_peak, equity)
         self._last_equity = equity
         self._tracked = True
 
@@ -280,8 +279,8 @@ class Portfolio:
     @property
     @exact
     def current_drawdown(self) -> Decimal:
-        """Return (peak - equity) / peak now."""
-        return fraction(self._peak - self.equity, self._peak)
+        """Return (peak - equity) / peak now (0 at or above the peak)."""
+        return fall(self._peak, self.equity)
 
     @property
     def day(self) -> date | None:
@@ -293,13 +292,8 @@ class Portfolio:
         """Return (day's peak - equity) / day's peak now (0 when that peak is not positive)."""
         return self._fall_today(self.equity)
 
-    @exact
     def _fall_today(self, equity: Decimal) -> Decimal:
-        if self._day_peak <= 0:
-            return ZERO
-        if equity >= self._day_peak:
-            return _NO_FALL
-        return fraction(self._day_peak - equity, self._day_peak)
+        return fall(self._day_peak, equity)
 
     @property
     def daily_max_drawdown(self) -> Decimal:
@@ -466,15 +460,6 @@ def _plain_values(values: dict[str, Any]) -> bool:
         and all(is_plain_identifier(values.get(name) or "-") for name in ("event_id", "run_id"))
         and values["sequence"] >= 0
     )
-
-
-def _worse_fall(worst: Decimal, peak: Decimal, equity: Decimal) -> Decimal:
-    """Return max(worst, (peak - equity) / peak rounded to storage places), for peak > 0 and
-    worst >= 0, dividing only when the fall is the larger (in `EXACT_CONTEXT`: exact)."""
-    fall = peak - equity
-    if fall <= 0 or fall <= worst * peak:  # rounding cannot lift a smaller fall past `worst`
-        return worst
-    return max(worst, fraction(fall, peak))
 
 
 def _checked_price(symbol: str, price: Decimal) -> Decimal:

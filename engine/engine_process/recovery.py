@@ -18,6 +18,7 @@ import psycopg
 
 from engine.bus.redis_streams import RedisStreamBus
 from engine.events import Event, MarketDataGap, OrderResultReported, OrderSubmitted
+from engine.events.envelope import bounded_id, stamped
 from engine.events.orders import OrderStatus
 from engine.services.base import RECOVERY_SOURCE
 from engine.storage.run_state import open_orders_at
@@ -46,7 +47,7 @@ def open_order_events(
         if order.order_type == "limit" or not live:
             events.append(
                 OrderSubmitted(
-                    event_id=f"{order.event_id}-resubmitted"[:128],
+                    event_id=bounded_id(f"{order.event_id}-resubmitted"),
                     ts_event=order.ts_event,
                     ts_init=now,
                     source=RECOVERY_SOURCE,
@@ -69,11 +70,7 @@ def open_order_events(
             continue
         events.append(
             OrderResultReported(
-                event_id=f"result-{order.order_id}-recovery"[:128],
-                ts_event=now,
-                ts_init=now,
-                source=RECOVERY_SOURCE,
-                run_id=run_id,
+                **stamped(f"result-{order.order_id}-recovery", now, RECOVERY_SOURCE, run_id),
                 order_id=order.order_id,
                 symbol=order.symbol,
                 side=order.side,
@@ -93,11 +90,12 @@ def downtime_gaps(
     missing = max(0, int((until - since).total_seconds() // 60))
     return [
         MarketDataGap(
-            event_id=f"gap-{run_id}-{symbol}-downtime-{since:%Y%m%dT%H%M%S}"[:128],
-            ts_event=until,
-            ts_init=until,
-            source=RECOVERY_SOURCE,
-            run_id=run_id,
+            **stamped(
+                f"gap-{run_id}-{symbol}-downtime-{since:%Y%m%dT%H%M%S}",
+                until,
+                RECOVERY_SOURCE,
+                run_id,
+            ),
             symbol=symbol,
             cause="downtime",
             gap_start=since,

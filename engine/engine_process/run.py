@@ -45,14 +45,15 @@ from engine.engine_process.recovery import downtime_gaps, open_order_events
 from engine.engine_process.stages import RunStages, local_stages, run_pipeline, uses_memory_bus
 from engine.errors import ClaireError
 from engine.events import FeedEnded
+from engine.events.envelope import bounded_id
 from engine.events.market_data import FEED_SOURCE, FeedEndReason
 from engine.marketdata.feed import FeedOptions, FeedResult, MarketFeed
 from engine.marketdata.files import MarketRecorder
 from engine.marketdata.source import MarketSource, ReplaySource, SyntheticSource
-from engine.notify import Notifier
 from engine.observability.health import HealthMonitor
 from engine.observability.memory import peak_rss_mb
 from engine.observability.metrics import EngineMetrics
+from engine.observability.notify import Notifier
 from engine.observability.server import MonitorServer
 from engine.reports.summary import summarize
 from engine.runs.control import RunControl, this_engine
@@ -516,7 +517,7 @@ class PapertestEngine:
         reason: FeedEndReason = "halted" if halted else result.reason
         bus.publish(
             FeedEnded(
-                event_id=f"feed-end-{self.run_record.run_id}-{self.epoch}"[:128],
+                event_id=bounded_id(f"feed-end-{self.run_record.run_id}-{self.epoch}"),
                 ts_event=ended,
                 source=FEED_SOURCE,
                 run_id=self.run_record.run_id,

@@ -21,6 +21,7 @@ from engine.services.redis_runner import (
     EVENT_TIME,
     Clock,
     StageRunner,
+    behind,
     runners_health,
     wall_clock,
 )
@@ -115,7 +116,7 @@ def local_stages(
         runners,
         halted=lambda: pipeline.halted,
         backlog=lambda: _backlog(bus, runners),
-        settled=lambda: _settled(runners),
+        settled=lambda: not behind(runners),
         health=health,
     )
 
@@ -127,7 +128,3 @@ def _backlog(bus: RedisStreamBus, runners: list[StageRunner]) -> int:
         if Stream.MARKET_DATA in runner.stage.inputs
     ]
     return max((lag or 0 for lag in lags), default=0)
-
-
-def _settled(runners: list[StageRunner]) -> bool:
-    return not any(n for runner in runners for n in runner.waiting().values())

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import uuid4
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
@@ -14,9 +15,36 @@ from engine.events.fields import Code, Identifier, UtcDatetime, rule_error
 SCHEMA_VERSION = 1
 
 
+#: The longest id an event may carry (`Identifier`; the tables' ids are the same).
+LONGEST_ID = 128
+_DIGEST = 40
+
+
 def new_event_id() -> str:
     """Return a fresh random event id (a uuid4 in hex)."""
     return uuid4().hex
+
+
+def bounded_id(text: str) -> str:
+    """`text` as an id: itself when it fits in LONGEST_ID characters, else its head and a
+    digest of the whole, so two long ids that differ only at their end stay apart."""
+    if len(text) <= LONGEST_ID:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:_DIGEST]
+    return f"{text[: LONGEST_ID - _DIGEST - 1]}-{digest}"
+
+
+def stamped(event_id: str, at: datetime, source: str, run_id: str | None) -> dict[str, Any]:
+    """The envelope of an event the engine derives at event time `at`: created then too
+    (`ts_init` is `at`, not the wall clock), so a replay or a resume derives it again to the
+    letter, and its id (deterministic, see `bounded_id`) is stored once."""
+    return {
+        "event_id": bounded_id(event_id),
+        "ts_event": at,
+        "ts_init": at,
+        "source": source,
+        "run_id": run_id,
+    }
 
 
 def _utc_now() -> datetime:

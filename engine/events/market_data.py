@@ -34,6 +34,20 @@ def is_warmup(source: str) -> bool:
     return source.endswith(WARMUP_SUFFIXES)
 
 
+def candle_id(source: str, symbol: str, opened: datetime | str) -> str:
+    """The id of `source`'s candle of `symbol` that opened at `opened` (or at the minute
+    already written `%Y%m%dT%H%M`): the same whichever way the candle arrives."""
+    minute = opened if isinstance(opened, str) else f"{opened:%Y%m%dT%H%M}"
+    return f"candle-{source}-{symbol}-{minute}"
+
+
+def recorded_tick_id(
+    kind: Literal["trade", "quote"], source: str, symbol: str, ms: int, row: int
+) -> str:
+    """The id of a trade or quote read from a recording: its time (epoch ms) and its row."""
+    return f"{kind}-{source}-{symbol}-{ms}-{row}"
+
+
 GapCause = Literal["disconnect", "missing_candles", "downtime", "stale", "planned_reconnect"]
 
 

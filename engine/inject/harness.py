@@ -26,7 +26,7 @@ from engine.engine_process.recovery import clear_streams
 from engine.runtime.select import endpoints as runtime_endpoints
 from engine.services.dead_letters import DeadLetterRecorder
 from engine.services.pipeline import Pipeline, build_pipeline
-from engine.services.redis_runner import EVENT_TIME, StageRunner, ThreadedPipeline
+from engine.services.redis_runner import EVENT_TIME, StageRunner, ThreadedPipeline, behind
 from engine.settings import Settings
 from engine.storage.event_writer import EventWriter
 from engine.streams import Stream
@@ -128,14 +128,14 @@ class Harness:
         took. Raise with the stage that is behind when it does not happen in time."""
         started = time.monotonic()
         while True:
-            behind = self._behind()
-            if not behind:
+            lagging = behind(self.threads.runners)
+            if not lagging:
                 while self.recorder.poll(block_ms=None):  # dead letters into PostgreSQL
                     pass
                 return time.monotonic() - started
             if time.monotonic() - started > timeout:
                 raise TimeoutError(
-                    f"the pipeline did not settle in {timeout:.0f} s: {', '.join(behind)}"
+                    f"the pipeline did not settle in {timeout:.0f} s: {', '.join(lagging)}"
                 )
             time.sleep(0.05)
 
@@ -146,14 +146,6 @@ class Harness:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"waited {timeout:.0f} s for {what}")
             time.sleep(0.02)
-
-    def _behind(self) -> list[str]:
-        return [
-            f"{runner.stage.name} has {waiting} waiting on {stream}"
-            for runner in self.threads.runners
-            for stream, waiting in runner.waiting().items()
-            if waiting
-        ]
 
 
 @contextmanager

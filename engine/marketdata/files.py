@@ -26,13 +26,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine.errors import PermanentError
 from engine.events import Candle, QuoteTick, TradeTick
+from engine.events.envelope import stamped
 from engine.events.fields import (
     MAX_MAGNITUDE,
     SMALLEST_AMOUNT,
@@ -41,7 +42,7 @@ from engine.events.fields import (
     is_plain_identifier,
     is_plain_symbol,
 )
-from engine.events.market_data import is_warmup
+from engine.events.market_data import candle_id, is_warmup, recorded_tick_id
 from engine.events.orders import OrderSide
 from engine.events.trusted import trusted
 
@@ -329,17 +330,13 @@ def _plain_trade(
     except (ValueError, OverflowError, OSError, InvalidOperation, TypeError):
         return None
     aggressor = _SIDE_TEXT.get(side.strip().lower()) if isinstance(side, str) else None
-    event_id = f"trade-{source}-{symbol}-{int(at.timestamp() * 1000)}-{number}"
-    plain = is_plain_identifier(event_id) and all(map(_plain_amount, amounts))
+    envelope = _tick_envelope("trade", source, symbol, at, number)
+    plain = is_plain_identifier(envelope["event_id"]) and all(map(_plain_amount, amounts))
     if aggressor is None or not plain:
         return None
     return trusted(
         TradeTick,
-        event_id=event_id,
-        ts_event=at,
-        ts_init=at,
-        source=source,
-        symbol=symbol,
+        **envelope,
         price=amounts[0],
         quantity=amounts[1],
         side=aggressor,
@@ -384,25 +381,37 @@ def _plain_candle(
         o, h, low, c, volume, quote = map(Decimal, cells)
     except (ValueError, OverflowError, OSError, InvalidOperation, TypeError):
         return None
-    stamp = ids.get(o_ms)
-    if stamp is None:
-        stamp = ids[o_ms] = f"{opened:%Y%m%dT%H%M}"
-    values = {
-        "event_id": f"candle-{source}-{symbol}-{stamp}",
-        "ts_event": closed,
-        "ts_init": closed,
-        "source": source,
+    minute = ids.get(o_ms)
+    if minute is None:
+        minute = ids[o_ms] = f"{opened:%Y%m%dT%H%M}"
+    values = _candle_values(source, symbol, (opened, closed), (o, h, low, c, volume, quote), minute)
+    return trusted(Candle, **values) if _vouched(values) else None
+
+
+def _candle_values(
+    source: str,
+    symbol: str,
+    window: tuple[datetime, datetime],
+    amounts: Sequence[Decimal],
+    minute: str | None = None,
+) -> dict[str, Any]:
+    """A recorded candle's fields: known at its close (`minute`: its open, written)."""
+    opened, closed = window
+    return {
+        **stamped(candle_id(source, symbol, minute or opened), closed, source, None),
         "symbol": symbol,
         "open_time": opened,
         "close_time": closed,
-        "open": o,
-        "high": h,
-        "low": low,
-        "close": c,
-        "volume": volume,
-        "quote_volume": quote,
+        **dict(zip(_AMOUNTS, amounts, strict=True)),
     }
-    return trusted(Candle, **values) if _vouched(values) else None
+
+
+def _tick_envelope(
+    kind: Literal["trade", "quote"], source: str, symbol: str, at: datetime, row: int
+) -> dict[str, Any]:
+    """A recorded trade's or quote's envelope and symbol: known when it printed."""
+    event_id = recorded_tick_id(kind, source, symbol, int(at.timestamp() * 1000), row)
+    return {**stamped(event_id, at, source, None), "symbol": symbol}
 
 
 _AMOUNTS = ("open", "high", "low", "close", "volume", "quote_volume")
@@ -499,16 +508,8 @@ def _candle(row: dict[str, Any], source: str, number: int) -> Candle:
     if closed - opened == MINUTE - timedelta(milliseconds=1):  # MEXC's closeTime style
         closed = opened + MINUTE
     symbol = str(row["symbol"]).strip().upper()
-    values = {
-        "event_id": f"candle-{source}-{symbol}-{opened:%Y%m%dT%H%M}",
-        "ts_event": closed,
-        "ts_init": closed,
-        "source": source,
-        "symbol": symbol,
-        "open_time": opened,
-        "close_time": closed,
-        **{name: _number(row, name) for name in _AMOUNTS},
-    }
+    amounts = [_number(row, name) for name in _AMOUNTS]
+    values = _candle_values(source, symbol, (opened, closed), amounts)
     if _vouched(values) and is_plain_code(source) and is_plain_symbol(symbol):
         return trusted(Candle, **values)
     return Candle(**values)  # validation words what is wrong
@@ -533,11 +534,7 @@ def _trade(row: dict[str, Any], source: str, number: int) -> TradeTick:
     at = _time(row, "time")
     symbol = str(row["symbol"]).strip().upper()
     return TradeTick(
-        event_id=f"trade-{source}-{symbol}-{int(at.timestamp() * 1000)}-{number}",
-        ts_event=at,
-        ts_init=at,
-        source=source,
-        symbol=symbol,
+        **_tick_envelope("trade", source, symbol, at, number),
         price=_number(row, "price"),
         quantity=_number(row, "quantity"),
         side=str(row["side"]).strip().lower(),
@@ -548,11 +545,7 @@ def _quote(row: dict[str, Any], source: str, number: int) -> QuoteTick:
     at = _time(row, "time")
     symbol = str(row["symbol"]).strip().upper()
     return QuoteTick(
-        event_id=f"quote-{source}-{symbol}-{int(at.timestamp() * 1000)}-{number}",
-        ts_event=at,
-        ts_init=at,
-        source=source,
-        symbol=symbol,
+        **_tick_envelope("quote", source, symbol, at, number),
         bid_price=_number(row, "bid_price"),
         bid_quantity=_number(row, "bid_quantity"),
         ask_price=_number(row, "ask_price"),

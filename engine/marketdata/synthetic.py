@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from engine.events import Candle
+from engine.events.envelope import stamped
+from engine.events.market_data import candle_id
 
 #: Starting prices (USDT) of well-known symbols; others start at 100.
 START_PRICES = {"BTCUSDT": Decimal(95_000), "ETHUSDT": Decimal(3_500), "SOLUSDT": Decimal(180)}
@@ -100,10 +102,7 @@ class _Walker:
         volume = Decimal(self._rng.randint(50, 400)) / 10
         close = prices[-1]
         return Candle(
-            event_id=f"candle-{source}-{self.symbol}-{opened:%Y%m%dT%H%M}",
-            ts_event=opened + MINUTE,
-            ts_init=opened + MINUTE,
-            source=source,
+            **stamped(candle_id(source, self.symbol, opened), opened + MINUTE, source, None),
             symbol=self.symbol,
             open_time=opened,
             close_time=opened + MINUTE,

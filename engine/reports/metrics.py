@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Context, Decimal
 
+from engine.domain.drawdown import deepest_fall
 from engine.domain.positions import exact
 
 __all__ = [
@@ -157,26 +158,9 @@ def round_trips(fills: Sequence[FillRow]) -> tuple[list[RoundTrip], int]:
 def max_drawdown(
     points: Sequence[EquityPoint], initial_capital: Decimal
 ) -> tuple[Decimal, timedelta]:
-    """Return the deepest fall from a peak (a fraction) and the longest time under water.
-
-    The peak starts at the initial capital. Time under water runs from a peak until equity
-    is back at it (or to the end of the run).
-    """
-    if not points:
-        return ZERO, timedelta()
-    peak, peak_at, under = initial_capital, points[0].ts, False
-    worst, longest = ZERO, timedelta()
-    for point in points:
-        if point.equity >= peak:
-            if under:
-                longest = max(longest, point.ts - peak_at)
-            peak, peak_at, under = point.equity, point.ts, False
-            continue
-        under = True
-        worst = max(worst, MATH.divide(peak - point.equity, peak))
-    if under:
-        longest = max(longest, points[-1].ts - peak_at)
-    return worst, longest
+    """Return the deepest fall of the equity curve from a peak (a fraction) and the longest
+    time under water (`engine.domain.drawdown`; the peak starts at the initial capital)."""
+    return deepest_fall(((point.ts, point.equity) for point in points), initial_capital)
 
 
 def time_in_market(points: Sequence[EquityPoint]) -> Decimal:

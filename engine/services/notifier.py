@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
 
 from engine.events import AlertRaised, Event
-from engine.notify import Notifier
+from engine.observability.notify import Notifier
 from engine.streams import Stream
 
 #: Returns the (title, body) of the daily summary.

@@ -21,6 +21,7 @@ from engine.domain.market import MarketData, MarketState
 from engine.domain.portfolio import Portfolio
 from engine.domain.risk import RiskEngine
 from engine.events import FeedEnded
+from engine.events.envelope import bounded_id
 from engine.events.market_data import FEED_SOURCE, FeedEndReason
 from engine.observability.metrics import EngineMetrics
 from engine.services.base import RestoredRun
@@ -184,7 +185,7 @@ def run_in_memory(
         reason: FeedEndReason = "halted" if pipeline.halted else "exhausted"
         bus.publish(
             FeedEnded(
-                event_id=f"feed-end-{pipeline.run_id}"[:128],
+                event_id=bounded_id(f"feed-end-{pipeline.run_id}"),
                 ts_event=last,
                 source=FEED_SOURCE,
                 run_id=pipeline.run_id,

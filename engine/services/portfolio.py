@@ -11,6 +11,7 @@ from engine.domain.fills import Fill
 from engine.domain.market import MarketData, MarketState
 from engine.domain.portfolio import Portfolio
 from engine.events import AlertLevel, AlertRaised, Event, FeedEnded, OrderResultReported
+from engine.events.envelope import bounded_id, stamped
 from engine.events.market_data import is_warmup
 from engine.services.base import RestoredRun, SeenEvents
 from engine.streams import Stream
@@ -142,7 +143,7 @@ class PortfolioStage:
         event_id = f"snap-{self._run_id or 'none'}-{ts:%Y%m%dT%H%M%S%f}-{cause}"
         self._sequence += 1
         snapshot = self.portfolio.to_snapshot(
-            ts, run_id=self._run_id, event_id=event_id[:128], sequence=self._sequence
+            ts, run_id=self._run_id, event_id=bounded_id(event_id), sequence=self._sequence
         )
         out: list[Event] = [snapshot]
         problem = self.portfolio.reconcile()
@@ -150,11 +151,12 @@ class PortfolioStage:
             self.violations += 1
             out.append(
                 AlertRaised(
-                    event_id=f"alert-{self._run_id}-portfolio_invariant-{ts:%Y%m%dT%H%M%S%f}"[:128],
-                    ts_event=ts,
-                    ts_init=ts,
-                    source=SOURCE,
-                    run_id=self._run_id,
+                    **stamped(
+                        f"alert-{self._run_id}-portfolio_invariant-{ts:%Y%m%dT%H%M%S%f}",
+                        ts,
+                        SOURCE,
+                        self._run_id,
+                    ),
                     level=AlertLevel.CRITICAL,
                     code="portfolio_invariant",
                     message=f"portfolio does not reconcile: {problem}"[:2000],

@@ -9,10 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-
-import redis
 
 from engine.bus.base import DeadLetter, Stage
 from engine.bus.redis_streams import (
@@ -23,6 +21,7 @@ from engine.bus.redis_streams import (
 )
 from engine.errors import StorageUnavailableError, TransientError
 from engine.events import AlertLevel, AlertRaised, Event
+from engine.events.envelope import bounded_id
 from engine.observability.health import HealthMonitor, Probe
 from engine.observability.metrics import EngineMetrics, InstrumentedStage
 from engine.streams import Stream
@@ -98,20 +97,8 @@ class StageRunner:
         acknowledged (pending, or not read yet). A stream whose group this stage has not
         created yet counts whole: the stage has read none of it (yet it will, from the
         start), so a pipeline is never taken for settled before its stages began."""
-        waiting: dict[Stream, int] = {}
-        client = self._bus.client
-        for stream in self.stage.inputs:
-            key = self._bus.key(stream)
-            try:
-                groups = client.xinfo_groups(key)
-            except redis.ResponseError:  # no such stream: nothing was published to it
-                continue
-            mine = next((g for g in groups if g["name"].decode() == self.stage.name), None)
-            if mine is None:
-                waiting[stream] = int(client.xlen(key))
-            else:
-                waiting[stream] = int(mine["pending"] or 0) + int(mine.get("lag") or 0)
-        return waiting
+        counts = {s: self._bus.unacknowledged(s, self.stage.name) for s in self.stage.inputs}
+        return {stream: n for stream, n in counts.items() if n is not None}
 
     def _handle(self, events: Sequence[Event]) -> None:
         self.stage.handle(events)
@@ -191,7 +178,9 @@ class StageRunner:
         stamp = f"{since:%Y%m%dT%H%M%S%f}"
         suffix = "cleared" if cleared else "raised"
         alert = AlertRaised(
-            event_id=f"alert-{self._run_id}-{self.stage.name}-{OUTAGE_CODE}-{stamp}-{suffix}"[:128],
+            event_id=bounded_id(
+                f"alert-{self._run_id}-{self.stage.name}-{OUTAGE_CODE}-{stamp}-{suffix}"
+            ),
             ts_event=self._now() or wall_clock(),
             source=f"engine.{self.stage.name}",
             run_id=self._run_id,
@@ -252,3 +241,13 @@ def runners_health(
     return HealthMonitor(
         component, stale_after_s, max_lag, last_input, lag=lag, probes=dict(probes or {})
     )
+
+
+def behind(runners: Iterable[StageRunner]) -> list[str]:
+    """What is not acknowledged yet, one line per stage and stream ([]: everything is)."""
+    return [
+        f"{runner.stage.name} has {waiting} waiting on {stream}"
+        for runner in runners
+        for stream, waiting in runner.waiting().items()
+        if waiting
+    ]

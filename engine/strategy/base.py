@@ -21,6 +21,7 @@ from typing import Final, Protocol, TypeVar, runtime_checkable
 
 from engine.errors import PermanentError
 from engine.events import Candle, QuoteTick, SignalGenerated, TradeTick
+from engine.events.envelope import stamped
 from engine.events.orders import OrderSide
 from engine.settings import StrategySettings
 
@@ -133,11 +134,12 @@ def make_signal(
 ) -> SignalGenerated:
     """Build the signal `strategy` emits for market `event`, stamped with its event time."""
     return SignalGenerated(
-        event_id=signal_event_id(strategy, event.symbol, event.ts_event, side, context.run_id),
-        ts_event=event.ts_event,
-        ts_init=event.ts_event,
-        source=SIGNAL_SOURCE,
-        run_id=context.run_id,
+        **stamped(
+            signal_event_id(strategy, event.symbol, event.ts_event, side, context.run_id),
+            event.ts_event,
+            SIGNAL_SOURCE,
+            context.run_id,
+        ),
         symbol=event.symbol,
         side=side,
         strategy=strategy,

@@ -15,8 +15,8 @@ from claire_cli.context import state
 from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_json, print_warning
 from engine.errors import PermanentError
+from engine.exposure import exposed_listeners
 from engine.runs import service
-from engine.runtime.listeners import exposed_listeners
 from engine.runtime.select import runtime_for
 from engine.runtime.status import ComponentState, ComponentStatus, uptime
 from engine.runtime_kind import RuntimeKind

@@ -164,7 +164,7 @@ def test_engine_sigkilled_repeatedly_then_everything_once_and_the_same_run_as_un
     how = ended(private, run_id, timeout=300)
     assert how == ("completed", "market data ran out"), engine.tail()
     assert engine.kills == len(KILL_AT)
-    epochs = query("SELECT parameters->>'epoch' FROM runs WHERE run_id = %s", run_id)[0][0]
+    epochs = query("SELECT epoch FROM run_control WHERE run_id = %s", run_id)[0][0]
     assert int(epochs) == len(KILL_AT) + 1, engine.tail()  # every kill cut the run short
     engine.stop()
 

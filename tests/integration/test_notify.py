@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from engine.events import AlertRaised
-from engine.notify import Notifier, notify_urls
+from engine.observability.notify import Notifier, notify_urls
 from engine.services.notifier import NotifierStage
 from engine.settings import NotifySettings
 from tests.support import eventually

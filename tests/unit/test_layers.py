@@ -107,3 +107,56 @@ def test_circles_when_two_modules_import_each_other_then_found() -> None:
     """The check itself can fail."""
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert circles(graph) == [["a", "b", "c"]]
+
+
+README = ROOT / "README.md"
+ENTRY = "engine.__main__"  # the processes' entry point: above every layer
+
+
+def readme_layers() -> list[str]:
+    """The engine's folders as the README's architecture section lists them, lowest first
+    (`engine/*.py`, the modules at the top of the package, as `engine`)."""
+    section = README.read_text().split("## Architecture", 1)[1].split("\n## ", 1)[0]
+    layers = []
+    for line in section.splitlines():
+        if line.startswith("- `engine/"):
+            path = line.split("`")[1].rstrip("/")
+            layers.append("engine" if path == "engine/*.py" else path.replace("/", "."))
+    return layers
+
+
+def layer_of(module: str, layers: list[str]) -> str:
+    """The layer `module` belongs to: its folder, or `engine` for a top-level module."""
+    parts = module.split(".")
+    folder = ".".join(parts[:2])
+    return folder if folder in layers else "engine"
+
+
+def upward_imports(graph: dict[str, set[str]], layers: list[str]) -> list[str]:
+    """Every import of a module from a layer listed after the importer's own."""
+    rank = {layer: position for position, layer in enumerate(layers)}
+    return sorted(
+        f"{name} imports {other}"
+        for name, others in graph.items()
+        if name != ENTRY
+        for other in others
+        if rank[layer_of(other, layers)] > rank[layer_of(name, layers)]
+    )
+
+
+def test_readme_lists_every_folder_of_the_engine_once() -> None:
+    folders = {"engine." + path.parent.name for path in (ROOT / "engine").glob("*/__init__.py")}
+    layers = readme_layers()
+    assert len(layers) == len(set(layers))
+    assert set(layers) == folders | {"engine"}
+
+
+def test_no_layer_imports_one_the_readme_lists_after_it() -> None:
+    assert upward_imports(engine_graph(), readme_layers()) == []
+
+
+def test_upward_imports_when_a_lower_layer_imports_a_higher_then_found() -> None:
+    """The check itself can fail."""
+    graph = {"engine.events.x": {"engine.runs.y"}, "engine.runs.y": {"engine.events.x"}}
+    layers = ["engine", "engine.events", "engine.runs"]
+    assert upward_imports(graph, layers) == ["engine.events.x imports engine.runs.y"]

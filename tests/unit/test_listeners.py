@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.runtime.listeners import exposed_listeners, is_loopback
+from engine.exposure import exposed_listeners, is_loopback
 from engine.runtime_kind import RuntimeKind
 from engine.settings import DockerSettings, MonitorSettings, Settings
 from engine.settings_check import check_settings, is_valid

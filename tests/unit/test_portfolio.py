@@ -9,9 +9,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from engine.domain.drawdown import worse_fall
 from engine.domain.errors import InvalidFillError, InvalidMarkError, OversellError
 from engine.domain.fills import Fill
-from engine.domain.portfolio import Portfolio, _worse_fall
+from engine.domain.portfolio import Portfolio
 from engine.domain.positions import EXACT_CONTEXT, fraction
 from engine.events import PortfolioSnapshotTaken, decode_event, encode_event
 from engine.events.orders import OrderSide
@@ -264,11 +265,11 @@ def test_worse_fall_then_exactly_the_larger_of_the_two_falls(
 ) -> None:
     with localcontext(EXACT_CONTEXT):
         expected = max(worst, fraction(peak - equity, peak))
-        assert _worse_fall(worst, peak, equity) == expected
+        assert worse_fall(worst, peak, equity) == expected
         near = worst * peak  # a fall right at the boundary, and one part above it
-        assert _worse_fall(worst, peak, peak - near) == max(worst, fraction(near, peak))
+        assert worse_fall(worst, peak, peak - near) == max(worst, fraction(near, peak))
         tiny = Decimal("1e-18")
-        assert _worse_fall(worst, peak, peak - near - tiny) == max(
+        assert worse_fall(worst, peak, peak - near - tiny) == max(
             worst, fraction(near + tiny, peak)
         )
 

@@ -19,6 +19,7 @@ from statistics import NormalDist
 
 import pytest
 
+from engine.domain.portfolio import Portfolio
 from engine.reports.costs import (
     OrderRow,
     execution_stats,
@@ -52,8 +53,10 @@ from engine.reports.returns import (
     sortino,
 )
 from engine.reports.trading import FinalSnapshot, PositionRow, trade_stats
+from tests.unit.test_positions import buy
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, 00:00 UTC
+
 D = Decimal
 TOLERANCE = D("1e-20")
 
@@ -78,10 +81,33 @@ CURVE = [
 ]
 
 
+#: 1010 -> 990, by hand: 20 / 1010 at 100 digits, rounded half-even to storage places.
+_FALL_20_OF_1010 = Decimal("0.019801980198019802")
+
+
+def test_drawdown_by_hand_is_20_of_1010_at_storage_places() -> None:
+    with localcontext(prec=100):
+        by_hand = D(20) / D(1010)
+    assert by_hand.quantize(Decimal("1e-18")) == _FALL_20_OF_1010
+    assert str(by_hand).startswith("0.01980198019801980198")  # ...0198 | 0198: rounds up
+
+
 def test_drawdown_never_recovered_then_duration_to_the_end() -> None:
     worst, duration = max_drawdown(CURVE[:3], D(1000))
-    assert worst == D(20) / D(1010)  # peak 1010 at minute 1, 990 at minute 2
+    assert worst == _FALL_20_OF_1010  # peak 1010 at minute 1, 990 at minute 2
     assert duration == timedelta(minutes=1)
+
+
+def test_report_drawdown_equals_the_portfolios_on_the_same_equity() -> None:
+    """The report's deepest fall of a curve is the portfolio's max drawdown over the same
+    equity: one definition (`engine.domain.drawdown`)."""
+    portfolio = Portfolio(D(1000))
+    portfolio.apply_fill(buy("5", "100", at=at(0)))
+    curve = []
+    for minute, price in enumerate(("100", "101.3", "98.77", "99.9", "97.01")):
+        portfolio.mark("BTCUSDT", D(price), at(minute))
+        curve.append(EquityPoint(at(minute), portfolio.equity, D(0), D(0)))
+    assert max_drawdown(curve, D(1000))[0] == portfolio.max_drawdown > 0
 
 
 def test_drawdown_peak_starts_at_the_initial_capital() -> None:
@@ -397,7 +423,7 @@ def test_performance_returns_drawdown_and_time_in_market_by_hand() -> None:
     assert result.total_return == D("0.02")
     assert result.final_equity == D(1020)
     assert result.total_pnl == D(20)
-    assert result.max_drawdown == D(20) / D(1010)  # 1010 -> 990
+    assert result.max_drawdown == _FALL_20_OF_1010  # 1010 -> 990
     assert result.max_drawdown_duration == timedelta(minutes=2)  # peak at 1, back at 3
     assert result.time_in_market == D("0.5")  # held from minute 1 to 3 of 4
     assert result.annualised_return is None  # 4 minutes: not annualised

@@ -25,7 +25,6 @@ Rules, in the order they are checked:
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, localcontext
@@ -47,11 +46,11 @@ from engine.domain.risk.sizing import (
     size_quantity,
 )
 from engine.events import AlertLevel, AlertRaised, OrderSubmitted, RiskDecided, SignalGenerated
+from engine.events.envelope import bounded_id, stamped
 from engine.events.fields import MAX_MAGNITUDE, SMALLEST_AMOUNT
 from engine.events.orders import OrderSide, OrderType
 from engine.settings import RiskSettings
 
-_MAX_ID_LENGTH: Final = 128
 _MAX_TEXT: Final = 2000
 
 
@@ -249,11 +248,7 @@ class RiskEngine:
         approved = verdict.quantity is not None
         order_id = _derived_id("o", signal.event_id) if approved else None
         decision = RiskDecided(
-            event_id=_derived_id("rd", signal.event_id),
-            ts_event=now,
-            ts_init=now,
-            source=self._source,
-            run_id=signal.run_id,
+            **stamped(_derived_id("rd", signal.event_id), now, self._source, signal.run_id),
             signal_id=signal.event_id,
             approved=approved,
             reason_code=verdict.reason.value,
@@ -263,11 +258,7 @@ class RiskEngine:
         if verdict.quantity is None or order_id is None:
             return RiskOutcome(decision, None, alerts)
         order = OrderSubmitted(
-            event_id=order_id,
-            ts_event=now,
-            ts_init=now,
-            source=self._source,
-            run_id=signal.run_id,
+            **stamped(order_id, now, self._source, signal.run_id),
             order_id=order_id,
             signal_id=signal.event_id,
             symbol=signal.symbol,
@@ -358,11 +349,12 @@ class RiskEngine:
             "cleared" if cleared else "raised",
         ]
         return AlertRaised(
-            event_id=_derived_id("alert", *[part for part in parts if part], stamp),
-            ts_event=now,
-            ts_init=now,
-            source=self._source,
-            run_id=self._run_id,
+            **stamped(
+                _derived_id("alert", *[part for part in parts if part], stamp),
+                now,
+                self._source,
+                self._run_id,
+            ),
             level=level,
             code=code.value,
             message=message[:_MAX_TEXT],
@@ -382,8 +374,5 @@ def _utc_day(now: datetime) -> date:
 
 
 def _derived_id(prefix: str, *parts: str) -> str:
-    """Build a deterministic event id; hash it when it would pass the id length limit."""
-    text = "-".join((prefix, *parts))
-    if len(text) <= _MAX_ID_LENGTH:
-        return text
-    return f"{prefix}-{hashlib.sha256(text.encode()).hexdigest()[:40]}"
+    """Build a deterministic event id (bounded: see `bounded_id`)."""
+    return bounded_id("-".join((prefix, *parts)))

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from engine.errors import EventDecodeError
 from engine.events import Candle, CandleInterval, QuoteTick, TradeTick, describe_validation_errors
 from engine.events.fields import decimal_text
+from engine.events.market_data import candle_id
 from engine.marketdata.mexc.proto import body_kind, parse_wrapper
 
 SOURCE = "mexc"
@@ -91,7 +92,7 @@ def to_milliseconds(value: datetime) -> int:
 
 def candle_event_id(symbol: str, open_time: datetime) -> str:
     """Return the id of a MEXC candle: the same for websocket and REST."""
-    return f"candle-{SOURCE}-{symbol}-{open_time:%Y%m%dT%H%M}"
+    return candle_id(SOURCE, symbol, open_time)
 
 
 def trade_event_id(symbol: str, trade_id: str | None, fact: Sequence[object]) -> str:
