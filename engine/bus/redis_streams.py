@@ -132,10 +132,8 @@ class RedisStreamBus:
         does not exist yet is as far behind as the stream is long.
         """
         found, info = self._group(stream, group)
-        if not found:
-            return 0
         if info is None:
-            return self._length(stream)
+            return self._length(stream) if found else 0
         lag = info.get("lag")
         return None if lag is None else int(lag)
 
@@ -144,10 +142,8 @@ class RedisStreamBus:
         (read, not acknowledged) and not read at all (None: nothing was published to it).
         A group not created yet counts the whole stream: it will read all of it."""
         found, info = self._group(stream, group)
-        if not found:
-            return None
         if info is None:
-            return self._length(stream)
+            return self._length(stream) if found else None
         return int(info.get("pending") or 0) + int(info.get("lag") or 0)
 
     def _group(self, stream: Stream, group: str) -> tuple[bool, dict[Any, Any] | None]:

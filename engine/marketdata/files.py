@@ -31,6 +31,7 @@ from typing import Any, Literal, TextIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from engine.atomic import replaced_atomically
 from engine.errors import PermanentError
 from engine.events import Candle, QuoteTick, TradeTick
 from engine.events.envelope import stamped
@@ -598,14 +599,11 @@ def write_market_file(path: Path, events: Iterable[Recorded], layout: Layout) ->
     if path.suffix.lower() not in SUFFIXES:
         raise MarketFileError(f"{path}: choose a .csv or .parquet file name")
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    if path.suffix.lower() == ".csv":
-        with partial.open("w", newline="", encoding="utf-8") as handle:
-            rows = _write_csv(handle, events, layout)
-    else:
-        rows = _write_parquet(partial, events, layout)
-    partial.replace(path)
-    return rows
+    with replaced_atomically(path) as partial:
+        if path.suffix.lower() == ".csv":
+            with partial.open("w", newline="", encoding="utf-8") as handle:
+                return _write_csv(handle, events, layout)
+        return _write_parquet(partial, events, layout)
 
 
 def _write_csv(handle: TextIO, events: Iterable[Recorded], layout: Layout) -> int:

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from psycopg import sql
 
+from engine.atomic import replaced_atomically
 from engine.storage import schema
 
 ExportFormat = Literal["csv", "parquet"]
@@ -44,12 +45,14 @@ def export_run(
     written: dict[str, tuple[Path, int]] = {}
     for stem, table, order in TABLES:
         path = out_dir / f"{stem}.{fmt}"
-        partial = path.with_name(f".{path.name}.partial")
         query = sql.SQL("SELECT * FROM {} WHERE run_id = {} ORDER BY {}").format(
             sql.Identifier(table.name), sql.Literal(run_id), sql.SQL(order)
         )
-        rows = _csv(conn, query, partial) if fmt == "csv" else _parquet(conn, query, table, partial)
-        partial.replace(path)
+        with replaced_atomically(path) as partial:
+            if fmt == "csv":
+                rows = _csv(conn, query, partial)
+            else:
+                rows = _parquet(conn, query, table, partial)
         written[stem] = (path, rows)
     return written
 

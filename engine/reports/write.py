@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 
+from engine.atomic import write_atomically
 from engine.reports import FORMATS, report_dir
 from engine.reports.build import Report, build_report
 from engine.reports.render import to_html, to_json, to_markdown
@@ -52,18 +53,11 @@ def write_files(report: Report, directory: Path, formats: Iterable[str]) -> list
         if name not in wanted:
             continue
         path = directory / f"report.{name}"
-        _write_atomically(path, renderers[name](report).encode())
+        write_atomically(path, renderers[name](report).encode())
         written.append(path)
     if "md" in wanted or "png" in wanted:
         for chart, png in report.charts.items():
             path = directory / f"{chart}.png"
-            _write_atomically(path, png)
+            write_atomically(path, png)
             written.append(path)
     return written
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    """Write to a temporary name, then rename: a reader never sees half a report."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(content)
-    partial.replace(path)

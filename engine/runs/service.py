@@ -35,6 +35,7 @@ from engine.runs.registry import (
 from engine.runtime.select import runtime_for
 from engine.runtime_kind import RuntimeKind
 from engine.settings import Settings, symbols_problem
+from engine.storage.migrations import apply_migrations
 
 if TYPE_CHECKING:
     from engine.marketdata.file_check import MarketDataCheck
@@ -383,16 +384,31 @@ def check_started(settings: Settings, run: Run) -> None:
         ) from None
 
 
-def connect(settings: Settings) -> psycopg.Connection[Any]:
-    """Open an autocommit connection to claire's database; start the servers claire manages
-    (and apply migrations) only when the database does not answer."""
+def connect(
+    settings: Settings, *, starting: Callable[[str], None] | None = None
+) -> psycopg.Connection[Any]:
+    """Open an autocommit connection to claire's database with its migrations applied (a
+    newer claire on servers that kept running finds its tables). When the database does not
+    answer, claire's servers are started first, as `claire up` starts them, after
+    `starting` was told so in one line."""
     runtime = runtime_for(settings)
     conninfo = runtime.endpoints().database_conninfo
     try:
-        return psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
+        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError:
-        runtime.up()
+        if starting is not None:
+            starting(
+                f"claire's servers do not answer: starting them ({settings.runtime} runtime;"
+                " `claire down` stops them)"
+            )
+        runtime.up()  # applies the migrations
         return psycopg.connect(conninfo, autocommit=True)
+    try:
+        apply_migrations(conninfo)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def engine_state(settings: Settings, run: Run) -> str:

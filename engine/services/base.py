@@ -4,12 +4,21 @@ time (the `Stage` contract itself is the bus's: `engine.bus.base`)."""
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol, TypeVar
 
 from engine.domain.fills import Fill
 from engine.domain.market import MarketData
+
+
+class _Identified(Protocol):
+    @property
+    def event_id(self) -> str: ...
+
+
+_E = TypeVar("_E", bound=_Identified)
 
 #: The source of what a resumed run's recovery publishes (its open orders, submitted again).
 RECOVERY_SOURCE = "engine.recovery"
@@ -36,6 +45,10 @@ class SeenEvents:
         if len(self._ids) > self._capacity:
             self._ids.popitem(last=False)
         return True
+
+    def fresh(self, events: Iterable[_E]) -> Iterator[_E]:
+        """The events of a batch not seen before, in order (each remembered)."""
+        return (event for event in events if self.first_time(event.event_id))
 
 
 class RestoredRun:

@@ -52,9 +52,7 @@ class ExecutionStage:
 
     def handle(self, events: Sequence[Event]) -> None:
         results: list[OrderResultReported] = []
-        for event in events:
-            if not self._seen.first_time(event.event_id):
-                continue
+        for event in self._seen.fresh(events):
             if isinstance(event, OrderSubmitted):
                 if event.source == RECOVERY_SOURCE and not self._due(event, self._newest):
                     self._resubmitted.append(event)

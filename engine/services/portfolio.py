@@ -67,9 +67,7 @@ class PortfolioStage:
 
     def handle(self, events: Sequence[Event]) -> None:
         out: list[Event] = []
-        for event in events:
-            if not self._seen.first_time(event.event_id):
-                continue
+        for event in self._seen.fresh(events):
             if isinstance(event, MarketData):
                 self._catch_up(self._restored.before(event.ts_event))
                 out += self._enter(event.ts_event)

@@ -49,9 +49,7 @@ class RiskStage:
 
     def handle(self, events: Sequence[Event]) -> None:
         out: list[Event] = []
-        for event in events:
-            if not self._seen.first_time(event.event_id):
-                continue
+        for event in self._seen.fresh(events):
             if isinstance(event, MarketData):
                 out += self._on_market_data(event)
             elif isinstance(event, SignalGenerated):

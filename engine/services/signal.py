@@ -48,9 +48,7 @@ class SignalStage:
 
     def handle(self, events: Sequence[Event]) -> None:
         signals: list[SignalGenerated] = []
-        for event in events:
-            if not self._seen.first_time(event.event_id):
-                continue
+        for event in self._seen.fresh(events):
             if isinstance(event, MarketData):
                 for fill in self._restored.before(event.ts_event):
                     self._on_fill(fill)

@@ -6,13 +6,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from engine.runtime_kind import RuntimeKind
 
 if TYPE_CHECKING:
+    import psycopg
+
     from engine.settings import Settings
 
 
@@ -57,3 +59,12 @@ def state(ctx: typer.Context) -> CliState:
     if not isinstance(root.obj, CliState):
         root.obj = CliState()
     return root.obj
+
+
+def database(settings: Settings) -> psycopg.Connection[Any]:
+    """claire's database for a command, its migrations applied; claire's servers are started
+    when they do not answer, and a line on stderr says so."""
+    from claire_cli.output import print_note
+    from engine.runs import service
+
+    return service.connect(settings, starting=print_note)

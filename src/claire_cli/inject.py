@@ -12,11 +12,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from claire_cli.arguments import duration_option
-from claire_cli.context import state
+from claire_cli.context import database, state
 from claire_cli.output import console, print_json
 from engine.inject.harness import Outcome, harness
 from engine.inject.scenarios import SCENARIOS, Params
-from engine.runs import service
 
 #: The longest `--duration` of an injection: a papertest's classic length.
 LONGEST_INJECTION = timedelta(days=7)
@@ -63,7 +62,7 @@ def clean(
     """
     from engine.inject.clean import clean_injected
 
-    with service.connect(state(ctx).settings()) as conn:
+    with database(state(ctx).settings()) as conn:
         removed = clean_injected(conn, batch)
     console.print(f"removed {removed:,} injected rows")
 
@@ -87,7 +86,7 @@ def _command(name: str) -> Callable[..., None]:
             span = duration_option(duration, "--duration", longest=LONGEST_INJECTION)
             count = max(1, int(per_second * span.total_seconds()))
         settings = state(ctx).settings()
-        service.connect(settings).close()  # servers up, migrations current
+        database(settings).close()  # servers up, migrations current
         with (
             console.status(f"{name}: publishing and waiting for the pipeline"),
             harness(scenario.prepare(settings), symbol=symbol.upper(), scenario=name) as h,

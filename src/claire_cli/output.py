@@ -19,6 +19,11 @@ def print_json(data: Any) -> None:
     console.file.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def print_note(message: str) -> None:
+    """Print one dim line on stderr: something claire does on the way (stdout stays clean)."""
+    err_console.print(f"[dim]{escape(as_typed(message))}[/]")
+
+
 def print_warning(message: str) -> None:
     """Print one yellow line on stderr (stdout stays clean for --json); a claire command it
     names is written as the user ran claire."""

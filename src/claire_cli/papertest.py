@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from claire_cli.context import state
+from claire_cli.context import database, state
 from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_error, print_json, print_warning
 from engine import reports
@@ -156,7 +156,7 @@ def _follow(settings: Settings, run_id: str) -> None:
             live.update(_render(summary))
     except KeyboardInterrupt:
         console.print("stopping gracefully (final snapshot and report)…")
-        with service.connect(settings) as conn:
+        with database(settings) as conn:
             service.stop(settings, conn, RunRepository(conn).get(run_id), None, timeout=120)
         return
     # The run is recorded as ended before its engine writes the report: wait for the engine.
@@ -170,7 +170,7 @@ def _follow(settings: Settings, run_id: str) -> None:
 
 
 def _summary(settings: Settings, run_id: str | None) -> RunSummary:
-    with service.connect(settings) as conn:
+    with database(settings) as conn:
         run = RunRepository(conn).get(run_id)
         return summarize(conn, run, settings, service.engine_state(settings, run))
 
@@ -295,6 +295,13 @@ def _render(s: RunSummary) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim")
     grid.add_column()
+    _render_state(grid, s)
+    _render_figures(grid, s)
+    return grid
+
+
+def _render_state(grid: Table, s: RunSummary) -> None:
+    """Which run, how its engine is, what the supervisor and the data say."""
     state_style = {"running": "green", "crashed": "bold red"}.get(s.engine, "yellow")
     title = f"[bold]{s.run.run_id}[/]" + (f" ({escape(s.run.name)})" if s.run.name else "")
     grid.add_row("papertest", title)
@@ -311,6 +318,10 @@ def _render(s: RunSummary) -> Table:
         ongoing = f", {s.outages_ongoing} still going on" if s.outages_ongoing else ""
         grid.add_row("outages", f"{s.outages} recorded by the supervisor{ongoing}")
     grid.add_row("data", _quality(s))
+
+
+def _render_figures(grid: Table, s: RunSummary) -> None:
+    """Progress, money, risk, trades and the latest alerts."""
     bar = ProgressBar(total=1.0, completed=float(s.progress), width=30)
     grid.add_row("progress", bar)
     grid.add_row(
@@ -339,7 +350,6 @@ def _render(s: RunSummary) -> Table:
         grid.add_row(
             "", f"{alert['ts_event']:%m-%d %H:%M} {alert['level']} {escape(alert['message'])}"
         )
-    return grid
 
 
 @app.command()
@@ -353,7 +363,7 @@ def stop(
     Example: claire papertest stop --reason "strategy change"
     """
     settings = state(ctx).settings()
-    with service.connect(settings) as conn:
+    with database(settings) as conn:
         run = RunRepository(conn).get(run_id)
         with console.status(f"stopping {run.run_id} (final snapshot and report)"):
             outcome = service.stop(settings, conn, run, reason)
@@ -392,7 +402,7 @@ def list_runs(ctx: typer.Context, json: JsonOption = False) -> None:
     Example: claire papertest list --json
     """
     settings = state(ctx).settings()
-    with service.connect(settings) as conn:
+    with database(settings) as conn:
         runs = RunRepository(conn).every()
         summaries = [summarize(conn, r, settings, service.engine_state(settings, r)) for r in runs]
     if json:
@@ -487,7 +497,7 @@ def report(
         )
     try:
         with console.status("computing the report from the database"):
-            service.connect(settings).close()  # servers up, migrations current
+            database(settings).close()  # servers up, migrations current
             written = reports.write_report(settings, run_id, out, chosen)  # loads matplotlib
     except Exception as exc:
         from claire_cli.app import explain  # the root's one-line errors
@@ -549,7 +559,7 @@ def export(
     if fmt not in ("csv", "parquet"):
         raise typer.BadParameter(f"format {fmt!r}: choose csv or parquet")
     settings = state(ctx).settings()
-    with service.connect(settings) as conn:
+    with database(settings) as conn:
         run = RunRepository(conn).get(run_id)
         directory = out or settings.home / "exports" / run.run_id
         written = export_run(conn, run.run_id, directory, fmt)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from claire_cli.context import state
+from claire_cli.context import database, state
 from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_json, print_warning
 from engine.errors import PermanentError
@@ -104,7 +104,7 @@ def _notice_crashed_run(settings: Settings) -> None:
     from engine.runs import service
     from engine.runs.registry import RunRepository
 
-    with service.connect(settings) as conn:
+    with database(settings) as conn:
         run = RunRepository(conn).active()
     if run is None:
         return

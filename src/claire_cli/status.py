@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from claire_cli.context import state
+from claire_cli.context import database, state
 from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_json
 from engine.errors import ClaireError, PermanentError
@@ -99,9 +99,8 @@ def logs(
     if settings.runtime is RuntimeKind.DOCKER:
         _container_logs(settings, stage or "engine", lines, follow)
         return
-    from engine.runs import service  # not on `claire status`'s path: it imports asyncio
 
-    with service.connect(settings) as conn:
+    with database(settings) as conn:
         run = RunRepository(conn).get(run_id)
     files = log_files(settings.home, run.run_id)
     records = [record for path in files for record in read_log_lines(path)]

@@ -112,7 +112,7 @@ def test_replay_at_full_speed_finishes_by_itself_with_a_report_from_the_database
 
 
 def test_synthetic_in_real_time_then_status_stop_and_report_from_other_terminals(
-    tmp_path: Path, db: Db
+    tmp_path: Path, db: Db, runtime_home: Path
 ) -> None:
     run_id = start("--duration", "2h", "--source", "synthetic", "--speed", "60", "--name", "rt")
     eventually(lambda: status(run_id)["last_event_time"] is not None, timeout=60, what="data")
@@ -120,6 +120,9 @@ def test_synthetic_in_real_time_then_status_stop_and_report_from_other_terminals
     running = status(run_id)
     assert running["engine"] == "running"
     assert running["status"] == "running"
+    # The run's control state names the engine process that holds it, and its heartbeat.
+    assert running["held_by"].endswith(f" pid {read_pid(pid_file(runtime_home, run_id))}")
+    assert 0 <= running["heartbeat_age"] < 10
     listed = json.loads(claire("papertest", "list", "--json").stdout)
     assert [r["run_id"] for r in listed] == [run_id]
 

@@ -14,7 +14,9 @@ import psycopg.types.json
 import pytest
 
 from engine.errors import MigrationError, StorageUnavailableError
+from engine.runs import service
 from engine.runtime.local import LocalRuntime
+from engine.settings import Settings
 from engine.storage import migrations as migrations_module
 from engine.storage.migrations import (
     LOCK_KEY,
@@ -340,3 +342,22 @@ def test_run_control_migration_moves_the_engine_notes_out_of_the_parameters(
     assert resumes.fetchall() == [("2026-12-01 10:30:00+00", "2026-11-30 00:05:00+00")]
     assert parameters == {"duration": "1d", "capital": "1000"}
     assert settings == {"quote_currency": "USDT"}
+
+
+def test_connect_applies_what_a_newer_claire_brings_to_servers_that_kept_running(
+    settings: Settings, empty_database: str, empty_database_name: str
+) -> None:
+    """The servers answer (nothing to start), yet the database is older than the code: the
+    connection every command opens comes with the new tables."""
+    apply_migrations(empty_database, migrations=[m for m in migration_files() if m.version < 7])
+    older = settings.model_copy(
+        update={"database": settings.database.model_copy(update={"name": empty_database_name})}
+    )
+    said: list[str] = []
+
+    with service.connect(older, starting=said.append) as conn:
+        versions = [row[0] for row in conn.execute("SELECT version FROM schema_migrations")]
+        conn.execute("SELECT epoch FROM run_control")
+
+    assert versions == [m.version for m in migration_files()]
+    assert said == []  # nothing was started
