@@ -3,7 +3,8 @@
 A backup is written into `<id>.partial/` (0700, files 0600: it holds secrets) and renamed to
 `<id>/` only when complete. Verify restores it into a scratch database and compares every
 table's row count and every file's sha256 with the manifest. Restore goes into a new
-database, is verified there, and only then swapped in: a failure leaves the current one.
+database, is verified there, brought to today's migrations (a backup an older claire made
+gets the tables this one reads), and only then swapped in: a failure leaves the current one.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from engine.backup.marker import record_backup_time
 from engine.backup.store import PARTIAL, Backup, BackupStore
 from engine.runtime.select import endpoints
 from engine.settings import Settings
+from engine.storage.migrations import apply_migrations
 
 
 def _now() -> datetime:
@@ -197,6 +199,7 @@ def restore_backup(settings: Settings, backup: Backup, *, force: bool = False) -
         problems = compare_counts(backup.manifest.tables, counts)
         if problems:
             raise BackupCorruptError(f"the restored database differs: {'; '.join(problems)}")
+        apply_migrations(target)  # a backup made by an older claire gets today's tables
     except BaseException:
         database.drop_database(conninfo, fresh)
         raise

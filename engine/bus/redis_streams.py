@@ -83,8 +83,11 @@ class RedisStreamBus:
         return stream_key(self.namespace, stream)
 
     def publish(self, event: Event, stream: Stream | None = None) -> str:
-        """Append one event to its stream (or `stream`); return the message id."""
-        return self.publish_many([event], stream)[0]
+        """Append one event to its stream (or `stream`); return the message id (one round
+        trip: a pipeline would first ask Redis whether it holds the append script)."""
+        target = self.key(stream or STREAM_FOR_EVENT[event.type])
+        with _answering():
+            return _text(self._append(self.client, target, encode_event(event)))
 
     def publish_many(self, events: Iterable[Event], stream: Stream | None = None) -> list[str]:
         """Append events in one round trip (pipelined, in order)."""

@@ -3,8 +3,8 @@
 An engine process of the local runtime serves /health and /metrics on CLAIRE_MONITOR_HOST and
 CLAIRE_MONITOR_PORT. When another process holds that port (a second claire on the host: another
 user, another checkout) it listens on a free port instead and says so in one line; the run
-records the port it really has (`monitor_url`), so `claire status` and the local Prometheus
-find it. Only when no port of that address can be bound at all does it fail, in one line.
+records the port it really has (`run_control.monitor_url`), so `claire status` and the local
+Prometheus find it. Only when no port of that address can be bound at all does it fail, in one line.
 The Docker runtime's engines listen on a fixed port inside their own network (no fallback).
 
 A listener on an address other hosts can reach is allowed, with a one-line warning.

@@ -4,7 +4,7 @@ time (the `Stage` contract itself is the bus's: `engine.bus.base`)."""
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, TypeVar
@@ -46,9 +46,10 @@ class SeenEvents:
             self._ids.popitem(last=False)
         return True
 
-    def fresh(self, events: Iterable[_E]) -> Iterator[_E]:
+    def fresh(self, events: Iterable[_E]) -> list[_E]:
         """The events of a batch not seen before, in order (each remembered)."""
-        return (event for event in events if self.first_time(event.event_id))
+        first_time = self.first_time
+        return [event for event in events if first_time(event.event_id)]
 
 
 class RestoredRun:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
+import psycopg.types.json
 import pytest
 
 from engine.backup import schedule
@@ -174,3 +175,29 @@ def test_schedule_entries_are_valid() -> None:
         check=False,
     )
     assert "claire-backup" not in checked.stderr, checked.stderr
+
+
+def test_restore_of_a_backup_an_older_claire_made_then_todays_tables_and_its_notes(
+    settings: Settings, database_conninfo: str, db: Db
+) -> None:
+    """A backup from before 0007 (its run's engine notes in `runs.parameters`) restores
+    with `run_control` holding them: the restored database gets today's migrations."""
+    parameters = {"duration": "1d", "capital": "1000", "epoch": 4, "monitor_url": "http://x:1"}
+    db.execute(
+        "INSERT INTO runs (run_id, status, parameters, started_at, ended_at, initial_capital)"
+        " VALUES ('pt-old', 'completed', %s, now(), now(), 1000)",
+        (psycopg.types.json.Jsonb(parameters),),
+    )
+    db.execute("DROP TABLE run_resumes, run_control")
+    db.execute("ALTER TABLE runs DROP COLUMN settings")
+    db.execute("DELETE FROM schema_migrations WHERE version = 7")
+    made = create_backup(settings)
+    db.close()
+
+    restore_backup(settings, made)
+
+    with psycopg.connect(database_conninfo, autocommit=True) as fresh:
+        moved = fresh.execute("SELECT epoch, monitor_url FROM run_control").fetchall()
+        (left,) = fresh.execute("SELECT parameters FROM runs").fetchone() or ()
+    assert moved == [(4, "http://x:1")]
+    assert left == {"duration": "1d", "capital": "1000"}
