@@ -56,6 +56,7 @@ def run_pipeline(
         persistence_buffer=persistence_buffer,
         state=state,
         metrics=metrics,
+        strategy=run.parameters.strategy,
     )
 
 

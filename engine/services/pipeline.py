@@ -80,8 +80,10 @@ def build_pipeline(
     persistence_buffer: int = 0,
     state: RunState | None = None,
     metrics: EngineMetrics | None = None,
+    strategy: str | None = None,
 ) -> Pipeline:
-    """Assemble every stage of a run; `writer` None leaves persistence out.
+    """Assemble every stage of a run; `writer` None leaves persistence out. `strategy` is
+    the run's (a name or dotted path; None: the configured `papertest.strategy`).
 
     With `state` (read by `load_run_state`), a restarted run continues with its positions,
     cash, drawdown high-water marks and halt intact: its stages take the stored fills back in
@@ -96,12 +98,12 @@ def build_pipeline(
     symbols = list(symbols) if symbols is not None else list(settings.papertest.symbols)
     quote = settings.papertest.quote_currency
     stale_after = timedelta(seconds=settings.market.stale_after_seconds)
-    strategy = load_strategy(settings.papertest.strategy, settings.strategy)
+    rules = load_strategy(strategy or settings.papertest.strategy, settings.strategy)
     restored = state or RunState()
     execution_market = MarketState()
     limits = FillLimits(settings.risk, execution_market, capital)
     risk_engine = RiskEngine(settings.risk, stale_after, run_id=run_id, state=restored.risk_state())
-    signal = SignalStage(strategy, out("signal"), run_id)
+    signal = SignalStage(rules, out("signal"), run_id)
     signal.restore(restored.fills)
 
     def again() -> RestoredRun:

@@ -215,3 +215,21 @@ def test_recorded_data_paced_over_redis_then_trades_in_market_time(tmp_path: Pat
         db, "SELECT COUNT(*) FROM alerts WHERE run_id = %s AND code = 'market_data_stale'", run_id
     )
     assert stale == 0
+
+
+@pytest.mark.parametrize("speed", ["max", "6000"], ids=["in memory", "over Redis"])
+def test_the_strategy_given_at_start_is_the_one_that_trades(db: Db, speed: str) -> None:
+    """`--strategy` names the strategy the engine runs, not only the one the run records
+    (the configured CLAIRE_PAPERTEST_STRATEGY is momentum here)."""
+    path = "tests.unit.test_strategy_registry:BuyEveryCandle"
+    run_id = start(
+        "--duration", "1h", "--source", "synthetic", "--speed", speed, "--strategy", path
+    )
+    assert ended(run_id)["status"] in ("completed", "aborted")
+
+    codes = db.execute(
+        "SELECT DISTINCT strategy FROM signals WHERE run_id = %s", (run_id,)
+    ).fetchall()
+    signals = scalar(db, "SELECT COUNT(*) FROM signals WHERE run_id = %s", run_id)
+    assert codes == [("buy-every-candle",)]
+    assert signals >= 50  # a buy on (nearly) every one of the hour's 2 x 60 candles
