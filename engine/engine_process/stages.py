@@ -57,6 +57,7 @@ def run_pipeline(
         state=state,
         metrics=metrics,
         strategy=run.parameters.strategy,
+        strategy_params=run.parameters.strategy_params,
     )
 
 

@@ -86,6 +86,8 @@ class RunParameters:
     strategy: str
     record: bool = False
     seed: int = 42
+    #: The strategy's own parameters as given (`--param`, `--params FILE`), as text.
+    strategy_params: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +99,7 @@ class RunParameters:
             "strategy": self.strategy,
             "record": self.record,
             "seed": self.seed,
+            "strategy_params": dict(sorted(self.strategy_params.items())),
         }
 
     @classmethod
@@ -110,6 +113,9 @@ class RunParameters:
             strategy=str(data["strategy"]),
             record=bool(data.get("record", False)),
             seed=int(data.get("seed", 42)),
+            strategy_params={
+                str(k): str(v) for k, v in (data.get("strategy_params") or {}).items()
+            },
         )
 
 
@@ -151,8 +157,9 @@ def new_run_id(now: datetime) -> str:
     return f"pt-{now:%Y%m%d-%H%M}-{uuid.uuid4().hex[:4]}"
 
 
-def settings_hash(settings: Settings) -> str:
-    """Return a sha256 of the settings with every secret left out."""
+def settings_hash(settings: Settings, strategy_params: dict[str, str] | None = None) -> str:
+    """Return a sha256 of the settings (and of the strategy's parameters given at start)
+    with every secret left out."""
 
     def plain(value: Any) -> Any:
         if isinstance(value, SecretStr):
@@ -164,6 +171,8 @@ def settings_hash(settings: Settings) -> str:
         return str(value) if not isinstance(value, bool | int | type(None)) else value
 
     data = plain(settings.model_dump())
+    if strategy_params:
+        data["strategy_params"] = dict(sorted(strategy_params.items()))
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

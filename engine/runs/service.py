@@ -7,7 +7,7 @@ preflight passes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -36,6 +36,7 @@ from engine.runtime.select import runtime_for
 from engine.runtime_kind import RuntimeKind
 from engine.settings import Settings, symbols_problem
 from engine.storage.migrations import apply_migrations
+from engine.strategy.params import as_text
 
 if TYPE_CHECKING:
     from engine.marketdata.file_check import MarketDataCheck
@@ -164,7 +165,12 @@ def preflight(
     for what, check in (
         ("duration", lambda: parse_duration(parameters.duration)),
         ("speed", lambda: parse_speed(parameters.speed)),
-        ("strategy", lambda: load_strategy(parameters.strategy, settings.strategy)),
+        (
+            "strategy",
+            lambda: load_strategy(
+                parameters.strategy, settings.strategy, parameters.strategy_params
+            ),
+        ),
     ):
         try:
             check()
@@ -309,7 +315,7 @@ def register(
         name=check_run_name(name) if name is not None else None,
         status="running",
         parameters=parameters,
-        settings_hash=settings_hash(settings),
+        settings_hash=settings_hash(settings, parameters.strategy_params),
         code_version=code_version(),
         data_source=data_source_name(parameters, now),
         started_at=now,
@@ -334,6 +340,7 @@ def normalise(parameters: RunParameters) -> RunParameters:
         strategy=parameters.strategy,
         record=parameters.record,
         seed=parameters.seed,
+        strategy_params=dict(parameters.strategy_params),
     )
 
 
@@ -492,6 +499,7 @@ def make_parameters(
     record: bool,
     seed: int,
     default_symbols: Sequence[str] = (),
+    strategy_params: Mapping[str, Any] | None = None,
 ) -> RunParameters:
     """Build run parameters from command-line text (checked by `normalise` and `preflight`).
 
@@ -519,6 +527,7 @@ def make_parameters(
             strategy=strategy,
             record=record,
             seed=seed,
+            strategy_params=as_text(strategy_params or {}),
         )
     )
     if symbols is None and not parameters.source.startswith("replay:"):

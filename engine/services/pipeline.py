@@ -8,7 +8,7 @@ process); they all run the same domain code.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -81,9 +81,11 @@ def build_pipeline(
     state: RunState | None = None,
     metrics: EngineMetrics | None = None,
     strategy: str | None = None,
+    strategy_params: Mapping[str, str] | None = None,
 ) -> Pipeline:
     """Assemble every stage of a run; `writer` None leaves persistence out. `strategy` is
-    the run's (a name or dotted path; None: the configured `papertest.strategy`).
+    the run's (a name or dotted path; None: the configured `papertest.strategy`), built with
+    `strategy_params`.
 
     With `state` (read by `load_run_state`), a restarted run continues with its positions,
     cash, drawdown high-water marks and halt intact: its stages take the stored fills back in
@@ -98,7 +100,9 @@ def build_pipeline(
     symbols = list(symbols) if symbols is not None else list(settings.papertest.symbols)
     quote = settings.papertest.quote_currency
     stale_after = timedelta(seconds=settings.market.stale_after_seconds)
-    rules = load_strategy(strategy or settings.papertest.strategy, settings.strategy)
+    rules = load_strategy(
+        strategy or settings.papertest.strategy, settings.strategy, strategy_params
+    )
     restored = state or RunState()
     execution_market = MarketState()
     limits = FillLimits(settings.risk, execution_market, capital)

@@ -17,13 +17,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Final, Protocol, TypeVar, runtime_checkable
+from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 from engine.errors import PermanentError
 from engine.events import Candle, QuoteTick, SignalGenerated, TradeTick
 from engine.events.envelope import stamped
 from engine.events.orders import OrderSide
 from engine.settings import StrategySettings
+from engine.strategy.params import StrategyParamsError, build_params, params_model
 
 #: What a strategy reacts to: the events on the `market_data` stream.
 MarketEvent = TradeTick | QuoteTick | Candle
@@ -175,12 +176,18 @@ def registered_strategies() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
 
-def load_strategy(name_or_path: str, settings: StrategySettings) -> Strategy:
-    """Build the strategy a registered name or a dotted path names, with `settings`.
+def load_strategy(
+    name_or_path: str, settings: StrategySettings, params: Mapping[str, Any] | None = None
+) -> Strategy:
+    """Build the strategy a registered name or a dotted path names.
 
     A dotted path is `package.module:ClassName` or `package.module.ClassName`; the object
-    there is a strategy class or factory, called with the settings when it takes an argument.
-    Raise `StrategyNotFoundError` naming what was tried and the registered strategies.
+    there is a strategy class or factory. A class that declares `Params` (a pydantic model,
+    see `engine.strategy.params`) is built with that model made of `params` (and, for a model
+    that is the settings' strategy section, of the CLAIRE_STRATEGY_* settings under them);
+    any other is called with the settings when it takes an argument. Raise
+    `StrategyNotFoundError` naming what was tried and the registered strategies, and
+    `StrategyParamsError` for a parameter that is unknown or wrong.
     """
     text = name_or_path.strip()
     if ":" in text or "." in text:
@@ -190,7 +197,7 @@ def load_strategy(name_or_path: str, settings: StrategySettings) -> Strategy:
         if found is None:
             raise StrategyNotFoundError(f"unknown strategy {text!r} ({_known_names()})")
         factory = found
-    return _build(text, factory, settings)
+    return _build(text, factory, settings, dict(params or {}))
 
 
 def _known_names() -> str:
@@ -223,11 +230,23 @@ def _import_factory(path: str) -> object:
     return found
 
 
-def _build(text: str, factory: object, settings: StrategySettings) -> Strategy:
+def _build(
+    text: str, factory: object, settings: StrategySettings, params: dict[str, Any]
+) -> Strategy:
     if not callable(factory):
         raise StrategyNotFoundError(f"{text!r} is not a strategy class or factory")
+    model = params_model(factory)
+    if model is None and params:
+        raise StrategyParamsError(
+            f"strategy {text} declares no parameters, yet was given {', '.join(sorted(params))}",
+            hint="a strategy takes parameters through a `Params` model on its class",
+        )
+    argument: object = settings
+    if model is not None and (params or not isinstance(settings, model)):
+        defaults = settings.model_dump() if isinstance(settings, model) else None
+        argument = build_params(model, params, strategy=text, defaults=defaults)
     try:
-        strategy = factory(settings) if _takes_argument(factory) else factory()
+        strategy = factory(argument) if _takes_argument(factory) else factory()
     except Exception as exc:
         raise StrategyNotFoundError(
             f"strategy {text!r} could not be created: {type(exc).__name__}: {exc}"

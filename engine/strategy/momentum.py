@@ -142,6 +142,8 @@ class MomentumStrategy(BaseStrategy):
     """Enter on a % rise with volume over a look-back; exit on TP, SL, trailing stop or reversal."""
 
     name = "momentum"
+    #: Its parameters: the CLAIRE_STRATEGY_* settings, each also given by `--param`.
+    Params = StrategySettings
 
     def __init__(self, settings: StrategySettings | None = None) -> None:
         self.settings = settings or StrategySettings()

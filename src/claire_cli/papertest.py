@@ -24,6 +24,7 @@ from engine.runs import service
 from engine.runs.hosts import engine_host
 from engine.runs.registry import RunRepository
 from engine.settings import Settings
+from engine.strategy.params import given_params
 
 app = typer.Typer(
     help="Run a strategy against live or recorded market data with simulated execution.",
@@ -51,6 +52,14 @@ def start(
     source: Annotated[str, typer.Option(help="mexc, synthetic or replay:PATH.")] = "",
     speed: Annotated[str, typer.Option(help="realtime, max or a multiple like 60.")] = "",
     strategy: Annotated[str, typer.Option(help="Strategy name or dotted path.")] = "",
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="A strategy parameter, key=value (repeat it for each one)."),
+    ] = None,
+    params: Annotated[
+        Path | None,
+        typer.Option(help="A TOML file of strategy parameters (--param wins over it)."),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="A name to recognise the run by.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the synthetic market.")] = None,
     record: Annotated[
@@ -76,6 +85,7 @@ def start(
       claire papertest start --duration 2h --source replay:btc.parquet --speed max
       claire papertest start --duration 1d --source replay:data/ --symbols ETHUSDT
       claire papertest start --duration 30m --source synthetic --foreground
+      claire papertest start --duration 1d --source synthetic --param lookback_minutes=30
     """
     cli = state(ctx)
     settings = cli.settings()
@@ -89,6 +99,7 @@ def start(
         record=record,
         seed=settings.market.synthetic_seed if seed is None else seed,
         default_symbols=settings.papertest.symbols,
+        strategy_params=given_params(param or [], params),
     )
     try:
         started = service.start_papertest(

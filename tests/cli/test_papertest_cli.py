@@ -233,3 +233,43 @@ def test_the_strategy_given_at_start_is_the_one_that_trades(db: Db, speed: str) 
     signals = scalar(db, "SELECT COUNT(*) FROM signals WHERE run_id = %s", run_id)
     assert codes == [("buy-every-candle",)]
     assert signals >= 50  # a buy on (nearly) every one of the hour's 2 x 60 candles
+
+
+def test_a_strategy_parameter_given_at_start_is_what_the_engine_trades_with(
+    db: Db, runtime_home: Path
+) -> None:
+    """`--param entry_threshold=99%`: momentum never enters (a 99 % rise in 15 minutes), so
+    the run has no signal, and the run and its report record the parameter."""
+    run_id = start(
+        "--duration", "6h", "--source", "synthetic", "--speed", "max",
+        "--param", "entry_threshold=99%", "--param", "cooldown_minutes=30",
+    )  # fmt: skip
+    assert ended(run_id)["status"] == "completed"
+    assert scalar(db, "SELECT COUNT(*) FROM signals WHERE run_id = %s", run_id) == 0
+    recorded = scalar(
+        db, "SELECT parameters->'strategy_params' FROM runs WHERE run_id = %s", run_id
+    )
+    assert recorded == {"cooldown_minutes": "30", "entry_threshold": "99%"}
+    written = runtime_home / "reports" / run_id / "report.json"  # the engine writes it last
+    eventually(written.exists, timeout=30, what="the run's report")
+    report = json.loads(written.read_text())
+    assert report["run"]["parameters"]["strategy_params"] == recorded
+
+    default = start("--duration", "6h", "--source", "synthetic", "--speed", "max")
+    assert ended(default)["status"] == "completed"
+    assert scalar(db, "SELECT COUNT(*) FROM signals WHERE run_id = %s", default) > 0
+
+
+def test_a_wrong_strategy_parameter_is_one_line_and_nothing_starts(db: Db) -> None:
+    refused = claire(
+        "papertest", "start", "--duration", "1h", "--source", "synthetic",
+        "--param", "lookback_minutes=0", expect=1,
+    )  # fmt: skip
+    assert (
+        "strategy momentum parameter lookback_minutes=0: Input should be greater than or"
+        " equal to 1 (allowed: >= 1, <= 1440)" in " ".join(refused.output.split())
+    )
+    assert "Traceback" not in refused.output
+    assert scalar(db, "SELECT COUNT(*) FROM runs") == 0
+    unparsed = claire("papertest", "start", "--param", "lookback", expect=1)
+    assert "'lookback' is not key=value" in unparsed.output
