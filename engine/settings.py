@@ -139,6 +139,12 @@ class PapertestSettings(_Section):
     )
     strategy: str = Field("momentum", description="Strategy name or dotted path")
     snapshot_seconds: Seconds = Field(60, description="Portfolio snapshot interval (event time)")
+    strategy_error_limit: int = Field(
+        10,
+        ge=1,
+        le=100_000,
+        description="Strategy exceptions in a row that halt the strategy and end the run",
+    )
 
     @field_validator("duration")
     @classmethod

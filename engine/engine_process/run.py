@@ -186,12 +186,12 @@ class PapertestEngine:
         watcher = asyncio.create_task(self._watch_stop_requests())
         try:
             if uses_memory_bus(self.run_record):
-                result, halted = await self._run_in_memory()
+                result, halt = await self._run_in_memory()
             else:
-                result, halted = await self._run_over_redis()
+                result, halt = await self._run_over_redis()
         finally:
             watcher.cancel()
-        outcome = self._outcome(result, halted)
+        outcome = self._outcome(result, halt)
         self.control.add_engine_stats(
             self.run_record.run_id,
             self.metrics.stage_summary(),
@@ -244,12 +244,12 @@ class PapertestEngine:
                 log.info("papertest %s: stop requested", run_id)
                 self._stop.set()
 
-    def _outcome(self, result: FeedResult, halted: bool) -> RunOutcome:
+    def _outcome(self, result: FeedResult, halt: str | None) -> RunOutcome:
         run = self.run_record
         span = (result.first_event_time, result.last_event_time)
         outcome = partial(RunOutcome, events=result.events, ended_at=utc_now(), event_span=span)
-        if halted:
-            return outcome("aborted", "drawdown beyond the abort level")
+        if halt is not None:  # the strategy's exceptions, or the drawdown abort level
+            return outcome("aborted", halt)
         if result.reason == "stopped":
             reason = self.control.get(run.run_id).stop_reason
             return outcome("stopped", reason or "stopped by the user")
@@ -259,7 +259,7 @@ class PapertestEngine:
 
     # -- in memory -----------------------------------------------------------------------
 
-    async def _run_in_memory(self) -> tuple[FeedResult, bool]:
+    async def _run_in_memory(self) -> tuple[FeedResult, str | None]:
         bus = InMemoryBus()
         with psycopg.connect(self.endpoints.database_conninfo) as conn:
             # Batches are committed by the writer's thread while the engine goes on.
@@ -285,11 +285,11 @@ class PapertestEngine:
                 writer.close()  # every batch committed before the run is called finished
             finally:
                 writer.abandon()
-        return result, pipeline.halted
+        return result, pipeline.halt_reason
 
     # -- over Redis ----------------------------------------------------------------------
 
-    async def _run_over_redis(self) -> tuple[FeedResult, bool]:
+    async def _run_over_redis(self) -> tuple[FeedResult, str | None]:
         run_id = self.run_record.run_id
         namespace = run_namespace(self.settings, run_id, self.epoch)
         bus = RedisStreamBus.from_url(
@@ -329,7 +329,7 @@ class PapertestEngine:
                     monitor.stop()
                     withdraw_target(self.settings.home, run_id)
             bus.client.close()
-        return result, stages.halted()
+        return result, stages.halt_reason()
 
     def _local(
         self, bus: RedisStreamBus, out: PatientPublisher, conn: psycopg.Connection[Any]

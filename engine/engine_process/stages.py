@@ -83,6 +83,7 @@ class RunStages:
 
     runners: list[StageRunner]
     halted: Callable[[], bool]
+    halt_reason: Callable[[], str | None]
     backlog: Callable[[], int]
     settled: Callable[[], bool]
     health: HealthMonitor
@@ -117,6 +118,7 @@ def local_stages(
     return RunStages(
         runners,
         halted=lambda: pipeline.halted,
+        halt_reason=lambda: pipeline.halt_reason,
         backlog=lambda: _backlog(bus, runners),
         settled=lambda: not behind(runners),
         health=health,

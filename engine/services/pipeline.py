@@ -64,9 +64,17 @@ class Pipeline:
         return stages
 
     @property
+    def halt_reason(self) -> str | None:
+        """Why the run stops early: the strategy halted (exceptions in a row), or risk did
+        (drawdown beyond the abort level); None while neither did."""
+        if self.signal.halt_reason is not None:
+            return self.signal.halt_reason
+        return "drawdown beyond the abort level" if self.risk.engine.halted else None
+
+    @property
     def halted(self) -> bool:
-        """True once risk has stopped the run (drawdown beyond the abort level)."""
-        return self.risk.engine.halted
+        """True once the run stops early (see `halt_reason`)."""
+        return self.halt_reason is not None
 
 
 def build_pipeline(
@@ -107,7 +115,9 @@ def build_pipeline(
     execution_market = MarketState()
     limits = FillLimits(settings.risk, execution_market, capital)
     risk_engine = RiskEngine(settings.risk, stale_after, run_id=run_id, state=restored.risk_state())
-    signal = SignalStage(rules, out("signal"), run_id)
+    signal = SignalStage(
+        rules, out("signal"), run_id, error_limit=settings.papertest.strategy_error_limit
+    )
     signal.restore(restored.fills)
 
     def again() -> RestoredRun:

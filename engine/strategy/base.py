@@ -190,14 +190,18 @@ def load_strategy(
     `StrategyParamsError` for a parameter that is unknown or wrong.
     """
     text = name_or_path.strip()
+    return _build(text, factory_of(text), settings, dict(params or {}))
+
+
+def factory_of(name_or_path: str) -> object:
+    """The strategy class or factory a registered name or a dotted path names."""
+    text = name_or_path.strip()
     if ":" in text or "." in text:
-        factory = _import_factory(text)
-    else:
-        found = _REGISTRY.get(text.lower())
-        if found is None:
-            raise StrategyNotFoundError(f"unknown strategy {text!r} ({_known_names()})")
-        factory = found
-    return _build(text, factory, settings, dict(params or {}))
+        return _import_factory(text)
+    found = _REGISTRY.get(text.lower())
+    if found is None:
+        raise StrategyNotFoundError(f"unknown strategy {text!r} ({_known_names()})")
+    return found
 
 
 def _known_names() -> str:

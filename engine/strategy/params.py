@@ -130,13 +130,33 @@ def _type_name(info: FieldInfo) -> str:
 
 
 def _allowed(info: FieldInfo) -> str:
-    """The range a field's constraints allow, in words (`>= 1, <= 1440`)."""
-    words = []
+    """The range a field's constraints allow, in words (`>= 1, <= 1440`): the tightest
+    lower and upper bound of all its constraints."""
+    lower: tuple[Any, bool] | None = None  # (bound, strict)
+    upper: tuple[Any, bool] | None = None
     for constraint in info.metadata:
-        for attribute, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+        for attribute, strict, is_lower in (
+            ("gt", True, True), ("ge", False, True), ("lt", True, False), ("le", False, False),
+        ):  # fmt: skip
             bound = getattr(constraint, attribute, None)
-            if bound is not None:
-                words.append(f"{sign} {bound}")
+            if bound is None:
+                continue
+            current = lower if is_lower else upper
+            tighter = (
+                current is None
+                or (bound > current[0] if is_lower else bound < current[0])
+                or (bound == current[0] and strict)
+            )
+            if tighter:
+                if is_lower:
+                    lower = (bound, strict)
+                else:
+                    upper = (bound, strict)
+    words = []
+    if lower is not None:
+        words.append(f"{'>' if lower[1] else '>='} {lower[0]}")
+    if upper is not None:
+        words.append(f"{'<' if upper[1] else '<='} {upper[0]}")
     return ", ".join(words)
 
 

@@ -87,6 +87,11 @@ COMMANDS: dict[str, Lazy] = {
         "app",
         "Download, list and inspect recorded market data (the replay source reads it).",
     ),
+    "strategy": Lazy(
+        "claire_cli.strategy",
+        "app",
+        "List the strategies a papertest can run, with their parameters.",
+    ),
     "env": Lazy(
         "claire_cli.env",
         "app",

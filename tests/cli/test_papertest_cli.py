@@ -273,3 +273,25 @@ def test_a_wrong_strategy_parameter_is_one_line_and_nothing_starts(db: Db) -> No
     assert scalar(db, "SELECT COUNT(*) FROM runs") == 0
     unparsed = claire("papertest", "start", "--param", "lookback", expect=1)
     assert "'lookback' is not key=value" in unparsed.output
+
+
+def test_a_strategy_that_keeps_raising_is_halted_and_the_run_ends_with_that_reason(
+    db: Db,
+) -> None:
+    path = "tests.unit.test_strategy_errors:RaisesAfterAnHour"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CLAIRE_PAPERTEST_STRATEGY_ERROR_LIMIT", "5")
+        run_id = start("--duration", "6h", "--source", "synthetic", "--speed", "max",
+                       "--strategy", path)  # fmt: skip
+    done = ended(run_id)
+    assert done["status"] == "aborted"
+    assert done["end_reason"].startswith(
+        "strategy raises-after-an-hour halted after 5 exceptions in a row (the last: KeyError:"
+    )
+    assert "test_strategy_errors.py:" in done["end_reason"]  # the strategy's file and line
+    codes = db.execute(
+        "SELECT code, level, COUNT(*) FROM alerts WHERE run_id = %s AND code LIKE 'strategy%%'"
+        " GROUP BY code, level ORDER BY code",
+        (run_id,),
+    ).fetchall()
+    assert codes == [("strategy_error", "warning", 5), ("strategy_halted", "critical", 1)]

@@ -1,0 +1,50 @@
+"""`claire strategy list`: the strategies a papertest can run, with their parameters."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support import claire
+
+PLAIN = "tests.unit.test_strategy_registry:BuyEveryCandle"
+
+
+def test_list_shows_momentum_configured_with_its_parameters_and_the_values_in_effect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CLAIRE_STRATEGY_LOOKBACK_MINUTES", "30")
+    listed = json.loads(claire("strategy", "list", "--json").stdout)
+    [momentum] = [s for s in listed if s["name"] == "momentum"]
+    assert momentum["configured"] is True
+    assert momentum["where"] == "engine.strategy.momentum:MomentumStrategy"
+    lookback = next(p for p in momentum["params"] if p["name"] == "lookback_minutes")
+    assert (lookback["default"], lookback["allowed"]) == (15, ">= 1, <= 1440")
+    assert momentum["values"]["lookback_minutes"] == 30
+    entry = next(p for p in momentum["params"] if p["name"] == "entry_threshold")
+    assert entry["allowed"] == "> 0, <= 1"  # the tightest of the field's and its type's
+
+
+def test_list_names_a_configured_strategy_by_dotted_path_and_what_it_declares(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CLAIRE_PAPERTEST_STRATEGY", PLAIN)
+    listed = json.loads(claire("strategy", "list", "--json").stdout)
+    assert [(s["name"], s["configured"]) for s in listed] == [
+        ("momentum", False),
+        (PLAIN, True),
+    ]
+    assert listed[1]["params"] == []
+    shown = claire("strategy", "list").stdout
+    assert "(none declared)" in shown
+    assert "momentum" in shown
+
+
+def test_list_when_the_configured_strategy_cannot_be_loaded_then_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CLAIRE_PAPERTEST_STRATEGY", "nosuch.module:Thing")
+    failed = claire("strategy", "list", expect=1)
+    assert "cannot import module 'nosuch.module'" in failed.output
+    assert "Traceback" not in failed.output
