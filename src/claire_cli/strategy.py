@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,11 +10,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from claire_cli.context import state
-from claire_cli.output import console, print_json
+from claire_cli.output import console, print_error, print_json
+from engine.engine_process.strategy_check import CheckResult, check_strategy
 from engine.reports.jsonable import jsonable
 from engine.strategy.catalog import StrategyInfo, strategy_catalog
+from engine.strategy.params import given_params
 
-app = typer.Typer(help="List the strategies a papertest can run, with their parameters.")
+app = typer.Typer(
+    help="List the strategies a papertest can run, with their parameters.", no_args_is_help=True
+)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
@@ -40,6 +45,95 @@ def list_strategies(ctx: typer.Context, json: JsonOption = False) -> None:
         return
     for info in catalog:
         console.print(_render(info))
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    strategy: Annotated[str, typer.Argument(help="A registered name or a dotted path.")],
+    source: Annotated[
+        str, typer.Option(help="synthetic, or replay:FILE (a recording).")
+    ] = "synthetic",
+    days: Annotated[int, typer.Option(min=1, max=365, help="Days of synthetic market.")] = 1,
+    symbols: Annotated[str, typer.Option(help="Comma-separated symbols.")] = "BTCUSDT,ETHUSDT",
+    param: Annotated[
+        list[str] | None, typer.Option(help="A strategy parameter, key=value (repeat it).")
+    ] = None,
+    params: Annotated[Path | None, typer.Option(help="A TOML file of parameters.")] = None,
+    json: JsonOption = False,
+) -> None:
+    """Run a strategy through the paper pipeline at full speed, storing nothing; print its
+    signals, orders, round trips and every exception it raised (exit 1 if it raised).
+
+    Examples:
+      claire strategy check momentum --days 3
+      claire strategy check examples.strategies.ema_cross:EmaCross --param fast=8
+      claire strategy check mypackage.rules:Breakout --source replay:btc.parquet
+    """
+    settings = state(ctx).settings()
+    result = check_strategy(
+        settings, strategy, given_params(param or [], params),
+        symbols=[s.strip().upper() for s in symbols.split(",") if s.strip()],
+        days=days, replay=_replay(source),
+    )  # fmt: skip
+    if json:
+        print_json(_check_json(result))
+    else:
+        _render_check(result)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _replay(source: str) -> Path | None:
+    kind, _, path = source.partition(":")
+    if kind == "synthetic" and not path:
+        return None
+    if kind == "replay" and path:
+        return Path(path).expanduser()
+    raise typer.BadParameter(f"{source!r} is not synthetic or replay:FILE", param_hint="--source")
+
+
+def _render_check(result: CheckResult) -> None:
+    console.print(
+        f"[bold]{escape(result.strategy)}[/]: {result.market_events:,} market events,"
+        f" {len(result.signals)} signals, {len(result.orders)} orders, {len(result.fills)} fills,"
+        f" {len(result.round_trips)} round trips"
+    )
+    for signal in result.signals[:20]:
+        console.print(
+            f"  {signal.ts_event:%Y-%m-%d %H:%M} {signal.symbol} {signal.side}"
+            f" at {signal.reference_price}: {escape(signal.reason or '')}"
+        )
+    if len(result.signals) > 20:
+        console.print(f"  ... and {len(result.signals) - 20} more (--json lists all)")
+    for trip in result.round_trips[:20]:
+        console.print(
+            f"  round trip {trip.symbol} {trip.opened:%m-%d %H:%M} -> {trip.closed:%m-%d %H:%M}:"
+            f" PnL {trip.pnl:,.2f} (fees {trip.fees:,.2f})"
+        )
+    for error in result.errors[:10]:
+        print_error(error)
+    if result.halted:
+        print_error(result.halted)
+    console.print("[green]ok[/]" if result.ok else f"[red]{len(result.errors)} exceptions[/]")
+
+
+def _check_json(result: CheckResult) -> dict[str, object]:
+    return dict(
+        jsonable(
+            {
+                "strategy": result.strategy,
+                "ok": result.ok,
+                "market_events": result.market_events,
+                "signals": [s.model_dump(mode="json") for s in result.signals],
+                "orders": len(result.orders),
+                "fills": len(result.fills),
+                "round_trips": [vars(t) for t in result.round_trips],
+                "errors": result.errors,
+                "halted": result.halted,
+            }
+        )
+    )
 
 
 def _render(info: StrategyInfo) -> Table:

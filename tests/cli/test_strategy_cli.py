@@ -48,3 +48,36 @@ def test_list_when_the_configured_strategy_cannot_be_loaded_then_one_line(
     failed = claire("strategy", "list", expect=1)
     assert "cannot import module 'nosuch.module'" in failed.output
     assert "Traceback" not in failed.output
+
+
+def test_check_runs_an_example_and_prints_its_signals_and_round_trips() -> None:
+    checked = json.loads(
+        claire(
+            "strategy", "check", "examples.strategies.ema_cross:EmaCross",
+            "--param", "fast=8", "--days", "2", "--json",
+        ).stdout
+    )  # fmt: skip
+    assert checked["ok"] is True
+    assert checked["market_events"] == 2 * 2 * 1440
+    assert {s["side"] for s in checked["signals"]} == {"buy", "sell"}
+    assert checked["fills"] >= len(checked["round_trips"]) * 2 > 0
+    shown = claire("strategy", "check", "momentum").stdout
+    assert "round trip" in shown
+    assert shown.rstrip().endswith("ok")
+
+
+def test_check_of_a_strategy_that_raises_names_its_line_and_exits_1() -> None:
+    failed = claire(
+        "strategy", "check", "tests.unit.test_strategy_errors:RaisesAfterAnHour", expect=1
+    )
+    assert "raised KeyError: 'BTCUSDT' at " in failed.output
+    assert "test_strategy_errors.py:" in failed.output
+    assert "halted after 10 exceptions in a row" in failed.output
+
+
+def test_check_with_a_wrong_parameter_or_source_is_one_line() -> None:
+    wrong = claire("strategy", "check", "momentum", "--param", "lookback=3", expect=1)
+    assert "strategy momentum has no parameter 'lookback'" in wrong.output
+    assert "Traceback" not in wrong.output
+    bad = claire("strategy", "check", "momentum", "--source", "mexc", expect=2)
+    assert "is not synthetic or replay:FILE" in bad.output
