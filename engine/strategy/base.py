@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -213,6 +215,7 @@ def _import_factory(path: str) -> object:
     module_name, _, attribute = path.partition(":") if ":" in path else path.rpartition(".")
     if not module_name or not attribute:
         raise StrategyNotFoundError(f"strategy path {path!r} must be package.module:ClassName")
+    _import_from_working_directory()
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -232,6 +235,14 @@ def _import_factory(path: str) -> object:
             )
         found = getattr(found, part)
     return found
+
+
+def _import_from_working_directory() -> None:
+    """Let a dotted path name a module of the working directory, as `python -m` does (the
+    engine process runs so): `claire strategy check mystrat:Mystrat` beside `mystrat.py`."""
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.append(here)
 
 
 def _build(

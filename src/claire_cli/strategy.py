@@ -10,11 +10,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from claire_cli.context import state
+from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_error, print_json
+from engine.atomic import write_atomically
 from engine.engine_process.strategy_check import CheckResult, check_strategy
+from engine.errors import PermanentError
 from engine.reports.jsonable import jsonable
 from engine.strategy.catalog import StrategyInfo, strategy_catalog
 from engine.strategy.params import given_params
+from engine.strategy.scaffold import scaffold
 
 app = typer.Typer(
     help="List the strategies a papertest can run, with their parameters.", no_args_is_help=True
@@ -45,6 +49,32 @@ def list_strategies(ctx: typer.Context, json: JsonOption = False) -> None:
         return
     for info in catalog:
         console.print(_render(info))
+
+
+@app.command()
+def new(
+    name: Annotated[str, typer.Argument(help="The strategy's module name, e.g. my_breakout.")],
+    out: Annotated[Path, typer.Option(help="Where to write its two files.")] = Path("."),
+) -> None:
+    """Write a new strategy (its parameters, two indicators, 15-minute bars) and its test.
+
+    The test runs at once (python -m pytest test_NAME.py, from the folder written); a file
+    that exists already is never overwritten.
+
+    Examples:
+      claire strategy new my_breakout
+      claire strategy new mean_reversion --out strategies/
+    """
+    files = scaffold(name)
+    taken = [out / f for f in files if (out / f).exists()]
+    if taken:
+        raise PermanentError(f"{taken[0]} exists already", hint="choose another name or --out")
+    out.mkdir(parents=True, exist_ok=True)
+    for filename, text in files.items():
+        write_atomically(out / filename, text.encode())
+        console.print(f"wrote {escape(str(out / filename))}")
+    code = f"{name}:{name.title().replace('_', '')}"
+    console.print(as_typed(f"next: cd {out} && claire strategy check {code}"))
 
 
 @app.command()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +84,29 @@ def test_check_with_a_wrong_parameter_or_source_is_one_line() -> None:
     assert "Traceback" not in wrong.output
     bad = claire("strategy", "check", "momentum", "--source", "mexc", expect=2)
     assert "is not synthetic or replay:FILE" in bad.output
+
+
+def test_new_writes_a_strategy_whose_test_passes_and_that_check_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrote = claire("strategy", "new", "my_breakout", "--out", str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my_breakout.py", "test_my_breakout.py"]
+    assert "claire strategy check my_breakout:MyBreakout" in wrote.stdout
+    generated = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_my_breakout.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    assert "2 passed" in generated.stdout
+
+    monkeypatch.chdir(tmp_path)  # a dotted path names a module of the working directory
+    checked = json.loads(claire("strategy", "check", "my_breakout:MyBreakout", "--json").stdout)
+    assert checked["ok"] is True
+    assert checked["signals"]
+    again = claire("strategy", "new", "my_breakout", "--out", str(tmp_path), expect=1)
+    assert "exists already" in again.output
+
+
+def test_new_refuses_a_name_that_is_no_module_name() -> None:
+    refused = claire("strategy", "new", "My-Strat", expect=1)
+    assert "must be a lower-case Python module name" in refused.output
