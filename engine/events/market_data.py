@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -21,6 +21,16 @@ from engine.events.fields import (
 )
 
 CandleInterval = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
+#: How long a candle of each interval is.
+INTERVAL_LENGTHS: dict[CandleInterval, timedelta] = {
+    "1m": timedelta(minutes=1),
+    "5m": timedelta(minutes=5),
+    "15m": timedelta(minutes=15),
+    "30m": timedelta(minutes=30),
+    "1h": timedelta(hours=1),
+    "4h": timedelta(hours=4),
+    "1d": timedelta(days=1),
+}
 #: Why market data is missing for a while: the feed's connection dropped, the exchange's
 #: candles had holes, claire itself was down, or nothing arrived for too long.
 #: Market data whose `source` ends with one of these is history (start-up warm-up, or candles

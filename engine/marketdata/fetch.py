@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from engine.events import Candle, CandleInterval
+from engine.events.market_data import INTERVAL_LENGTHS
 from engine.marketdata.files import Layout, read_market_data, replay_order, write_market_file
 from engine.marketdata.mexc import MexcRest
-from engine.marketdata.mexc.convert import INTERVAL_LENGTHS
 
 CHUNK_CANDLES = 480
 INTERVALS: Mapping[str, timedelta] = {str(k): v for k, v in INTERVAL_LENGTHS.items()}

@@ -139,14 +139,17 @@ class ContainerHost:
         """Wait until an engine container took the run up: an engine started after the run
         was started or resumed (each start is recorded in its control state)."""
         deadline = time.monotonic() + PICKUP_TIMEOUT_S
+        conninfo = endpoints(self._settings).database_conninfo
         while time.monotonic() < deadline:
-            latest = self._read(run.run_id)
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                latest = RunRepository(conn).get(run.run_id)
+                control = RunControl(conn).get(run.run_id)
             if not latest.running:
                 raise PermanentError(
                     f"the engine of {run.run_id} stopped at once: {latest.end_reason}",
                     hint="claire logs engine",
                 )
-            if _taken_up(latest, read_control(self._settings, run.run_id)):
+            if _taken_up(latest, control):
                 return
             time.sleep(0.5)
         raise PermanentError(

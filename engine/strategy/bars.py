@@ -11,29 +11,20 @@ replay builds the same bars with the same ids.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Final
 
 from engine.events import Candle, CandleInterval
 from engine.events.envelope import stamped
+from engine.events.market_data import INTERVAL_LENGTHS
 
-#: Every interval a strategy may ask for, and its length.
-INTERVALS: Final[dict[CandleInterval, timedelta]] = {
-    "1m": timedelta(minutes=1),
-    "5m": timedelta(minutes=5),
-    "15m": timedelta(minutes=15),
-    "30m": timedelta(minutes=30),
-    "1h": timedelta(hours=1),
-    "4h": timedelta(hours=4),
-    "1d": timedelta(days=1),
-}
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def window_of(at: datetime, interval: CandleInterval) -> tuple[datetime, datetime]:
     """The window of `interval` that holds the instant `at`: (open, close)."""
-    length = INTERVALS[interval]
+    length = INTERVAL_LENGTHS[interval]
     opened = _EPOCH + ((at - _EPOCH) // length) * length
     return opened, opened + length
 

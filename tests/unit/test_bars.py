@@ -7,8 +7,9 @@ from decimal import Decimal
 from typing import get_args
 
 from engine.events import Candle, CandleInterval
+from engine.events.market_data import INTERVAL_LENGTHS
 from engine.marketdata.synthetic import synthetic_candles
-from engine.strategy.bars import INTERVALS, BarBuilder, window_of
+from engine.strategy.bars import BarBuilder, window_of
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 
@@ -18,7 +19,7 @@ def minutes(count: int, start: datetime = START) -> list[Candle]:
 
 
 def test_every_candle_interval_has_a_length() -> None:
-    assert set(INTERVALS) == set(get_args(CandleInterval))
+    assert set(INTERVAL_LENGTHS) == set(get_args(CandleInterval))
 
 
 def test_windows_are_aligned_to_the_epoch_in_utc() -> None:

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from engine.errors import EventDecodeError
 from engine.events import Candle, CandleInterval, QuoteTick, TradeTick, describe_validation_errors
 from engine.events.fields import decimal_text
-from engine.events.market_data import candle_id
+from engine.events.market_data import INTERVAL_LENGTHS, candle_id
 from engine.marketdata.mexc.proto import body_kind, parse_wrapper
 
 SOURCE = "mexc"
@@ -44,15 +44,6 @@ REST_INTERVALS: dict[CandleInterval, str] = {
     "1h": "60m",
     "4h": "4h",
     "1d": "1d",
-}
-INTERVAL_LENGTHS: dict[CandleInterval, timedelta] = {
-    "1m": timedelta(minutes=1),
-    "5m": timedelta(minutes=5),
-    "15m": timedelta(minutes=15),
-    "30m": timedelta(minutes=30),
-    "1h": timedelta(hours=1),
-    "4h": timedelta(hours=4),
-    "1d": timedelta(days=1),
 }
 _SIDES = {1: "buy", 2: "sell"}
 

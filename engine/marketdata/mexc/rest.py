@@ -24,8 +24,8 @@ import aiohttp
 
 from engine.errors import EventDecodeError
 from engine.events import Candle, CandleInterval, QuoteTick
+from engine.events.market_data import INTERVAL_LENGTHS
 from engine.marketdata.mexc.convert import (
-    INTERVAL_LENGTHS,
     REST_INTERVALS,
     SOURCE,
     build_event,
