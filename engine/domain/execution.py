@@ -24,7 +24,10 @@ Rules, and the choices made where the issue left room:
   (reference = limit, slippage 0) when the ask (buy) / bid (sell), or the last price
   without a quote, reaches the limit. It expires at `expires_at`, or submission time plus
   `limit_order_ttl_seconds`; a market order expires only if it has `expires_at`. Expiry
-  is checked on every market data event, of any symbol (or by calling `expire_due`).
+  is checked on every market data event, of any symbol (or by calling `expire_due`). Its
+  time in force may say otherwise: `gtc` never expires (it rests until filled, or the
+  run's data ends), `gtd` expires at `expires_at`, `ioc` fills what it can at submission
+  and the rest expires at once.
 - A market order is valid for `market_order_ttl_seconds` after its arrival, and again after
   each partial fill: when the first price of its symbol it could fill at was observed later
   than that (a feed outage, a stalled run), it expires with the reason `stale` instead of
@@ -58,7 +61,7 @@ from engine.domain.positions import exact
 from engine.events import Candle, OrderResultReported, OrderSubmitted
 from engine.events.envelope import stamped
 from engine.events.fields import SMALLEST_AMOUNT
-from engine.events.orders import LIMITS_AT_FILL, OrderSide, OrderStatus, OrderType
+from engine.events.orders import LIMITS_AT_FILL, OrderSide, OrderStatus, OrderType, TimeInForce
 from engine.money import quantize
 from engine.settings import ExecutionSettings
 
@@ -261,6 +264,8 @@ class PaperExecution:
     # -- order flow ------------------------------------------------------------------
 
     def _expiry(self, order: OrderSubmitted, now: datetime) -> datetime | None:
+        if order.time_in_force is TimeInForce.GTC:
+            return None
         if order.expires_at is not None or order.order_type is OrderType.MARKET:
             return order.expires_at
         return now + timedelta(seconds=self._settings.limit_order_ttl_seconds)
@@ -275,6 +280,14 @@ class PaperExecution:
         self._open[working.order.order_id] = working
         market_price = self._crossing_price(working.order)
         working.resting = True
+        if working.order.time_in_force is TimeInForce.IOC:
+            taken = [] if market_price is None else self._taker(working, market_price, now)
+            if working.order.order_id not in self._open:
+                return taken
+            why = "immediate or cancel: the market did not reach the limit"
+            if taken:
+                why = "immediate or cancel: the rest did not fill at once"
+            return [*taken, self._end(working, OrderStatus.EXPIRED, now, why=why)]
         if market_price is None:
             return [self._result(working, OrderStatus.ACCEPTED, now, reason="resting")]
         return self._taker(working, market_price, now)

@@ -60,6 +60,7 @@ def open_order_events(
                     quantity=order.quantity,
                     price=order.price,
                     expires_at=order.expires_at,
+                    time_in_force=order.time_in_force,
                     reason=order.reason,
                     decision_price=order.decision_price,
                     filled_quantity=order.filled_quantity,

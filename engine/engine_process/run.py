@@ -74,6 +74,7 @@ from engine.storage.background import BackgroundWriter
 from engine.storage.connection import Reconnecting
 from engine.storage.event_writer import EventWriter
 from engine.storage.run_state import load_run_state
+from engine.strategy.base import strategy_warmup
 
 log = logging.getLogger("engine.papertest")
 
@@ -487,18 +488,27 @@ class PapertestEngine:
     def _source(self) -> MarketSource:
         run = self.run_record
         spec = run.parameters.source
+        # The strategy's warm-up: history it is fed before the run trades.
+        warmup = strategy_warmup(
+            run.parameters.strategy, self.settings.strategy, run.parameters.strategy_params
+        )
         if spec == "synthetic":
             start = run.started_at.replace(second=0, microsecond=0)
             minutes = int(parse_duration(run.parameters.duration) / MINUTE) + 2
-            return SyntheticSource(run.parameters.symbols, start, minutes, seed=run.parameters.seed)
+            return SyntheticSource(
+                run.parameters.symbols, start, minutes, seed=run.parameters.seed, warmup=warmup
+            )
         if spec.startswith("replay:"):
             # Only the run's symbols: the file's own when none were asked for (the preflight)
             return ReplaySource(
-                Path(spec.removeprefix("replay:")), run.parameters.symbols, name=run.data_source
+                Path(spec.removeprefix("replay:")),
+                run.parameters.symbols,
+                name=run.data_source,
+                warmup=warmup,
             )
         from engine.marketdata.live_factory import live_source  # network clients: only here
 
-        return live_source(self.settings, run.parameters.symbols)
+        return live_source(self.settings, run.parameters.symbols, warmup=warmup)
 
     def _resume_point(self) -> datetime | None:
         row = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,12 @@ from typing import Any
 from engine.bus.memory import InMemoryBus
 from engine.domain.market import MarketData
 from engine.events import AlertRaised, Event, OrderResultReported, OrderSubmitted, SignalGenerated
-from engine.marketdata.files import read_market_data
-from engine.marketdata.synthetic import synthetic_candles
+from engine.marketdata.source import ReplaySource, SyntheticSource
 from engine.reports.metrics import FillRow, RoundTrip, round_trips
 from engine.services.pipeline import build_pipeline, run_in_memory
 from engine.services.signal import ERROR_CODE
 from engine.settings import Settings
+from engine.strategy.base import warmup_of
 from engine.streams import Stream
 
 #: Where a synthetic check's market starts (event time; any fixed instant would do).
@@ -75,7 +75,8 @@ def check_strategy(
         strategy=strategy,
         strategy_params=dict(params),
     )
-    summary = run_in_memory(pipeline, bus, _market(symbols, days, replay, seed))
+    warmup = warmup_of(pipeline.signal.strategy)
+    summary = run_in_memory(pipeline, bus, _market(symbols, days, replay, seed, warmup))
     fills = [
         _fill_row(e, e.execution_price)
         for e in seen
@@ -95,11 +96,14 @@ def check_strategy(
 
 
 def _market(
-    symbols: Sequence[str], days: int, replay: Path | None, seed: int
+    symbols: Sequence[str], days: int, replay: Path | None, seed: int, warmup: timedelta
 ) -> Iterable[MarketData]:
+    """The market a run of the strategy would see: its warm-up first, as history."""
     if replay is not None:
-        return read_market_data(replay, symbols=symbols or None)
-    return synthetic_candles(tuple(symbols), SYNTHETIC_START, days * 1440, seed=seed)
+        return ReplaySource(replay, symbols or None, warmup=warmup).events()
+    return SyntheticSource(
+        tuple(symbols), SYNTHETIC_START, days * 1440, seed=seed, warmup=warmup
+    ).events()
 
 
 def _fill_row(result: OrderResultReported, price: Decimal) -> FillRow:

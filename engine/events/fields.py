@@ -21,10 +21,12 @@ from engine.events.orders import (
     OrderSide,
     OrderStatus,
     OrderType,
+    TimeInForce,
     UnknownVocabularyError,
     normalize_order_type,
     normalize_side,
     normalize_status,
+    normalize_time_in_force,
 )
 from engine.money import STORAGE_PLACES
 
@@ -198,3 +200,4 @@ def vocabulary(parse: Callable[[str], E]) -> BeforeValidator:
 SideField = Annotated[OrderSide, vocabulary(normalize_side)]
 OrderTypeField = Annotated[OrderType, vocabulary(normalize_order_type)]
 StatusField = Annotated[OrderStatus, vocabulary(normalize_status)]
+TimeInForceField = Annotated[TimeInForce, vocabulary(normalize_time_in_force)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -42,6 +42,17 @@ WARMUP_SUFFIXES = (".history", ".backfill")
 def is_warmup(source: str) -> bool:
     """Tell whether events from `source` are history that must not trigger trades."""
     return source.endswith(WARMUP_SUFFIXES)
+
+
+#: A market event of any kind.
+R = TypeVar("R", bound=EventEnvelope)
+
+
+def as_warmup(item: R) -> R:
+    """Return market event `item` marked as history (learned from, never traded on)."""
+    if is_warmup(item.source):
+        return item
+    return item.model_copy(update={"source": f"{item.source}.history"})
 
 
 def candle_id(source: str, symbol: str, opened: datetime | str) -> str:

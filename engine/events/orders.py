@@ -65,6 +65,20 @@ class OrderType(StrEnum):
     LIMIT = "limit"
 
 
+class TimeInForce(StrEnum):
+    """How long a limit order rests: until filled or the run ends, until a time, or not at all.
+
+    A limit order without one rests for `CLAIRE_EXECUTION_LIMIT_ORDER_TTL_SECONDS`.
+    """
+
+    #: Good till cancelled: rests until it fills, or the run's market data ends.
+    GTC = "gtc"
+    #: Good till date: rests until its `expires_at`.
+    GTD = "gtd"
+    #: Immediate or cancel: fills what the market allows at once; the rest expires.
+    IOC = "ioc"
+
+
 class OrderStatus(StrEnum):
     """What an order result reports about its order."""
 
@@ -116,6 +130,7 @@ STATUS_ALIASES: dict[str, OrderStatus] = {
 
 _SIDES = frozenset(side.value for side in OrderSide)
 _ORDER_TYPES = frozenset(order_type.value for order_type in OrderType)
+_TIMES_IN_FORCE = frozenset(tif.value for tif in TimeInForce)
 _SEPARATORS = re.compile(r"[\s\-/]+|_+")
 
 
@@ -150,3 +165,10 @@ def normalize_order_type(value: str) -> OrderType:
     if isinstance(value, str) and _canonical_word(value) in _ORDER_TYPES:
         return OrderType(_canonical_word(value))
     raise UnknownVocabularyError("order type", value, tuple(OrderType))
+
+
+def normalize_time_in_force(value: str) -> TimeInForce:
+    """Return the `TimeInForce` that `value` spells (any case); raise `UnknownVocabularyError`."""
+    if isinstance(value, str) and _canonical_word(value) in _TIMES_IN_FORCE:
+        return TimeInForce(_canonical_word(value))
+    raise UnknownVocabularyError("time in force", value, tuple(TimeInForce))

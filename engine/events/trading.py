@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -20,15 +21,41 @@ from engine.events.fields import (
     StatusField,
     Symbol,
     Text,
+    TimeInForceField,
     UnitFraction,
     UtcDatetime,
     rule_error,
 )
-from engine.events.orders import OrderStatus, OrderType
+from engine.events.orders import OrderSide, OrderStatus, OrderType, TimeInForce
+
+
+def _priced_as_typed(value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+    """A limit order has a price, a market order none."""
+    order_type = info.data.get("order_type")
+    if order_type is OrderType.MARKET and value is not None:
+        raise rule_error("must be absent for a market order")
+    if order_type is OrderType.LIMIT and value is None:
+        raise rule_error("required for a limit order")
+    return value
+
+
+def _limits_only(value: TimeInForce | None, info: ValidationInfo) -> TimeInForce | None:
+    if value is not None and info.data.get("order_type") is OrderType.MARKET:
+        raise rule_error("only a limit order has a time in force")
+    return value
 
 
 class SignalGenerated(EventEnvelope):
-    """A strategy wants to trade; its `event_id` is the signal id risk decisions refer to."""
+    """A strategy wants to trade; its `event_id` is the signal id risk decisions refer to.
+
+    What it asks for, all optional (without any: a market buy risk sizes to its limits, or
+    a market sell of the whole holding):
+    - `order_type` limit with its `limit_price`, and a `time_in_force` (gtc, gtd with its
+      `expires_at`, ioc; none: the engine's limit order TTL);
+    - for a buy, a size: `equity_fraction` of equity or `quote_amount` in the quote
+      currency (risk still caps it at its limits, and its decision says so);
+    - for a sell, `close_fraction` of the holding (none: all of it).
+    """
 
     type: Literal["signal"] = "signal"
     symbol: Symbol
@@ -38,11 +65,64 @@ class SignalGenerated(EventEnvelope):
     #: The market price the strategy saw when it decided.
     reference_price: PositiveDecimal
     reason: Text | None = None
+    order_type: OrderTypeField = OrderType.MARKET
+    limit_price: PositiveDecimal | None = Field(default=None, validate_default=True)
+    time_in_force: TimeInForceField | None = None
+    expires_at: UtcDatetime | None = Field(default=None, validate_default=True)
+    equity_fraction: UnitFraction | None = None
+    quote_amount: PositiveDecimal | None = None
+    close_fraction: UnitFraction | None = None
 
     @property
     def signal_id(self) -> str:
         """Return the id orders and risk decisions use for this signal."""
         return self.event_id
+
+    @field_validator("limit_price")
+    @classmethod
+    def _limit_has_price(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        return _priced_as_typed(value, info)
+
+    @field_validator("time_in_force")
+    @classmethod
+    def _only_limits_rest(
+        cls, value: TimeInForce | None, info: ValidationInfo
+    ) -> TimeInForce | None:
+        return _limits_only(value, info)
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expiry_of_gtd(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        good_till_date = info.data.get("time_in_force") is TimeInForce.GTD
+        if good_till_date and value is None:
+            raise rule_error("required for a gtd (good till date) limit order")
+        if not good_till_date and value is not None:
+            raise rule_error("only a gtd (good till date) limit order has an expiry")
+        return value
+
+    @field_validator("equity_fraction", "quote_amount")
+    @classmethod
+    def _buy_size(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        if value is None:
+            return value
+        if info.data.get("side") is OrderSide.SELL:
+            raise rule_error("sizes a buy; a sell says close_fraction (default: all)")
+        if value <= 0:
+            raise rule_error("must be greater than 0")
+        if info.field_name == "quote_amount" and info.data.get("equity_fraction") is not None:
+            raise rule_error("give equity_fraction or quote_amount, not both")
+        return value
+
+    @field_validator("close_fraction")
+    @classmethod
+    def _sell_size(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        if value is None:
+            return value
+        if info.data.get("side") is OrderSide.BUY:
+            raise rule_error("sizes a sell; a buy says equity_fraction or quote_amount")
+        if value <= 0:
+            raise rule_error("must be greater than 0 (of the holding)")
+        return value
 
 
 class RiskDecided(EventEnvelope):
@@ -87,6 +167,8 @@ class OrderSubmitted(EventEnvelope):
     quantity: PositiveDecimal
     price: PositiveDecimal | None = Field(default=None, validate_default=True)
     expires_at: UtcDatetime | None = None
+    #: A limit order's time in force (None: it rests for the engine's limit order TTL).
+    time_in_force: TimeInForceField | None = Field(default=None, validate_default=True)
     reason: Text | None = None
     #: The price the order would have paid when it was decided (ask to buy, bid to sell,
     #: else the last trade or candle close): its implementation shortfall is measured from it.
@@ -108,11 +190,16 @@ class OrderSubmitted(EventEnvelope):
     def _price_matches_order_type(
         cls, value: Decimal | None, info: ValidationInfo
     ) -> Decimal | None:
-        order_type = info.data.get("order_type")
-        if order_type is OrderType.MARKET and value is not None:
-            raise rule_error("must be absent for a market order")
-        if order_type is OrderType.LIMIT and value is None:
-            raise rule_error("required for a limit order")
+        return _priced_as_typed(value, info)
+
+    @field_validator("time_in_force")
+    @classmethod
+    def _time_in_force_of_limits(
+        cls, value: TimeInForce | None, info: ValidationInfo
+    ) -> TimeInForce | None:
+        _limits_only(value, info)
+        if value is TimeInForce.GTD and info.data.get("expires_at") is None:
+            raise rule_error("a gtd (good till date) order needs expires_at")
         return value
 
 

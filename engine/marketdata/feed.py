@@ -33,7 +33,7 @@ from typing import Literal
 from engine.bus.base import Publisher
 from engine.errors import TransientError
 from engine.events import AlertRaised, Candle, Event, MarketDataGap, QuoteTick, TradeTick
-from engine.events.market_data import is_warmup
+from engine.events.market_data import as_warmup, is_warmup
 from engine.marketdata.files import MarketRecorder, Recorded, replay_order
 from engine.marketdata.source import MarketItem, MarketSource, RecordedSource
 
@@ -255,13 +255,6 @@ class MarketFeed:
                 log.warning("feed waiting %.1f s to publish: %s", backoff, exc)
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, MAX_PUBLISH_BACKOFF_S)
-
-
-def as_warmup(item: Recorded) -> Recorded:
-    """Return `item` marked as history (learned from, never traded on)."""
-    if is_warmup(item.source):
-        return item
-    return item.model_copy(update={"source": f"{item.source}.history"})
 
 
 async def _recorded_chunks(

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import datetime
+import math
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, cast, runtime_checkable
 
 from engine.events import AlertRaised, Candle, MarketDataGap, QuoteTick, TradeTick
-from engine.marketdata.files import content_digest, read_market_data
+from engine.events.market_data import as_warmup
+from engine.marketdata.files import Recorded, content_digest, read_market_data
 from engine.marketdata.synthetic import synthetic_candles
 
 #: What a source yields: market events, gap records, and alerts (e.g. stale data).
@@ -61,6 +63,25 @@ def replay_source_name(path: Path) -> str:
     return f"replay-{content_digest(path)[:16]}"
 
 
+Item = TypeVar("Item", bound=MarketItem)
+
+
+def history_first(events: Iterable[Item], warmup: timedelta) -> Iterator[Item]:
+    """`events` with the first `warmup` of them (by event time, from the first) marked as
+    history: a strategy's warm-up, learned from and never traded on."""
+    if warmup <= timedelta(0):
+        yield from events
+        return
+    until: datetime | None = None
+    for item in events:
+        if until is None:
+            until = item.ts_event + warmup
+        if item.ts_event < until and isinstance(item, Candle | TradeTick | QuoteTick):
+            yield cast(Item, as_warmup(item))
+        else:
+            yield item
+
+
 class ReplaySource:
     """Events of a recorded file or directory (see `engine.marketdata.files`); with
     `symbols`, only those symbols' (a run's), the other rows skipped.
@@ -72,14 +93,22 @@ class ReplaySource:
     """
 
     def __init__(
-        self, path: Path, symbols: Sequence[str] | None = None, *, name: str | None = None
+        self,
+        path: Path,
+        symbols: Sequence[str] | None = None,
+        *,
+        name: str | None = None,
+        warmup: timedelta = timedelta(0),
     ) -> None:
         self.path = path
         self.symbols = None if symbols is None else tuple(symbols)
         self.name = name or replay_source_name(path)
+        #: The strategy's warm-up: the recording's first rows of this length are history.
+        self.warmup = warmup
 
-    def events(self) -> Iterable[MarketItem]:
-        return read_market_data(self.path, source=self.name, symbols=self.symbols)
+    def events(self) -> Iterator[Recorded]:
+        rows = read_market_data(self.path, source=self.name, symbols=self.symbols)
+        return history_first(rows, self.warmup)
 
     def items(self) -> AsyncIterator[MarketItem]:
         return _paced(self.events())
@@ -93,7 +122,9 @@ class SyntheticSource:
 
     Its events' `source` is `synthetic-<seed>-<start>-<symbols hash>`: the walk depends on
     the seed, where it starts and the symbols it draws for, so markets that differ in any of
-    them stay apart in the database (the candles of one source are one market).
+    them stay apart in the database (the candles of one source are one market). A strategy's
+    `warmup` starts the walk that much earlier, as history (the run still trades `minutes`
+    from `start`), and is part of the name (`-w<minutes>`): another walk, another market.
     """
 
     def __init__(
@@ -104,26 +135,31 @@ class SyntheticSource:
         *,
         seed: int = 42,
         realistic: bool = True,
+        warmup: timedelta = timedelta(0),
     ) -> None:
         self.symbols, self.start, self.minutes, self.seed = list(symbols), start, minutes, seed
         self.realistic = realistic
+        self.warmup_minutes = max(0, math.ceil(warmup / timedelta(minutes=1)))
         drawn = hashlib.sha256(",".join(self.symbols).encode()).hexdigest()[:6]
-        self.name = f"synthetic-{seed}-{start:%Y%m%d-%H%M}-{drawn}"
+        warm = f"-w{self.warmup_minutes}" if self.warmup_minutes else ""
+        self.name = f"synthetic-{seed}-{start:%Y%m%d-%H%M}-{drawn}{warm}"
 
     def items(self) -> AsyncIterator[MarketItem]:
         return _paced(self.events())
 
-    def events(self) -> Iterable[MarketItem]:
-        return synthetic_candles(
+    def events(self) -> Iterator[Candle]:
+        warmup = timedelta(minutes=self.warmup_minutes)
+        walk = synthetic_candles(
             self.symbols,
-            self.start,
-            self.minutes,
+            self.start - warmup,
+            self.minutes + self.warmup_minutes,
             seed=self.seed,
             source=self.name,
             volatility_regimes=self.realistic,
             jump_probability=0.002 if self.realistic else 0.0,
             gap_probability=0.0005 if self.realistic else 0.0,
         )
+        return history_first(walk, warmup)
 
     async def close(self) -> None:
         """Nothing to release."""

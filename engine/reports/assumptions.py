@@ -101,12 +101,19 @@ def assumptions(run: Run, settings: RunSettings) -> Assumptions:
         f" bps + {ex.get('slippage_impact_bps')} bps x fill quantity / recent volume),"
         " against the trader",
         data_source=describe_source(run),
-        strategy=run.parameters.strategy,
+        strategy=_strategy(run.parameters.strategy, settings.section("strategy")),
         settings_note=None if settings.recorded else CURRENT_SETTINGS_NOTE,
         execution=ex,
         risk=settings.section("risk"),
         strategy_settings=settings.section("strategy"),
     )
+
+
+def _strategy(name: str, parameters: dict[str, Any]) -> str:
+    """`ema_cross (fast 12, slow 26)`: the strategy and the parameters it ran with."""
+    if not parameters:
+        return name
+    return f"{name} ({', '.join(f'{k} {v}' for k, v in sorted(parameters.items()))})"
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,8 @@ class ExecutionStats:
     #: ("position" or "exposure" -> orders), the rest of each cancelled.
     cut_by_limits: dict[str, int] = field(default_factory=dict)
     costs: CostSummary | None = None
+    #: Orders by type (market, limit) and by how they ended (filled, expired, ...).
+    by_type: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def distribution(values: Sequence[Decimal]) -> dict[str, Decimal | None]:
@@ -210,4 +212,8 @@ def execution_stats(
         rejections=dict(sorted(Counter(rejection_reasons).items())),
         cut_by_limits=dict(sorted(Counter(_cut_by(o) for o in with_fills if _cut_by(o)).items())),
         costs=implementation_shortfall(orders, fills),
+        by_type={
+            kind: dict(sorted(Counter(o.status for o in orders if o.order_type == kind).items()))
+            for kind in sorted({o.order_type for o in orders})
+        },
     )

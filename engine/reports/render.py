@@ -362,6 +362,10 @@ def _execution(report: Report) -> Block:
         "Execution quality",
         [
             ("Orders", str(e.orders)),
+            *(
+                (f"{kind.capitalize()} orders", _outcomes(statuses))
+                for kind, statuses in e.by_type.items()
+            ),
             (
                 "Filled / with fills / partly filled",
                 f"{e.filled_orders} / {e.orders_with_fills} / {e.partial_fills}",
@@ -375,6 +379,13 @@ def _execution(report: Report) -> Block:
             ),
             *((f"Refused: {reason}", str(n)) for reason, n in e.rejections.items()),
         ],
+    )
+
+
+def _outcomes(statuses: dict[str, int]) -> str:
+    """`12: 9 filled, 3 expired`: how many orders, and how they ended."""
+    return f"{sum(statuses.values())}: " + ", ".join(
+        f"{n} {status.replace('_', ' ')}" for status, n in statuses.items()
     )
 
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import subprocess
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -176,12 +177,17 @@ def settings_hash(settings: Settings, strategy_params: dict[str, str] | None = N
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def recorded_settings(settings: Settings) -> dict[str, Any]:
-    """The settings a run's figures depend on, recorded with the run for its report."""
+def recorded_settings(
+    settings: Settings, strategy: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The settings a run's figures depend on, recorded with the run for its report;
+    `strategy` is the parameters its strategy runs with (None: the momentum settings)."""
     return {
         "execution": settings.execution.model_dump(mode="json"),
         "risk": settings.risk.model_dump(mode="json"),
-        "strategy": settings.strategy.model_dump(mode="json"),
+        "strategy": (
+            settings.strategy.model_dump(mode="json") if strategy is None else dict(strategy)
+        ),
         "stale_after_seconds": settings.market.stale_after_seconds,
         "snapshot_seconds": settings.papertest.snapshot_seconds,
         "quote_currency": settings.papertest.quote_currency,

@@ -139,13 +139,18 @@ def start_papertest(
     return Started(run, engine, [*checked.warnings, *start_warnings(settings)], backup_id)
 
 
-def data_source_name(parameters: RunParameters, started: datetime) -> str:
-    """Return the `source` the run's market events carry."""
+def data_source_name(
+    parameters: RunParameters, started: datetime, warmup: timedelta = timedelta(0)
+) -> str:
+    """Return the `source` the run's market events carry (a synthetic market's depends on
+    the strategy's `warmup`)."""
     if parameters.source == "synthetic":
         from engine.marketdata.source import SyntheticSource
 
         start = started.replace(second=0, microsecond=0)
-        return SyntheticSource(parameters.symbols, start, 0, seed=parameters.seed).name
+        return SyntheticSource(
+            parameters.symbols, start, 0, seed=parameters.seed, warmup=warmup
+        ).name
     if parameters.source.startswith("replay:"):
         from engine.marketdata.source import replay_source_name
 
@@ -307,6 +312,8 @@ def register(
     settings: Settings, parameters: RunParameters, conn: psycopg.Connection[Any], name: str | None
 ) -> Run:
     """Record a new run (after a passing preflight)."""
+    from engine.strategy.base import strategy_parameters, strategy_warmup
+
     now = utc_now()
     duration = parse_duration(parameters.duration)
     speed = 1.0 if parameters.source == "mexc" else parse_speed(parameters.speed)
@@ -317,14 +324,21 @@ def register(
         parameters=parameters,
         settings_hash=settings_hash(settings, parameters.strategy_params),
         code_version=code_version(),
-        data_source=data_source_name(parameters, now),
+        data_source=data_source_name(
+            parameters,
+            now,
+            strategy_warmup(parameters.strategy, settings.strategy, parameters.strategy_params),
+        ),
         started_at=now,
         # Wall clock: unknown for a `--speed max` run (it ends at event_start + duration).
         planned_end=now + duration / speed if speed is not None else None,
         ended_at=None,
         end_reason=None,
         initial_capital=parameters.capital,
-        settings=recorded_settings(settings),
+        settings=recorded_settings(
+            settings,
+            strategy_parameters(parameters.strategy, settings.strategy, parameters.strategy_params),
+        ),
     )
     return RunRepository(conn).create(run)
 

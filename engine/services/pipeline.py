@@ -116,7 +116,12 @@ def build_pipeline(
     limits = FillLimits(settings.risk, execution_market, capital)
     risk_engine = RiskEngine(settings.risk, stale_after, run_id=run_id, state=restored.risk_state())
     signal = SignalStage(
-        rules, out("signal"), run_id, error_limit=settings.papertest.strategy_error_limit
+        rules,
+        out("signal"),
+        run_id,
+        error_limit=settings.papertest.strategy_error_limit,
+        capital=capital,
+        quote_currency=quote,
     )
     signal.restore(restored.fills)
 

@@ -17,10 +17,18 @@ from decimal import Decimal
 from functools import partial
 
 from engine.bus.base import Publisher
-from engine.domain.fills import Fill
+from engine.domain.fills import DEFAULT_QUOTE_CURRENCY, Fill
 from engine.domain.market import MarketData
-from engine.domain.positions import Position
-from engine.events import AlertLevel, AlertRaised, Event, OrderResultReported, SignalGenerated
+from engine.domain.portfolio import Portfolio
+from engine.events import (
+    AlertLevel,
+    AlertRaised,
+    Candle,
+    Event,
+    OrderResultReported,
+    QuoteTick,
+    SignalGenerated,
+)
 from engine.events.envelope import stamped
 from engine.events.market_data import is_warmup
 from engine.services.base import RestoredRun, SeenEvents
@@ -35,22 +43,48 @@ ERROR_CODE = "strategy_error"
 HALT_CODE = "strategy_halted"
 #: Strategy exceptions in a row that halt it, unless told otherwise.
 DEFAULT_ERROR_LIMIT = 10
+#: A stage built without the run's capital (a test's): what its cash starts from.
+DEFAULT_CAPITAL = Decimal(100_000)
 
 
 class _Holdings:
-    """The strategy's read-only view of what the run holds, built from fills."""
+    """The strategy's read-only view of the run: its positions, cash and equity, built from
+    fills and marked to the newest market price of each symbol (read when asked)."""
 
-    def __init__(self, run_id: str | None) -> None:
+    def __init__(self, run_id: str | None, capital: Decimal, quote_currency: str) -> None:
         self._run_id = run_id
-        self.positions: dict[str, Position] = {}
+        self.portfolio = Portfolio(capital, quote_currency)
+        #: Each symbol's newest market event: the mark, worked out only when equity is read.
+        self.latest: dict[str, MarketData] = {}
 
     @property
     def run_id(self) -> str | None:
         return self._run_id
 
     def position(self, symbol: str) -> tuple[Decimal, Decimal]:
-        held = self.positions.get(symbol)
+        held = self.portfolio.position(symbol)
         return (held.quantity, held.average_price) if held else (Decimal(0), Decimal(0))
+
+    @property
+    def cash(self) -> Decimal:
+        return self.portfolio.cash
+
+    @property
+    def equity(self) -> Decimal:
+        for symbol, event in self.latest.items():
+            price = _mark_of(event)
+            if self.portfolio.quantity(symbol) and price != self.portfolio.mark_price(symbol):
+                self.portfolio.mark(symbol, price, event.ts_event, track=False)
+        return self.portfolio.equity
+
+
+def _mark_of(event: MarketData) -> Decimal:
+    """What `event` values a holding at: a candle's close, a trade's price, a quote's mid."""
+    if isinstance(event, Candle):
+        return event.close
+    if isinstance(event, QuoteTick):
+        return (event.bid_price + event.ask_price) / 2
+    return event.price
 
 
 class SignalStage:
@@ -66,11 +100,13 @@ class SignalStage:
         run_id: str | None,
         *,
         error_limit: int = DEFAULT_ERROR_LIMIT,
+        capital: Decimal = DEFAULT_CAPITAL,
+        quote_currency: str = DEFAULT_QUOTE_CURRENCY,
     ) -> None:
         self._strategy = strategy
         self._publisher = publisher
         self._run_id = run_id
-        self._holdings = _Holdings(run_id)
+        self._holdings = _Holdings(run_id, capital, quote_currency)
         self._seen = SeenEvents()
         self._restored = RestoredRun()
         self._error_limit = error_limit
@@ -80,12 +116,18 @@ class SignalStage:
         self.errors = 0
         self.halt_reason: str | None = None
 
+    @property
+    def strategy(self) -> Strategy:
+        """The strategy this stage asks."""
+        return self._strategy
+
     def handle(self, events: Sequence[Event]) -> None:
         signals: list[Event] = []
         for event in self._seen.fresh(events):
             if isinstance(event, MarketData):
                 for fill in self._restored.before(event.ts_event):
                     self._on_fill(fill)
+                self._holdings.latest[event.symbol] = event
                 produced = self._ask(
                     partial(self._strategy.on_market_data, event, self._holdings), event
                 )
@@ -110,8 +152,7 @@ class SignalStage:
         self._restored = RestoredRun(fills)
 
     def _on_fill(self, fill: Fill) -> None:
-        position = self._holdings.positions.setdefault(fill.symbol, Position(fill.symbol))
-        if position.apply(fill):
+        if self._holdings.portfolio.apply_fill(fill, track=False):
             self._ask(
                 partial(
                     self._strategy.on_fill,

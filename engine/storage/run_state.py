@@ -62,7 +62,7 @@ SELECT positions FROM portfolio_snapshots WHERE run_id = %(run)s AND "timestamp"
 #: what of each had filled by then, in how many fills and results.
 _OPEN_ORDERS = f"""
 SELECT o.order_id, o.event_id, o.signal_id, o.symbol, o.side, o.order_type, o.quantity,
-       o.price, o.expires_at, o.ts_event, o.reason, o.decision_price,
+       o.price, o.expires_at, o.ts_event, o.reason, o.decision_price, o.time_in_force,
        COALESCE(SUM(r.filled_quantity), 0),
        COUNT(r.trade_id), COUNT(r.event_id)
   FROM orders o
@@ -95,6 +95,7 @@ class StoredOpenOrder:
     ts_event: datetime
     reason: str | None
     decision_price: Decimal | None
+    time_in_force: str | None
     filled_quantity: Decimal
     fills: int
     results: int

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Final, get_args
 
 from engine.events import AlertLevel, CandleInterval, GapCause
-from engine.events.orders import OrderSide, OrderStatus, OrderType
+from engine.events.orders import OrderSide, OrderStatus, OrderType, TimeInForce
 
 # Column types as information_schema.columns.data_type spells them.
 TEXT: Final = "text"
@@ -29,6 +29,7 @@ NUMERIC_SCALE: Final = 18
 # tests/integration/test_schema.py checks the SQL CHECK constraints against them.
 SIDES: Final = tuple(OrderSide)
 ORDER_TYPES: Final = tuple(OrderType)
+TIMES_IN_FORCE: Final = tuple(TimeInForce)
 #: Statuses an order result reports.
 RESULT_STATUSES: Final = tuple(OrderStatus)
 #: Statuses of an order row: submitted until its first result arrives, then the latest result.
@@ -211,6 +212,13 @@ SIGNALS = Table(
         _text("reason", nullable=True),
         _numeric("reference_price"),
         *_tail(),
+        _text("order_type"),
+        _numeric("limit_price", nullable=True),
+        _text("time_in_force", nullable=True),
+        _time("expires_at", nullable=True),
+        _numeric("equity_fraction", nullable=True),
+        _numeric("quote_amount", nullable=True),
+        _numeric("close_fraction", nullable=True),
     ),
 )
 
@@ -247,6 +255,7 @@ ORDERS = Table(
         _time("timestamp"),
         _numeric("decision_price", nullable=True),
         _text("status_reason", nullable=True),
+        _text("time_in_force", nullable=True),
     ),
 )
 

@@ -20,10 +20,11 @@ what follows the cut trades).
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from engine.events import Candle, CandleInterval, SignalGenerated
-from engine.events.orders import OrderSide
+from engine.events.orders import OrderSide, TimeInForce
 from engine.strategy.bars import BarBuilder
 from engine.strategy.base import BaseStrategy, MarketEvent, StrategyContext, make_signal
 
@@ -51,33 +52,63 @@ class BarStrategy(BaseStrategy):
         return []
 
     def buy(
-        self, bar: Candle, context: StrategyContext, reason: str, confidence: Decimal = Decimal(1)
-    ) -> SignalGenerated:
-        """A buy signal at `bar`'s close, stamped with the market event that closed it."""
-        return self._signal(OrderSide.BUY, bar, context, reason, confidence)
-
-    def sell(
-        self, bar: Candle, context: StrategyContext, reason: str, confidence: Decimal = Decimal(1)
-    ) -> SignalGenerated:
-        """A sell signal at `bar`'s close (exit what is held), stamped as `buy` is."""
-        return self._signal(OrderSide.SELL, bar, context, reason, confidence)
-
-    def _signal(
         self,
-        side: OrderSide,
         bar: Candle,
         context: StrategyContext,
         reason: str,
-        confidence: Decimal,
+        confidence: Decimal = Decimal(1),
+        *,
+        limit: Decimal | None = None,
+        time_in_force: TimeInForce | str | None = None,
+        expires_at: datetime | None = None,
+        equity_fraction: Decimal | None = None,
+        quote_amount: Decimal | None = None,
     ) -> SignalGenerated:
+        """A buy at `bar`'s close, stamped with the market event that closed it: at market,
+        or at `limit` (`time_in_force` gtc, gtd with `expires_at`, ioc; none: the engine's
+        limit order TTL); sized by risk to its limits, or as `equity_fraction` of equity or
+        a `quote_amount` (risk still caps it)."""
         return make_signal(
             self.name,
             self._event,
             context,
-            side=side,
+            side=OrderSide.BUY,
             confidence=confidence,
             reference_price=bar.close,
             reason=reason,
+            limit=limit,
+            time_in_force=time_in_force,
+            expires_at=expires_at,
+            equity_fraction=equity_fraction,
+            quote_amount=quote_amount,
+        )
+
+    def sell(
+        self,
+        bar: Candle,
+        context: StrategyContext,
+        reason: str,
+        confidence: Decimal = Decimal(1),
+        *,
+        limit: Decimal | None = None,
+        time_in_force: TimeInForce | str | None = None,
+        expires_at: datetime | None = None,
+        fraction: Decimal | None = None,
+    ) -> SignalGenerated:
+        """A sell at `bar`'s close, stamped as `buy` is: all that is held, or `fraction` of
+        it; at market or at `limit`."""
+        return make_signal(
+            self.name,
+            self._event,
+            context,
+            side=OrderSide.SELL,
+            confidence=confidence,
+            reference_price=bar.close,
+            reason=reason,
+            limit=limit,
+            time_in_force=time_in_force,
+            expires_at=expires_at,
+            close_fraction=fraction,
         )
 
     def _builders_of(self, symbol: str) -> list[BarBuilder]:

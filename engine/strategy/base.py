@@ -17,14 +17,16 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel
 
 from engine.errors import PermanentError
 from engine.events import Candle, QuoteTick, SignalGenerated, TradeTick
 from engine.events.envelope import stamped
-from engine.events.orders import OrderSide
+from engine.events.orders import OrderSide, OrderType, TimeInForce
 from engine.settings import StrategySettings
 from engine.strategy.params import StrategyParamsError, build_params, params_model
 
@@ -36,6 +38,8 @@ SIGNAL_SOURCE: Final = "engine.signal"
 StrategyFactory = Callable[[StrategySettings], "Strategy"]
 
 _FLAT: Final = (Decimal(0), Decimal(0))
+#: The longest warm-up a strategy may ask for.
+MAX_WARMUP: Final = timedelta(days=30)
 _STRATEGY_NAME = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,63}")
 _MAX_EVENT_ID = 128
 F = TypeVar("F", bound=Callable[..., object])
@@ -64,13 +68,26 @@ class StrategyContext(Protocol):
         """Return (base quantity held, average entry price); (0, 0) when flat."""
         ...
 
+    @property
+    def cash(self) -> Decimal:
+        """Return the run's cash in the quote currency: capital, less buys and fees, plus
+        sells (the fills the strategy was told of)."""
+        ...
+
+    @property
+    def equity(self) -> Decimal:
+        """Return cash plus every holding at its symbol's newest market price."""
+        ...
+
 
 @dataclass(frozen=True)
 class PositionsContext:
-    """A `StrategyContext` over a mapping symbol -> (quantity, average price)."""
+    """A `StrategyContext` over a mapping symbol -> (quantity, average price) (a test's)."""
 
     positions: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     run_id: str | None = None
+    cash: Decimal = Decimal(100_000)
+    equity: Decimal = Decimal(100_000)
 
     def position(self, symbol: str) -> tuple[Decimal, Decimal]:
         """Return (base quantity held, average entry price); (0, 0) when flat."""
@@ -98,6 +115,9 @@ class BaseStrategy:
     """A convenient base for strategies: set `name`, implement `on_market_data`."""
 
     name: str = "unnamed"
+    #: How much market history the strategy wants before the run trades (its indicators'
+    #: warm-up): fed to it first, live from REST, in a replay the recording's first rows.
+    warmup: timedelta = timedelta(0)
 
     def on_market_data(self, event: MarketEvent, context: StrategyContext) -> list[SignalGenerated]:
         """Return the signals `event` causes; the base class never signals."""
@@ -107,6 +127,19 @@ class BaseStrategy:
         self, symbol: str, side: OrderSide, quantity: Decimal, price: Decimal, ts: datetime
     ) -> None:
         """Ignore fills; override to track entries."""
+
+
+def warmup_of(strategy: object) -> timedelta:
+    """The warm-up `strategy` asks for (its `warmup`; none: no history beyond the engine's)."""
+    warmup = getattr(strategy, "warmup", None)
+    return warmup if isinstance(warmup, timedelta) else timedelta(0)
+
+
+def strategy_warmup(
+    name_or_path: str, settings: StrategySettings, params: Mapping[str, Any] | None = None
+) -> timedelta:
+    """The warm-up of the strategy `load_strategy` builds from these."""
+    return warmup_of(load_strategy(name_or_path, settings, params))
 
 
 def signal_event_id(
@@ -134,8 +167,21 @@ def make_signal(
     confidence: Decimal,
     reference_price: Decimal,
     reason: str,
+    limit: Decimal | None = None,
+    time_in_force: TimeInForce | str | None = None,
+    expires_at: datetime | None = None,
+    equity_fraction: Decimal | None = None,
+    quote_amount: Decimal | None = None,
+    close_fraction: Decimal | None = None,
 ) -> SignalGenerated:
-    """Build the signal `strategy` emits for market `event`, stamped with its event time."""
+    """Build the signal `strategy` emits for market `event`, stamped with its event time.
+
+    Without more it asks for a market order: a buy risk sizes to its limits, or a sell of
+    the whole holding. `limit` makes it a limit order at that price (`time_in_force` gtc,
+    gtd with `expires_at`, or ioc; none: the engine's limit order TTL); a buy may ask for
+    `equity_fraction` of equity or a `quote_amount`, a sell for `close_fraction` of the
+    holding. Risk still caps every size at its limits.
+    """
     return SignalGenerated(
         **stamped(
             signal_event_id(strategy, event.symbol, event.ts_event, side, context.run_id),
@@ -149,6 +195,13 @@ def make_signal(
         confidence=confidence,
         reference_price=reference_price,
         reason=reason,
+        order_type=OrderType.MARKET if limit is None else OrderType.LIMIT,
+        limit_price=limit,
+        time_in_force=time_in_force,
+        expires_at=expires_at,
+        equity_fraction=equity_fraction,
+        quote_amount=quote_amount,
+        close_fraction=close_fraction,
     )
 
 
@@ -250,16 +303,7 @@ def _build(
 ) -> Strategy:
     if not callable(factory):
         raise StrategyNotFoundError(f"{text!r} is not a strategy class or factory")
-    model = params_model(factory)
-    if model is None and params:
-        raise StrategyParamsError(
-            f"strategy {text} declares no parameters, yet was given {', '.join(sorted(params))}",
-            hint="a strategy takes parameters through a `Params` model on its class",
-        )
-    argument: object = settings
-    if model is not None and (params or not isinstance(settings, model)):
-        defaults = settings.model_dump() if isinstance(settings, model) else None
-        argument = build_params(model, params, strategy=text, defaults=defaults)
+    argument = _argument(text, factory, settings, params)
     try:
         strategy = factory(argument) if _takes_argument(factory) else factory()
     except Exception as exc:
@@ -267,6 +311,35 @@ def _build(
             f"strategy {text!r} could not be created: {type(exc).__name__}: {exc}"
         ) from exc
     return _checked(text, strategy)
+
+
+def strategy_parameters(
+    name_or_path: str, settings: StrategySettings, params: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The parameters the strategy runs with, as JSON values: its `Params` model made of
+    `params` over its defaults; {} for a strategy that declares none. A run records them
+    (its report shows them); errors are those of `load_strategy`."""
+    text = name_or_path.strip()
+    argument = _argument(text, factory_of(text), settings, dict(params or {}))
+    if params_model(factory_of(text)) is None or not isinstance(argument, BaseModel):
+        return {}
+    return argument.model_dump(mode="json")
+
+
+def _argument(
+    text: str, factory: object, settings: StrategySettings, params: dict[str, Any]
+) -> object:
+    """What the strategy is built with: its `Params` made of `params`, else the settings."""
+    model = params_model(factory)
+    if model is None and params:
+        raise StrategyParamsError(
+            f"strategy {text} declares no parameters, yet was given {', '.join(sorted(params))}",
+            hint="a strategy takes parameters through a `Params` model on its class",
+        )
+    if model is not None and (params or not isinstance(settings, model)):
+        defaults = settings.model_dump() if isinstance(settings, model) else None
+        return build_params(model, params, strategy=text, defaults=defaults)
+    return settings
 
 
 def _takes_argument(factory: Callable[..., object]) -> bool:
@@ -291,6 +364,12 @@ def _checked(text: str, strategy: object) -> Strategy:
     if not isinstance(name, str) or not _STRATEGY_NAME.fullmatch(name):
         raise StrategyNotFoundError(
             f"strategy {text!r} has name {name!r}; it must be a lower-case code such as momentum"
+        )
+    warmup = getattr(strategy, "warmup", timedelta(0))
+    if not isinstance(warmup, timedelta) or not timedelta(0) <= warmup <= MAX_WARMUP:
+        raise StrategyNotFoundError(
+            f"strategy {text!r} has warmup {warmup!r}; it must be a timedelta from 0 to "
+            f"{MAX_WARMUP.days} days"
         )
     return strategy
 

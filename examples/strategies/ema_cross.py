@@ -1,9 +1,10 @@
 """EMA crossover with an ATR stop, on 15-minute bars.
 
 What it demonstrates: a strategy of closed bars (`BarStrategy`), its own parameters
-(`Params`, given with `--param fast=8`), and streaming indicators (`IndicatorSet`) per
-symbol. It buys when the fast EMA crosses above the slow one, and sells when it crosses back
-below, or when the close falls more than `atr_stop` ATRs under the entry.
+(`Params`, given with `--param fast=8`), streaming indicators (`IndicatorSet`) per symbol,
+and a warm-up as long as its indicators need. It buys when the fast EMA crosses above the
+slow one, and sells when it crosses back below, or when the close falls more than
+`atr_stop` ATRs under the entry.
 
     claire papertest start --strategy examples.strategies.ema_cross:EmaCross \\
         --source synthetic --speed max --duration 7d --param fast=8 --param slow=21
@@ -16,6 +17,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.events import Candle, CandleInterval, SignalGenerated
+from engine.events.market_data import INTERVAL_LENGTHS
 from engine.events.orders import OrderSide
 from engine.strategy import StrategyContext
 from engine.strategy.bar_strategy import BarStrategy
@@ -47,6 +49,9 @@ class EmaCross(BarStrategy):
         if self.params.fast >= self.params.slow:
             raise ValueError(f"fast ({self.params.fast}) must be shorter than slow")
         self.intervals = (self.params.interval,)
+        # Enough bars before the first traded one that both EMAs and the ATR have values.
+        longest = max(self.params.slow, self.params.atr_period + 1)
+        self.warmup = INTERVAL_LENGTHS[self.params.interval] * longest
         self._indicators: dict[str, IndicatorSet] = {}
         self._above: dict[str, bool] = {}
         self._entry: dict[str, Decimal] = {}

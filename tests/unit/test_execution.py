@@ -85,6 +85,7 @@ def order(
     ms: int = 0,
     symbol: str = BTC,
     expires_at: datetime | None = None,
+    time_in_force: str | None = None,
 ) -> OrderSubmitted:
     return OrderSubmitted(
         event_id=f"order-{order_id}",
@@ -98,6 +99,7 @@ def order(
         quantity=D(quantity),
         price=None if price is None else D(price),
         expires_at=expires_at,
+        time_in_force=time_in_force,
     )
 
 
@@ -684,6 +686,69 @@ def test_limit_order_when_ttl_passes_then_expired() -> None:
     assert expired.reason is not None
     assert "expired" in expired.reason
     assert v.execution.open_orders() == []
+
+
+def test_gtc_limit_order_when_ttl_passes_then_still_rests_and_fills_when_crossed() -> None:
+    v = venue(limit_order_ttl_seconds=60)
+    v.feed(quote(0, "94990", "95010"))
+    assert only(v.submit(order(price="94000", time_in_force="gtc"))).status is (
+        OrderStatus.ACCEPTED
+    )
+
+    assert v.feed(quote(3_600_000, "94990", "95010")) == []
+    filled = only(v.feed(quote(7_200_000, "93900", "93950")))
+
+    assert filled.status is OrderStatus.FILLED
+    assert filled.execution_price == D(94000)
+
+
+def test_gtc_limit_order_when_the_data_ends_then_cancelled() -> None:
+    v = venue(limit_order_ttl_seconds=60)
+    v.feed(quote(0, "94990", "95010"))
+    v.submit(order(price="94000", time_in_force="gtc"))
+
+    ended = only(v.execution.cancel_all(at(86_400_000), "the run's market data ended"))
+
+    assert ended.status is OrderStatus.CANCELLED
+
+
+def test_ioc_limit_order_when_market_does_not_reach_limit_then_expires_at_once() -> None:
+    v = venue()
+    v.feed(quote(0, "94990", "95010"))
+
+    expired = only(v.submit(order(price="94000", time_in_force="ioc")))
+
+    assert expired.status is OrderStatus.EXPIRED
+    assert expired.reason is not None
+    assert "immediate or cancel" in expired.reason
+    assert v.execution.open_orders() == []
+
+
+def test_ioc_limit_order_when_marketable_then_fills_at_once_as_taker() -> None:
+    v = venue()
+    v.feed(quote(0, "94990", "95010"))
+
+    filled = only(v.submit(order(price="95100", time_in_force="ioc")))
+
+    assert filled.status is OrderStatus.FILLED
+    assert D(95010) <= filled.execution_price <= D(95100)
+    assert v.execution.open_orders() == []
+
+
+def test_ioc_limit_order_when_only_part_can_fill_then_rest_expires() -> None:
+    v = venue(partial_fill_fraction="0.5")
+    v.feed(trade(0, "95000", quantity="0.1"), quote(1, "94990", "95010"))
+
+    results = v.submit(order(price="95100", quantity="1", time_in_force="ioc", ms=2))
+
+    assert [r.status for r in results] == [OrderStatus.PARTIALLY_FILLED, OrderStatus.EXPIRED]
+    assert results[0].filled_quantity < D(1)
+    assert v.execution.open_orders() == []
+
+
+def test_gtd_limit_order_without_expiry_then_refused_by_the_event() -> None:
+    with pytest.raises(ValueError, match="expires_at"):
+        order(price="94000", time_in_force="gtd")
 
 
 def test_limit_order_when_expires_at_given_then_used_instead_of_ttl() -> None:

@@ -21,7 +21,7 @@ from engine.events import (
     OrderSubmitted,
     PortfolioSnapshotTaken,
 )
-from engine.marketdata.feed import as_warmup
+from engine.events.market_data import as_warmup
 from engine.marketdata.synthetic import synthetic_candles
 from engine.services.base import RECOVERY_SOURCE
 from engine.services.pipeline import build_pipeline

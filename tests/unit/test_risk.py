@@ -30,7 +30,7 @@ from engine.events import (
     decode_event,
     encode_event,
 )
-from engine.events.orders import OrderSide, OrderType
+from engine.events.orders import OrderSide, OrderType, TimeInForce
 from engine.settings import RiskSettings
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -93,7 +93,9 @@ def market_with(*events: QuoteTick | TradeTick) -> MarketState:
     return market
 
 
-def signal(side: str = "buy", symbol: str = BTC, *, number: int = 1) -> SignalGenerated:
+def signal(
+    side: str = "buy", symbol: str = BTC, *, number: int = 1, **asks: object
+) -> SignalGenerated:
     return SignalGenerated(
         event_id=f"sig-{number}",
         ts_event=NOW,
@@ -105,6 +107,7 @@ def signal(side: str = "buy", symbol: str = BTC, *, number: int = 1) -> SignalGe
         strategy="momentum",
         confidence=Decimal("0.7"),
         reference_price=Decimal(95000),
+        **asks,
     )
 
 
@@ -125,6 +128,86 @@ def sell(
 
 
 # -- sizing ------------------------------------------------------------------------------
+
+
+def test_decide_when_buy_asks_equity_fraction_below_the_room_then_sized_to_it_by_hand() -> None:
+    engine = make_engine(max_position="0.05", max_exposure="0.10")
+    asked = signal(equity_fraction=Decimal("0.02"))
+
+    outcome = engine.decide(asked, FakePortfolio(equity=Decimal(100_000)), market_with(), NOW)
+
+    assert outcome.order is not None
+    # 2 % of 100,000 = 2,000 USDT at the ask 95,000: floor(2000 / 95000, 8 places) BTC.
+    assert outcome.order.quantity == Decimal("0.02105263")
+    assert outcome.decision.detail is not None
+    assert "asked 2% of equity = 2000" in outcome.decision.detail
+    assert "capped" not in outcome.decision.detail
+
+
+def test_decide_when_buy_asks_more_than_the_limits_then_capped_and_says_so() -> None:
+    engine = make_engine(max_position="0.05", max_exposure="0.10")
+    asked = signal(quote_amount=Decimal(20_000))
+
+    outcome = engine.decide(asked, FakePortfolio(equity=Decimal(100_000)), market_with(), NOW)
+
+    assert outcome.order is not None
+    assert outcome.order.quantity == size_quantity(Decimal(5000), Decimal(95000))
+    assert outcome.decision.detail is not None
+    assert "asked 20000, capped at the room 5000" in outcome.decision.detail
+
+
+def test_decide_when_limit_buy_then_limit_order_sized_at_its_limit_price() -> None:
+    engine = make_engine(max_position="0.05", max_exposure="0.10")
+    asked = signal(
+        order_type="limit",
+        limit_price=Decimal(90_000),
+        time_in_force="gtc",
+        quote_amount=Decimal(1800),
+    )
+
+    outcome = engine.decide(asked, FakePortfolio(), market_with(), NOW)
+
+    order = outcome.order
+    assert order is not None
+    assert order.order_type is OrderType.LIMIT
+    assert order.price == Decimal(90_000)
+    assert order.time_in_force is TimeInForce.GTC
+    assert order.quantity == Decimal("0.02")  # 1,800 / 90,000 exactly
+    assert order.decision_price == Decimal(95_000)  # the ask when it was decided
+
+
+def test_decide_when_sell_asks_part_of_the_holding_then_that_part_rounded_down() -> None:
+    portfolio = FakePortfolio(holdings={BTC: Decimal("0.12345679")})
+    asked = signal("sell", number=2, close_fraction=Decimal("0.5"))
+
+    outcome = make_engine().decide(asked, portfolio, market_with(), NOW)
+
+    assert outcome.reason_code == RiskReason.APPROVED_EXIT
+    assert outcome.order is not None
+    assert outcome.order.quantity == Decimal("0.06172839")  # half, floored to the step
+    assert outcome.decision.detail is not None
+    assert "50% of 0.12345679 held" in outcome.decision.detail
+
+
+def test_decide_when_sell_part_rounds_to_nothing_then_nothing_to_sell() -> None:
+    portfolio = FakePortfolio(holdings={BTC: Decimal("0.00000001")})
+    asked = signal("sell", number=2, close_fraction=Decimal("0.5"))
+
+    outcome = make_engine().decide(asked, portfolio, market_with(), NOW)
+
+    assert outcome.reason_code == RiskReason.NOTHING_TO_SELL
+    assert outcome.order is None
+
+
+def test_decide_when_limit_sell_then_limit_order_of_the_holding() -> None:
+    portfolio = FakePortfolio(holdings={BTC: Decimal("0.5")})
+    asked = signal("sell", number=2, order_type="limit", limit_price=Decimal(99_000))
+
+    outcome = make_engine().decide(asked, portfolio, market_with(), NOW)
+
+    assert outcome.order is not None
+    assert (outcome.order.order_type, outcome.order.price) == (OrderType.LIMIT, Decimal(99_000))
+    assert outcome.order.quantity == Decimal("0.5")
 
 
 def test_decide_when_buy_btc_at_95000_then_quantity_in_btc_not_usdt() -> None:

@@ -9,10 +9,16 @@ Rules, in the order they are checked:
   (latched for the rest of the UTC day), a known market price, fresh market data (circuit
   breaker), equity > 0, room under `max_position` for the symbol (adding to a holding is
   allowed up to it), room under `max_exposure`, `min_notional`. The size is in BASE units:
-  quantity = min(position room, exposure room) / ask, rounded down to `quantity_step`.
-- Exits (sells) sell the whole holding at market. They reduce risk, so the kill switch, the
-  halt, drawdown limits, exposure limits, stale data and `min_notional` never block them;
-  only `nothing_to_sell` and `no_market_price` (no price ever seen: never invent one) do.
+  quantity = min(asked, position room, exposure room) / price, rounded down to
+  `quantity_step`, where asked is the signal's `equity_fraction` x equity or its
+  `quote_amount` (none asked: the room), and price is the ask, or a limit order's limit
+  price (it pays no more). A size the limits cut says so in the decision's detail.
+- Exits (sells) sell the whole holding, or the signal's `close_fraction` of it rounded down
+  to `quantity_step`. They reduce risk, so the kill switch, the halt, drawdown limits,
+  exposure limits, stale data and `min_notional` never block them; only `nothing_to_sell`
+  and `no_market_price` (no price ever seen: never invent one) do.
+- The order is what the signal asked for: market, or limit with its price and time in
+  force (execution rests, fills and expires it).
 - Drawdown: the run halts (critical `abort_drawdown`, for good) when max drawdown is above
   `abort_drawdown`; a warning `drawdown` when above `alert_drawdown`; entries stop for the
   rest of the UTC day once daily drawdown is > 0 and >= `max_daily_drawdown` (latched here,
@@ -27,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, localcontext
+from decimal import ROUND_FLOOR, Decimal, localcontext
 from typing import Final
 
 from engine.domain.market import MarketState
@@ -48,7 +54,7 @@ from engine.domain.risk.sizing import (
 from engine.events import AlertLevel, AlertRaised, OrderSubmitted, RiskDecided, SignalGenerated
 from engine.events.envelope import bounded_id, stamped
 from engine.events.fields import MAX_MAGNITUDE, SMALLEST_AMOUNT
-from engine.events.orders import OrderSide, OrderType
+from engine.events.orders import OrderSide
 from engine.settings import RiskSettings
 
 _MAX_TEXT: Final = 2000
@@ -119,12 +125,13 @@ class RiskEngine:
         market: MarketState,
         now: datetime,
     ) -> RiskOutcome:
-        """Approve `signal` as a market order or deny it; the outcome carries new alerts too."""
+        """Approve `signal` as the order it asks for, or deny it; the outcome carries new
+        alerts too."""
         alerts = [*self.check(portfolio, now), *self._watch_symbol(market, signal.symbol, now)]
         if signal.side is OrderSide.SELL:
-            verdict = self._exit_verdict(signal.symbol, portfolio, market)
+            verdict = self._exit_verdict(signal, portfolio, market)
         else:
-            verdict = self._entry_verdict(signal.symbol, portfolio, market, now)
+            verdict = self._entry_verdict(signal, portfolio, market, now)
         return self._outcome(signal, verdict, now, tuple(alerts))
 
     def check(self, portfolio: PortfolioView, now: datetime) -> list[AlertRaised]:
@@ -146,8 +153,9 @@ class RiskEngine:
     # -- entries and exits ---------------------------------------------------------------
 
     def _entry_verdict(
-        self, symbol: str, portfolio: PortfolioView, market: MarketState, now: datetime
+        self, signal: SignalGenerated, portfolio: PortfolioView, market: MarketState, now: datetime
     ) -> _Verdict:
+        symbol = signal.symbol
         blocked = self._entry_block(now)
         if blocked is not None:
             return blocked
@@ -160,7 +168,7 @@ class RiskEngine:
                 f"(limit {self._stale_after}): circuit breaker open"
             )
             return _Verdict(RiskReason.STALE_MARKET_DATA, detail)
-        return self._size_entry(symbol, price, portfolio, market)
+        return self._size_entry(signal, price, portfolio, market)
 
     def _entry_block(self, now: datetime) -> _Verdict | None:
         state = self._state
@@ -178,9 +186,9 @@ class RiskEngine:
         return None
 
     def _size_entry(
-        self, symbol: str, price: Decimal, portfolio: PortfolioView, market: MarketState
+        self, signal: SignalGenerated, price: Decimal, portfolio: PortfolioView, market: MarketState
     ) -> _Verdict:
-        limits, equity = self._settings, portfolio.equity
+        symbol, limits, equity = signal.symbol, self._settings, portfolio.equity
         if equity <= 0:
             return _Verdict(RiskReason.NO_EQUITY, f"equity is {amount(equity)}: nothing to size")
         with localcontext(prec=PRECISION):
@@ -189,22 +197,27 @@ class RiskEngine:
             held_value = portfolio.quantity(symbol) * mark
             position_room = equity * limits.max_position - held_value
             exposure_room = equity * limits.max_exposure - portfolio.exposure
+            asked = _asked_notional(signal, equity)
         denial = self._room_denial(symbol, held_value, position_room, exposure_room)
         if denial is not None:
             return denial
-        cap = min(position_room, exposure_room)
-        quantity = min(size_quantity(cap, price, self._step), self._largest_quantity)
+        room = min(position_room, exposure_room)
+        cap = room if asked is None else min(asked, room)
+        paid = price if signal.limit_price is None else signal.limit_price
+        quantity = min(size_quantity(cap, paid, self._step), self._largest_quantity)
         with localcontext(prec=PRECISION):
-            notional = quantity * price
+            notional = quantity * paid
         if quantity <= 0 or notional < limits.min_notional:
             detail = (
                 f"order value {amount(notional)} ({amount(quantity)} {symbol} at "
-                f"{amount(price)}) is below the minimum {amount(limits.min_notional)}"
+                f"{amount(paid)}) is below the minimum {amount(limits.min_notional)}"
             )
             return _Verdict(RiskReason.MIN_NOTIONAL, detail)
+        at = f"limit {amount(paid)}" if signal.limit_price is not None else f"~{amount(paid)}"
         detail = (
-            f"buy {amount(quantity)} {symbol} at ~{amount(price)} = {amount(notional)} "
-            f"(room: position {amount(position_room)}, exposure {amount(exposure_room)})"
+            f"buy {amount(quantity)} {symbol} at {at} = {amount(notional)} "
+            f"({_asked_text(signal, asked, room)}room: position {amount(position_room)}, "
+            f"exposure {amount(exposure_room)})"
         )
         return _Verdict(RiskReason.APPROVED, detail, quantity, price)
 
@@ -228,15 +241,26 @@ class RiskEngine:
             return _Verdict(RiskReason.MAX_EXPOSURE, detail)
         return None
 
-    def _exit_verdict(self, symbol: str, portfolio: PortfolioView, market: MarketState) -> _Verdict:
+    def _exit_verdict(
+        self, signal: SignalGenerated, portfolio: PortfolioView, market: MarketState
+    ) -> _Verdict:
+        symbol, share = signal.symbol, signal.close_fraction
         held = portfolio.quantity(symbol)
         if held < SMALLEST_AMOUNT:
             return _Verdict(RiskReason.NOTHING_TO_SELL, f"no {symbol} held: nothing to sell")
         price = market.reference_price(symbol, OrderSide.SELL)
         if price is None:
             return _Verdict(RiskReason.NO_MARKET_PRICE, f"no market price known for {symbol}")
-        detail = f"sell all {amount(held)} {symbol} (exits are never blocked by limits)"
-        return _Verdict(RiskReason.APPROVED_EXIT, detail, held, price)
+        quantity, what = held, f"all {amount(held)}"
+        if share is not None and share < 1:
+            quantity = min(held, _floor_to(held * share, self._step))
+            what = f"{amount(quantity)} ({percent(share)} of {amount(held)} held)"
+            if quantity < SMALLEST_AMOUNT:
+                detail = f"{percent(share)} of {amount(held)} {symbol} rounds to nothing to sell"
+                return _Verdict(RiskReason.NOTHING_TO_SELL, detail)
+        at = "" if signal.limit_price is None else f" at limit {amount(signal.limit_price)}"
+        detail = f"sell {what} {symbol}{at} (exits are never blocked by limits)"
+        return _Verdict(RiskReason.APPROVED_EXIT, detail, quantity, price)
 
     def _outcome(
         self,
@@ -263,8 +287,11 @@ class RiskEngine:
             signal_id=signal.event_id,
             symbol=signal.symbol,
             side=signal.side,
-            order_type=OrderType.MARKET,
+            order_type=signal.order_type,
             quantity=verdict.quantity,
+            price=signal.limit_price,
+            expires_at=signal.expires_at,
+            time_in_force=signal.time_in_force,
             reason=verdict.detail[:_MAX_TEXT],
             decision_price=verdict.price,
         )
@@ -361,6 +388,30 @@ class RiskEngine:
             cleared=cleared,
             symbol=symbol,
         )
+
+
+def _asked_notional(signal: SignalGenerated, equity: Decimal) -> Decimal | None:
+    """The quote amount a buy asks for (None: as much as the limits allow)."""
+    if signal.equity_fraction is not None:
+        return equity * signal.equity_fraction
+    return signal.quote_amount
+
+
+def _asked_text(signal: SignalGenerated, asked: Decimal | None, room: Decimal) -> str:
+    if asked is None:
+        return ""
+    what = (
+        f"{percent(signal.equity_fraction)} of equity = {amount(asked)}"
+        if signal.equity_fraction is not None
+        else amount(asked)
+    )
+    capped = f", capped at the room {amount(room)}" if asked > room else ""
+    return f"asked {what}{capped}; "
+
+
+def _floor_to(quantity: Decimal, step: Decimal) -> Decimal:
+    with localcontext(prec=PRECISION):
+        return (quantity / step).to_integral_value(rounding=ROUND_FLOOR) * step
 
 
 def _require_utc(now: datetime) -> None:

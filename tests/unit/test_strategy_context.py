@@ -1,0 +1,75 @@
+"""What a strategy reads besides market data: its positions, cash and equity, from the fills
+of its orders and the newest price of each symbol (recomputed here by hand)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from engine.bus.memory import InMemoryBus
+from engine.events import OrderResultReported, QuoteTick, SignalGenerated, TradeTick
+from engine.services.signal import SignalStage
+from engine.strategy import BaseStrategy, MarketEvent, StrategyContext
+
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+class Recorder(BaseStrategy):
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[Decimal, Decimal, Decimal]] = []
+
+    def on_market_data(self, event: MarketEvent, context: StrategyContext) -> list[SignalGenerated]:
+        self.seen.append((context.position(event.symbol)[0], context.cash, context.equity))
+        return []
+
+
+def trade(seconds: int, price: str, symbol: str = "BTCUSDT") -> TradeTick:
+    at = T0 + timedelta(seconds=seconds)
+    return TradeTick(
+        event_id=f"t{seconds}{symbol}", ts_event=at, ts_init=at, source="synthetic",
+        symbol=symbol, price=Decimal(price), quantity=Decimal(1), side="buy",
+    )  # fmt: skip
+
+
+def quote(seconds: int, bid: str, ask: str) -> QuoteTick:
+    at = T0 + timedelta(seconds=seconds)
+    return QuoteTick(
+        event_id=f"q{seconds}", ts_event=at, ts_init=at, source="synthetic", symbol="ETHUSDT",
+        bid_price=Decimal(bid), bid_quantity=Decimal(1), ask_price=Decimal(ask),
+        ask_quantity=Decimal(1),
+    )  # fmt: skip
+
+
+def fill(
+    seconds: int, side: str, quantity: str, price: str, fee: str, n: int
+) -> OrderResultReported:
+    at = T0 + timedelta(seconds=seconds)
+    return OrderResultReported(
+        event_id=f"r{n}", ts_event=at, ts_init=at, source="engine.execution", run_id="run-c",
+        order_id=f"o{n}", symbol="BTCUSDT", side=side, order_type="market", status="filled",
+        quantity=Decimal(quantity), filled_quantity=Decimal(quantity),
+        execution_price=Decimal(price), reference_price=Decimal(price), slippage_bps=Decimal(0),
+        fee=Decimal(fee), fee_currency="USDT", trade_id=f"o{n}:f1",
+    )  # fmt: skip
+
+
+def test_cash_and_equity_when_bought_sold_and_marked_then_as_recomputed_by_hand() -> None:
+    strategy = Recorder()
+    stage = SignalStage(strategy, InMemoryBus(), "run-c", capital=Decimal(10_000))
+
+    stage.handle([trade(0, "100")])
+    stage.handle([fill(1, "buy", "2", "100", "0.2", 1)])
+    stage.handle([trade(2, "110"), quote(3, "2000", "2002")])
+    stage.handle([fill(4, "sell", "0.5", "111", "0.0555", 2)])
+    stage.handle([trade(5, "120")])
+
+    bought_cash = Decimal(10_000) - 2 * Decimal(100) - Decimal("0.2")  # 9,799.8
+    sold_cash = bought_cash + Decimal("0.5") * 111 - Decimal("0.0555")  # 9,855.2445
+    assert strategy.seen == [
+        (Decimal(0), Decimal(10_000), Decimal(10_000)),
+        (Decimal(2), bought_cash, bought_cash + 2 * Decimal(110)),
+        (Decimal(0), bought_cash, bought_cash + 2 * Decimal(110)),  # ETH: none held
+        (Decimal("1.5"), sold_cash, sold_cash + Decimal("1.5") * 120),
+    ]
