@@ -1,8 +1,10 @@
 """Every setting of claire, in one pydantic-settings class.
 
 Variables carry the `CLAIRE_` prefix and name their section with one underscore:
-`CLAIRE_RISK_MAX_DAILY_DRAWDOWN` is `settings.risk.max_daily_drawdown`. They come from the
-process environment first, then from a `.env` file, then from the defaults below.
+`CLAIRE_RISK_MAX_DAILY_DRAWDOWN` is `settings.risk.max_daily_drawdown`; a field whose
+validation alias names a variable is read from it instead (`CLAIRE_STRATEGY_PARAMS` is
+`settings.papertest.strategy_params`). They come from the process environment first, then
+from a `.env` file, then from the defaults below.
 Percentages accept `0.05` and `5%`; the stored value is a `Decimal` fraction.
 """
 
@@ -19,13 +21,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
     field_validator,
+    model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from engine.durations import LONGEST_DURATION
@@ -46,6 +51,10 @@ _DURATION = re.compile(r"^\d{1,10}[smhd]$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 _LONGEST_DURATION_S = LONGEST_DURATION // timedelta(seconds=1)
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
+STRATEGY_PARAMS_ENV = "CLAIRE_STRATEGY_PARAMS"
+"""The variable of `papertest.strategy_params`: the strategy's parameters, not a field of the
+`strategy` section (that section is the momentum strategy's parameters model)."""
+STRATEGY_PARAMS_FORM = "key=value pairs separated by commas or semicolons, e.g. fast=8,slow=21"
 
 
 def clock_time(value: str) -> str:
@@ -145,6 +154,12 @@ class PapertestSettings(_Section):
         le=100_000,
         description="Strategy exceptions in a row that halt the strategy and end the run",
     )
+    strategy_params: str = Field(
+        "",
+        validation_alias=AliasChoices("strategy_params", STRATEGY_PARAMS_ENV),
+        description="The strategy's parameters: key=value pairs separated by commas or "
+        "semicolons, e.g. fast=8,slow=21 (unset: its defaults; --params and --param win)",
+    )
 
     @field_validator("duration")
     @classmethod
@@ -163,6 +178,20 @@ class PapertestSettings(_Section):
         if problem:
             raise ValueError(problem)
         return value
+
+    @field_validator("strategy_params")
+    @classmethod
+    def _check_strategy_params(cls, value: str) -> str:
+        pairs = [pair.partition("=") for pair in strategy_param_pairs(value)]
+        bad = ["".join(pair) for pair in pairs if not pair[1] or not pair[0].strip()]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not key=value")
+        return value
+
+
+def strategy_param_pairs(text: str) -> list[str]:
+    """The `key=value` parts of CLAIRE_STRATEGY_PARAMS, split at commas and semicolons."""
+    return [part.strip() for part in re.split(r"[,;]", text) if part.strip()]
 
 
 def symbols_problem(symbols: Sequence[str]) -> str | None:
@@ -493,6 +522,20 @@ class Settings(BaseSettings):
     backup: BackupSettings = Field(default_factory=BackupSettings)
     docker: DockerSettings = Field(default_factory=DockerSettings)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _strategy_params_of_the_environment(cls, data: object) -> object:
+        """pydantic-settings splits CLAIRE_STRATEGY_PARAMS at its `_` into `strategy.params`
+        (a momentum parameter it is not): move it to `papertest.strategy_params`."""
+        if not isinstance(data, dict) or not isinstance(data.get("strategy"), dict):
+            return data
+        strategy = dict(data["strategy"])
+        papertest = data.get("papertest") or {}
+        if "params" not in strategy or not isinstance(papertest, dict):
+            return data
+        papertest = {**papertest, "strategy_params": strategy.pop("params")}
+        return {**data, "strategy": strategy, "papertest": papertest}
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -543,7 +586,7 @@ def setting_specs() -> Iterator[SettingSpec]:
         if name in SECTIONS and isinstance(annotation, type) and issubclass(annotation, _Section):
             for sub_name, sub_field in annotation.model_fields.items():
                 yield SettingSpec(
-                    env=f"{ENV_PREFIX}{name}_{sub_name}".upper(),
+                    env=_env_name(sub_field) or f"{ENV_PREFIX}{name}_{sub_name}".upper(),
                     path=(name, sub_name),
                     description=sub_field.description or "",
                     default=sub_field.get_default(call_default_factory=True),
@@ -557,6 +600,15 @@ def setting_specs() -> Iterator[SettingSpec]:
                 default=None if name == "home" else field.get_default(call_default_factory=True),
                 secret=_is_secret(annotation),
             )
+
+
+def _env_name(field: FieldInfo) -> str | None:
+    """The variable a field's validation alias names (`CLAIRE_STRATEGY_PARAMS`), else None:
+    a field whose variable is not its section and its name."""
+    alias = field.validation_alias
+    choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+    names = [c for c in choices if isinstance(c, str) and c.upper().startswith(ENV_PREFIX)]
+    return names[0].upper() if names else None
 
 
 def _is_secret(annotation: object) -> bool:

@@ -11,7 +11,7 @@ import io
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +31,8 @@ from engine.settings import (
     DEFAULT_ENV_FILE,
     ENV_PREFIX,
     SECTIONS,
+    STRATEGY_PARAMS_ENV,
+    STRATEGY_PARAMS_FORM,
     Settings,
     SettingSpec,
     format_value,
@@ -42,6 +44,9 @@ Source = Literal["env", "file", "default"]
 
 SPECS: dict[str, SettingSpec] = {spec.env: spec for spec in setting_specs()}
 """Every variable claire reads, by name."""
+_VARIABLES: dict[tuple[str, ...], str] = {spec.path: spec.env for spec in SPECS.values()}
+_ALLOWED = {STRATEGY_PARAMS_ENV: STRATEGY_PARAMS_FORM}
+"""What a variable allows, where its type says too little (text)."""
 
 _SHOWN_PREFIX_MIN_LENGTH = 16
 _FRACTION_TEXT = "written 0.05 or 5%"
@@ -118,8 +123,17 @@ def load_sources(
     return {name: given.get(name, (_raw(given, name), "default")) for name in SPECS}
 
 
-def check_settings(environ: Mapping[str, str], env_file: Path | None) -> list[Finding]:
-    """Return every problem of the settings in `environ` and `env_file`, errors first."""
+def check_settings(
+    environ: Mapping[str, str],
+    env_file: Path | None,
+    *,
+    checks: Sequence[Callable[[Settings], list[Finding]]] = (),
+) -> list[Finding]:
+    """Return every problem of the settings in `environ` and `env_file`, errors first.
+
+    Each of `checks` also looks at the settings when they are valid so far: `claire env
+    check` passes the strategy's check of CLAIRE_STRATEGY_PARAMS (a higher layer than this).
+    """
     findings: list[Finding] = []
     unusable = _file_problem(env_file) if env_file is not None else None
     if unusable is not None:
@@ -129,6 +143,8 @@ def check_settings(environ: Mapping[str, str], env_file: Path | None) -> list[Fi
     findings += _unknown(given)
     settings, problems = _validate(given)
     findings += problems + _exposed(settings)
+    if settings is not None:
+        findings += [finding for check in checks for finding in check(settings)]
     findings += _required(given)
     findings += _inconsistent(given)
     findings += _file_permissions(env_file, given)
@@ -270,13 +286,14 @@ class _GivenOnly(Settings):
 def _translate(error: Any, given: dict[str, tuple[str, Source]]) -> Finding:
     loc = [str(part) for part in error["loc"]]
     path = tuple(loc[:2]) if loc and loc[0] in SECTIONS else tuple(loc[:1])
-    name = (ENV_PREFIX + "_".join(path)).upper()
+    name = _VARIABLES.get(path) or (ENV_PREFIX + "_".join(path)).upper()
     spec = SPECS.get(name)
     secret = spec is not None and spec.secret
     raw = given.get(name)
     value = None if raw is None else (mask(raw[0]) if secret else raw[0])
     field = _field(path)
     allowed = _allowed(field) if field is not None else "see `claire env template`"
+    allowed = _ALLOWED.get(name, allowed)
     problem, allowed = _explain(error, allowed, secret)
     return _error(name, value, problem, allowed)
 

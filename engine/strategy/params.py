@@ -1,10 +1,12 @@
 """A strategy's own parameters: a typed model on its class, values from the command line.
 
 A strategy class declares `Params`, a pydantic model with defaults, ranges and descriptions;
-it is built with an instance of it. Values come as text (`--param key=value`, repeated) or
-from a TOML file (`--params FILE`); the model checks them, and a wrong one is one line that
-names the parameter and what it allows, before anything starts. A run records the values it
-was given, so a resume builds the same strategy again.
+it is built with an instance of it. Values come as text (`--param key=value`, repeated), from
+a TOML file (`--params FILE`) and from the settings (`CLAIRE_STRATEGY_PARAMS=fast=8,slow=21`),
+each in that order winning over the next and all over the strategy's defaults. The model
+checks them, and a wrong one is one line that names the parameter and what it allows, before
+anything starts. A run records the values it was given, so a resume builds the same strategy
+again.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from engine.errors import PermanentError
+from engine.settings import STRATEGY_PARAMS_ENV, STRATEGY_PARAMS_FORM, strategy_param_pairs
 
 
 class StrategyParamsError(PermanentError):
@@ -48,6 +51,17 @@ def parse_pairs(pairs: Iterable[str]) -> dict[str, str]:
             )
         values[key.strip()] = value.strip()
     return values
+
+
+def configured_params(text: str) -> dict[str, str]:
+    """The parameters CLAIRE_STRATEGY_PARAMS gives: `key=value` pairs separated by commas or
+    semicolons (a later key wins); raise, naming the variable, on a pair without `=`."""
+    try:
+        return parse_pairs(strategy_param_pairs(text))
+    except StrategyParamsError as exc:
+        raise StrategyParamsError(
+            f"{STRATEGY_PARAMS_ENV}: {exc.message}", hint=STRATEGY_PARAMS_FORM
+        ) from None
 
 
 def read_params_file(path: Path) -> dict[str, Any]:
@@ -116,6 +130,8 @@ def build_params(
         error = exc.errors()[0]
         name = str(error["loc"][0]) if error["loc"] else "?"
         given = values.get(name, (defaults or {}).get(name))
+        if not str(given).isprintable():  # a line break or an escape: the error stays one line
+            given = repr(given)
         info = known.get(name)
         allowed = f" (allowed: {_allowed(info)})" if info is not None and _allowed(info) else ""
         raise StrategyParamsError(
@@ -160,6 +176,14 @@ def _allowed(info: FieldInfo) -> str:
     return ", ".join(words)
 
 
-def given_params(pairs: Iterable[str], path: Path | None = None) -> dict[str, Any]:
-    """The parameters given at a start: a TOML file's, with `key=value` pairs over them."""
-    return {**(read_params_file(path) if path is not None else {}), **parse_pairs(pairs)}
+def given_params(
+    pairs: Iterable[str], path: Path | None = None, *, configured: str = ""
+) -> dict[str, Any]:
+    """The parameters given at a start: `configured` (CLAIRE_STRATEGY_PARAMS, see
+    `configured_params`), a TOML file's over them, and `key=value` pairs (`--param`) over
+    both; the strategy's defaults stay under all three."""
+    return {
+        **configured_params(configured),
+        **(read_params_file(path) if path is not None else {}),
+        **parse_pairs(pairs),
+    }

@@ -94,6 +94,11 @@ def test_its_parameters_change_what_it_does() -> None:
 '''
 
 
+def class_name(name: str) -> str:
+    """The class `scaffold` writes for module `name`: `my_breakout` -> `MyBreakout`."""
+    return "".join(part.capitalize() for part in name.split("_") if part)
+
+
 def scaffold(name: str) -> dict[str, str]:
     """The files of a new strategy `name` (a module name): `{name}.py` and its test."""
     if not _NAME.fullmatch(name) or keyword.iskeyword(name):
@@ -102,6 +107,6 @@ def scaffold(name: str) -> dict[str, str]:
             " and _, starting with a letter, at most 41 characters)",
             hint="for example: claire strategy new my_breakout",
         )
-    cls = "".join(part.capitalize() for part in name.split("_") if part)
+    cls = class_name(name)
     words = {"name": name, "cls": cls, "code": name.replace("_", "-"), "title": cls}
     return {f"{name}.py": _STRATEGY.format(**words), f"test_{name}.py": _TEST.format(**words)}

@@ -90,7 +90,7 @@ COMMANDS: dict[str, Lazy] = {
     "strategy": Lazy(
         "claire_cli.strategy",
         "app",
-        "List the strategies a papertest can run, with their parameters.",
+        "List the strategies with their parameters, write a new one, or check one at full speed.",
     ),
     "env": Lazy(
         "claire_cli.env",

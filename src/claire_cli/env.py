@@ -23,6 +23,7 @@ from engine.settings_check import (
     printable,
     resolve_env_file,
 )
+from engine.strategy.configured import strategy_params_findings
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -48,14 +49,15 @@ def check(ctx: typer.Context, env_file: EnvFileOption = None, json: JsonOption =
     """Check every setting and list every problem at once, one line each.
 
     Reports missing, mistyped and out-of-range values, unknown CLAIRE_
-    variables (with a suggestion), contradictory limits, and a .env file
-    holding secrets that others can read. Secrets are never printed.
+    variables (with a suggestion), contradictory limits, a
+    CLAIRE_STRATEGY_PARAMS the configured strategy does not take, and a .env
+    file holding secrets that others can read. Secrets are never printed.
     Exit code 0 when valid (warnings alone are valid), 1 otherwise.
 
     Example: claire env check --env-file prod.env
     """
     path = _env_file(ctx, env_file)
-    findings = check_settings(os.environ, path)
+    findings = check_settings(os.environ, path, checks=[strategy_params_findings])
     valid = is_valid(findings)
     if json:
         print_json(

@@ -58,7 +58,10 @@ def start(
     ] = None,
     params: Annotated[
         Path | None,
-        typer.Option(help="A TOML file of strategy parameters (--param wins over it)."),
+        typer.Option(
+            help="A TOML file of strategy parameters (--param wins over it; both win over"
+            " CLAIRE_STRATEGY_PARAMS)."
+        ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="A name to recognise the run by.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the synthetic market.")] = None,
@@ -99,7 +102,9 @@ def start(
         record=record,
         seed=settings.market.synthetic_seed if seed is None else seed,
         default_symbols=settings.papertest.symbols,
-        strategy_params=given_params(param or [], params),
+        strategy_params=given_params(
+            param or [], params, configured=settings.papertest.strategy_params
+        ),
     )
     try:
         started = service.start_papertest(

@@ -1,4 +1,5 @@
-"""`claire strategy list`: the strategies a papertest can run, and their parameters."""
+"""`claire strategy list/new/check`: the strategies a papertest can run and their parameters,
+a new strategy with its test, and a strategy played through the paper pipeline at once."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ from engine.errors import PermanentError
 from engine.reports.jsonable import jsonable
 from engine.strategy.catalog import StrategyInfo, strategy_catalog
 from engine.strategy.params import given_params
-from engine.strategy.scaffold import scaffold
+from engine.strategy.scaffold import class_name, scaffold
 
 app = typer.Typer(
-    help="List the strategies a papertest can run, with their parameters.", no_args_is_help=True
+    help="List the strategies with their parameters, write a new one, or check one at full speed.",
+    no_args_is_help=True,
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
@@ -73,7 +75,7 @@ def new(
     for filename, text in files.items():
         write_atomically(out / filename, text.encode())
         console.print(f"wrote {escape(str(out / filename))}")
-    code = f"{name}:{name.title().replace('_', '')}"
+    code = f"{name}:{class_name(name)}"
     console.print(as_typed(f"next: cd {out} && claire strategy check {code}"))
 
 
@@ -89,7 +91,13 @@ def check(
     param: Annotated[
         list[str] | None, typer.Option(help="A strategy parameter, key=value (repeat it).")
     ] = None,
-    params: Annotated[Path | None, typer.Option(help="A TOML file of parameters.")] = None,
+    params: Annotated[
+        Path | None,
+        typer.Option(
+            help="A TOML file of parameters (--param wins over it; both win over"
+            " CLAIRE_STRATEGY_PARAMS)."
+        ),
+    ] = None,
     json: JsonOption = False,
 ) -> None:
     """Run a strategy through the paper pipeline at full speed, storing nothing; print its
@@ -102,7 +110,8 @@ def check(
     """
     settings = state(ctx).settings()
     result = check_strategy(
-        settings, strategy, given_params(param or [], params),
+        settings, strategy,
+        given_params(param or [], params, configured=settings.papertest.strategy_params),
         symbols=[s.strip().upper() for s in symbols.split(",") if s.strip()],
         days=days, replay=_replay(source),
     )  # fmt: skip

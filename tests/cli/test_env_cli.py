@@ -140,6 +140,58 @@ def test_check_when_secret_set_wrongly_then_secret_never_printed(
     assert SECRET not in json_output
 
 
+def test_check_when_strategy_params_wrong_then_one_line_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAIRE_STRATEGY_PARAMS", "lookback_minutes=0")
+
+    code, output = invoke("env", "check")
+
+    assert code == 1
+    [error] = [line for line in output.splitlines() if line.startswith("error ")]
+    assert error == (
+        "error   CLAIRE_STRATEGY_PARAMS = 'lookback_minutes=0': strategy momentum parameter"
+        " lookback_minutes=0: Input should be greater than or equal to 1 (allowed: >= 1,"
+        " <= 1440); allowed: parameters strategy momentum takes, in their ranges"
+        " (`claire strategy list`)"
+    )
+    assert "settings are invalid: 1 error, 0 warnings" in output
+
+    monkeypatch.delenv("CLAIRE_STRATEGY_PARAMS")
+    write_env(tmp_path / ".env", "CLAIRE_STRATEGY_PARAMS=lookback_minutes=30,slow\n")
+    code, output = invoke("env", "check", "--json")
+
+    assert code == 1
+    [finding] = json.loads(output)["findings"]
+    assert finding == {
+        "severity": "error",
+        "variable": "CLAIRE_STRATEGY_PARAMS",
+        "value": "lookback_minutes=30,slow",
+        "problem": "'slow' is not key=value",
+        "allowed": "key=value pairs separated by commas or semicolons, e.g. fast=8,slow=21",
+    }
+
+
+def test_check_when_strategy_params_right_then_valid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_env(tmp_path / ".env", "CLAIRE_STRATEGY_PARAMS=lookback_minutes=30;cooldown_minutes=0\n")
+
+    code, output = invoke("env", "check")
+
+    assert code == 0, output
+    assert "settings are valid" in output
+
+    monkeypatch.setenv(
+        "CLAIRE_PAPERTEST_STRATEGY", "tests.unit.test_strategy_registry:BuyEveryCandle"
+    )
+    code, output = invoke("env", "check")  # a strategy that takes no parameters
+
+    assert code == 1
+    assert "CLAIRE_STRATEGY_PARAMS = 'lookback_minutes=30;cooldown_minutes=0': strategy" in output
+    assert "declares no parameters, yet was given cooldown_minutes, lookback_minutes" in output
+
+
 def test_show_when_sources_mixed_then_table_names_each_source(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -61,7 +61,9 @@ def test_check_runs_an_example_and_prints_its_signals_and_round_trips() -> None:
         ).stdout
     )  # fmt: skip
     assert checked["ok"] is True
-    assert checked["market_events"] == 2 * 2 * 1440
+    # Two days of two symbols' candles after the warm-up of 26 15-minute bars (the slow EMA),
+    # less the minutes the realistic synthetic market leaves out as gaps.
+    assert 2 * 2 * 1440 * 0.98 < checked["market_events"] <= 2 * (2 * 1440 + 26 * 15)
     assert {s["side"] for s in checked["signals"]} == {"buy", "sell"}
     assert checked["fills"] >= len(checked["round_trips"]) * 2 > 0
     shown = claire("strategy", "check", "momentum").stdout
@@ -84,6 +86,23 @@ def test_check_with_a_wrong_parameter_or_source_is_one_line() -> None:
     assert "Traceback" not in wrong.output
     bad = claire("strategy", "check", "momentum", "--source", "mexc", expect=2)
     assert "is not synthetic or replay:FILE" in bad.output
+
+
+def test_check_with_a_wrong_strategy_params_variable_is_one_line_and_param_wins_over_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CLAIRE_STRATEGY_PARAMS", "lookback_minutes=0")
+    wrong = claire("strategy", "check", "momentum", "--days", "1", expect=1)
+    assert (
+        "strategy momentum parameter lookback_minutes=0: Input should be greater than or equal"
+        " to 1 (allowed: >= 1, <= 1440)" in wrong.output
+    )
+    assert "Traceback" not in wrong.output
+    assert len([line for line in wrong.output.splitlines() if "lookback_minutes=0" in line]) == 1
+    fixed = claire(
+        "strategy", "check", "momentum", "--days", "1", "--param", "lookback_minutes=30", "--json"
+    )
+    assert json.loads(fixed.stdout)["ok"] is True
 
 
 def test_new_writes_a_strategy_whose_test_passes_and_that_check_runs(

@@ -188,9 +188,15 @@ def test_restore_of_a_backup_an_older_claire_made_then_todays_tables_and_its_not
         " VALUES ('pt-old', 'completed', %s, now(), now(), 1000)",
         (psycopg.types.json.Jsonb(parameters),),
     )
+    db.execute(  # what 0008 added
+        "ALTER TABLE signals DROP COLUMN order_type, DROP COLUMN limit_price,"
+        " DROP COLUMN time_in_force, DROP COLUMN expires_at, DROP COLUMN equity_fraction,"
+        " DROP COLUMN quote_amount, DROP COLUMN close_fraction"
+    )
+    db.execute("ALTER TABLE orders DROP COLUMN time_in_force")
     db.execute("DROP TABLE run_resumes, run_control")
     db.execute("ALTER TABLE runs DROP COLUMN settings")
-    db.execute("DELETE FROM schema_migrations WHERE version = 7")
+    db.execute("DELETE FROM schema_migrations WHERE version >= 7")
     made = create_backup(settings)
     db.close()
 

@@ -8,6 +8,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -45,12 +46,22 @@ class Played:
     fills: list[OrderResultReported]
     snapshots: list[PortfolioSnapshotTaken]
     alerts: list[Event]
+    results: list[OrderResultReported]
 
 
-def run(events: Sequence[Event], state: RunState | None = None) -> Played:
-    """Play `events` through a whole in-memory pipeline; return what it published."""
+def run(
+    events: Sequence[Event], state: RunState | None = None, strategy: str = "momentum"
+) -> Played:
+    """Play `events` through a whole in-memory pipeline; return what it published
+    (`strategy` may carry parameters: `path?key=value&...`)."""
     bus = InMemoryBus()
-    pipeline = build_pipeline(SETTINGS, bus, run_id="run-r", symbols=SYMBOLS, state=state)
+    path, _, query = strategy.partition("?")
+    params = dict(pair.split("=") for pair in query.split("&")) if query else {}
+    settings = SETTINGS if path == "momentum" else Settings()  # the examples': default limits
+    pipeline = build_pipeline(
+        settings, bus, run_id="run-r", symbols=SYMBOLS, state=state, strategy=path,
+        strategy_params=params,
+    )  # fmt: skip
     for stage in pipeline.stages:
         bus.subscribe(stage.name, stage.inputs, stage.handle)
     out: dict[Stream, list[Event]] = {}
@@ -68,6 +79,7 @@ def run(events: Sequence[Event], state: RunState | None = None) -> Played:
             e for e in out[Stream.PORTFOLIO_SNAPSHOTS] if isinstance(e, PortfolioSnapshotTaken)
         ],
         alerts=out[Stream.ALERTS],
+        results=[e for e in out[Stream.ORDER_RESULTS] if isinstance(e, OrderResultReported)],
     )
 
 
@@ -77,32 +89,47 @@ def market() -> tuple[Candle, ...]:
 
 
 @functools.cache
-def clean() -> Played:
-    return run(market())
+def clean(strategy: str = "momentum") -> Played:
+    return run(market(), strategy=strategy)
 
 
-def resume_at(after: datetime) -> Played:
+def resume_at(after: datetime, strategy: str = "momentum") -> Played:
     """Resume the run at `after` as the engine does: the stages start from what it had done
-    before then, recovery submits the orders open then again before the feed plays anything,
-    and the feed plays the market before `after` as history."""
-    done = clean()
+    before then, recovery submits the orders open then again (with what of each had filled)
+    before the feed plays anything, and the feed plays the market before `after` as history."""
+    done = clean(strategy)
     before = [f for f in done.fills if f.ts_event < after]
-    ended = {f.order_id for f in before}  # market orders: one fill ends them (none partial here)
+    results = [r for r in done.results if r.ts_event < after]
+    ended = {r.order_id for r in results if r.status.is_terminal}
     still_open = [o for o in done.orders if o.ts_event < after and o.order_id not in ended]
     snapshots = [s for s in done.snapshots if s.ts_event < after]
+    resubmitted, open_orders = [], []
+    for order in still_open:
+        its = [r for r in results if r.order_id == order.order_id]
+        filled = sum((r.filled_quantity for r in its), Decimal(0))
+        resubmitted.append(
+            order.model_copy(
+                update={
+                    "event_id": f"{order.event_id}-resubmitted",
+                    "source": RECOVERY_SOURCE,
+                    "filled_quantity": filled,
+                    "prior_fills": sum(1 for r in its if r.is_fill),
+                    "prior_results": len(its),
+                }
+            )
+        )
+        open_orders.append(
+            OpenOrder(order.order_id, order.symbol, order.side, order.quantity - filled)
+        )
     state = RunState(
         fills=tuple(Fill.from_result(f) for f in before),
         peak_equity=max((s.equity for s in snapshots), default=None),
         max_drawdown=max((s.max_drawdown for s in snapshots), default=None),
         snapshot_sequence=len(snapshots),
-        open_orders=tuple(OpenOrder(o.order_id, o.symbol, o.side, o.quantity) for o in still_open),
+        open_orders=tuple(open_orders),
     )
-    resubmitted = [
-        o.model_copy(update={"event_id": f"{o.event_id}-resubmitted", "source": RECOVERY_SOURCE})
-        for o in still_open
-    ]
     history = [as_warmup(c) if c.ts_event < after else c for c in market()]
-    return run([*resubmitted, *history], state)
+    return run([*resubmitted, *history], state, strategy)
 
 
 def later(events: Sequence[Event], after: datetime) -> list[tuple[str, str]]:
@@ -138,3 +165,40 @@ def test_resumed_at_any_point_then_the_same_signals_fills_and_snapshots_after(cu
     assert all(s.ts_event >= after for s in resumed.snapshots)  # history never snapshots
     # History raises no alert again (they were raised, and sent, the first time).
     assert later(resumed.alerts, START) == later(done.alerts, after)
+
+
+EXAMPLES = (
+    "examples.strategies.ema_cross:EmaCross?fast=3&slow=8&interval=5m",
+    "examples.strategies.rsi_reversion:RsiReversion?oversold=40",
+    "examples.strategies.bollinger_breakout:BollingerBreakout?interval=5m&min_width=0",
+)
+
+
+def resting_cuts(strategy: str) -> list[int]:
+    """Cuts at which a limit order of the strategy rests (or a market order waits)."""
+    times = [c.ts_event for c in market()]
+    done = clean(strategy)
+    ends = {r.order_id: r.ts_event for r in done.results if r.status.is_terminal}
+    waiting = [
+        o.ts_event + (ends.get(o.order_id, o.ts_event) - o.ts_event) / 2
+        for o in done.orders
+        if ends.get(o.order_id, o.ts_event) > o.ts_event
+    ]
+    return [next(i for i, t in enumerate(times) if t >= w) for w in waiting[:4]]
+
+
+@pytest.mark.parametrize("strategy", EXAMPLES, ids=lambda path: path.split(":")[1].split("?")[0])
+def test_an_example_resumed_anywhere_then_the_same_signals_and_fills_after_the_cut(
+    strategy: str,
+) -> None:
+    """Bars, indicators and what the strategy remembers are rebuilt from the history: its
+    signals after the cut are the uninterrupted run's, and so are the fills (limit orders
+    resting across the cut included)."""
+    done = clean(strategy)
+    assert len(done.fills) >= 4
+    for cut in [5, 997, 2401, 3333, *resting_cuts(strategy)]:
+        after = market()[cut].ts_event
+        resumed = resume_at(after, strategy)
+        assert later(resumed.signals, after) == later(done.signals, after), cut
+        assert later(resumed.fills, after) == later(done.fills, after), cut
+        assert later(resumed.snapshots, after) == later(done.snapshots, after), cut

@@ -9,10 +9,12 @@ import pytest
 
 from engine.runs.registry import RunParameters, settings_hash
 from engine.settings import Settings, StrategySettings
+from engine.settings_check import load_settings
 from engine.strategy import MomentumStrategy, load_strategy
 from engine.strategy.params import (
     StrategyParamsError,
     as_text,
+    configured_params,
     given_params,
     parse_pairs,
     specs,
@@ -96,3 +98,68 @@ def test_a_run_records_its_parameters_and_they_are_part_of_its_settings_hash() -
     settings = Settings()
     assert settings_hash(settings) != settings_hash(settings, {"lookback_minutes": "30"})
     assert settings_hash(settings) == settings_hash(settings, {})
+
+
+def test_configured_params_are_pairs_separated_by_commas_or_semicolons() -> None:
+    assert configured_params("fast=8, slow = 21;flag=true;;") == {
+        "fast": "8",
+        "slow": "21",
+        "flag": "true",
+    }
+    assert configured_params("") == {}
+    assert configured_params("fast=8,fast=9") == {"fast": "9"}
+    with pytest.raises(StrategyParamsError) as caught:
+        configured_params("fast=8,slow")
+    assert caught.value.message == (
+        "CLAIRE_STRATEGY_PARAMS: strategy parameter 'slow' is not key=value"
+    )
+
+
+def test_param_wins_over_the_file_which_wins_over_the_environment_over_the_defaults(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "params.toml"
+    path.write_text("lookback_minutes = 30\ncooldown_minutes = 5\n")
+    configured = "lookback_minutes=20,cooldown_minutes=4,take_profit=3%"
+    given = given_params(["lookback_minutes=45"], path, configured=configured)
+    assert given == {
+        "lookback_minutes": "45",  # --param
+        "cooldown_minutes": 5,  # --params FILE
+        "take_profit": "3%",  # CLAIRE_STRATEGY_PARAMS
+    }
+    assert given_params([], None, configured=configured) == {
+        "lookback_minutes": "20",
+        "cooldown_minutes": "4",
+        "take_profit": "3%",
+    }
+    strategy = load_strategy("momentum", StrategySettings(), given)
+    assert isinstance(strategy, MomentumStrategy)
+    assert strategy.settings.lookback_minutes == 45
+    assert strategy.settings.cooldown_minutes == 5
+    assert strategy.settings.take_profit == Decimal("0.03")
+    assert strategy.settings.stop_loss == StrategySettings().stop_loss  # the default
+
+
+def test_strategy_params_are_read_from_the_environment_and_the_env_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / "claire.env"
+    env_file.write_text('CLAIRE_STRATEGY_PARAMS="fast=8;slow=21"\n')
+    env_file.chmod(0o600)
+    assert load_settings(env_file, {}).papertest.strategy_params == "fast=8;slow=21"
+    loaded = load_settings(env_file, {"CLAIRE_STRATEGY_PARAMS": "fast=3"})  # the process wins
+    assert loaded.papertest.strategy_params == "fast=3"
+    assert loaded.strategy == StrategySettings()  # no momentum parameter called `params`
+    monkeypatch.setenv("CLAIRE_STRATEGY_PARAMS", "lookback_minutes=30")
+    direct = Settings()  # pydantic-settings' own reading of the environment
+    assert direct.papertest.strategy_params == "lookback_minutes=30"
+    assert direct.strategy == StrategySettings()
+    monkeypatch.delenv("CLAIRE_STRATEGY_PARAMS")
+    assert Settings().papertest.strategy_params == ""
+
+
+def test_a_value_with_a_line_break_is_still_one_line() -> None:
+    with pytest.raises(StrategyParamsError) as caught:
+        load_strategy("momentum", StrategySettings(), {"lookback_minutes": "3\n0"})
+    assert caught.value.message.startswith("strategy momentum parameter lookback_minutes='3\\n0':")
+    assert len(caught.value.message.splitlines()) == 1
