@@ -1,6 +1,7 @@
 # The claire engine image. claire builds it through the Docker SDK (`claire up` with
 # CLAIRE_RUNTIME=docker) from a context it assembles: pyproject.toml, README.md, engine/,
-# src/, sql/, this Dockerfile, requirements.txt (the dependencies pyproject.toml lists, so
+# src/, sql/, examples/ (the example strategies, importable as examples.strategies...), this
+# Dockerfile, requirements.txt (the dependencies pyproject.toml lists, so
 # their wheels stay cached while only the code changes) and build-ca/ (an optional CA
 # bundle pip trusts, for an intercepting HTTPS proxy).
 ARG BASE_IMAGE=python:3.12-slim
@@ -31,12 +32,14 @@ RUN python3 -m venv /opt/venv \
 # 3. The runtime: the venv and an unprivileged account, nothing else.
 FROM ${BASE_IMAGE}
 COPY --from=venv /opt/venv /opt/venv
+COPY examples /opt/claire/examples
 RUN echo 'claire:x:10001:10001:claire engine:/var/lib/claire:/usr/sbin/nologin' >> /etc/passwd \
  && echo 'claire:x:10001:' >> /etc/group \
  && mkdir -p /var/lib/claire \
  && chown 10001:10001 /var/lib/claire \
  && chmod 0700 /var/lib/claire
 ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/opt/claire \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HOME=/var/lib/claire \

@@ -189,7 +189,26 @@ def preflight(
     else:
         report.fail("another papertest", f"{active.run_id} is running (claire papertest stop)")
     _check_monitor(settings, report)
+    _check_strategy_in_image(settings, parameters.strategy, report)
     return report
+
+
+#: The packages the engine image holds: a strategy elsewhere cannot be imported there.
+IMAGE_PACKAGES = ("engine", "examples")
+
+
+def _check_strategy_in_image(settings: Settings, strategy: str, report: Preflight) -> None:
+    """The Docker runtime's engine runs in its image: a strategy of the user's own module is
+    not there (the local runtime imports it from the working directory)."""
+    if settings.runtime is not RuntimeKind.DOCKER or not (":" in strategy or "." in strategy):
+        return
+    package = strategy.split(":", 1)[0].split(".", 1)[0]
+    if package not in IMAGE_PACKAGES:
+        report.fail(
+            "strategy in the engine image",
+            f"{strategy} is a module of your own: the Docker runtime's engine image holds "
+            "claire and its examples only; run it on the local runtime (CLAIRE_RUNTIME=local)",
+        )
 
 
 def _check_monitor(settings: Settings, report: Preflight) -> None:

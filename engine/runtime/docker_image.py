@@ -23,7 +23,7 @@ from engine.settings import Settings
 
 DOCKERFILE = Path("Dockerfile")
 _FILES = ("pyproject.toml", "README.md")
-_TREES = ("engine", "src", "sql")
+_TREES = ("engine", "src", "sql", "examples")
 _SKIPPED_PARTS = {"__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
 _CA_DIR = "build-ca"
 

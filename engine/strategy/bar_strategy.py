@@ -1,13 +1,13 @@
 """A strategy of closed bars: declare the intervals, implement `on_bar`.
 
 The engine hands a strategy every market event in event time; `BarStrategy` turns the
-1-minute candles among them into closed bars of the intervals the strategy declares (see
-`engine.strategy.bars`) and calls `on_bar` once per closed bar, in order. What `on_bar`
-returns are signals made with `buy`/`sell`: stamped with the market event that closed the
-bar, priced at its close. Like every strategy it is pure: the same candles give the same
-bars and the same signals, in a replay, live, and after a resume (which plays the run's
-market data before its cut again as history: the bars and indicators are rebuilt, and only
-what follows the cut trades).
+1-minute candles among them (or, for a symbol without candles, its trades) into closed bars
+of the intervals the strategy declares (see `engine.strategy.bars`) and calls `on_bar` once
+per closed bar, in order. What `on_bar` returns are signals made with `buy`/`sell`: stamped
+with the market event that closed the bar, priced at its close. Like every strategy it is
+pure: the same candles give the same bars and the same signals, in a replay, live, and after
+a resume (which plays the run's market data before its cut again as history: the bars and
+indicators are rebuilt, and only what follows the cut trades).
 
     class Breakout(BarStrategy):
         name = "breakout"
@@ -23,9 +23,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from engine.events import Candle, CandleInterval, SignalGenerated
+from engine.events import Candle, CandleInterval, SignalGenerated, TradeTick
 from engine.events.orders import OrderSide, TimeInForce
-from engine.strategy.bars import BarBuilder
+from engine.strategy.bars import BarBuilder, TradeMinutes
 from engine.strategy.base import BaseStrategy, MarketEvent, StrategyContext, make_signal
 
 
@@ -36,15 +36,30 @@ class BarStrategy(BaseStrategy):
     intervals: tuple[CandleInterval, ...] = ("1m",)
 
     def on_market_data(self, event: MarketEvent, context: StrategyContext) -> list[SignalGenerated]:
-        """Build the bars `event` closes and ask `on_bar` about each, in interval order."""
-        if not isinstance(event, Candle):
+        """Build the bars `event` closes and ask `on_bar` about each, in interval order.
+
+        Bars come from a symbol's 1-minute candles; from its trades (made into 1-minute
+        candles) while it has no candles, as in a tick recording."""
+        if isinstance(event, Candle):
+            minutes = [event]
+            self._from_trades().pop(event.symbol, None)  # candles: trades build nothing more
+            self._with_candles().add(event.symbol)
+        elif isinstance(event, TradeTick) and event.symbol not in self._with_candles():
+            trades = self._from_trades().get(event.symbol)
+            if trades is None:
+                trades = self._from_trades()[event.symbol] = TradeMinutes(event.symbol)
+            minutes = trades.add(event)
+        else:
+            return []
+        if not minutes:
             return []
         builders = self._builders_of(event.symbol)
         self._event = event
         signals: list[SignalGenerated] = []
-        for builder in builders:
-            for bar in builder.add(event):
-                signals += self.on_bar(bar, context) or []
+        for minute in minutes:
+            for builder in builders:
+                for bar in builder.add(minute):
+                    signals += self.on_bar(bar, context) or []
         return signals
 
     def on_bar(self, bar: Candle, context: StrategyContext) -> list[SignalGenerated]:
@@ -110,6 +125,16 @@ class BarStrategy(BaseStrategy):
             expires_at=expires_at,
             close_fraction=fraction,
         )
+
+    def _with_candles(self) -> set[str]:
+        if not hasattr(self, "_candle_symbols"):
+            self._candle_symbols: set[str] = set()
+        return self._candle_symbols
+
+    def _from_trades(self) -> dict[str, TradeMinutes]:
+        if not hasattr(self, "_trade_minutes"):
+            self._trade_minutes: dict[str, TradeMinutes] = {}
+        return self._trade_minutes
 
     def _builders_of(self, symbol: str) -> list[BarBuilder]:
         if not hasattr(self, "_builders"):

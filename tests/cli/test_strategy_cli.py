@@ -1,4 +1,5 @@
-"""`claire strategy list`: the strategies a papertest can run, with their parameters."""
+"""`claire strategy list/new/check`: the strategies a papertest can run with their parameters,
+a new one with its test, and a strategy checked at full speed."""
 
 from __future__ import annotations
 
@@ -129,3 +130,49 @@ def test_new_writes_a_strategy_whose_test_passes_and_that_check_runs(
 def test_new_refuses_a_name_that_is_no_module_name() -> None:
     refused = claire("strategy", "new", "My-Strat", expect=1)
     assert "must be a lower-case Python module name" in refused.output
+
+
+def test_check_of_a_bar_strategy_on_a_tick_recording_builds_its_bars_from_the_trades(
+    tmp_path: Path,
+) -> None:
+    """A recording of trades only: the bars come from the trades, and the example trades."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from engine.events import TradeTick
+    from engine.marketdata.files import Layout, write_market_file
+    from engine.marketdata.synthetic import synthetic_candles
+
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    trades = [
+        TradeTick(
+            event_id=f"t-{c.symbol}-{c.open_time:%H%M}-{n}",
+            ts_event=c.open_time + timedelta(seconds=2 * n + 1),
+            source="replay",
+            symbol=c.symbol,
+            price=(c.open, c.high, c.low, c.close)[min(n // 8, 3)],
+            quantity=Decimal("0.05"),
+            side="buy" if n % 2 else "sell",
+        )
+        for c in synthetic_candles(("BTCUSDT", "ETHUSDT"), start, 1440, seed=5)
+        for n in range(30)  # a trade every 2 s: market orders find a price within 5 s
+    ]
+    trades.sort(key=lambda t: (t.ts_event, t.symbol))
+    path = tmp_path / "ticks.parquet"
+    write_market_file(path, trades, Layout.TRADES)
+
+    checked = json.loads(
+        claire(
+            "strategy", "check", "examples.strategies.ema_cross:EmaCross",
+            "--source", f"replay:{path}", "--param", "interval=5m", "--param", "fast=3",
+            "--param", "slow=8", "--json",
+        ).stdout
+    )  # fmt: skip
+
+    assert checked["ok"] is True
+    assert checked["market_events"] == len(trades)
+    assert {s["side"] for s in checked["signals"]} == {"buy", "sell"}
+    # Each at the first trade after a 5-minute bar ends (second 1 of the next minute).
+    times = [datetime.fromisoformat(s["ts_event"]) for s in checked["signals"]]
+    assert all(t.minute % 5 == 0 and t.second == 1 for t in times)
+    assert checked["round_trips"]

@@ -9,6 +9,7 @@ down until `claire up`, which resumes the run again) -> the run completes with n
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -115,6 +116,16 @@ def test_engine_containers_get_servers_by_url_and_no_host_only_secret(project: P
     assert "CLAIRE_REDIS_PASSWORD" not in env
     assert inspect["Config"]["User"] == "10001:10001"  # the image's unprivileged account
     assert settings.redis.password is not None
+    # The example strategies are in the image: `--strategy examples.strategies...` runs there.
+    out = io.BytesIO()
+    loaded = project.api.exec_to_file(
+        project.container("engine"),
+        ["python", "-c", "from engine.strategy import load_strategy; from engine.settings"
+         " import Settings; print(load_strategy('examples.strategies.rsi_reversion:"
+         "RsiReversion', Settings().strategy).name)"],
+        out,
+    )  # fmt: skip
+    assert (loaded.exit_code, out.getvalue().decode().strip()) == (0, "rsi-reversion"), loaded
 
 
 def test_a_changed_setting_recreates_only_what_it_configures(project: Project) -> None:

@@ -55,3 +55,27 @@ def test_replay_outside_the_data_directory_then_refused_on_docker_only(
         assert "CLAIRE_MARKET_DATA_DIR" in problem
     else:
         assert refused.problems == []
+
+
+@pytest.mark.parametrize("runtime", ["local", "docker"])
+def test_a_strategy_of_your_own_module_then_refused_on_docker_only(
+    settings: Settings, db: psycopg.Connection[tuple[object, ...]], runtime: str
+) -> None:
+    """The engine image holds claire and its examples: a user's module is not there."""
+    chosen = settings.model_copy(update={"runtime": RuntimeKind(runtime)})
+    inside = chosen.data_dir / "fetched"
+    path = recording(inside)
+
+    def checked(strategy: str) -> list[str]:
+        parameters = replay_parameters(path)
+        own = parameters.__class__(**{**vars(parameters), "strategy": strategy})
+        return service.preflight(chosen, own, db).problems
+
+    assert checked("examples.strategies.ema_cross:EmaCross") == []
+    mine = checked("tests.unit.test_strategy_registry:BuyEveryCandle")
+    if runtime == "docker":
+        (problem,) = mine
+        assert "a module of your own" in problem
+        assert "CLAIRE_RUNTIME=local" in problem
+    else:
+        assert mine == []

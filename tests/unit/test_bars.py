@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import get_args
 
-from engine.events import Candle, CandleInterval
+from engine.events import Candle, CandleInterval, SignalGenerated, TradeTick
 from engine.events.market_data import INTERVAL_LENGTHS
 from engine.marketdata.synthetic import synthetic_candles
-from engine.strategy.bars import BarBuilder, window_of
+from engine.strategy import PositionsContext, StrategyContext
+from engine.strategy.bar_strategy import BarStrategy
+from engine.strategy.bars import BarBuilder, TradeMinutes, window_of
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 
@@ -80,3 +82,70 @@ def test_a_replay_builds_the_same_bars() -> None:
 
     assert build() == build()
     assert len(build()) == 10
+
+
+def tick(at: datetime, price: str, quantity: str, symbol: str = "BTCUSDT") -> TradeTick:
+    return TradeTick(
+        event_id=f"t-{at:%H%M%S%f}", ts_event=at, ts_init=at, source="replay-x", symbol=symbol,
+        price=Decimal(price), quantity=Decimal(quantity), side="buy",
+    )  # fmt: skip
+
+
+def test_trades_make_a_minute_that_closes_with_the_next_minutes_first_trade_by_hand() -> None:
+    minutes_of = TradeMinutes("BTCUSDT")
+    second = timedelta(seconds=1)
+    first = [
+        tick(START + 5 * second, "100", "1"),
+        tick(START + 20 * second, "103", "0.5"),
+        tick(START + 40 * second, "99", "2"),
+        tick(START + 59 * second, "101", "1"),
+    ]
+
+    assert [minutes_of.add(t) for t in first] == [[], [], [], []]
+    (candle,) = minutes_of.add(tick(START + 75 * second, "102", "1"))
+
+    assert (candle.open_time, candle.close_time) == (START, START + timedelta(minutes=1))
+    assert (candle.open, candle.high, candle.low, candle.close) == (
+        Decimal(100), Decimal(103), Decimal(99), Decimal(101),
+    )  # fmt: skip
+    assert candle.volume == Decimal("4.5")
+    assert candle.quote_volume == Decimal(100 + 103 * Decimal("0.5") + 99 * 2 + 101)
+    assert candle.ts_event == START + timedelta(minutes=1)
+
+
+def test_a_bar_strategy_on_trades_alone_gets_the_bars_its_candles_would_give() -> None:
+    class Closes(BarStrategy):
+        name = "closes"
+        intervals = ("5m",)
+
+        def __init__(self) -> None:
+            self.bars: list[Candle] = []
+
+        def on_bar(self, bar: Candle, context: StrategyContext) -> list[SignalGenerated]:
+            self.bars.append(bar)
+            return []
+
+    # Two trades a minute: at :10 the candle's open, at :50 its close (high/low between).
+    candles = minutes(16)
+    trades = [
+        t
+        for c in candles
+        for t in (
+            tick(c.open_time + timedelta(seconds=10), str(c.open), "1"),
+            tick(c.open_time + timedelta(seconds=50), str(c.close), "1"),
+        )
+    ]
+    strategy = Closes()
+    for trade in trades:
+        strategy.on_market_data(trade, PositionsContext())
+
+    assert [(b.open_time, b.open, b.close) for b in strategy.bars] == [
+        (START, candles[0].open, candles[4].close),
+        (START + timedelta(minutes=5), candles[5].open, candles[9].close),
+        (START + timedelta(minutes=10), candles[10].open, candles[14].close),
+    ]  # the third closes with minute 15's first trade
+    with_candles = Closes()
+    for candle, pair in zip(candles, zip(trades[::2], trades[1::2], strict=True), strict=True):
+        for event in (*pair, candle):
+            with_candles.on_market_data(event, PositionsContext())
+    assert [b.close for b in with_candles.bars] == [c.close for c in candles[4:15:5]]

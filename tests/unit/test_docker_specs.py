@@ -162,9 +162,13 @@ def test_image_context_is_reproducible_and_follows_the_sources(tmp_path: Path) -
     files = context_files(ROOT)
     names = [name for name, _ in files]
 
-    assert {"Dockerfile", "pyproject.toml", "engine/__init__.py", "sql/0001_initial.sql"} <= set(
-        names
-    )
+    assert {
+        "Dockerfile",
+        "pyproject.toml",
+        "engine/__init__.py",
+        "sql/0001_initial.sql",
+        "examples/strategies/ema_cross.py",  # the examples run in the engine image too
+    } <= set(names)
     assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
     assert build_context(files, None) == build_context(files, None)
     assert content_hash(files, "base-1") == content_hash(files, "base-1")
