@@ -136,3 +136,65 @@ def test_what_the_examples_asked_for_is_stored_and_reported_as_asked(
     }
     markdown = (runtime_home / "reports" / run_id / "report.md").read_text()
     assert "Limit orders" in markdown
+
+
+def test_an_example_killed_mid_run_and_resumed_then_the_signals_and_trades_of_an_unbroken_run(
+    db: Db, runtime_home: Path, tmp_path: Path
+) -> None:
+    """The engine killed (SIGKILL) while RsiReversion replays a week at full speed; `claire
+    papertest resume`; the run then ends by itself. Its signals and trades are the ones an
+    unbroken run of the same recording gives: the strategy's bars, RSI and resting limit
+    orders were rebuilt from the history the resume played first. (Both in memory: over
+    Redis, a signal may meet the other symbol's candle of the same minute before risk sizes
+    it, where in memory it does not; the sizes then differ in the last digits.)"""
+    import os
+    import signal
+
+    from engine.runs.launcher import pid_file
+    from engine.runtime.processes import read_pid
+    from tests.support import eventually
+
+    path = tmp_path / "one_week.parquet"
+    write_market_file(path, synthetic_candles(SYMBOLS, START, 7 * 1440, seed=11), Layout.CANDLES)
+    strategy, params, _, _ = EXAMPLES[1]
+    given = [arg for param in params for arg in ("--param", param)]
+    common = [
+        "--strategy", strategy, *given, "--duration", "7d", "--source", f"replay:{path}",
+        "--speed", "max", "--symbols", ",".join(SYMBOLS), "--no-backup",
+    ]  # fmt: skip
+
+    def signals(run_id: object) -> list[tuple[object, ...]]:
+        return db.execute(
+            "SELECT symbol, side, ts_event, order_type, limit_price, time_in_force, expires_at,"
+            " equity_fraction, close_fraction, reason FROM signals WHERE run_id = %s"
+            " ORDER BY ts_event, symbol, side",
+            (run_id,),
+        ).fetchall()
+
+    def trades(run_id: object) -> list[tuple[object, ...]]:
+        return db.execute(
+            'SELECT "timestamp", symbol, side, quantity, execution_price, fees FROM trades'
+            ' WHERE run_id = %s ORDER BY "timestamp", symbol, side',
+            (run_id,),
+        ).fetchall()
+
+    started = json.loads(claire("papertest", "start", *common, "--json").stdout)
+    broken = str(started["run_id"])
+    eventually(lambda: len(trades(broken)) >= 2, timeout=90, what="two fills before the kill")
+    pid = read_pid(pid_file(runtime_home, broken))
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    status = lambda: json.loads(claire("papertest", "status", broken, "--json").stdout)  # noqa: E731
+    eventually(lambda: status()["engine"] == "crashed", timeout=30, what="the crash seen")
+    at_the_kill = len(trades(broken))
+    claire("papertest", "resume", broken)
+    eventually(lambda: status()["status"] == "completed", timeout=120, what="the resumed end")
+    assert status()["resumes"] == 1
+
+    claire("papertest", "start", *common, "--foreground")
+    ((unbroken,),) = db.execute("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1")
+
+    assert len(trades(broken)) > at_the_kill  # the kill came before the end
+    assert len(signals(unbroken)) >= 4
+    assert signals(broken) == signals(unbroken)
+    assert trades(broken) == trades(unbroken)
