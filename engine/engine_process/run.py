@@ -74,7 +74,7 @@ from engine.storage.background import BackgroundWriter
 from engine.storage.connection import Reconnecting
 from engine.storage.event_writer import EventWriter
 from engine.storage.run_state import load_run_state
-from engine.strategy.base import strategy_warmup
+from engine.strategy.base import import_from, strategy_warmup
 
 log = logging.getLogger("engine.papertest")
 
@@ -124,6 +124,7 @@ class PapertestEngine:
         # The run's own reads and writes: reopened when PostgreSQL restarts mid-run.
         self._db = Reconnecting(self.endpoints.database_conninfo, autocommit=True)
         self.run_record = self.runs.get(run_id)
+        import_from(self.run_record.parameters.strategy_dir)  # wherever this engine started
         self.resume = resume
         self._signals = signals
         self._shared_monitor = monitor

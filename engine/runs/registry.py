@@ -89,6 +89,10 @@ class RunParameters:
     seed: int = 42
     #: The strategy's own parameters as given (`--param`, `--params FILE`), as text.
     strategy_params: dict[str, str] = field(default_factory=dict)
+    #: The folder a strategy of the user's own module was imported from (the working
+    #: directory of `claire papertest start`): an engine started elsewhere (a supervisor's
+    #: resume) imports it from there too. None: claire's own strategies and examples.
+    strategy_dir: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -101,6 +105,7 @@ class RunParameters:
             "record": self.record,
             "seed": self.seed,
             "strategy_params": dict(sorted(self.strategy_params.items())),
+            **({"strategy_dir": self.strategy_dir} if self.strategy_dir else {}),
         }
 
     @classmethod
@@ -117,6 +122,7 @@ class RunParameters:
             strategy_params={
                 str(k): str(v) for k, v in (data.get("strategy_params") or {}).items()
             },
+            strategy_dir=str(data["strategy_dir"]) if data.get("strategy_dir") else None,
         )
 
 

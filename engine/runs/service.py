@@ -36,6 +36,7 @@ from engine.runtime.select import runtime_for
 from engine.runtime_kind import RuntimeKind
 from engine.settings import Settings, symbols_problem
 from engine.storage.migrations import apply_migrations
+from engine.strategy.base import strategy_home
 from engine.strategy.params import as_text
 
 if TYPE_CHECKING:
@@ -374,6 +375,7 @@ def normalise(parameters: RunParameters) -> RunParameters:
         record=parameters.record,
         seed=parameters.seed,
         strategy_params=dict(parameters.strategy_params),
+        strategy_dir=parameters.strategy_dir or strategy_home(parameters.strategy),
     )
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
@@ -288,6 +289,27 @@ def _import_factory(path: str) -> object:
             )
         found = getattr(found, part)
     return found
+
+
+def strategy_home(name_or_path: str) -> str | None:
+    """The working directory, when the strategy's module is imported from it (a module of
+    the user's own, beside which `claire papertest start` ran); else None."""
+    text = name_or_path.strip()
+    if ":" not in text and "." not in text:
+        return None
+    module_name = text.partition(":")[0] if ":" in text else text.rpartition(".")[0]
+    top = module_name.split(".", 1)[0]
+    here = Path.cwd()
+    if (here / top).is_dir() or (here / f"{top}.py").is_file():
+        claire_root = Path(__file__).resolve().parents[2]
+        return None if here.resolve() == claire_root else str(here.resolve())
+    return None
+
+
+def import_from(directory: str | None) -> None:
+    """Let strategy modules of `directory` be imported (see `strategy_home`)."""
+    if directory and directory not in sys.path:
+        sys.path.append(directory)
 
 
 def _import_from_working_directory() -> None:

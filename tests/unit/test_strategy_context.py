@@ -73,3 +73,16 @@ def test_cash_and_equity_when_bought_sold_and_marked_then_as_recomputed_by_hand(
         (Decimal(0), bought_cash, bought_cash + 2 * Decimal(110)),  # ETH: none held
         (Decimal("1.5"), sold_cash, sold_cash + Decimal("1.5") * 120),
     ]
+
+
+def test_a_live_run_fetches_the_history_its_strategy_warms_up_on() -> None:
+    """Live, the start-up history of REST candles is the strategy's warm-up, at least 2 h."""
+    from engine.marketdata.live_factory import live_source
+    from engine.settings import Settings
+
+    settings = Settings()
+    assert live_source(settings, ["BTCUSDT"]).options.history == timedelta(hours=2)
+    long = live_source(settings, ["BTCUSDT"], warmup=timedelta(hours=26, minutes=15))
+    assert long.options.history == timedelta(hours=26, minutes=15)
+    short = live_source(settings, ["BTCUSDT"], warmup=timedelta(minutes=20))
+    assert short.options.history == timedelta(hours=2)

@@ -10,7 +10,7 @@ import pytest
 from engine.runs.registry import RunParameters, settings_hash
 from engine.settings import Settings, StrategySettings
 from engine.settings_check import load_settings
-from engine.strategy import MomentumStrategy, load_strategy
+from engine.strategy import MomentumStrategy, StrategyNotFoundError, load_strategy
 from engine.strategy.params import (
     StrategyParamsError,
     as_text,
@@ -163,3 +163,37 @@ def test_a_value_with_a_line_break_is_still_one_line() -> None:
         load_strategy("momentum", StrategySettings(), {"lookback_minutes": "3\n0"})
     assert caught.value.message.startswith("strategy momentum parameter lookback_minutes='3\\n0':")
     assert len(caught.value.message.splitlines()) == 1
+
+
+def test_a_module_of_the_working_directory_is_imported_from_there_by_an_engine_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`claire papertest start --strategy mine:Mine` beside mine.py records that folder; an
+    engine started in another directory (the supervisor's resume) imports the module there."""
+    import sys
+
+    from engine.strategy.base import import_from, strategy_home
+
+    home = tmp_path / "strategies"
+    home.mkdir()
+    (home / "mine_elsewhere.py").write_text(
+        "from engine.strategy import BaseStrategy\n\n\nclass Mine(BaseStrategy):\n"
+        "    name = 'mine'\n"
+    )
+    monkeypatch.chdir(home)
+    assert strategy_home("mine_elsewhere:Mine") == str(home.resolve())
+    assert strategy_home("momentum") is None
+    assert strategy_home("examples.strategies.ema_cross:EmaCross") is None  # claire's own
+    found = strategy_home("mine_elsewhere:Mine")
+    parameters = RunParameters(
+        duration="1d", capital=Decimal(1000), symbols=("BTCUSDT",), source="synthetic",
+        speed="max", strategy="mine_elsewhere:Mine", strategy_dir=found,
+    )  # fmt: skip
+    assert RunParameters.from_json(parameters.to_json()) == parameters
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(home))])
+    with pytest.raises(StrategyNotFoundError, match="cannot import module 'mine_elsewhere'"):
+        load_strategy("mine_elsewhere:Mine", Settings().strategy)
+    import_from(parameters.strategy_dir)
+    assert load_strategy("mine_elsewhere:Mine", Settings().strategy).name == "mine"
