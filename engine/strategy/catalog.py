@@ -3,13 +3,14 @@ with the parameters it declares (type, default, range, description) and the valu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from engine.settings import StrategySettings
-from engine.strategy.base import factory_of, registered_strategies
+from engine.strategy.base import factory_of, registered_strategies, strategy_parameters
 from engine.strategy.params import ParamSpec, params_model, specs
 
 
@@ -25,13 +26,30 @@ class StrategyInfo:
     values: dict[str, Any] = field(default_factory=dict)
 
 
-def strategy_catalog(configured: str, settings: StrategySettings) -> list[StrategyInfo]:
-    """Every registered strategy, and the configured one when it is a dotted path."""
+def strategy_catalog(
+    configured: str, settings: StrategySettings, configured_params: Mapping[str, str] | None = None
+) -> list[StrategyInfo]:
+    """Every registered strategy, and the configured one when it is a dotted path; the
+    configured one's values are those `configured_params` (CLAIRE_STRATEGY_PARAMS) give."""
     names = list(registered_strategies())
     chosen = configured.strip()
     if chosen.lower() not in names:
         names.append(chosen)
-    return [_info(name, chosen, settings) for name in names]
+    infos = [_info(name, chosen, settings) for name in names]
+    if configured_params:
+        infos = [
+            replace(
+                info,
+                values={
+                    **info.values,
+                    **strategy_parameters(info.name, settings, configured_params),
+                },
+            )
+            if info.configured
+            else info
+            for info in infos
+        ]
+    return infos
 
 
 def _info(name: str, configured: str, settings: StrategySettings) -> StrategyInfo:

@@ -18,7 +18,7 @@ from engine.engine_process.strategy_check import CheckResult, check_strategy
 from engine.errors import PermanentError
 from engine.reports.jsonable import jsonable
 from engine.strategy.catalog import StrategyInfo, strategy_catalog
-from engine.strategy.params import given_params
+from engine.strategy.params import configured_params, given_params
 from engine.strategy.scaffold import class_name, scaffold
 
 app = typer.Typer(
@@ -43,7 +43,11 @@ def list_strategies(ctx: typer.Context, json: JsonOption = False) -> None:
       CLAIRE_PAPERTEST_STRATEGY=mypackage.rules:Breakout claire strategy list
     """
     settings = state(ctx).settings()
-    catalog = strategy_catalog(settings.papertest.strategy, settings.strategy)
+    catalog = strategy_catalog(
+        settings.papertest.strategy,
+        settings.strategy,
+        configured_params(settings.papertest.strategy_params),
+    )
     if json:
         print_json(
             [jsonable(vars(info) | {"params": [vars(p) for p in info.params]}) for info in catalog]

@@ -28,6 +28,10 @@ def test_list_shows_momentum_configured_with_its_parameters_and_the_values_in_ef
     assert momentum["values"]["lookback_minutes"] == 30
     entry = next(p for p in momentum["params"] if p["name"] == "entry_threshold")
     assert entry["allowed"] == "> 0, <= 1"  # the tightest of the field's and its type's
+    monkeypatch.setenv("CLAIRE_STRATEGY_PARAMS", "lookback_minutes=45")  # over the setting
+    listed = json.loads(claire("strategy", "list", "--json").stdout)
+    [momentum] = [s for s in listed if s["name"] == "momentum"]
+    assert momentum["values"]["lookback_minutes"] == 45
 
 
 def test_list_names_a_configured_strategy_by_dotted_path_and_what_it_declares(
