@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from engine.bus.base import BatchHandler, DeadLetter
 from engine.errors import TransientError
 from engine.events import Event, encode_event
+from engine.events.envelope import EventEnvelope
 from engine.streams import STREAM_FOR_EVENT, Stream
 
 log = logging.getLogger(__name__)
@@ -119,8 +121,25 @@ class InMemoryBus:
             self._on_dead_letter(letter)
 
 
-def drain_all(bus: InMemoryBus, events: Sequence[Event]) -> None:
-    """Publish each event and drain what it causes before the next one."""
+E = TypeVar("E", bound=EventEnvelope)
+
+
+def instants(events: Iterable[E]) -> Iterator[list[E]]:
+    """`events` in runs of one event time each (consecutive events with the same `ts_event`)."""
+    group: list[E] = []
     for event in events:
-        bus.publish(event)
+        if group and event.ts_event != group[-1].ts_event:
+            yield group
+            group = []
+        group.append(event)
+    if group:
+        yield group
+
+
+def drain_all(bus: InMemoryBus, events: Sequence[Event]) -> None:
+    """Publish the events of each instant together and drain what they cause before the
+    next instant: every stage sees the whole instant's market (both symbols' candles of a
+    minute) before the signals and orders it causes, as over Redis Streams."""
+    for group in instants(events):
+        bus.publish_many(group)
         bus.drain()

@@ -456,9 +456,10 @@ class PapertestEngine:
             until=None if replayed else run.started_at + duration,
             span=duration if replayed else None,
             after=self._resumed_from,
-            # In memory: one event at a time (replays identical to live). Live: each event as it
-            # comes. Paced replays over Redis: batches.
-            batch_size=1 if isinstance(bus, InMemoryBus) or live else 200,
+            # In memory: one event-time instant at a time (replays identical to the paced ones
+            # over Redis). Live: each event as it comes. Paced replays over Redis: batches.
+            batch_size=1 if live else 200,
+            by_instant=isinstance(bus, InMemoryBus),
             max_backlog=self.settings.monitor.max_consumer_lag // 2,
             run_id=run.run_id,
             # Live data arrives slightly out of event-time order; release it in replay order.

@@ -69,6 +69,10 @@ class FeedOptions:
     run_id: str | None = None
     reorder_s: float = 0.0
     batch_size: int = 500
+    #: Publish each event-time instant's events apart (in memory: every stage then sees the
+    #: whole instant's market, both symbols' candles of a minute, before what they cause,
+    #: as over Redis Streams, where stream ids order events by event time).
+    by_instant: bool = False
     max_backlog: int = 20_000
     backlog_poll_s: float = 0.05
 
@@ -120,7 +124,7 @@ class MarketFeed:
                     reason = "planned_end"
                     break
                 wait = 0.0 if is_warmup(item.source) else self._wait_for(item.ts_event)
-                if wait > 0 and batch:
+                if batch and (wait > 0 or self._new_instant(batch, item)):
                     if await self._flush(batch):
                         return self._result("stopped")
                     batch = []
@@ -138,6 +142,10 @@ class MarketFeed:
         if batch and await self._flush(batch):
             reason = "stopped"
         return self._result(reason or "exhausted")
+
+    def _new_instant(self, batch: list[MarketItem], item: MarketItem) -> bool:
+        """Whether `item` begins another instant that must not share `batch`'s publish."""
+        return self.options.by_instant and item.ts_event != batch[-1].ts_event
 
     def _past_the_end(self, item: MarketItem) -> bool:
         if self._until is None and self.options.span is not None:

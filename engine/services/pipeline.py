@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from engine.bus.base import Publisher, Stage
-from engine.bus.memory import InMemoryBus
+from engine.bus.memory import InMemoryBus, instants
 from engine.domain.execution import PaperExecution
 from engine.domain.fill_limits import FillLimits
 from engine.domain.market import MarketData, MarketState
@@ -195,11 +195,11 @@ def run_in_memory(
         bus.subscribe(stage.name, stage.inputs, stage.handle)
     count = 0
     last: datetime | None = None
-    for event in market:
-        bus.publish(event)
+    for group in instants(market):  # as the engine's feed in memory: an instant at a time
+        bus.publish_many(group)
         bus.drain()
-        count += 1
-        last = event.ts_event
+        count += len(group)
+        last = group[-1].ts_event
         if pipeline.halted:
             break
     if end_feed and last is not None:
