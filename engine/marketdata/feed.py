@@ -115,6 +115,7 @@ class MarketFeed:
         batch: list[MarketItem] = []
         reason: EndReason | None = None
         self._until = self.options.until
+        by_instant = self.options.by_instant  # a new instant goes out apart from the last
         async for chunk in self._chunks(stop):
             for item in chunk:
                 if stop is not None and stop.is_set():
@@ -124,7 +125,7 @@ class MarketFeed:
                     reason = "planned_end"
                     break
                 wait = 0.0 if is_warmup(item.source) else self._wait_for(item.ts_event)
-                if batch and (wait > 0 or self._new_instant(batch, item)):
+                if batch and (wait > 0 or (by_instant and item.ts_event != batch[-1].ts_event)):
                     if await self._flush(batch):
                         return self._result("stopped")
                     batch = []
@@ -142,10 +143,6 @@ class MarketFeed:
         if batch and await self._flush(batch):
             reason = "stopped"
         return self._result(reason or "exhausted")
-
-    def _new_instant(self, batch: list[MarketItem], item: MarketItem) -> bool:
-        """Whether `item` begins another instant that must not share `batch`'s publish."""
-        return self.options.by_instant and item.ts_event != batch[-1].ts_event
 
     def _past_the_end(self, item: MarketItem) -> bool:
         if self._until is None and self.options.span is not None:
