@@ -184,3 +184,22 @@ def test_stop_while_a_live_source_is_quiet_then_ends_at_once() -> None:
     result = asyncio.run(body())
     assert result.reason == "stopped"
     assert result.events == 1
+
+
+def test_by_instant_then_each_minutes_candles_go_out_together_and_apart_from_the_next() -> None:
+    """In memory the feed publishes an instant at a time: both symbols' candles of a minute
+    in one publish (queued together: every stage sees both before what they cause), never
+    two minutes in one."""
+    bus, clock = InMemoryBus(), FakeTime()
+    events = received(bus)
+    batches: list[list[datetime]] = []
+
+    def drained() -> None:
+        bus.drain()
+        batches.append([e.ts_event for e in events])
+        events.clear()
+
+    feed(bus, clock, minutes=10, by_instant=True, after_publish=drained)
+
+    assert len(batches) == 10
+    assert all(len(batch) == 2 and len(set(batch)) == 1 for batch in batches)
