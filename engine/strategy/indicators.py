@@ -14,6 +14,7 @@ quantities and money in signals stay `Decimal`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -70,5 +71,14 @@ class IndicatorSet:
 
     @property
     def ready(self) -> bool:
-        """Whether every indicator has a value (its warm-up is over)."""
-        return all(self[name] is not None for name in self._indicators)
+        """Whether every indicator has a whole value (its warm-up is over): a composite one
+        (MACD's macd, signal and histogram) only once none of its parts is None."""
+        return all(_whole(self[name]) for name in self._indicators)
+
+
+def _whole(value: Any) -> bool:
+    if value is None:
+        return False
+    if dataclasses.is_dataclass(value):
+        return all(getattr(value, f.name) is not None for f in dataclasses.fields(value))
+    return True

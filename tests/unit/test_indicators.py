@@ -121,3 +121,14 @@ def test_a_set_is_ready_once_every_indicator_has_a_value() -> None:
     assert ready == [False, False, False, False, True, True]
     assert list(values) == ["fast", "slow"]
     assert not math.isnan(values["fast"])
+
+
+def test_a_set_with_macd_is_ready_only_once_its_signal_line_has_a_value() -> None:
+    values = IndicatorSet(macd=MACD(3, 6, 4))
+    ready = []
+    for bar in BARS[:10]:
+        values.update(bar)
+        ready.append(values.ready)
+    # macd from the 6th close, its signal (an EMA of 4 macd values) from the 9th.
+    assert ready == [False] * 8 + [True, True]
+    assert values["macd"].signal is not None
