@@ -21,6 +21,7 @@ from engine.events import Candle, CandleInterval, SignalGenerated
 from engine.events.market_data import INTERVAL_LENGTHS
 from engine.strategy import StrategyContext
 from engine.strategy.bar_strategy import BarStrategy
+from engine.strategy.base import MAX_WARMUP
 from engine.strategy.indicators import BB, IndicatorSet
 
 
@@ -52,7 +53,9 @@ class BollingerBreakout(BarStrategy):
     def __init__(self, params: BollingerBreakoutParams | None = None) -> None:
         self.params = params or BollingerBreakoutParams()
         self.intervals = (self.params.interval,)
-        self.warmup = INTERVAL_LENGTHS[self.params.interval] * self.params.period
+        self.warmup = min(
+            INTERVAL_LENGTHS[self.params.interval] * self.params.period, MAX_WARMUP
+        )  # the longest the engine feeds
         self._bands: dict[str, IndicatorSet] = {}
 
     def on_bar(self, bar: Candle, context: StrategyContext) -> list[SignalGenerated]:

@@ -21,6 +21,7 @@ from engine.events.market_data import INTERVAL_LENGTHS
 from engine.events.orders import OrderSide
 from engine.strategy import StrategyContext
 from engine.strategy.bar_strategy import BarStrategy
+from engine.strategy.base import MAX_WARMUP
 from engine.strategy.indicators import ATR, EMA, IndicatorSet
 
 
@@ -51,7 +52,9 @@ class EmaCross(BarStrategy):
         self.intervals = (self.params.interval,)
         # Enough bars before the first traded one that both EMAs and the ATR have values.
         longest = max(self.params.slow, self.params.atr_period + 1)
-        self.warmup = INTERVAL_LENGTHS[self.params.interval] * longest
+        self.warmup = min(
+            INTERVAL_LENGTHS[self.params.interval] * longest, MAX_WARMUP
+        )  # the longest the engine feeds
         self._indicators: dict[str, IndicatorSet] = {}
         self._above: dict[str, bool] = {}
         self._entry: dict[str, Decimal] = {}

@@ -24,6 +24,7 @@ from engine.events.market_data import INTERVAL_LENGTHS
 from engine.events.orders import OrderSide
 from engine.strategy import StrategyContext
 from engine.strategy.bar_strategy import BarStrategy
+from engine.strategy.base import MAX_WARMUP
 from engine.strategy.indicators import RSI, IndicatorSet
 
 
@@ -58,7 +59,9 @@ class RsiReversion(BarStrategy):
         self.params = params or RsiReversionParams()
         self.intervals = (self.params.interval,)
         # The RSI needs period + 1 closes: that much history before the first traded bar.
-        self.warmup = INTERVAL_LENGTHS[self.params.interval] * (self.params.rsi_period + 1)
+        self.warmup = min(
+            INTERVAL_LENGTHS[self.params.interval] * (self.params.rsi_period + 1), MAX_WARMUP
+        )  # the longest the engine feeds
         self._rsi: dict[str, IndicatorSet] = {}
         self._bid_until: dict[str, datetime] = {}
         self._offered: set[str] = set()  # take-profit offered for the holding
