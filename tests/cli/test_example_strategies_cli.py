@@ -199,37 +199,3 @@ def test_an_example_killed_mid_run_and_resumed_then_the_signals_and_trades_of_an
     assert signals(broken) == signals(unbroken)
     assert trades(broken) == trades(unbroken)
 
-
-def test_a_replay_at_full_speed_and_paced_over_redis_store_the_same_run(
-    db: Db, runtime_home: Path, tmp_path: Path
-) -> None:
-    """In memory (`--speed max`) the feed publishes an instant at a time, so risk sizes a
-    signal with every symbol marked at its minute, as it does over Redis Streams (a paced
-    replay): the same signals, trades and snapshots, to the last digit."""
-    path = tmp_path / "one_day.parquet"
-    write_market_file(path, synthetic_candles(SYMBOLS, START, 1440, seed=11), Layout.CANDLES)
-    strategy, params, _, _ = EXAMPLES[1]
-    given = [arg for param in params for arg in ("--param", param)]
-    runs = []
-    for speed in ("max", "5000"):
-        claire(
-            "papertest", "start", "--strategy", strategy, *given, "--duration", "1d",
-            "--source", f"replay:{path}", "--speed", speed, "--symbols", ",".join(SYMBOLS),
-            "--foreground", "--no-backup",
-        )  # fmt: skip
-        ((run_id,),) = db.execute("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1")
-        runs.append(run_id)
-
-    def stored(run_id: object) -> tuple[list[tuple[object, ...]], ...]:
-        queries = (
-            "SELECT symbol, side, ts_event, limit_price, reason FROM signals WHERE run_id = %s",
-            'SELECT "timestamp", symbol, side, quantity, execution_price, fees FROM trades'
-            " WHERE run_id = %s",
-            'SELECT "timestamp", sequence, equity, cash, positions_value'
-            " FROM portfolio_snapshots WHERE run_id = %s",
-        )
-        return tuple(sorted(db.execute(q, (run_id,)).fetchall()) for q in queries)  # type: ignore[type-var]
-
-    in_memory, over_redis = stored(runs[0]), stored(runs[1])
-    assert len(in_memory[1]) >= 4
-    assert in_memory == over_redis

@@ -10,6 +10,7 @@ from engine.bus.memory import InMemoryBus
 from engine.events import OrderResultReported, QuoteTick, SignalGenerated, TradeTick
 from engine.services.signal import SignalStage
 from engine.strategy import BaseStrategy, MarketEvent, StrategyContext
+from tests.factories import EPOCH
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 
@@ -86,3 +87,63 @@ def test_a_live_run_fetches_the_history_its_strategy_warms_up_on() -> None:
     assert long.options.history == timedelta(hours=26, minutes=15)
     short = live_source(settings, ["BTCUSDT"], warmup=timedelta(minutes=20))
     assert short.options.history == timedelta(hours=2)
+
+
+class BuysEthThenBtc(BaseStrategy):
+    """ETH for 3,000 at the first minute; BTC for 1 % of equity at minute 5 (when ETH jumps)."""
+
+    name = "eth-then-btc"
+
+    def on_market_data(self, event: MarketEvent, context: StrategyContext) -> list[SignalGenerated]:
+        from engine.events import Candle
+        from engine.events.orders import OrderSide
+        from engine.strategy import make_signal
+
+        if not isinstance(event, Candle):
+            return []
+        minute = int((event.open_time - EPOCH).total_seconds() // 60)
+        if (event.symbol, minute) == ("ETHUSDT", 0):
+            asked = {"quote_amount": Decimal(3000)}
+        elif (event.symbol, minute) == ("BTCUSDT", 5):
+            asked = {"equity_fraction": Decimal("0.01")}
+        else:
+            return []
+        return [
+            make_signal(
+                self.name, event, context, side=OrderSide.BUY, confidence=Decimal(1),
+                reference_price=event.close, reason="test", **asked,
+            )
+        ]  # fmt: skip
+
+
+def test_risk_sizes_a_signal_with_every_symbol_marked_at_its_minute_recomputed_by_hand() -> None:
+    """BTC's candle of minute 5 comes before ETH's (same instant): the BTC buy is sized with
+    ETH at its minute-5 price, not the minute before, as a paced run over Redis sizes it."""
+    from engine.events import OrderResultReported, OrderSubmitted
+    from engine.services.pipeline import build_pipeline, run_in_memory
+    from engine.settings import Settings
+    from engine.streams import Stream
+    from tests.factories import candle
+
+    market = [
+        candle(i, symbol=s, close=price)
+        for i in range(10)
+        for s, price in (("BTCUSDT", "100000"), ("ETHUSDT", "3000" if i < 5 else "3300"))
+    ]
+    bus, seen = InMemoryBus(), []
+    bus.subscribe("probe", (Stream.ORDERS, Stream.ORDER_RESULTS), seen.extend)
+    pipeline = build_pipeline(
+        Settings(), bus, run_id="run-m", symbols=["BTCUSDT", "ETHUSDT"],
+        strategy="tests.unit.test_strategy_context:BuysEthThenBtc",
+    )  # fmt: skip
+    run_in_memory(pipeline, bus, market)
+
+    (eth_fill,) = [e for e in seen if isinstance(e, OrderResultReported) and e.symbol == "ETHUSDT"]
+    assert eth_fill.execution_price is not None
+    cash = Decimal(100_000) - eth_fill.filled_quantity * eth_fill.execution_price - eth_fill.fee
+    equity = cash + eth_fill.filled_quantity * Decimal(3300)  # ETH at minute 5, not 3,000
+    (btc,) = [e for e in seen if isinstance(e, OrderSubmitted) and e.symbol == "BTCUSDT"]
+    step = Decimal("0.00000001")
+    assert btc.quantity == (equity * Decimal("0.01") / Decimal(100_000)).quantize(
+        step, "ROUND_FLOOR"
+    )
