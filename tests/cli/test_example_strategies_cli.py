@@ -198,4 +198,3 @@ def test_an_example_killed_mid_run_and_resumed_then_the_signals_and_trades_of_an
     assert len(signals(unbroken)) >= 4
     assert signals(broken) == signals(unbroken)
     assert trades(broken) == trades(unbroken)
-
