@@ -342,8 +342,9 @@ def strategy_parameters(
     `params` over its defaults; {} for a strategy that declares none. A run records them
     (its report shows them); errors are those of `load_strategy`."""
     text = name_or_path.strip()
-    argument = _argument(text, factory_of(text), settings, dict(params or {}))
-    if params_model(factory_of(text)) is None or not isinstance(argument, BaseModel):
+    factory = factory_of(text)
+    argument = _argument(text, factory, settings, dict(params or {}))
+    if params_model(factory) is None or not isinstance(argument, BaseModel):
         return {}
     return argument.model_dump(mode="json")
 
