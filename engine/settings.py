@@ -148,6 +148,12 @@ class PapertestSettings(_Section):
     )
     strategy: str = Field("momentum", description="Strategy name or dotted path")
     snapshot_seconds: Seconds = Field(60, description="Portfolio snapshot interval (event time)")
+    max_active: int = Field(
+        8,
+        ge=1,
+        le=64,
+        description="How many papertests may run at once (each has its own engine)",
+    )
     strategy_error_limit: int = Field(
         10,
         ge=1,

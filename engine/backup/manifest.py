@@ -37,7 +37,10 @@ class Manifest:
     tables: dict[str, int]
     files: dict[str, FileEntry]
     label: str | None = None
+    #: The oldest papertest running when the backup was made (None: none ran).
     active_run: dict[str, Any] | None = None
+    #: Every papertest running when the backup was made, oldest first.
+    active_runs: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -72,6 +75,9 @@ class Manifest:
             files={k: FileEntry(**v) for k, v in data["files"].items()},
             label=data.get("label"),
             active_run=data.get("active_run"),
+            active_runs=list(
+                data.get("active_runs") or ([data["active_run"]] if data.get("active_run") else [])
+            ),
             extra=data.get("extra") or {},
         )
 

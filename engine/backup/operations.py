@@ -45,15 +45,20 @@ def _private_dir(path: Path) -> None:
     path.chmod(0o700)
 
 
-def _active_run(conninfo: str) -> dict[str, Any] | None:
+def _active_runs(conninfo: str) -> list[dict[str, Any]]:
+    """The papertests running now, oldest first (none when the database cannot tell)."""
     try:
         with psycopg.connect(conninfo, autocommit=True) as conn:
-            row = conn.execute(
-                "SELECT run_id, name, started_at FROM runs WHERE status = 'running' LIMIT 1"
-            ).fetchone()
+            rows = conn.execute(
+                "SELECT run_id, name, started_at, group_id FROM runs WHERE status = 'running'"
+                " ORDER BY started_at, run_id"
+            ).fetchall()
     except psycopg.Error:
-        return None
-    return {"run_id": row[0], "name": row[1], "started_at": row[2].isoformat()} if row else None
+        return []
+    return [
+        {"run_id": run_id, "name": name, "started_at": started.isoformat(), "group_id": group}
+        for run_id, name, started, group in rows
+    ]
 
 
 def create_backup(
@@ -81,6 +86,7 @@ def create_backup(
             files.append(partial / SETTINGS_COPY)
         for path in files:
             path.chmod(0o600)
+        running = _active_runs(conninfo)
         manifest = Manifest(
             backup_id=backup_id,
             created_at=created,
@@ -90,7 +96,8 @@ def create_backup(
             tables=counts,
             files={path.name: file_entry(path) for path in files},
             label=label,
-            active_run=_active_run(conninfo),
+            active_run=running[0] if running else None,
+            active_runs=running,
         )
         (partial / MANIFEST).write_text(manifest.to_json())
         (partial / MANIFEST).chmod(0o600)
@@ -181,11 +188,12 @@ def restore_backup(settings: Settings, backup: Backup, *, force: bool = False) -
     if problems:
         raise BackupCorruptError(f"backup {backup.backup_id} is damaged: {'; '.join(problems)}")
     conninfo = endpoints(settings).database_conninfo
-    running = _active_run(conninfo)
-    if running is not None and not force:
+    running = _active_runs(conninfo)
+    if running and not force:
+        names = ", ".join(each["run_id"] for each in running)
         raise RestoreRefusedError(
-            f"papertest {running['run_id']} is running",
-            hint="stop it first (claire papertest stop), or restore with --force",
+            f"papertest {names} is running" if len(running) == 1 else f"{names} are running",
+            hint="stop them first (claire papertest stop --all), or restore with --force",
         )
     safety = create_backup(settings, label=f"before-restore-{backup.backup_id}"[:60])
     current = database.database_name(conninfo)

@@ -491,8 +491,10 @@ class PapertestEngine:
         run = self.run_record
         spec = run.parameters.source
         # The strategy's warm-up: history it is fed before the run trades.
-        warmup = strategy_warmup(
-            run.parameters.strategy, self.settings.strategy, run.parameters.strategy_params
+        warmup = run.parameters.market_warmup(
+            strategy_warmup(
+                run.parameters.strategy, self.settings.strategy, run.parameters.strategy_params
+            )
         )
         if spec == "synthetic":
             start = run.started_at.replace(second=0, microsecond=0)

@@ -95,7 +95,8 @@ class EngineServer:
             with psycopg.connect(
                 self._endpoints.database_conninfo, autocommit=True, connect_timeout=5
             ) as conn:
-                run = RunRepository(conn).active()
+                runs = RunRepository(conn).active_runs()  # the preflight lets one run here
+                run = runs[0] if runs else None
                 return (
                     None if run is None else (run, RunControl(conn).get(run.run_id).started_before)
                 )

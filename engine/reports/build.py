@@ -22,7 +22,7 @@ from engine.reports.assumptions import (
 from engine.reports.costs import ExecutionStats, execution_stats
 from engine.reports.data import RunData, load_run_data
 from engine.reports.exposure import ExposureStats, exposure_stats
-from engine.reports.metrics import BuyAndHold, buy_and_hold
+from engine.reports.metrics import BuyAndHold, EquityPoint, buy_and_hold
 from engine.reports.quality import Hole, candle_holes, explains, stale_episodes
 from engine.reports.returns import Performance, bootstrap, performance
 from engine.reports.trading import TradeStats, trade_stats
@@ -64,6 +64,8 @@ class Report:
     assumptions: Assumptions
     caveats: list[str]
     charts: dict[str, bytes] = field(default_factory=dict)
+    #: The equity curve the figures were computed from (every snapshot).
+    curve: list[EquityPoint] = field(default_factory=list)
 
     @property
     def go(self) -> bool:
@@ -82,9 +84,11 @@ def build_report(
     *,
     report_settings: ReportSettings | None = None,
     current: Settings | None = None,
+    draw: bool = True,
 ) -> Report:
     """Compute every figure of `run` from the database (up to event time `until`, when given)
-    and draw its charts. `current` stands in for settings the run did not record."""
+    and draw its charts (unless not `draw`). `current` stands in for settings the run did not
+    record."""
     rules = report_settings or ReportSettings()
     data = load_run_data(conn, run, until)
     recorded = run_settings(run, current or Settings())
@@ -138,8 +142,9 @@ def build_report(
         settings=recorded,
         assumptions=assumptions(run, recorded),
         caveats=caveats(run, _facts(perf, trades, execution, system, recorded), verdict),
+        curve=list(data.curve),
     )
-    if data.curve:
+    if data.curve and draw:
         report.charts = {
             "equity": charts.equity_chart(data.curve, benchmark, data.fills, run.initial_capital),
             "drawdown": charts.drawdown_chart(data.curve, run.initial_capital),

@@ -187,3 +187,21 @@ def exposure_chart(
     axes.set_ylabel("% of equity")
     axes.legend(loc="upper left", fontsize=8)
     return _png(figure)
+
+
+#: The colours of the runs of a comparison, in order (then round again).
+RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
+
+
+def comparison_chart(runs: Sequence[tuple[str, Sequence[EquityPoint], Decimal]]) -> bytes:
+    """Each run's return from its start on one axis (label, curve, initial capital)."""
+    figure, axes = _axes("Return from the start, each run")
+    for number, (label, curve, capital) in enumerate(runs):
+        times: list[Any] = [p.ts for p in curve]
+        values = [_percent_from(p.equity, capital) for p in curve]
+        colour = RUN_COLOURS[number % len(RUN_COLOURS)]
+        axes.plot(*thinned(times, values), color=colour, linewidth=1.3, label=label)
+    axes.axhline(0, color="#444444", linewidth=0.6)
+    axes.set_ylabel("% from start")
+    axes.legend(loc="upper left", fontsize=8)
+    return _png(figure)

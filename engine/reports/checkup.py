@@ -58,8 +58,15 @@ class Checkup:
     """Every finding, the active run's summary and what changed since last time."""
 
     findings: list[Finding] = field(default_factory=list)
-    run: RunSummary | None = None
-    changes: list[str] = field(default_factory=list)
+    #: Every running papertest's summary, oldest first.
+    runs: list[RunSummary] = field(default_factory=list)
+    #: Run id -> what changed since the previous check.
+    changes: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def run(self) -> RunSummary | None:
+        """The running papertest (the oldest of several)."""
+        return self.runs[0] if self.runs else None
 
     @property
     def level(self) -> Level:
@@ -77,7 +84,10 @@ class Checkup:
                 for f in self.findings
             ],
             "papertest": self.run.to_dict() if self.run else None,
-            "changes": self.changes,
+            "papertests": [summary.to_dict() for summary in self.runs],
+            # the oldest running papertest's (as when one ran at a time), and each one's
+            "changes": self.changes.get(self.run.run.run_id, []) if self.run else [],
+            "changes_by_run": self.changes,
         }
 
 
@@ -157,75 +167,113 @@ def _migrations(conninfo: str, result: Checkup) -> None:
 
 
 def _papertest(settings: Settings, conn: psycopg.Connection[Any], result: Checkup) -> None:
-    repo = RunRepository(conn)
-    run = repo.active()
-    if run is None:
+    runs = RunRepository(conn).active_runs()
+    if not runs:
         result.add("papertest", Level.OK, "none running")
         return
+    before = _read_last(settings.home)
+    for run in runs:
+        # One run: its findings are "engine", "drawdown"; several: each names its run.
+        _one_papertest(settings, conn, run, result, "" if len(runs) == 1 else f" {run.run_id}")
+        result.changes[run.run_id] = _changes(before.get(run.run_id), result.runs[-1])
+    _write_last(settings.home, result.runs)
+
+
+def _one_papertest(
+    settings: Settings, conn: psycopg.Connection[Any], run: Run, result: Checkup, which: str
+) -> None:
     host = engine_host(settings)
     engine = "running" if host.alive(run) else "crashed"
     summary = summarize(conn, run, settings, engine)
-    result.run = summary
+    result.runs.append(summary)
     stall = OutageLog(conn).stall_of(run.run_id)
+    resume = f"claire papertest resume {run.run_id}" if which else "claire papertest resume"
     if engine == "crashed":
-        result.add("engine", Level.CRITICAL, f"{run.run_id} is down — claire papertest resume")
+        result.add(f"engine{which}", Level.CRITICAL, f"{run.run_id} is down — {resume}")
     elif stall is not None:
-        result.add("engine", Level.CRITICAL, stall)
+        result.add(f"engine{which}", Level.CRITICAL, stall)
     else:
         healthy, detail = host.health(run)
-        result.add("engine", Level.OK if healthy else Level.WARNING, detail)
-    _risk(settings, summary, result)
-    result.changes = _changes(settings.home, run, summary)
+        result.add(f"engine{which}", Level.OK if healthy else Level.WARNING, detail)
+    _risk(settings, summary, result, which)
 
 
-def _risk(settings: Settings, s: RunSummary, result: Checkup) -> None:
+def _risk(settings: Settings, s: RunSummary, result: Checkup, which: str = "") -> None:
     limits = settings.risk
     if s.max_drawdown >= limits.abort_drawdown:
         result.add(
-            "drawdown", Level.CRITICAL, f"max drawdown {_pct(s.max_drawdown)} at the abort level"
+            f"drawdown{which}",
+            Level.CRITICAL,
+            f"max drawdown {_pct(s.max_drawdown)} at the abort level",
         )
     elif s.daily_drawdown >= limits.max_daily_drawdown or s.max_drawdown >= limits.alert_drawdown:
         result.add(
-            "drawdown",
+            f"drawdown{which}",
             Level.WARNING,
             f"daily {_pct(s.daily_drawdown)}, max {_pct(s.max_drawdown)} (alert at "
             f"{_pct(limits.alert_drawdown)})",
         )
     else:
         result.add(
-            "drawdown", Level.OK, f"daily {_pct(s.daily_drawdown)}, max {_pct(s.max_drawdown)}"
+            f"drawdown{which}",
+            Level.OK,
+            f"daily {_pct(s.daily_drawdown)}, max {_pct(s.max_drawdown)}",
         )
     stale = timedelta(seconds=settings.market.stale_after_seconds)
     if s.market_data_age is not None and s.market_data_age > stale:
         result.add(
-            "market data", Level.CRITICAL, f"newest market data is {_hours(s.market_data_age)} old"
+            f"market data{which}",
+            Level.CRITICAL,
+            f"newest market data is {_hours(s.market_data_age)} old",
         )
     elif s.market_data_age is not None:
-        result.add("market data", Level.OK, f"{s.market_data_age.total_seconds():.0f} s old")
+        result.add(
+            f"market data{which}", Level.OK, f"{s.market_data_age.total_seconds():.0f} s old"
+        )
     if s.errors:
         result.add(
-            "errors", Level.WARNING, f"{s.errors} critical alerts or dead letters since start"
+            f"errors{which}",
+            Level.WARNING,
+            f"{s.errors} critical alerts or dead letters since start",
         )
 
 
-def _changes(home: Path, run: Run, s: RunSummary) -> list[str]:
-    """Compare with the previous check of the same run; remember this one."""
-    path = home / "state" / "last-status.json"
-    now = {
-        "run_id": run.run_id,
-        "at": utc_now().isoformat(),
-        "fills": s.fills,
-        "alerts": len(s.alerts),
-        "equity": str(s.equity),
-        "max_drawdown": str(s.max_drawdown),
-    }
+_LAST_STATUS = Path("state") / "last-status.json"
+
+
+def _read_last(home: Path) -> dict[str, dict[str, Any]]:
+    """What the previous check saw of each running papertest (by run id)."""
     try:
-        before = json.loads(path.read_text())
+        before = json.loads((home / _LAST_STATUS).read_text())
     except (OSError, ValueError):
-        before = None
+        return {}
+    if not isinstance(before, dict):
+        return {}
+    if "run_id" in before:  # written by a claire that checked one papertest only
+        return {str(before["run_id"]): before}
+    return {str(k): v for k, v in before.items() if isinstance(v, dict)}
+
+
+def _write_last(home: Path, summaries: list[RunSummary]) -> None:
+    now = utc_now().isoformat()
+    seen = {
+        s.run.run_id: {
+            "at": now,
+            "fills": s.fills,
+            "alerts": len(s.alerts),
+            "equity": str(s.equity),
+            "max_drawdown": str(s.max_drawdown),
+        }
+        for s in summaries
+    }
+    path = home / _LAST_STATUS
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(now))
-    if not before or before.get("run_id") != run.run_id:
+    path.write_text(json.dumps(seen))
+
+
+def _changes(before: dict[str, Any] | None, s: RunSummary) -> list[str]:
+    """What changed since the previous check of the same run."""
+    if not before:
         return ["first check of this papertest"]
     changes = [f"since {before['at'][:16].replace('T', ' ')} UTC:"]
     changes.append(f"{s.fills - int(before['fills'])} new fills")

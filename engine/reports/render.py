@@ -37,15 +37,15 @@ class Block:
     folded: bool = False  # HTML: inside <details> (long lists)
 
 
-def _pct(value: Decimal | None, places: int = 2) -> str:
+def pct(value: Decimal | None, places: int = 2) -> str:
     return "n/a" if value is None else f"{value * 100:.{places}f} %"
 
 
-def _num(value: Decimal | None, places: int = 2) -> str:
+def num(value: Decimal | None, places: int = 2) -> str:
     return "n/a" if value is None else f"{value:,.{places}f}"
 
 
-def _signed(value: Decimal | None, places: int = 4) -> str:
+def signed(value: Decimal | None, places: int = 4) -> str:
     return "n/a" if value is None else f"{value:+,.{places}f}"
 
 
@@ -53,7 +53,7 @@ def _span(value: timedelta | None) -> str:
     return "n/a" if value is None else format_duration(value)
 
 
-def _when(value: datetime | None) -> str:
+def when(value: datetime | None) -> str:
     return "-" if value is None else f"{value:%Y-%m-%d %H:%M:%S} UTC"
 
 
@@ -96,12 +96,12 @@ def _performance(report: Report) -> Block:
     p, q = report.performance, _quote(report)
     boot = p.bootstrap
     rows = [
-        ("Initial capital", f"{_num(p.initial_capital)} {q}"),
-        ("Final equity", f"{_num(p.final_equity)} {q}"),
-        ("Total PnL", f"{_signed(p.total_pnl)} {q}"),
-        ("Total return", _pct(p.total_return, 3)),
-        ("Buy and hold return", _pct(report.benchmark_return, 3)),
-        ("Annualised return", p.annualised_note or _pct(p.annualised_return)),
+        ("Initial capital", f"{num(p.initial_capital)} {q}"),
+        ("Final equity", f"{num(p.final_equity)} {q}"),
+        ("Total PnL", f"{signed(p.total_pnl)} {q}"),
+        ("Total return", pct(p.total_return, 3)),
+        ("Buy and hold return", pct(report.benchmark_return, 3)),
+        ("Annualised return", p.annualised_note or pct(p.annualised_return)),
         ("Sharpe", _ratio(p.sharpe, p.basis)),
         ("Sortino", _ratio(p.sortino, p.basis)),
         (
@@ -111,7 +111,7 @@ def _performance(report: Report) -> Block:
             else f"{p.psr:.4f} (P[true Sharpe > 0], daily returns; skewness {p.skewness},"
             f" kurtosis {p.kurtosis})",
         ),
-        ("Calmar", p.annualised_note or _num(p.calmar)),
+        ("Calmar", p.annualised_note or num(p.calmar)),
     ]
     if boot is not None:
         level = f"{boot.confidence:.0%}"
@@ -120,7 +120,7 @@ def _performance(report: Report) -> Block:
             rows.append(
                 (
                     f"Total return, bootstrap {level} interval",
-                    f"{_pct(i.low, 3)} to {_pct(i.high, 3)} ({i.samples} daily returns"
+                    f"{pct(i.low, 3)} to {pct(i.high, 3)} ({i.samples} daily returns"
                     f" resampled {boot.resamples} times)",
                 )
             )
@@ -129,14 +129,14 @@ def _performance(report: Report) -> Block:
             rows.append(
                 (
                     f"Mean round-trip PnL, bootstrap {level} interval",
-                    f"{_signed(i.estimate)} {q}: {_signed(i.low)} to {_signed(i.high)}"
+                    f"{signed(i.estimate)} {q}: {signed(i.low)} to {signed(i.high)}"
                     f" ({i.samples} round trips resampled {boot.resamples} times)",
                 )
             )
     rows += [
-        ("Max drawdown", _pct(p.max_drawdown, 3)),
+        ("Max drawdown", pct(p.max_drawdown, 3)),
         ("Max drawdown duration", _span(p.max_drawdown_duration)),
-        ("Time in market", _pct(p.time_in_market)),
+        ("Time in market", pct(p.time_in_market)),
         ("Length (event time)", _span(p.elapsed)),
         ("Daily returns", f"{len(p.daily)} UTC days ({len(p.partial_days)} partial)"),
     ]
@@ -148,8 +148,8 @@ def _reconciliation(report: Report) -> Block:
     if r is None:
         return Block("Reconciliation", [("", "no snapshot: nothing to reconcile")])
     line = (
-        f"round trips {_signed(r.round_trip_pnl)} + open positions {_signed(r.open_pnl)}"
-        f" = {_signed(r.accounted)} {q}; final equity - capital = {_signed(r.total_pnl)} {q};"
+        f"round trips {signed(r.round_trip_pnl)} + open positions {signed(r.open_pnl)}"
+        f" = {signed(r.accounted)} {q}; final equity - capital = {signed(r.total_pnl)} {q};"
         f" difference {_tiny(r.difference)} {q}: "
         + ("reconciled" if r.reconciled else "DOES NOT RECONCILE")
     )
@@ -159,8 +159,8 @@ def _reconciliation(report: Report) -> Block:
             ("PnL", line),
             (
                 "Snapshot's own split",
-                f"realized {_signed(r.snapshot_realized)} + unrealized"
-                f" {_signed(r.snapshot_unrealized)}; total - both = {_tiny(r.snapshot_difference)}"
+                f"realized {signed(r.snapshot_realized)} + unrealized"
+                f" {signed(r.snapshot_unrealized)}; total - both = {_tiny(r.snapshot_difference)}"
                 " (fees are inside realized PnL and the open position's cost)",
             ),
         ],
@@ -177,21 +177,21 @@ def _trades(report: Report) -> Block:
             ("Round trips", str(t.round_trips)),
             ("Wins / losses / break-even", f"{t.wins} / {t.losses} / {t.break_even}"),
             ("Still open", str(t.open_positions)),
-            ("Win rate", _pct(t.win_rate)),
-            ("Profit factor", _num(t.profit_factor)),
-            ("Expectancy per round trip", f"{_signed(t.expectancy)} {q}"),
-            ("Average win", f"{_signed(t.average_win)} {q}"),
-            ("Average loss", f"{_signed(t.average_loss)} {q}"),
+            ("Win rate", pct(t.win_rate)),
+            ("Profit factor", num(t.profit_factor)),
+            ("Expectancy per round trip", f"{signed(t.expectancy)} {q}"),
+            ("Average win", f"{signed(t.average_win)} {q}"),
+            ("Average loss", f"{signed(t.average_loss)} {q}"),
             ("Average holding time", _span(t.average_holding)),
-            ("Fills per day", _num(t.trades_per_day)),
-            ("Gross PnL of round trips", f"{_signed(t.gross_pnl)} {q}"),
-            ("Net PnL of round trips", f"{_signed(t.net_pnl)} {q}"),
+            ("Fills per day", num(t.trades_per_day)),
+            ("Gross PnL of round trips", f"{signed(t.gross_pnl)} {q}"),
+            ("Net PnL of round trips", f"{signed(t.net_pnl)} {q}"),
             (
                 "Fees paid",
-                f"{_num(t.fees, 4)} {q} (round trips {_num(t.round_trip_fees, 4)},"
-                f" open positions {_num(t.open_fees, 4)})",
+                f"{num(t.fees, 4)} {q} (round trips {num(t.round_trip_fees, 4)},"
+                f" open positions {num(t.open_fees, 4)})",
             ),
-            ("Fees as share of gross PnL", f"{_pct(t.fee_share_of_gross)} ({t.fee_share_basis})"),
+            ("Fees as share of gross PnL", f"{pct(t.fee_share_of_gross)} ({t.fee_share_basis})"),
         ],
     )
 
@@ -203,14 +203,14 @@ def _round_trips(report: Report) -> Block:
         [
             (
                 t.symbol,
-                _when(t.opened),
-                _when(t.closed),
+                when(t.opened),
+                when(t.closed),
                 f"{t.quantity:f}",
-                _num(t.entry_price, 4),
-                _num(t.exit_price, 4),
-                _signed(t.gross_pnl),
-                _num(t.fees, 4),
-                _signed(t.pnl),
+                num(t.entry_price, 4),
+                num(t.exit_price, 4),
+                signed(t.gross_pnl),
+                num(t.fees, 4),
+                signed(t.pnl),
                 _span(t.holding),
             )
             for t in trips
@@ -238,10 +238,10 @@ def _by_symbol(report: Report) -> Block:
             (
                 s.symbol,
                 str(s.round_trips),
-                _signed(s.round_trip_pnl),
-                _signed(s.open_pnl),
-                _num(s.fees, 4),
-                _signed(s.total),
+                signed(s.round_trip_pnl),
+                signed(s.open_pnl),
+                num(s.fees, 4),
+                signed(s.total),
             )
             for s in report.trades.by_symbol
         ],
@@ -255,15 +255,15 @@ def _open_positions(report: Report) -> Block:
         [
             (
                 p.symbol,
-                _when(p.opened),
+                when(p.opened),
                 f"{p.quantity:f}",
-                _num(p.average_price, 4),
-                _num(p.mark, 4),
-                _num(p.value, 4),
-                _num(p.fees, 4),
-                _signed(p.pnl),
-                _signed(p.realized_pnl),
-                _signed(p.unrealized_pnl),
+                num(p.average_price, 4),
+                num(p.mark, 4),
+                num(p.value, 4),
+                num(p.fees, 4),
+                signed(p.pnl),
+                signed(p.realized_pnl),
+                signed(p.unrealized_pnl),
             )
             for p in report.trades.open
         ],
@@ -301,9 +301,9 @@ def _costs(report: Report) -> Block:
         rows.append(
             (
                 label,
-                f"{_signed(costs.totals[key])} {q}",
-                _num(costs.totals_bps[key], 3),
-                *(_num(d[s], 3) for s in ("mean", "p50", "p90", "p99", "max")),
+                f"{signed(costs.totals[key])} {q}",
+                num(costs.totals_bps[key], 3),
+                *(num(d[s], 3) for s in ("mean", "p50", "p90", "p99", "max")),
             )
         )
     left_out = []
@@ -312,7 +312,7 @@ def _costs(report: Report) -> Block:
     if costs.limit_orders:
         left_out.append(f"{costs.limit_orders} limit orders")
     return Block(
-        f"Decision-to-fill cost ({costs.measured} market orders, {_num(costs.notional)} {q}"
+        f"Decision-to-fill cost ({costs.measured} market orders, {num(costs.notional)} {q}"
         " at the decision price)",
         rows,
         header=("component", q, "bps of notional", "mean bps", "p50", "p90", "p99", "max"),
@@ -331,11 +331,11 @@ def _order_costs(report: Report) -> Block:
                 o.order_id,
                 o.symbol,
                 o.side,
-                _when(o.decided_at),
-                _num(o.decision_price, 4),
+                when(o.decided_at),
+                num(o.decision_price, 4),
                 f"{o.quantity:f}",
-                *(_num(o.bps[k], 2) for k in ("delay", "slippage", "fees", "total")),
-                _signed(o.total),
+                *(num(o.bps[k], 2) for k in ("delay", "slippage", "fees", "total")),
+                signed(o.total),
             )
             for o in orders
         ],
@@ -370,9 +370,9 @@ def _execution(report: Report) -> Block:
                 "Filled / with fills / partly filled",
                 f"{e.filled_orders} / {e.orders_with_fills} / {e.partial_fills}",
             ),
-            ("Fill ratio (orders)", _pct(e.fill_ratio)),
-            ("Fill ratio (quantity)", _pct(e.quantity_fill_ratio)),
-            *((f"Slippage {k} (bps, fill by fill)", _num(v, 3)) for k, v in e.slippage_bps.items()),
+            ("Fill ratio (orders)", pct(e.fill_ratio)),
+            ("Fill ratio (quantity)", pct(e.quantity_fill_ratio)),
+            *((f"Slippage {k} (bps, fill by fill)", num(v, 3)) for k, v in e.slippage_bps.items()),
             *(
                 (f"Cut short at the fill by the {kind} limit", f"{n} orders (rest cancelled)")
                 for kind, n in e.cut_by_limits.items()
@@ -396,21 +396,21 @@ def _exposure(report: Report) -> Block:
         [
             (
                 "Max exposure",
-                f"{_pct(x.max_exposure, 3)} at {_when(x.max_exposure_at)}"
-                f" (limit {_pct(x.max_exposure_limit)})",
+                f"{pct(x.max_exposure, 3)} at {when(x.max_exposure_at)}"
+                f" (limit {pct(x.max_exposure_limit)})",
             ),
             (
                 "Time above the exposure limit",
-                f"{_span(x.time_above_exposure)} ({_pct(x.share_above_exposure)} of the run)",
+                f"{_span(x.time_above_exposure)} ({pct(x.share_above_exposure)} of the run)",
             ),
             (
                 "Largest single position",
-                f"{_pct(x.max_position, 3)} at {_when(x.max_position_at)}"
-                f" (limit {_pct(x.max_position_limit)})",
+                f"{pct(x.max_position, 3)} at {when(x.max_position_at)}"
+                f" (limit {pct(x.max_position_limit)})",
             ),
             (
                 "Time above the position limit",
-                f"{_span(x.time_above_position)} ({_pct(x.share_above_position)} of the run)",
+                f"{_span(x.time_above_position)} ({pct(x.share_above_position)} of the run)",
             ),
         ],
         note="Limits hold at every fill; a position can grow past them afterwards as prices"
@@ -505,11 +505,11 @@ def _provenance(report: Report) -> Block:
             ("Run", r.run_id),
             ("Name", r.name or "-"),
             ("Status", f"{r.status} ({r.end_reason or 'running'})"),
-            ("Started (wall clock)", _when(pv.started_at)),
-            ("Ended (wall clock)", _when(pv.ended_at)),
-            ("Market data from (event time)", _when(pv.event_start)),
-            ("Market data to (event time)", _when(pv.event_end)),
-            ("Planned end (event time)", _when(pv.planned_event_end)),
+            ("Started (wall clock)", when(pv.started_at)),
+            ("Ended (wall clock)", when(pv.ended_at)),
+            ("Market data from (event time)", when(pv.event_start)),
+            ("Market data to (event time)", when(pv.event_end)),
+            ("Planned end (event time)", when(pv.planned_event_end)),
             ("Parameters", json.dumps(r.parameters.to_json(), sort_keys=True)),
             ("Data source", r.data_source or "-"),
             ("Settings hash", r.settings_hash or "-"),
@@ -581,7 +581,7 @@ def _verdict_lines(report: Report) -> list[str]:
     return [f"{report.verdict.label}: " + "; ".join(report.verdict.reasons)]
 
 
-def _md_cell(text: str) -> str:
+def md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
@@ -592,7 +592,7 @@ def to_markdown(report: Report) -> str:
     lines += [f"**Verdict: {line}**" for line in _verdict_lines(report)] + [""]
     lines += ["| criterion | kind | rule | value | result |", "|---|---|---|---|---|"]
     lines += [
-        f"| {c.name} | {c.kind} | {_md_cell(c.rule)} | {_md_cell(c.value)} |"
+        f"| {c.name} | {c.kind} | {md_cell(c.rule)} | {md_cell(c.value)} |"
         f" {'pass' if c.passed else 'FAIL'} |"
         for c in report.verdict.criteria
     ]
@@ -608,21 +608,21 @@ def to_markdown(report: Report) -> str:
             continue
         header = block.header or ("", "")
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
+        lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in block.rows]
     lines += ["", "## Data gaps", ""]
     lines += [
-        f"- {g['symbol']} {g['cause']}: {_when(g['gap_start'])} → {_when(g['gap_end'])}"
+        f"- {g['symbol']} {g['cause']}: {when(g['gap_start'])} → {when(g['gap_end'])}"
         f" ({g['missing']} missing, {g['backfilled']} back-filled)"
         for g in report.gaps
     ] or ["none"]
     lines += ["", "## Alerts", ""]
     lines += [
-        f"- {_when(a['ts_event'])} {a['level']} {a['code']}: {a['message']}" for a in report.alerts
+        f"- {when(a['ts_event'])} {a['level']} {a['code']}: {a['message']}" for a in report.alerts
     ] or ["none"]
     return "\n".join(lines) + "\n"
 
 
-_CSS = """
+CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;
 color:#222}h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:.9rem}td,th{padding:.25rem .7rem;border-bottom:1px solid
@@ -635,7 +635,7 @@ summary{cursor:pointer;margin:.5rem 0}
 _VERDICT_CLASS = {0: "go", 1: "nogo", 2: "inconclusive"}
 
 
-def _html_block(block: Block) -> str:
+def html_block(block: Block) -> str:
     esc = html.escape
     parts = [f"<h2>{esc(block.title)}</h2>"]
     if block.note:
@@ -662,7 +662,7 @@ def to_html(report: Report) -> str:
     verdict_class = _VERDICT_CLASS[int(report.verdict.outcome)]
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Papertest {esc(run.run_id)}</title><style>{_CSS}</style></head><body>",
+        f"<title>Papertest {esc(run.run_id)}</title><style>{CSS}</style></head><body>",
         f"<h1>Papertest {esc(run.run_id)}{' — ' + esc(run.name) if run.name else ''}</h1>",
         *(
             f"<p class='{verdict_class}' id='verdict'><strong>Verdict: {esc(line)}</strong></p>"
@@ -686,7 +686,7 @@ def to_html(report: Report) -> str:
         f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
         for name, png in report.charts.items()
     ]
-    parts += [_html_block(block) for block in blocks(report)]
+    parts += [html_block(block) for block in blocks(report)]
     parts.append("<h2>Data gaps</h2>" + (_gap_table(report) if report.gaps else "<p>none</p>"))
     parts.append("<h2>Alerts</h2>" + (_alert_table(report) if report.alerts else "<p>none</p>"))
     parts.append("</body></html>\n")
@@ -694,15 +694,15 @@ def to_html(report: Report) -> str:
 
 
 def _gap_table(report: Report) -> str:
-    return _html_block(
+    return html_block(
         Block(
             "",
             [
                 (
                     str(g["symbol"]),
                     str(g["cause"]),
-                    _when(g["gap_start"]),
-                    _when(g["gap_end"]),
+                    when(g["gap_start"]),
+                    when(g["gap_end"]),
                     str(g["missing"]),
                     str(g["backfilled"]),
                 )
@@ -714,11 +714,11 @@ def _gap_table(report: Report) -> str:
 
 
 def _alert_table(report: Report) -> str:
-    return _html_block(
+    return html_block(
         Block(
             "",
             [
-                (_when(a["ts_event"]), str(a["level"]), str(a["code"]), str(a["message"]))
+                (when(a["ts_event"]), str(a["level"]), str(a["code"]), str(a["message"]))
                 for a in report.alerts
             ],
             header=("when", "level", "code", "message"),

@@ -76,6 +76,9 @@ class RunSummary:
         data["name"] = self.run.name
         data["status"] = self.run.status
         data["end_reason"] = self.run.end_reason
+        data["group_id"] = self.run.group_id
+        data["strategy"] = self.run.parameters.strategy
+        data["strategy_params"] = dict(self.run.parameters.strategy_params)
         data["remaining"] = self.remaining.total_seconds()
         return data
 

@@ -6,9 +6,9 @@ import hashlib
 import json
 import subprocess
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -72,7 +72,7 @@ class RunNotFoundError(PermanentError):
 
 
 class RunActiveError(PermanentError):
-    """Another papertest is running."""
+    """As many papertests run as may run at once."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,14 @@ class RunParameters:
     #: directory of `claire papertest start`): an engine started elsewhere (a supervisor's
     #: resume) imports it from there too. None: claire's own strategies and examples.
     strategy_dir: str | None = None
+    #: The market's warm-up in minutes when the run's group asked for one (the longest of its
+    #: strategies'), so that every run of a group trades the same minutes of one market.
+    #: None: the strategy's own.
+    warmup_minutes: int | None = None
+
+    def market_warmup(self, own: timedelta) -> timedelta:
+        """The warm-up the run's market starts with: the group's, else the strategy's `own`."""
+        return own if self.warmup_minutes is None else timedelta(minutes=self.warmup_minutes)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -106,6 +114,7 @@ class RunParameters:
             "seed": self.seed,
             "strategy_params": dict(sorted(self.strategy_params.items())),
             **({"strategy_dir": self.strategy_dir} if self.strategy_dir else {}),
+            **({"warmup_minutes": self.warmup_minutes} if self.warmup_minutes is not None else {}),
         }
 
     @classmethod
@@ -123,6 +132,9 @@ class RunParameters:
                 str(k): str(v) for k, v in (data.get("strategy_params") or {}).items()
             },
             strategy_dir=str(data["strategy_dir"]) if data.get("strategy_dir") else None,
+            warmup_minutes=(
+                int(data["warmup_minutes"]) if data.get("warmup_minutes") is not None else None
+            ),
         )
 
 
@@ -147,6 +159,10 @@ class Run:
     event_end: datetime | None = None
     #: The settings the run's figures depend on, recorded at its start (None before 0007).
     settings: dict[str, Any] | None = field(default=None, compare=False)
+    #: The group of runs started together (None: started alone), and the run's place in it
+    #: (from 1, as the start listed it).
+    group_id: str | None = None
+    group_index: int | None = None
 
     @property
     def running(self) -> bool:
@@ -155,13 +171,19 @@ class Run:
 
 _COLUMNS = (
     "run_id, name, status, parameters, settings_hash, code_version, data_source, started_at, "
-    "planned_end, ended_at, end_reason, initial_capital, event_start, event_end, settings"
+    "planned_end, ended_at, end_reason, initial_capital, event_start, event_end, settings, "
+    "group_id, group_index"
 )
 
 
 def new_run_id(now: datetime) -> str:
     """Return a sortable, readable run id: `pt-20261124-0312-3f9a`."""
     return f"pt-{now:%Y%m%d-%H%M}-{uuid.uuid4().hex[:4]}"
+
+
+def new_group_id(now: datetime) -> str:
+    """Return the id of a group of runs started together: `grp-20261124-0312-3f9a`."""
+    return f"grp-{now:%Y%m%d-%H%M}-{uuid.uuid4().hex[:4]}"
 
 
 def settings_hash(settings: Settings, strategy_params: dict[str, str] | None = None) -> str:
@@ -218,39 +240,53 @@ def code_version() -> str:
     return f"{__version__}+{commit}" if commit else __version__
 
 
+#: How many papertests may run at once unless CLAIRE_PAPERTEST_MAX_ACTIVE says otherwise.
+DEFAULT_MAX_ACTIVE = 8  # the default of `PapertestSettings.max_active`
+
+
 class RunRepository:
     """Read and write `runs` through one autocommit connection."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
 
-    def create(self, run: Run) -> Run:
-        """Insert `run`; refuse when another run is `running`."""
+    def create(self, run: Run, *, max_active: int = DEFAULT_MAX_ACTIVE) -> Run:
+        """Insert `run`; refuse when it would make more than `max_active` run at once."""
+        return self.create_all([run], max_active=max_active)[0]
+
+    def create_all(
+        self, every: Sequence[Run], *, max_active: int = DEFAULT_MAX_ACTIVE
+    ) -> list[Run]:
+        """Insert runs started together in one transaction; refuse them all when they would
+        make more than `max_active` papertests running at once."""
         with self._conn.transaction():
             self._conn.execute("LOCK TABLE runs IN SHARE ROW EXCLUSIVE MODE")
-            active = self._one("SELECT {} FROM runs WHERE status = 'running' LIMIT 1")
-            if active is not None:
-                raise RunActiveError(
-                    f"papertest {active.run_id} is still running",
-                    hint=f"stop it first: claire papertest stop {active.run_id}",
-                )
-            self._conn.execute(
-                f"INSERT INTO runs ({_COLUMNS}) VALUES "
-                "(%s, %s, 'running', %s, %s, %s, %s, %s, %s, NULL, NULL, %s, NULL, NULL, %s)",
-                (
-                    run.run_id,
-                    run.name,
-                    Jsonb(run.parameters.to_json()),
-                    run.settings_hash,
-                    run.code_version,
-                    run.data_source,
-                    run.started_at,
-                    run.planned_end,
-                    run.initial_capital,
-                    Jsonb(run.settings) if run.settings is not None else None,
-                ),
-            )
-        return self.get(run.run_id)
+            active = self.active_runs()
+            if len(active) + len(every) > max_active:
+                raise RunActiveError(too_many(active, len(every), max_active), hint=STOP_HINT)
+            for each in every:
+                self._insert(each)
+        return [self.get(each.run_id) for each in every]
+
+    def _insert(self, run: Run) -> None:
+        self._conn.execute(
+            f"INSERT INTO runs ({_COLUMNS}) VALUES (%s, %s, 'running', %s, %s, %s, %s, %s, %s,"
+            " NULL, NULL, %s, NULL, NULL, %s, %s, %s)",
+            (
+                run.run_id,
+                run.name,
+                Jsonb(run.parameters.to_json()),
+                run.settings_hash,
+                run.code_version,
+                run.data_source,
+                run.started_at,
+                run.planned_end,
+                run.initial_capital,
+                Jsonb(run.settings) if run.settings is not None else None,
+                run.group_id,
+                run.group_index,
+            ),
+        )
 
     def get(self, run_id: str | None = None) -> Run:
         """Return `run_id`, or the newest run when None; a unique prefix is enough."""
@@ -276,9 +312,30 @@ class RunRepository:
         names = ", ".join(r.run_id for r in found[:5])
         raise RunNotFoundError(f"{run_id!r} matches several papertests: {names}")
 
-    def active(self) -> Run | None:
-        """Return the running papertest, if any."""
-        return self._one("SELECT {} FROM runs WHERE status = 'running' LIMIT 1")
+    def active_runs(self, group_id: str | None = None) -> list[Run]:
+        """Return the running papertests (of `group_id`), oldest first."""
+        if group_id is None:
+            return self._all("SELECT {} FROM runs WHERE status = 'running' ORDER BY started_at")
+        return self._all(
+            "SELECT {} FROM runs WHERE status = 'running' AND group_id = %s ORDER BY started_at",
+            (group_id,),
+        )
+
+    def group(self, group_id: str) -> list[Run]:
+        """Return the runs of a group (a unique prefix of its id is enough), oldest first."""
+        ids = self._conn.execute(
+            "SELECT DISTINCT group_id FROM runs WHERE group_id LIKE %s ORDER BY group_id",
+            (like_literal(group_id) + "%",),
+        ).fetchall()
+        exact = [row[0] for row in ids if row[0] == group_id]
+        found = exact or [row[0] for row in ids]
+        if not found:
+            raise RunNotFoundError(f"no group {group_id!r}", hint="claire papertest list")
+        if len(found) > 1:
+            raise RunNotFoundError(f"{group_id!r} matches several groups: {', '.join(found[:5])}")
+        return self._all(
+            "SELECT {} FROM runs WHERE group_id = %s ORDER BY group_index", (found[0],)
+        )
 
     def every(self) -> list[Run]:
         """Return every run, newest first."""
@@ -352,6 +409,22 @@ def _run_of(row: dict[str, Any]) -> Run:
         event_start=row["event_start"],
         event_end=row["event_end"],
         settings=row["settings"],
+        group_id=row["group_id"],
+        group_index=row["group_index"],
+    )
+
+
+#: What to do when too many papertests run.
+STOP_HINT = "stop one first (claire papertest stop RUN), or raise CLAIRE_PAPERTEST_MAX_ACTIVE"
+
+
+def too_many(active: list[Run], adding: int, max_active: int) -> str:
+    """Why `adding` more papertests cannot start beside `active` (at most `max_active`)."""
+    running = ", ".join(run.run_id for run in active[:5]) + (" …" if len(active) > 5 else "")
+    asked = "a papertest" if adding == 1 else f"{adding} papertests"
+    return (
+        f"{asked} more would make {len(active) + adding} running at once, over"
+        f" CLAIRE_PAPERTEST_MAX_ACTIVE={max_active} (running: {running or 'none'})"
     )
 
 

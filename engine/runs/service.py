@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,14 +96,50 @@ Step = Callable[[str], AbstractContextManager[Any]]
 
 @dataclass(frozen=True)
 class Started:
-    """A papertest that passed its preflight, was registered and whose engine runs."""
+    """Papertests that passed their preflight, were registered and whose engines run."""
 
-    run: Run
-    #: What runs its engine (a process id, a container).
-    engine: str
+    runs: list[Run]
+    #: What runs each run's engine (a process id, a container), in the order of `runs`.
+    engines: list[str]
     warnings: list[str]
-    #: The backup taken before the run (None: none asked for).
+    #: The backup taken before the runs (None: none asked for).
     backup_id: str | None
+
+    @property
+    def run(self) -> Run:
+        """The run (the first of a group)."""
+        return self.runs[0]
+
+    @property
+    def engine(self) -> str:
+        return self.engines[0]
+
+    @property
+    def group_id(self) -> str | None:
+        return self.runs[0].group_id
+
+
+@dataclass(frozen=True)
+class Member:
+    """One run of a start: its strategy, that strategy's parameters and its name."""
+
+    strategy: str
+    strategy_params: dict[str, str] = field(default_factory=dict)
+    name: str | None = None
+
+    def parameters(self, common: RunParameters) -> RunParameters:
+        """The run's parameters: `common` (source, period, capital) with this strategy."""
+        return replace(
+            common,
+            strategy=self.strategy,
+            strategy_params=dict(self.strategy_params),
+            strategy_dir=strategy_home(self.strategy),
+        )
+
+    def label(self) -> str:
+        """`momentum` or `momentum (lookback_minutes 30)`: how the preflight names it."""
+        given = ", ".join(f"{k} {v}" for k, v in sorted(self.strategy_params.items()))
+        return f"{self.strategy} ({given})" if given else self.strategy
 
 
 def start_papertest(
@@ -110,19 +147,24 @@ def start_papertest(
     parameters: RunParameters,
     *,
     name: str | None = None,
+    members: Sequence[Member] = (),
     backup: bool = True,
     env_file: Path | None = None,
     step: Step = nullcontext,
 ) -> Started:
-    """`claire papertest start`: preflight, a backup, register, start the engine, check it
-    started. Nothing is registered or backed up unless the preflight passes
-    (`PreflightError`, naming what passed and every problem)."""
+    """`claire papertest start`: preflight, a backup, register, start the engines, check
+    they started. Nothing is registered or backed up unless the preflight passes
+    (`PreflightError`, naming what passed and every problem).
+
+    With `members`, one run each over the source, period and capital of `parameters`, as a
+    group (the group's runs see one market: one start time, one seed)."""
     from engine.runtime.listeners import start_warnings
 
-    if name is not None:
-        check_run_name(name)  # before any work: nothing checked, backed up or registered
+    for each in members or (Member(parameters.strategy, name=name),):
+        if each.name is not None:  # before any work: nothing checked, backed up or registered
+            check_run_name(each.name)
     with step("preflight: settings, servers, migrations, market data"), connect(settings) as conn:
-        checked = preflight(settings, parameters, conn)
+        checked = preflight(settings, parameters, conn, members=members)
     if checked.problems:
         raise PreflightError(checked.problems, hint=checked.hint, passed=checked.passed())
     backup_id = None
@@ -132,12 +174,18 @@ def start_papertest(
         with step("backing up before the run (--no-backup skips it)"):
             made = create_backup(settings, label="before-papertest", env_file=env_file)
         backup_id = made.backup_id
+    asked = [(m.parameters(checked.parameters), m.name) for m in members] or [
+        (checked.parameters, name)
+    ]
     with connect(settings) as conn:
-        run = register(settings, checked.parameters, conn, name)
-    with step("starting the engine"):
-        engine = start_engine(settings, run, env_file=env_file)
-        check_started(settings, run)
-    return Started(run, engine, [*checked.warnings, *start_warnings(settings)], backup_id)
+        runs = register_all(settings, asked, conn)
+    engines = []
+    with step("starting the engine" if len(runs) == 1 else f"starting {len(runs)} engines"):
+        for run in runs:
+            engines.append(start_engine(settings, run, env_file=env_file))
+        for run in runs:
+            check_started(settings, run)
+    return Started(runs, engines, [*checked.warnings, *start_warnings(settings)], backup_id)
 
 
 def data_source_name(
@@ -160,38 +208,66 @@ def data_source_name(
 
 
 def preflight(
-    settings: Settings, parameters: RunParameters, conn: psycopg.Connection[Any]
+    settings: Settings,
+    parameters: RunParameters,
+    conn: psycopg.Connection[Any],
+    *,
+    members: Sequence[Member] = (),
 ) -> Preflight:
-    """Check everything a start needs; never raises for a problem, lists it instead."""
+    """Check everything a start needs; never raises for a problem, lists it instead.
+
+    With `members`, each one's strategy and parameters are checked (by its label)."""
     from engine.strategy import load_strategy
 
     report = Preflight(parameters)
     if parameters.symbols or not parameters.source.startswith("replay:"):
         _check_symbols(parameters.symbols, report)  # else the files' symbols, checked with them
-    for what, check in (
+    checks: list[tuple[str, Callable[[], object]]] = [
         ("duration", lambda: parse_duration(parameters.duration)),
         ("speed", lambda: parse_speed(parameters.speed)),
-        (
-            "strategy",
-            lambda: load_strategy(
-                parameters.strategy, settings.strategy, parameters.strategy_params
-            ),
-        ),
-    ):
+    ]
+    for each in members or (Member(parameters.strategy, parameters.strategy_params),):
+        checks.append(
+            (
+                f"strategy {each.label()}" if members else "strategy",
+                partial(load_strategy, each.strategy, settings.strategy, each.strategy_params),
+            )
+        )
+    for what, check in checks:
         try:
             check()
             report.ok(what)
         except (ClaireError, ValueError, ImportError) as exc:
             report.fail(what, getattr(exc, "message", str(exc)))
     _check_source(settings, parameters, report)
-    active = RunRepository(conn).active()
-    if active is None:
-        report.ok("no other papertest running")
-    else:
-        report.fail("another papertest", f"{active.run_id} is running (claire papertest stop)")
+    _check_room(settings, conn, max(1, len(members)), report)
     _check_monitor(settings, report)
-    _check_strategy_in_image(settings, parameters.strategy, report)
+    for each in members or (Member(parameters.strategy),):
+        _check_strategy_in_image(settings, each.strategy, report)
     return report
+
+
+def _check_room(
+    settings: Settings, conn: psycopg.Connection[Any], adding: int, report: Preflight
+) -> None:
+    """Room for `adding` more papertests beside those running (the Docker runtime's engine
+    container runs one at a time)."""
+    from engine.runs.registry import STOP_HINT, too_many
+
+    active = RunRepository(conn).active_runs()
+    most = settings.papertest.max_active
+    if settings.runtime is RuntimeKind.DOCKER and len(active) + adding > 1:
+        report.fail(
+            "papertests running",
+            "the Docker runtime's engine container runs one papertest at a time"
+            + (f" ({active[0].run_id} is running)" if active else "")
+            + ": run several at once on the local runtime (CLAIRE_RUNTIME=local)",
+        )
+    elif len(active) + adding > most:
+        report.fail("papertests running", too_many(active, adding, most))
+        report.hint = STOP_HINT
+    else:
+        report.ok("papertests running", f"{len(active)} (at most {most} at once)")
 
 
 #: The packages the engine image holds: a strategy elsewhere cannot be imported there.
@@ -332,12 +408,56 @@ def register(
     settings: Settings, parameters: RunParameters, conn: psycopg.Connection[Any], name: str | None
 ) -> Run:
     """Record a new run (after a passing preflight)."""
-    from engine.strategy.base import strategy_parameters, strategy_warmup
+    return register_all(settings, [(parameters, name)], conn)[0]
+
+
+def register_all(
+    settings: Settings,
+    asked: Sequence[tuple[RunParameters, str | None]],
+    conn: psycopg.Connection[Any],
+) -> list[Run]:
+    """Record new runs started together (after a passing preflight): several are a group,
+    with one start time, so that a synthetic market is the same for each of them."""
+    from engine.runs.registry import new_group_id
 
     now = utc_now()
+    group_id = new_group_id(now) if len(asked) > 1 else None
+    if group_id is not None:  # one market for the group: the longest warm-up for each run
+        warmups = [_own_warmup(settings, parameters) for parameters, _ in asked]
+        minutes = -(-max(warmups) // MINUTE)
+        asked = [(replace(p, warmup_minutes=minutes), name) for p, name in asked]
+    runs: list[Run] = []
+    for index, (parameters, name) in enumerate(asked, 1):
+        run = _new_run(settings, parameters, name, now, group_id)
+        if group_id is not None:
+            run = replace(run, group_index=index)
+        while any(run.run_id == other.run_id for other in runs):  # 4 hex digits: may meet
+            run = replace(run, run_id=new_run_id(now))
+        runs.append(run)
+    return RunRepository(conn).create_all(runs, max_active=settings.papertest.max_active)
+
+
+MINUTE = timedelta(minutes=1)
+
+
+def _own_warmup(settings: Settings, parameters: RunParameters) -> timedelta:
+    from engine.strategy.base import strategy_warmup
+
+    return strategy_warmup(parameters.strategy, settings.strategy, parameters.strategy_params)
+
+
+def _new_run(
+    settings: Settings,
+    parameters: RunParameters,
+    name: str | None,
+    now: datetime,
+    group_id: str | None,
+) -> Run:
+    from engine.strategy.base import strategy_parameters
+
     duration = parse_duration(parameters.duration)
     speed = 1.0 if parameters.source == "mexc" else parse_speed(parameters.speed)
-    run = Run(
+    return Run(
         run_id=new_run_id(now),
         name=check_run_name(name) if name is not None else None,
         status="running",
@@ -347,7 +467,7 @@ def register(
         data_source=data_source_name(
             parameters,
             now,
-            strategy_warmup(parameters.strategy, settings.strategy, parameters.strategy_params),
+            parameters.market_warmup(_own_warmup(settings, parameters)),
         ),
         started_at=now,
         # Wall clock: unknown for a `--speed max` run (it ends at event_start + duration).
@@ -359,8 +479,8 @@ def register(
             settings,
             strategy_parameters(parameters.strategy, settings.strategy, parameters.strategy_params),
         ),
+        group_id=group_id,
     )
-    return RunRepository(conn).create(run)
 
 
 def normalise(parameters: RunParameters) -> RunParameters:

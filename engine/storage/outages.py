@@ -41,24 +41,26 @@ class OutageLog:
         with self._conn.transaction():
             self._conn.execute(
                 "INSERT INTO outages (run_id, component, began_at, detail) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (component, began_at) DO NOTHING",
+                " ON CONFLICT (component, began_at, (COALESCE(run_id, ''))) DO NOTHING",
                 (run_id, component, at, detail),
             )
             message = f"{component} is down: {detail}; the supervisor restarts it"
             self._alert(
                 run_id,
                 code=OUTAGE_CODE,
-                key=_outage_key(component, at, "raised"),
+                key=_outage_key(run_id, component, at, "raised"),
                 at=at,
                 level="critical",
                 message=message,
                 cleared=False,
             )
 
-    def restarted(self, component: str, began_at: datetime, restarts: int) -> None:
+    def restarted(
+        self, run_id: str | None, component: str, began_at: datetime, restarts: int
+    ) -> None:
         self._conn.execute(
-            "UPDATE outages SET restarts = %s WHERE component = %s AND began_at = %s",
-            (restarts, component, began_at),
+            f"UPDATE outages SET restarts = %s {_THE_OUTAGE}",
+            (restarts, component, began_at, run_id),
         )
         self._conn.commit()
 
@@ -67,16 +69,15 @@ class OutageLog:
     ) -> None:
         with self._conn.transaction():
             self._conn.execute(
-                "UPDATE outages SET ended_at = %s, restarts = %s"
-                " WHERE component = %s AND began_at = %s",
-                (at, restarts, component, began_at),
+                f"UPDATE outages SET ended_at = %s, restarts = %s {_THE_OUTAGE}",
+                (at, restarts, component, began_at, run_id),
             )
             seconds = (at - began_at).total_seconds()
             message = f"{component} is back after {seconds:.0f} s and {restarts} restart(s)"
             self._alert(
                 run_id,
                 code=OUTAGE_CODE,
-                key=_outage_key(component, began_at, "cleared"),
+                key=_outage_key(run_id, component, began_at, "cleared"),
                 at=at,
                 level="info",
                 message=message,
@@ -152,5 +153,12 @@ class OutageLog:
         )
 
 
-def _outage_key(component: str, began_at: datetime, what: str) -> str:
-    return f"outage-{component}-{began_at:%Y%m%dT%H%M%S%f}-{what}"
+#: One outage: a component's, from a time, as it hit one run (or none).
+_THE_OUTAGE = "WHERE component = %s AND began_at = %s AND run_id IS NOT DISTINCT FROM %s"
+
+
+def _outage_key(run_id: str | None, component: str, began_at: datetime, what: str) -> str:
+    """The event id of an outage's alert: one per run it hit (the id is at most 128 long)."""
+    return f"outage-{component}-{began_at:%Y%m%dT%H%M%S%f}-{what}" + (
+        f"-{run_id}" if run_id else ""
+    )

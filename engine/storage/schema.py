@@ -18,6 +18,7 @@ TEXT: Final = "text"
 NUMERIC: Final = "numeric"  # always NUMERIC(38, 18): see engine.money.STORAGE_PLACES
 TIMESTAMPTZ: Final = "timestamp with time zone"
 INTEGER: Final = "integer"
+SMALLINT: Final = "smallint"
 BIGINT: Final = "bigint"
 BOOLEAN: Final = "boolean"
 JSONB: Final = "jsonb"
@@ -129,6 +130,8 @@ RUNS = Table(
         _time("event_start", nullable=True),
         _time("event_end", nullable=True),
         Column("settings", JSONB, nullable=True),
+        _text("group_id", nullable=True),
+        Column("group_index", SMALLINT, nullable=True),
     ),
     event_table=False,
 )

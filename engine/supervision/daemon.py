@@ -6,14 +6,14 @@ Every `CLAIRE_SUPERVISOR_INTERVAL_SECONDS` it looks at:
   restart): one found dead is started again at once, then after 1, 2, 4 ... seconds up to
   `CLAIRE_SUPERVISOR_BACKOFF_CAP_SECONDS`; Redis keeps its append-only file, so the streams
   and their consumer groups come back where they were;
-- the engine of the running papertest: when its process is gone twice in a row while the run
-  is marked running, the run is resumed (as `claire papertest resume` does);
-- the progress of that papertest: no new snapshot for `CLAIRE_SUPERVISOR_STALL_AFTER_SECONDS`
+- the engine of each running papertest: when its process is gone twice in a row while the
+  run is marked running, the run is resumed (as `claire papertest resume` does);
+- the progress of each papertest: no new snapshot for `CLAIRE_SUPERVISOR_STALL_AFTER_SECONDS`
   while its engine runs raises a `run_stalled` alert naming the cause (cleared when it moves
   again), which `claire status` reports as CRITICAL.
-Each outage is stored in `outages` (when it began, when it ended, the restarts it took), with
-a critical alert when it begins and a clearing one when it ends. While PostgreSQL is down
-those writes wait in memory and are made once it answers.
+Each outage is stored in `outages`, once for each papertest it hit (when it began, when it
+ended, the restarts it took), with a critical alert when it begins and a clearing one when
+it ends. While PostgreSQL is down those writes wait in memory and are made once it answers.
 
 Not supervised: the Docker runtime (Docker restarts its containers), Prometheus, servers
 given by URL, and the supervisor itself (the boot entry `claire up --install` writes also
@@ -32,7 +32,7 @@ from typing import Any
 import psycopg
 
 from engine.errors import ClaireError
-from engine.runs.registry import RunRepository
+from engine.runs.registry import Run, RunRepository
 from engine.runtime.local import LocalRuntime
 from engine.runtime.status import ComponentState, ComponentStatus
 from engine.settings import Settings
@@ -65,15 +65,15 @@ class Supervisor:
         self._settings = settings
         self._clock = clock
         self._runtime = LocalRuntime(settings)
-        backoff = Backoff(cap=timedelta(seconds=settings.supervisor.backoff_cap_seconds))
-        self._watches = {
-            "redis": Watch("redis", backoff),
-            "postgres": Watch("postgres", backoff),
-            "engine": Watch("engine", backoff, confirm=2),
-        }
-        self._stall = StallWatch(timedelta(seconds=settings.supervisor.stall_after_seconds))
+        self._backoff = Backoff(cap=timedelta(seconds=settings.supervisor.backoff_cap_seconds))
+        self._servers = {name: Watch(name, self._backoff) for name in ("redis", "postgres")}
+        # One watch per running papertest: its engine, and its progress.
+        self._engines: dict[str, Watch] = {}
+        self._stalls: dict[str, StallWatch] = {}
         self._waiting: list[Write] = []  # outage writes PostgreSQL could not take yet
-        self._run_id: str | None = None  # the running papertest, as last seen
+        self._run_ids: list[str] = []  # the running papertests, as last seen
+        # The runs a server's ongoing outage was recorded for (its end is recorded for them).
+        self._affected: dict[str, list[str | None]] = {}
 
     def run(self, stop: threading.Event) -> None:
         interval = self._settings.supervisor.interval_seconds
@@ -97,20 +97,27 @@ class Supervisor:
                 runtime.endpoints().database_conninfo, autocommit=True, connect_timeout=2
             )
         except psycopg.Error:
-            return  # the engine is looked at, and outages written, once PostgreSQL answers
+            return  # the engines are looked at, and outages written, once PostgreSQL answers
         with conn:
-            self._look_at_engine(conn)
+            self._look_at_engines(conn)
             self._flush(OutageLog(conn))
 
     # -- servers ---------------------------------------------------------------------
 
     def _server(self, name: str, status: ComponentStatus, start: Callable[[], None]) -> None:
         alive = status.state is ComponentState.RUNNING  # one still loading its data counts
-        for outcome in self._watches[name].observe(alive, self._clock(), status.detail):
+        watch = self._servers[name]
+        for outcome in watch.observe(alive, self._clock(), status.detail):
             if isinstance(outcome, RestartDue):
                 self._restart(name, outcome, start)
-            else:
-                self._record(outcome)
+                self._note_restart(watch, outcome.attempt, self._affected.get(name, [None]))
+                continue
+            if isinstance(outcome, OutageBegan):  # every running papertest is hit by it
+                self._affected[name] = list(self._run_ids) or [None]
+            for run_id in self._affected.get(name, [None]):
+                self._record(outcome, run_id)
+            if isinstance(outcome, OutageEnded):
+                self._affected.pop(name, None)
 
     def _restart(self, name: str, due: RestartDue, start: Callable[[], None]) -> None:
         log.warning("%s is down: restart %d", name, due.attempt)
@@ -120,32 +127,38 @@ class Supervisor:
             log.error("%s did not start: %s", name, exc.message)
         except (OSError, psycopg.Error) as exc:
             log.error("%s did not start: %s", name, exc)
-        self._note_restart(name, due.attempt)
 
-    # -- the engine ------------------------------------------------------------------
+    # -- the engines -----------------------------------------------------------------
 
-    def _look_at_engine(self, conn: psycopg.Connection[Any]) -> None:
+    def _look_at_engines(self, conn: psycopg.Connection[Any]) -> None:
+        runs = RunRepository(conn).active_runs()
+        self._run_ids = [run.run_id for run in runs]
+        for gone in set(self._engines) - set(self._run_ids):  # ended: its outage too
+            for outcome in self._engines.pop(gone).observe(True, self._clock()):
+                self._record(outcome, gone)
+            self._stalls.pop(gone, None)
+        for run in runs:
+            self._look_at_engine(conn, run)
+
+    def _look_at_engine(self, conn: psycopg.Connection[Any], run: Run) -> None:
         from engine.runs import service
 
-        run = RunRepository(conn).active()
-        self._run_id = run.run_id if run is not None else None
-        crashed = run is not None and service.engine_state(self._settings, run) == "crashed"
-        if run is not None and not crashed:
+        crashed = service.engine_state(self._settings, run) == "crashed"
+        if not crashed:
             self._look_at_progress(conn, run.run_id)
-        detail = f"the engine of {run.run_id} is not running" if run is not None else ""
-        watch = self._watches["engine"]
+        detail = f"the engine of {run.run_id} is not running"
+        watch = self._engines.setdefault(run.run_id, Watch("engine", self._backoff, confirm=2))
         for outcome in watch.observe(not crashed, self._clock(), detail):
             if not isinstance(outcome, RestartDue):
-                self._record(outcome)
+                self._record(outcome, run.run_id)
                 continue
-            assert run is not None  # only a crashed run's engine is restarted
             log.warning("the engine of %s is down: resume %d", run.run_id, outcome.attempt)
             try:
                 service.resume(self._settings, run.run_id, env_file=None)
             except ClaireError as exc:
                 log.error("%s did not resume: %s", run.run_id, exc.message)
                 watch.give_up()  # the run is marked failed with the engine's own words
-            self._note_restart("engine", outcome.attempt)
+            self._note_restart(watch, outcome.attempt, [run.run_id])
 
     def _look_at_progress(self, conn: psycopg.Connection[Any], run_id: str) -> None:
         """A running engine whose run takes no new snapshot for the stall limit is stalled."""
@@ -154,9 +167,12 @@ class Supervisor:
             (run_id,),
         ).fetchone()
         newest, event_time = row if row is not None else (None, None)
-        change = self._stall.observe((run_id, newest), self._clock())
+        stall = self._stalls.setdefault(
+            run_id, StallWatch(timedelta(seconds=self._settings.supervisor.stall_after_seconds))
+        )
+        change = stall.observe(newest, self._clock())
         if isinstance(change, StallBegan):
-            down = [name for name, watch in self._watches.items() if watch.down_since is not None]
+            down = [name for name, watch in self._servers.items() if watch.down_since is not None]
             cause = f"{', '.join(down)} down" if down else "event time stopped advancing"
             if event_time is not None:
                 cause += f"; event time stands at {event_time.isoformat()}"
@@ -178,15 +194,22 @@ class Supervisor:
 
     # -- records ---------------------------------------------------------------------
 
-    def _note_restart(self, name: str, attempt: int) -> None:
-        began = self._watches[name].down_since
-        if began is not None:
+    def _note_restart(self, watch: Watch, attempt: int, run_ids: list[str | None]) -> None:
+        began = watch.down_since
+        if began is None:
+            return
+        for run_id in run_ids:
             self._waiting.append(
-                partial(OutageLog.restarted, component=name, began_at=began, restarts=attempt)
+                partial(
+                    OutageLog.restarted,
+                    run_id=run_id,
+                    component=watch.component,
+                    began_at=began,
+                    restarts=attempt,
+                )
             )
 
-    def _record(self, outcome: Outcome) -> None:
-        run_id = self._run_id
+    def _record(self, outcome: Outcome, run_id: str | None) -> None:
         if isinstance(outcome, OutageBegan):
             log.warning("%s is down since %s: %s", outcome.component, outcome.at, outcome.detail)
             self._waiting.append(

@@ -54,7 +54,7 @@ COMMANDS: dict[str, Lazy] = {
     "status": Lazy(
         "claire_cli.status",
         "status",
-        "Check everything: servers, migrations, disk, backups, the running papertest.",
+        "Check everything: servers, migrations, disk, backups, every running papertest.",
     ),
     "logs": Lazy(
         "claire_cli.status",

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
 import typer
 
 from engine.durations import DurationError, format_duration, parse_duration
 from engine.settings import clock_time
+
+#: `--json` of every command that reports.
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def duration_option(text: str, option: str, *, longest: timedelta) -> timedelta:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from claire_cli.arguments import duration_option, time_of_day_option
+from claire_cli.arguments import JsonOption, duration_option, time_of_day_option
 from claire_cli.context import state
 from claire_cli.crontab import read_crontab, write_crontab
 from claire_cli.invocation import as_typed
@@ -25,7 +25,6 @@ app = typer.Typer(
     invoke_without_command=True,
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 #: The longest `--keep`: as long as CLAIRE_BACKUP_RETENTION_DAYS allows.
 LONGEST_RETENTION = timedelta(days=3650)
 

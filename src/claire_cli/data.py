@@ -20,6 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from claire_cli.arguments import JsonOption
 from claire_cli.context import state
 from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_json
@@ -32,8 +33,6 @@ app = typer.Typer(
     help="Download, list and inspect recorded market data (the replay source reads it).",
     no_args_is_help=True,
 )
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 @app.command()

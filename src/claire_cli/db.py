@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 from rich.table import Table
 
+from claire_cli.arguments import JsonOption
 from claire_cli.context import state
 from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_json
@@ -17,8 +16,6 @@ app = typer.Typer(
     help="Apply and inspect the database migrations.",
     no_args_is_help=True,
 )
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def _conninfo(ctx: typer.Context) -> str:

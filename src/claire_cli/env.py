@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from claire_cli.arguments import JsonOption
 from claire_cli.context import state
 from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_json
@@ -37,7 +38,6 @@ EnvFileOption = Annotated[
         help="Settings file (default: the global --env-file, else ./.env when present).",
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def _env_file(ctx: typer.Context, option: Path | None) -> Path | None:

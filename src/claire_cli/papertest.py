@@ -14,14 +14,20 @@ from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
+from claire_cli import groups
+from claire_cli.arguments import JsonOption
+from claire_cli.compare import compare
 from claire_cli.context import database, state
 from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_error, print_json, print_warning
 from engine import reports
 from engine.durations import format_duration
+from engine.errors import PermanentError
 from engine.reports.summary import RunSummary, summarize
 from engine.runs import service
+from engine.runs.control import RunControl
 from engine.runs.hosts import engine_host
+from engine.runs.matrix import read_matrix, repeated
 from engine.runs.registry import RunRepository
 from engine.settings import Settings
 from engine.strategy.params import given_params
@@ -31,9 +37,12 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 RunArgument = Annotated[
     str | None, typer.Argument(help="Run id (or a unique prefix); default: the newest run.")
+]
+GroupOption = Annotated[
+    str | None,
+    typer.Option("--group", help="The runs of a group (its id, or a unique prefix of it)."),
 ]
 
 
@@ -51,7 +60,19 @@ def start(
     ] = None,
     source: Annotated[str, typer.Option(help="mexc, synthetic or replay:PATH.")] = "",
     speed: Annotated[str, typer.Option(help="realtime, max or a multiple like 60.")] = "",
-    strategy: Annotated[str, typer.Option(help="Strategy name or dotted path.")] = "",
+    strategy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Strategy name or dotted path; repeated, one run each, started as a group.",
+        ),
+    ] = None,
+    matrix: Annotated[
+        Path | None,
+        typer.Option(
+            help="A TOML file of runs ([[run]] with strategy, name, params): one run each,"
+            " started as a group over the same source, period and capital.",
+        ),
+    ] = None,
     param: Annotated[
         list[str] | None,
         typer.Option(help="A strategy parameter, key=value (repeat it for each one)."),
@@ -89,33 +110,48 @@ def start(
       claire papertest start --duration 1d --source replay:data/ --symbols ETHUSDT
       claire papertest start --duration 30m --source synthetic --foreground
       claire papertest start --duration 1d --source synthetic --param lookback_minutes=30
+      claire papertest start --duration 2d --source synthetic --matrix runs.toml
+      claire papertest start --source synthetic --strategy momentum \\
+          --strategy examples.strategies.ema_cross:EmaCross
+
+    A group's runs each have their own engine and report; `claire papertest compare
+    --group GROUP` sets them side by side.
     """
     cli = state(ctx)
     settings = cli.settings()
+    strategies = strategy or [settings.papertest.strategy]
+    if matrix is not None and strategy:
+        raise PermanentError("give --strategy or --matrix, not both (a matrix names each run's)")
+    common = given_params(param or [], params, configured=settings.papertest.strategy_params)
     parameters = service.make_parameters(
         duration=duration or settings.papertest.duration,
         capital=capital or str(settings.papertest.capital),
         symbols=symbols,
         source=source or _default_source(settings),
         speed=speed or ("realtime" if (source or settings.market.source) == "mexc" else "max"),
-        strategy=strategy or settings.papertest.strategy,
+        strategy=strategies[0],
         record=record,
         seed=settings.market.synthetic_seed if seed is None else seed,
         default_symbols=settings.papertest.symbols,
-        strategy_params=given_params(
-            param or [], params, configured=settings.papertest.strategy_params
-        ),
+        strategy_params=common,
     )
+    members: list[service.Member] = []
+    if matrix is not None:
+        members = read_matrix(matrix, common)
+    elif len(strategies) > 1:
+        members = repeated(strategies, common, name)
     try:
         started = service.start_papertest(
-            settings, parameters, name=name, backup=not no_backup, env_file=cli.env_file,
-            step=console.status,
+            settings, parameters, name=name, members=members, backup=not no_backup,
+            env_file=cli.env_file, step=console.status,
         )  # fmt: skip
     except service.PreflightError as refused:
         _render_refusal(refused, json)
         raise
     _render_started(started, json)
-    if foreground:
+    if foreground and started.group_id is not None:
+        groups.follow(settings, started.runs)
+    elif foreground:
         _follow(settings, started.run.run_id)
 
 
@@ -140,14 +176,32 @@ def _render_started(started: service.Started, json: bool) -> None:
     for warning in started.warnings:
         print_warning(warning)
     if json:
-        parameters = run.parameters.to_json()
-        print_json({"run_id": run.run_id, "engine": started.engine, "parameters": parameters})
+        every = [
+            {"run_id": r.run_id, "name": r.name, "engine": e, "parameters": r.parameters.to_json()}
+            for r, e in zip(started.runs, started.engines, strict=True)
+        ]
+        print_json({**every[0], "group_id": started.group_id, "runs": every})
         return
     if started.backup_id is not None:
         console.print(f"backup {started.backup_id} taken")
-    console.print(f"[green]started[/] papertest [bold]{run.run_id}[/] ({started.engine})")
-    console.print(as_typed(f"  follow it:  claire papertest status {run.run_id} --watch"))
-    console.print(as_typed(f"  stop it:    claire papertest stop {run.run_id}"))
+    group = started.group_id
+    if group is None:
+        console.print(f"[green]started[/] papertest [bold]{run.run_id}[/] ({started.engine})")
+        console.print(as_typed(f"  follow it:  claire papertest status {run.run_id} --watch"))
+        console.print(as_typed(f"  stop it:    claire papertest stop {run.run_id}"))
+        return
+    console.print(f"[green]started[/] group [bold]{group}[/]: {len(started.runs)} papertests")
+    for each, engine in zip(started.runs, started.engines, strict=True):
+        named = f" ({escape(each.name)})" if each.name else ""
+        console.print(f"  {each.run_id}{named}: {escape(each.parameters.strategy)}"
+                      f"{escape(_given(each.parameters.strategy_params))} ({engine})")  # fmt: skip
+    console.print(as_typed(f"  follow them:  claire papertest status --group {group} --watch"))
+    console.print(as_typed(f"  compare them: claire papertest compare --group {group}"))
+    console.print(as_typed(f"  stop them:    claire papertest stop --group {group}"))
+
+
+def _given(params: dict[str, str]) -> str:
+    return " (" + ", ".join(f"{k} {v}" for k, v in params.items()) + ")" if params else ""
 
 
 def _default_source(settings: Settings) -> str:
@@ -202,9 +256,12 @@ def status(
             help="Refresh every 2 s until the run ends (or Ctrl-C); piped, one line each time.",
         ),
     ] = False,
+    group: GroupOption = None,
     json: JsonOption = False,
 ) -> None:
     """Show a papertest's progress, equity, PnL, drawdown, exposure, positions and alerts.
+
+    Several running at once (or --group): one line each, side by side.
 
     With --watch it refreshes until the run ends, then shows the final state (exit 0); when
     stdout is not a terminal it prints one plain line per refresh instead. When the engine has
@@ -215,9 +272,20 @@ def status(
       claire papertest status
       claire papertest status pt-20261124-0312 --watch
       claire papertest status --watch | tee status.log
+      claire papertest status --group grp-20261207-1530 --watch
     """
     settings = state(ctx).settings()
-    summary = _summary(settings, run_id)
+    with database(settings) as conn:
+        runs = groups.chosen(conn, run_id, group, every_active=True)
+    if len(runs) > 1 or group is not None:
+        if json:
+            print_json([s.to_dict() for s in groups.summaries(settings, runs)])
+        elif watch:
+            groups.follow(settings, runs)
+        else:
+            console.print(groups.side_by_side(groups.summaries(settings, runs)))
+        return
+    summary = _summary(settings, runs[0].run_id)
     if json:
         print_json(summary.to_dict())
         return
@@ -373,45 +441,73 @@ def stop(
     ctx: typer.Context,
     run_id: RunArgument = None,
     reason: Annotated[str | None, typer.Option(help="Why; recorded with the run.")] = None,
+    group: GroupOption = None,
+    every: Annotated[bool, typer.Option("--all", help="Every running papertest.")] = False,
 ) -> None:
     """Stop a papertest gracefully: final snapshot, end recorded, report written.
 
-    Example: claire papertest stop --reason "strategy change"
+    With several running, say which: a run id, --group or --all.
+
+    Examples:
+      claire papertest stop --reason "strategy change"
+      claire papertest stop --group grp-20261207-1530
+      claire papertest stop --all
     """
     settings = state(ctx).settings()
     with database(settings) as conn:
-        run = RunRepository(conn).get(run_id)
-        with console.status(f"stopping {run.run_id} (final snapshot and report)"):
-            outcome = service.stop(settings, conn, run, reason)
-    messages = {
-        "stopped": "[green]stopped[/] "
-        + escape(as_typed(f"{run.run_id}; report: claire papertest report {run.run_id}")),
-        "marked": f"{run.run_id}'s engine was down; recorded it as stopped",
-        "not running": f"{run.run_id} is not running ({run.status})",
-    }
-    console.print(messages[outcome])
+        if every or group is not None:
+            runs = [r for r in groups.chosen(conn, run_id, group, every_active=True) if r.running]
+        else:
+            runs = [groups.one_or_ask(conn, run_id, "stop")]
+        for run in runs:  # ask them all at once: each engine ends by itself
+            if run.running and len(runs) > 1:
+                RunControl(conn).request_stop(run.run_id, reason)
+        for run in runs:
+            with console.status(f"stopping {run.run_id} (final snapshot and report)"):
+                outcome = service.stop(settings, conn, run, reason)
+            messages = {
+                "stopped": "[green]stopped[/] "
+                + escape(as_typed(f"{run.run_id}; report: claire papertest report {run.run_id}")),
+                "marked": f"{run.run_id}'s engine was down; recorded it as stopped",
+                "not running": f"{run.run_id} is not running ({run.status})",
+            }
+            console.print(messages[outcome])
+    if not runs:
+        console.print("no papertest is running")
 
 
 @app.command()
-def resume(ctx: typer.Context, run_id: RunArgument = None) -> None:
+def resume(ctx: typer.Context, run_id: RunArgument = None, group: GroupOption = None) -> None:
     """Continue a papertest whose engine crashed (or the machine rebooted).
 
     Positions, cash and high-water marks come back from the database; the downtime is
-    recorded as a gap. Example: claire papertest resume
+    recorded as a gap. With --group, every crashed run of the group.
+
+    Examples:
+      claire papertest resume
+      claire papertest resume --group grp-20261207-1530
     """
     cli = state(ctx)
-    with console.status("starting the engine"):
-        run, engine = service.resume(cli.settings(), run_id, env_file=cli.env_file)
-    if engine == "running already":
-        console.print(f"{run.run_id} is running already")
-        return
-    console.print(f"[green]resumed[/] {run.run_id} ({engine})")
+    settings = cli.settings()
+    with database(settings) as conn:
+        runs = groups.chosen(conn, run_id, group)
+    if group is not None:
+        runs = [r for r in runs if service.engine_state(settings, r) in ("crashed", "failed")]
+        if not runs:
+            console.print(f"no run of {group} is to resume")
+    for each in runs:
+        with console.status(f"starting the engine of {each.run_id}"):
+            run, engine = service.resume(settings, each.run_id, env_file=cli.env_file)
+        if engine == "running already":
+            console.print(f"{run.run_id} is running already")
+        else:
+            console.print(f"[green]resumed[/] {run.run_id} ({engine})")
 
 
 @app.command("list")
-def list_runs(ctx: typer.Context, json: JsonOption = False) -> None:
-    """List every papertest: status, when it started, the event time it played, return and
-    max drawdown.
+def list_runs(ctx: typer.Context, group: GroupOption = None, json: JsonOption = False) -> None:
+    """List every papertest (or a group's): status, when it started, the event time it
+    played, return and max drawdown. A run of a group shows its group under its id.
 
     A run starts on the wall clock; its market data has event time of its own (a replay's
     is the recording's; a live run's follows the wall clock).
@@ -419,7 +515,8 @@ def list_runs(ctx: typer.Context, json: JsonOption = False) -> None:
     """
     settings = state(ctx).settings()
     with database(settings) as conn:
-        runs = RunRepository(conn).every()
+        repo = RunRepository(conn)
+        runs = repo.every() if group is None else repo.group(group)
         summaries = [summarize(conn, r, settings, service.engine_state(settings, r)) for r in runs]
     if json:
         print_json([s.to_dict() for s in summaries])
@@ -435,7 +532,7 @@ def _runs_table(summaries: list[RunSummary]) -> Table:
     command takes it); names and times wrap to fit. Each time column has one basis, named
     in its header: a run starts on the wall clock, its market data has event time."""
     table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0))
-    longest = max(len(s.run.run_id) for s in summaries)
+    longest = max(len(s.run.group_id or s.run.run_id) for s in summaries)
     table.add_column("run", width=longest, overflow="fold")
     table.add_column("state", no_wrap=True)
     table.add_column("started (wall clock, UTC)", min_width=10)
@@ -444,6 +541,8 @@ def _runs_table(summaries: list[RunSummary]) -> Table:
         table.add_column(column, justify="right", no_wrap=True)
     for s in summaries:
         name = f"\n[dim]{escape(s.run.name)}[/]" if s.run.name else ""
+        if s.run.group_id:
+            name += f"\n[dim]{s.run.group_id}[/]"
         table.add_row(
             s.run.run_id + name,
             s.engine,
@@ -581,3 +680,6 @@ def export(
         written = export_run(conn, run.run_id, directory, fmt)  # type: ignore[arg-type]
     for stem, (path, rows) in written.items():
         console.print(f"{stem:<20} {rows:>8,} rows  {path}")
+
+
+app.command("compare")(compare)

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
+from claire_cli.arguments import JsonOption
 from claire_cli.context import database, state
 from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_json, print_warning
@@ -21,8 +22,6 @@ from engine.runtime.select import runtime_for
 from engine.runtime.status import ComponentState, ComponentStatus, uptime
 from engine.runtime_kind import RuntimeKind
 from engine.settings import Settings
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 @contextmanager
@@ -100,21 +99,20 @@ def _summarise_changes(changes: list[object]) -> None:
 
 
 def _notice_crashed_run(settings: Settings) -> None:
-    """After a reboot or crash: say so when a papertest is marked running with no engine."""
+    """After a reboot or crash: say so of each papertest marked running with no engine."""
     from engine.runs import service
     from engine.runs.registry import RunRepository
 
     with database(settings) as conn:
-        run = RunRepository(conn).active()
-    if run is None:
-        return
-    if service.engine_state(settings, run) == "crashed":
-        console.print(
-            f"[bold yellow]papertest {run.run_id} was interrupted[/] (its engine is not running):"
-            + escape(as_typed(f" claire papertest resume {run.run_id}"))
-        )
-    elif settings.runtime is RuntimeKind.DOCKER:
-        console.print(f"papertest {run.run_id} is running (the engine containers resume it)")
+        runs = RunRepository(conn).active_runs()
+    for run in runs:
+        if service.engine_state(settings, run) == "crashed":
+            console.print(
+                f"[bold yellow]papertest {run.run_id} was interrupted[/] (its engine is not"
+                " running):" + escape(as_typed(f" claire papertest resume {run.run_id}"))
+            )
+        elif settings.runtime is RuntimeKind.DOCKER:
+            console.print(f"papertest {run.run_id} is running (the engine containers resume it)")
 
 
 def down(

@@ -31,7 +31,7 @@ def status(
     ctx: typer.Context,
     json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Check everything: servers, migrations, disk, backups, the running papertest.
+    """Check everything: servers, migrations, disk, backups, every running papertest.
 
     Exit code as monitoring plugins: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN — so cron or a
     monitoring system can run it. Shows what changed since the previous `claire status`.
@@ -60,15 +60,15 @@ def _render(result: Checkup) -> None:
             finding.component, f"[{style}]{finding.level.name}[/]", escape(as_typed(finding.detail))
         )
     console.print(table)
-    if result.run is not None:
-        s = result.run
+    for s in result.runs:
         console.print(
             f"papertest {s.run.run_id}: equity {s.equity:,.2f} "
             f"(return {s.total_return * 100:.2f} %), {s.fills} fills, "
             f"exposure {s.exposure_pct * 100:.2f} %"
         )
-    if result.changes:
-        console.print(" ".join(result.changes))
+        changes = result.changes.get(s.run.run_id)
+        if changes:
+            console.print("  " + " ".join(changes) if len(result.runs) > 1 else " ".join(changes))
     console.print(f"[{_STYLE[result.level]}]{result.level.name}[/]")
 
 

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from claire_cli.arguments import JsonOption
 from claire_cli.context import state
 from claire_cli.invocation import as_typed
 from claire_cli.output import console, print_error, print_json
@@ -25,8 +26,6 @@ app = typer.Typer(
     help="List the strategies with their parameters, write a new one, or check one at full speed.",
     no_args_is_help=True,
 )
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 @app.command("list")

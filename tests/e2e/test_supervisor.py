@@ -156,6 +156,54 @@ def test_a_run_whose_redis_postgres_and_engine_are_killed_finishes_by_itself(
     assert set(system["missing_minutes_by_symbol"]) == set(SYMBOLS)
 
 
+def test_two_runs_at_once_each_get_the_redis_outage_and_their_engine_back_by_itself(
+    supervised: LocalRuntime,
+) -> None:
+    started = claire(
+        "papertest", "start", "--duration", "4h", "--source", "synthetic", "--speed", "300",
+        "--symbols", ",".join(SYMBOLS), "--strategy", "momentum",
+        "--strategy", "examples.strategies.rsi_reversion:RsiReversion", "--no-backup", "--json",
+    )  # fmt: skip
+    runs = [str(r["run_id"]) for r in json.loads(started.stdout)["runs"]]
+    query = query_of(supervised)
+
+    def snapshots(run_id: str) -> int:
+        rows = query("SELECT COUNT(*) FROM portfolio_snapshots WHERE run_id = %s", run_id)
+        return int(rows[0][0])
+
+    eventually(lambda: all(snapshots(r) > 20 for r in runs), timeout=120, interval=0.5)
+    kill(supervised.redis.live_pid())
+    eventually(
+        lambda: sum(1 for o in outages(query) if o[0] == "redis" and o[2]) == 2,
+        timeout=120,
+        interval=0.5,
+        what="redis back, its outage recorded for each run",
+    )
+    for run_id in runs:  # both engines dead in the same look: two outages, two resumes
+        kill(int(supervised.paths.run_dir.joinpath(f"papertest-{run_id}.pid").read_text()))
+    eventually(
+        lambda: sum(1 for o in outages(query) if o[0] == "engine" and o[2]) == 2,
+        timeout=120,
+        interval=0.5,
+        what="both engines back",
+    )
+    for run_id in runs:
+        assert ended(supervised, run_id, timeout=300) == ("completed", "planned end reached")
+        recorded = query(
+            "SELECT component, ended_at IS NOT NULL FROM outages WHERE run_id = %s"
+            " ORDER BY began_at",
+            run_id,
+        )
+        assert recorded == [("redis", True), ("engine", True)]
+        assert_nothing_lost(query, run_id, SYMBOLS)
+        assert_positions_are_the_trades(query, run_id)
+        report = json.loads(claire("papertest", "report", run_id, "--json").stdout)
+        (written,) = [Path(f) for f in report["files"] if f.endswith(".json")]
+        system = json.loads(written.read_text())["system"]
+        assert [o["component"] for o in system["outages"]] == ["redis", "engine"]
+        assert system["resumes"] >= 1
+
+
 def test_reboot_then_the_boot_entry_alone_brings_the_run_back_with_the_same_positions(
     supervised: LocalRuntime, tmp_path: Path
 ) -> None:

@@ -195,7 +195,14 @@ def test_restore_of_a_backup_an_older_claire_made_then_todays_tables_and_its_not
     )
     db.execute("ALTER TABLE orders DROP COLUMN time_in_force")
     db.execute("DROP TABLE run_resumes, run_control")
-    db.execute("ALTER TABLE runs DROP COLUMN settings")
+    db.execute(
+        "ALTER TABLE runs DROP COLUMN settings, DROP COLUMN group_id, DROP COLUMN group_index"
+    )
+    db.execute("DROP INDEX runs_running_idx")
+    db.execute(  # what 0009 changed
+        "DROP INDEX outages_one_per_start;"
+        " ALTER TABLE outages ADD CONSTRAINT outages_one_per_start UNIQUE (component, began_at)"
+    )
     db.execute("DELETE FROM schema_migrations WHERE version >= 7")
     made = create_backup(settings)
     db.close()
