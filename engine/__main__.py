@@ -28,9 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     papertest.add_argument("run_id", help="the papertest (registered by `claire papertest start`)")
     papertest.add_argument("--resume", action="store_true", help="continue a crashed run")
     papertest.add_argument("--env-file", type=Path, default=None, help="settings file")
-    commands.add_parser(
+    serve = commands.add_parser(
         "serve", help="the engine container: wait for papertests and run them (Docker runtime)"
     )
+    serve.add_argument(
+        "--worker",
+        action="store_true",
+        help="a worker of the local runtime: take the papertests that wait for one",
+    )
+    serve.add_argument("--env-file", type=Path, default=None, help="settings file")
     supervise = commands.add_parser(
         "supervise", help="restart claire's dead servers and a crashed engine (local runtime)"
     )
@@ -43,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             from engine.engine_process.serve import EngineServer
 
-            return EngineServer(load_settings()).run()
+            return EngineServer(load_settings(args.env_file), worker=args.worker).run()
         return _supervise(args.env_file)
     except ClaireError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

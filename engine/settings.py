@@ -154,6 +154,12 @@ class PapertestSettings(_Section):
         le=64,
         description="How many papertests may run at once (each has its own engine)",
     )
+    engines: Literal["process", "workers"] = Field(
+        "process",
+        description="Who runs a papertest's engine on the local runtime: process (claire "
+        "papertest start starts one per run) or workers (a run waits for `claire worker`, "
+        "here or on another machine pointing at the same Redis and PostgreSQL)",
+    )
     strategy_error_limit: int = Field(
         10,
         ge=1,

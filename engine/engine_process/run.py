@@ -238,11 +238,14 @@ class PapertestEngine:
         while not self._stop.is_set():
             await asyncio.sleep(HEARTBEAT_S)
             try:
-                stop = await asyncio.to_thread(self.control.heartbeat, run_id)
+                beat = await asyncio.to_thread(self.control.heartbeat, run_id, this_engine())
             except (psycopg.Error, ClaireError) as exc:
                 log.warning("could not beat the run's heartbeat: %s", exc)
                 continue
-            if stop:
+            if beat == "taken":  # another worker took it while this one's heartbeat stood
+                log.warning("papertest %s: taken by another engine; leaving it", run_id)
+                self.interrupt()
+            elif beat == "stop":
                 log.info("papertest %s: stop requested", run_id)
                 self._stop.set()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import timedelta
 from types import FrameType
 
 import psycopg
@@ -24,7 +25,8 @@ from engine.errors import ClaireError
 from engine.observability.health import HealthReport, waiting_report
 from engine.observability.metrics import EngineMetrics
 from engine.observability.probes import postgres_probe, redis_probe
-from engine.runs.control import RunControl
+from engine.runs.control import RunControl, this_engine
+from engine.runs.hosts import WORKER_STALE_S
 from engine.runs.registry import Run, RunRepository
 from engine.runtime.listeners import bind_monitor
 from engine.runtime.select import endpoints
@@ -38,8 +40,12 @@ POLL_S = 1.0
 class EngineServer:
     """Wait for papertests and run them (see the module docstring)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, worker: bool = False) -> None:
         self.settings = settings
+        #: A worker of the local runtime (`claire worker`): it takes only the runs that wait
+        #: for a worker, and binds a free port when the configured one is taken.
+        self.worker = worker
+        self.name = this_engine()
         self._endpoints = endpoints(settings)
         self._redis = redis.Redis.from_url(self._endpoints.redis_url, socket_timeout=2)
         self._probes = {
@@ -57,7 +63,7 @@ class EngineServer:
             self._idle_health,
             settings.monitor.host,
             settings.monitor.port,
-            fallback=False,
+            fallback=worker,
         )
         self.stop = threading.Event()
 
@@ -90,15 +96,19 @@ class EngineServer:
         signal.signal(signal.SIGINT, request_stop)
 
     def _active_run(self) -> tuple[Run, bool] | None:
-        """The running papertest, and whether an engine worked on it before (it resumes)."""
+        """A papertest this engine took (no other engine runs it), and whether an engine
+        worked on it before (it resumes)."""
         try:
             with psycopg.connect(
                 self._endpoints.database_conninfo, autocommit=True, connect_timeout=5
             ) as conn:
-                runs = RunRepository(conn).active_runs()  # the preflight lets one run here
-                run = runs[0] if runs else None
+                taken = RunControl(conn).claim(
+                    self.name,
+                    stale_after=timedelta(seconds=WORKER_STALE_S),
+                    unmarked=not self.worker,  # the Docker runtime's runs are all its own
+                )
                 return (
-                    None if run is None else (run, RunControl(conn).get(run.run_id).started_before)
+                    None if taken is None else (RunRepository(conn).get(taken.run_id), taken.resume)
                 )
         except psycopg.Error as exc:
             log.warning("cannot read the papertests: %s", str(exc).strip().splitlines()[0])
@@ -120,11 +130,20 @@ class EngineServer:
             log.error("papertest %s cannot start: %s", run.run_id, exc)
             self.stop.wait(POLL_S * 5)
             return
+        logs = None
+        if self.worker:  # `claire logs --run RUN` reads the run's own log, as of a process
+            from engine.runs.logs import RunDayHandler
+
+            logs = RunDayHandler(self.settings.home, run.run_id, run.started_at)
+            logging.getLogger().addHandler(logs)
         try:
             engine.run()
         except Exception:  # recorded by the engine (the run is marked failed); keep serving
             log.exception("papertest %s failed", run.run_id)
         finally:
+            if logs is not None:
+                logging.getLogger().removeHandler(logs)
+                logs.close()
             self.monitor.serve(self._idle_metrics.registry, self._idle_health)
         if engine.interrupted:
             self.stop.set()  # SIGTERM: the container is stopping

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import logging
 import time
@@ -129,8 +130,9 @@ class MarketFeed:
                     if await self._flush(batch):
                         return self._result("stopped")
                     batch = []
-                if wait > 0:
-                    await self._sleep(wait)
+                if wait > 0 and await self._pause(wait, stop):
+                    reason = "stopped"  # a stop during a paced wait ends it at once
+                    break
                 batch.append(item)
                 if len(batch) >= self.options.batch_size:
                     if await self._flush(batch):
@@ -143,6 +145,16 @@ class MarketFeed:
         if batch and await self._flush(batch):
             reason = "stopped"
         return self._result(reason or "exhausted")
+
+    async def _pause(self, seconds: float, stop: asyncio.Event | None) -> bool:
+        """Wait `seconds` of pacing, or less when a stop comes; return whether one came.
+        (A paced realtime run waits up to a minute for its next candle.)"""
+        if stop is None or self._sleep is not asyncio.sleep:  # a test's clock: its own sleep
+            await self._sleep(seconds)
+            return stop is not None and stop.is_set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+        return stop.is_set()
 
     def _past_the_end(self, item: MarketItem) -> bool:
         if self._until is None and self.options.span is not None:

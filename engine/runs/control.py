@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from psycopg.rows import dict_row
@@ -59,6 +59,18 @@ class Control:
         return self.stop_requested_at is not None
 
 
+#: What a heartbeat tells the engine: go on, stop the run, or leave it to another engine.
+Beat = Literal["go", "stop", "taken"]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A run a worker took, and whether an engine worked on it before (it resumes)."""
+
+    run_id: str
+    resume: bool
+
+
 def this_engine() -> str:
     """How an engine process names itself: its host and pid."""
     return f"{socket.gethostname()} pid {os.getpid()}"
@@ -98,17 +110,56 @@ class RunControl:
             {"run": run_id, "epoch": epoch, "engine": engine},
         )
 
-    def heartbeat(self, run_id: str) -> bool:
-        """Beat the engine's heartbeat; return whether the engine is to stop: a stop was
-        requested, or the run is no longer `running` (ended from elsewhere)."""
+    def heartbeat(self, run_id: str, engine: str | None = None) -> Beat:
+        """Beat the engine's heartbeat; return what the engine is to do: go on, stop (a stop
+        was requested, or the run is no longer `running`: ended from elsewhere), or leave
+        the run (`taken`: another engine, named in the row, holds it now; its heartbeat
+        only beats while `engine` still holds it)."""
         with self._conn.transaction():
             row = self._conn.execute(
-                "UPDATE run_control c SET heartbeat_at = now() FROM runs r"
-                " WHERE c.run_id = %s AND r.run_id = c.run_id"
-                " RETURNING c.stop_requested_at IS NOT NULL OR r.status <> 'running'",
-                (run_id,),
+                "UPDATE run_control c SET heartbeat_at = CASE WHEN %(engine)s::text IS NULL"
+                " OR c.engine = %(engine)s THEN now() ELSE c.heartbeat_at END FROM runs r"
+                " WHERE c.run_id = %(run)s AND r.run_id = c.run_id"
+                " RETURNING c.stop_requested_at IS NOT NULL OR r.status <> 'running',"
+                " %(engine)s::text IS NOT NULL AND c.engine IS DISTINCT FROM %(engine)s",
+                {"run": run_id, "engine": engine},
             ).fetchone()
-        return bool(row and row[0])
+        if row and row[1]:
+            return "taken"
+        return "stop" if row and row[0] else "go"
+
+    def claim(self, engine: str, *, stale_after: timedelta, unmarked: bool) -> Claimed | None:
+        """Take the oldest running papertest that waits for a worker (`queued`; with
+        `unmarked`, a run that says nothing counts as queued: the Docker runtime's), one no
+        engine took since it started or resumed, or whose engine's heartbeat is older than
+        `stale_after` (its worker died), or one this very engine held (it was restarted
+        under the same name: an engine container is pid 1 of its host). Many workers may ask
+        at once: each run goes to one of them. Return it, and whether an engine worked on
+        it before (it resumes)."""
+        with self._conn.transaction():
+            row = self._conn.execute(
+                "SELECT r.run_id, COALESCE(c.epoch, 0) FROM runs r"
+                " LEFT JOIN run_control c ON c.run_id = r.run_id"
+                " WHERE r.status = 'running'"
+                " AND COALESCE((r.parameters->>'queued')::boolean, %(unmarked)s)"
+                " AND (c.heartbeat_at IS NULL OR c.heartbeat_at < now() - %(stale)s"
+                "      OR c.engine = %(engine)s"
+                "      OR c.engine_started_at < GREATEST(r.started_at, (SELECT MAX(resumed_at)"
+                "         FROM run_resumes s WHERE s.run_id = r.run_id)))"
+                " ORDER BY r.started_at, r.group_index NULLS FIRST, r.run_id"
+                " LIMIT 1 FOR UPDATE OF r SKIP LOCKED",
+                {"unmarked": unmarked, "stale": stale_after, "engine": engine},
+            ).fetchone()
+            if row is None:
+                return None
+            run_id, epoch = row
+            self._conn.execute(_UPSERT, {"run": run_id})
+            self._conn.execute(
+                "UPDATE run_control SET engine = %s, engine_started_at = now(),"
+                " heartbeat_at = now() WHERE run_id = %s",
+                (engine, run_id),
+            )
+        return Claimed(str(run_id), int(epoch) > 0)
 
     def request_stop(self, run_id: str, reason: str | None = None) -> None:
         """Ask the run's engine, wherever it runs, to stop gracefully (with `reason`, for

@@ -11,6 +11,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -63,24 +64,36 @@ def engine_host(settings: Settings) -> EngineHost:
     return ProcessHost(settings)
 
 
+#: A worker whose heartbeat is older than this is taken for dead: another worker takes its run.
+WORKER_STALE_S = 30.0
+
+
 class ProcessHost:
-    """One background process per run, with a pid file (see `launcher`)."""
+    """One background process per run, with a pid file (see `launcher`); a run that waits
+    for a worker (`queued`) is run by whichever `claire worker` takes it, wherever it runs,
+    and is alive while its heartbeat beats."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._home = settings.home
 
     def start(self, run: Run, *, resume: bool, env_file: Path | None) -> str:
+        if run.parameters.queued:
+            return "waiting for a worker: claire worker"
         pid = launcher.launch(self._home, run.run_id, resume=resume, env_file=env_file)
         return f"engine pid {pid}"
 
     def check_started(self, run: Run) -> None:
+        if run.parameters.queued:
+            return  # taken when a worker is free (status says so meanwhile)
         pid = read_pid(launcher.pid_file(self._home, run.run_id))
         if pid is not None and launcher.started_cleanly(self._home, run.run_id, pid):
             return
         raise PermanentError(f"the engine of {run.run_id} stopped at once: {self.output_tail(run)}")
 
     def alive(self, run: Run) -> bool:
+        if run.parameters.queued:
+            return worker_alive(read_control(self._settings, run.run_id))
         return launcher.engine_pid(self._home, run.run_id) is not None
 
     def health(self, run: Run) -> tuple[bool, str]:
@@ -103,13 +116,19 @@ class ProcessHost:
             return False, f"no answer from {url} ({exc})"
 
     def request_stop(self, run: Run) -> bool:
+        if run.parameters.queued:  # the request is in the control state: its worker reads it
+            return self.alive(run)
         return launcher.request_stop(self._home, run.run_id) is not None
 
     def wait_for_exit(self, run: Run, timeout: float) -> bool:
+        if run.parameters.queued:
+            return _wait_until_ended(self._settings, run.run_id, timeout)
         pid = read_pid(launcher.pid_file(self._home, run.run_id))
         return pid is None or launcher.wait_for_exit(pid, timeout)
 
     def output_tail(self, run: Run) -> str:
+        if run.parameters.queued:
+            return f"its worker's log: claire logs --run {run.run_id}"
         return launcher.console_tail(self._home, run.run_id)
 
 
@@ -177,12 +196,7 @@ class ContainerHost:
         return self._engine_running()
 
     def wait_for_exit(self, run: Run, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self._read(run.run_id).running:
-                return True
-            time.sleep(0.5)
-        return False
+        return _wait_until_ended(self._settings, run.run_id, timeout)
 
     def output_tail(self, run: Run) -> str:
         from engine.runtime.docker_specs import ENGINE_ROLE
@@ -193,9 +207,25 @@ class ContainerHost:
             return exc.message
         return " | ".join(line.strip() for line in lines if line.strip())
 
-    def _read(self, run_id: str) -> Run:
-        with psycopg.connect(endpoints(self._settings).database_conninfo, autocommit=True) as conn:
-            return RunRepository(conn).get(run_id)
+
+def _wait_until_ended(settings: Settings, run_id: str, timeout: float) -> bool:
+    """Wait until the run is no longer `running` (its engine recorded its end)."""
+    deadline = time.monotonic() + timeout
+    conninfo = endpoints(settings).database_conninfo
+    while time.monotonic() < deadline:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            if not RunRepository(conn).get(run_id).running:
+                return True
+        time.sleep(0.5)
+    return False
+
+
+def worker_alive(control: Control) -> bool:
+    """Whether a worker holds the run: its heartbeat beat within WORKER_STALE_S."""
+    beat = control.heartbeat_at
+    if beat is None or control.engine is None:
+        return False
+    return (datetime.now(UTC) - beat).total_seconds() < WORKER_STALE_S
 
 
 def read_control(settings: Settings, run_id: str) -> Control:

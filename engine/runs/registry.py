@@ -97,6 +97,9 @@ class RunParameters:
     #: strategies'), so that every run of a group trades the same minutes of one market.
     #: None: the strategy's own.
     warmup_minutes: int | None = None
+    #: The run waits for a worker to take it (`claire worker`, CLAIRE_PAPERTEST_ENGINES=
+    #: workers) instead of `claire papertest start` starting an engine process for it.
+    queued: bool = False
 
     def market_warmup(self, own: timedelta) -> timedelta:
         """The warm-up the run's market starts with: the group's, else the strategy's `own`."""
@@ -115,6 +118,7 @@ class RunParameters:
             "strategy_params": dict(sorted(self.strategy_params.items())),
             **({"strategy_dir": self.strategy_dir} if self.strategy_dir else {}),
             **({"warmup_minutes": self.warmup_minutes} if self.warmup_minutes is not None else {}),
+            **({"queued": True} if self.queued else {}),
         }
 
     @classmethod
@@ -135,6 +139,7 @@ class RunParameters:
             warmup_minutes=(
                 int(data["warmup_minutes"]) if data.get("warmup_minutes") is not None else None
             ),
+            queued=bool(data.get("queued", False)),
         )
 
 

@@ -174,9 +174,8 @@ def start_papertest(
         with step("backing up before the run (--no-backup skips it)"):
             made = create_backup(settings, label="before-papertest", env_file=env_file)
         backup_id = made.backup_id
-    asked = [(m.parameters(checked.parameters), m.name) for m in members] or [
-        (checked.parameters, name)
-    ]
+    common = replace(checked.parameters, queued=_for_workers(settings))
+    asked = [(m.parameters(common), m.name) for m in members] or [(common, name)]
     with connect(settings) as conn:
         runs = register_all(settings, asked, conn)
     engines = []
@@ -186,6 +185,11 @@ def start_papertest(
         for run in runs:
             check_started(settings, run)
     return Started(runs, engines, [*checked.warnings, *start_warnings(settings)], backup_id)
+
+
+def _for_workers(settings: Settings) -> bool:
+    """Whether a new run waits for a worker (`claire worker`) to take it."""
+    return settings.runtime is RuntimeKind.LOCAL and settings.papertest.engines == "workers"
 
 
 def data_source_name(
@@ -574,10 +578,13 @@ def connect(
 
 
 def engine_state(settings: Settings, run: Run) -> str:
-    """`running`, `crashed` (marked running, no engine alive) or the run's end status."""
+    """`running`, `crashed` (marked running, no engine alive), `waiting` (for a worker to
+    take it: `claire worker`) or the run's end status."""
     if not run.running:
         return run.status
-    return "running" if engine_host(settings).alive(run) else "crashed"
+    if engine_host(settings).alive(run):
+        return "running"
+    return "waiting" if run.parameters.queued else "crashed"
 
 
 def stop(

@@ -51,6 +51,11 @@ COMMANDS: dict[str, Lazy] = {
         "ps",
         "Show each component: state, health check, and (Docker) restarts and uptime.",
     ),
+    "worker": Lazy(
+        "claire_cli.worker",
+        "worker",
+        "Take the papertests that wait for a worker and run them, one at a time, until Ctrl-C.",
+    ),
     "status": Lazy(
         "claire_cli.status",
         "status",

@@ -54,14 +54,14 @@ def test_heartbeat_reads_the_stop_request_and_keeps_its_first_time_and_reason(db
     run = _run(db)
     control = RunControl(db)
     control.start_engine(run.run_id, 1, "host pid 1")
-    assert control.heartbeat(run.run_id) is False
+    assert control.heartbeat(run.run_id) == "go"
     beat = control.get(run.run_id).heartbeat_at
 
     control.request_stop(run.run_id, "enough for today")
     first = control.get(run.run_id).stop_requested_at
     control.request_stop(run.run_id)  # a second ask without a reason keeps the first's
 
-    assert control.heartbeat(run.run_id) is True
+    assert control.heartbeat(run.run_id) == "stop"
     got = control.get(run.run_id)
     assert (got.stop_reason, got.stop_requested_at) == ("enough for today", first)
     assert got.heartbeat_at is not None
@@ -76,7 +76,7 @@ def test_heartbeat_says_stop_when_the_run_was_ended_from_elsewhere(db: Db) -> No
 
     RunRepository(db).finish(run.run_id, "failed", "marked by hand", EPOCH + timedelta(hours=1))
 
-    assert control.heartbeat(run.run_id) is True
+    assert control.heartbeat(run.run_id) == "stop"
 
 
 def test_a_resume_forgets_the_stop_request_and_is_kept_from_the_newest_snapshot(

@@ -203,3 +203,23 @@ def test_by_instant_then_each_minutes_candles_go_out_together_and_apart_from_the
 
     assert len(batches) == 10
     assert all(len(batch) == 2 and len(set(batch)) == 1 for batch in batches)
+
+
+def test_a_stop_during_a_realtime_wait_ends_the_feed_at_once() -> None:
+    """In real time the next candle is up to a minute away: a stop must not wait for it."""
+
+    async def run_and_stop() -> FeedResult:
+        stop = asyncio.Event()
+        market = MarketFeed(
+            SyntheticSource(SYMBOLS, START, 10, realistic=False),
+            InMemoryBus(),
+            FeedOptions(speed=1.0),
+        )
+        running = asyncio.create_task(market.run(stop))
+        await asyncio.sleep(0.2)
+        stop.set()
+        return await asyncio.wait_for(running, timeout=10)  # the wait is 60 s
+
+    result = asyncio.run(run_and_stop())
+    assert result.reason == "stopped"
+    assert result.events == 2  # the first minute's two candles, and nothing after the stop
