@@ -104,7 +104,9 @@ class EngineServer:
             ) as conn:
                 taken = RunControl(conn).claim(
                     self.name,
-                    stale_after=timedelta(seconds=WORKER_STALE_S),
+                    # The Docker runtime's engine container is the only engine: whatever it
+                    # finds running when it starts, it takes at once (its old self died).
+                    stale_after=timedelta(seconds=WORKER_STALE_S if self.worker else 0),
                     unmarked=not self.worker,  # the Docker runtime's runs are all its own
                 )
                 return (

@@ -43,6 +43,10 @@ MAX_PUBLISH_BACKOFF_S = 5.0
 #: A recorded source is read this many events at a time between turns of the event loop.
 RECORDED_CHUNK = 500
 
+#: A paced wait at least this long ends early on a stop (shorter ones just sleep: a paced
+#: replay waits a few milliseconds between most events, and waiting on the stop costs more).
+LONG_WAIT_S = 0.5
+
 EndReason = Literal["exhausted", "planned_end", "stopped"]
 
 
@@ -149,8 +153,8 @@ class MarketFeed:
     async def _pause(self, seconds: float, stop: asyncio.Event | None) -> bool:
         """Wait `seconds` of pacing, or less when a stop comes; return whether one came.
         (A paced realtime run waits up to a minute for its next candle.)"""
-        if stop is None or self._sleep is not asyncio.sleep:  # a test's clock: its own sleep
-            await self._sleep(seconds)
+        if stop is None or seconds < LONG_WAIT_S or self._sleep is not asyncio.sleep:
+            await self._sleep(seconds)  # a short wait, or a test's clock: its own sleep
             return stop is not None and stop.is_set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), seconds)
