@@ -36,3 +36,15 @@ def time_of_day_option(text: str, option: str) -> str:
         return clock_time(text)
     except ValueError as exc:
         raise typer.BadParameter(f"{text!r} {exc}", param_hint=option) from None
+
+
+def formats_option(text: str, known: tuple[str, ...]) -> list[str]:
+    """The comma-separated formats of `--format` (`html,md,json`), each one of `known`."""
+    chosen = [f.strip().lower() for f in text.split(",") if f.strip()]
+    unknown = sorted(set(chosen) - set(known))
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown format {', '.join(unknown)} (choose from {', '.join(known)})",
+            param_hint="--format",
+        )
+    return chosen

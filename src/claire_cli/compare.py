@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from claire_cli.arguments import JsonOption
+from claire_cli.arguments import JsonOption, formats_option
 from claire_cli.context import database, state
 from claire_cli.output import console, print_json, print_warning
 from engine import reports
@@ -55,12 +55,7 @@ def compare(
     from engine.reports.compare_write import write_comparison
 
     settings = state(ctx).settings()
-    chosen = [f.strip().lower() for f in formats.split(",") if f.strip()]
-    unknown = sorted(set(chosen) - set(reports.FORMATS))
-    if unknown:
-        raise typer.BadParameter(
-            f"unknown format {', '.join(unknown)} (choose from html, md, json)"
-        )
+    chosen = formats_option(formats, reports.FORMATS)
     with console.status("computing every run's figures from the database"):
         database(settings).close()  # servers up, migrations current
         written = write_comparison(

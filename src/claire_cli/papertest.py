@@ -15,7 +15,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from claire_cli import groups
-from claire_cli.arguments import JsonOption
+from claire_cli.arguments import JsonOption, formats_option
 from claire_cli.compare import compare
 from claire_cli.context import database, state
 from claire_cli.invocation import as_typed
@@ -604,12 +604,7 @@ def report(
       claire papertest report --json | jq .verdict
     """
     settings = state(ctx).settings()
-    chosen = [f.strip().lower() for f in formats.split(",") if f.strip()]
-    unknown = sorted(set(chosen) - set(reports.FORMATS))
-    if unknown:
-        raise typer.BadParameter(
-            f"unknown format {', '.join(unknown)} (choose from html, md, json)"
-        )
+    chosen = formats_option(formats, reports.FORMATS)
     try:
         with console.status("computing the report from the database"):
             database(settings).close()  # servers up, migrations current

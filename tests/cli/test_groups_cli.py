@@ -196,3 +196,10 @@ def test_more_runs_than_allowed_at_once_is_one_line_and_nothing_starts(
     claire("papertest", "stop", "--all", "--reason", "done")
     rows = db.execute("SELECT status, end_reason FROM runs ORDER BY run_id").fetchall()
     assert rows == [("stopped", "done"), ("stopped", "done")]
+
+
+def test_compare_of_fewer_than_two_runs_or_an_unknown_format_is_one_line(db: Db) -> None:
+    wrong = claire("papertest", "compare", "--group", "grp-x", "--format", "html,pdf", expect=2)
+    assert "unknown format pdf (choose from html, md, json)" in wrong.output
+    alone = claire("papertest", "compare", "pt-nothing", expect=1)
+    assert "no papertest 'pt-nothing'" in alone.output
