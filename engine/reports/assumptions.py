@@ -15,6 +15,7 @@ from engine.durations import format_duration, plural
 from engine.reports.metrics import decimal_seconds
 from engine.runs.registry import Run, recorded_settings
 from engine.settings import Settings, VerdictSettings
+from engine.strategy.params import strategy_label
 
 CURRENT_SETTINGS_NOTE = "(current settings: the run recorded none)"
 
@@ -111,9 +112,7 @@ def assumptions(run: Run, settings: RunSettings) -> Assumptions:
 
 def _strategy(name: str, parameters: dict[str, Any]) -> str:
     """`ema_cross (fast 12, slow 26)`: the strategy and the parameters it ran with."""
-    if not parameters:
-        return name
-    return f"{name} ({', '.join(f'{k} {v}' for k, v in sorted(parameters.items()))})"
+    return strategy_label(name, parameters)
 
 
 @dataclass(frozen=True)

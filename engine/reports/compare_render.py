@@ -11,6 +11,7 @@ from typing import Any
 from engine.reports.compare import Comparison, Difference, Pair, TripMatch
 from engine.reports.jsonable import jsonable
 from engine.reports.render import CSS, Block, html_block, md_cell, num, pct, signed, when
+from engine.strategy.params import strategy_label
 
 #: Bumped when a key of comparison.json changes meaning or goes away.
 JSON_VERSION = 1
@@ -62,12 +63,11 @@ def _runs(comparison: Comparison) -> Block:
     rows = []
     for report in comparison.reports:
         run, p, t = report.run, report.performance, report.trades
-        given = ", ".join(f"{k} {v}" for k, v in run.parameters.strategy_params.items())
         rows.append(
             (
                 _label(comparison, run.run_id),
                 run.run_id + (f" ({run.name})" if run.name else ""),
-                run.parameters.strategy + (f" ({given})" if given else ""),
+                strategy_label(run.parameters.strategy, run.parameters.strategy_params),
                 report.verdict.label,
                 pct(p.total_return),
                 num(p.sharpe, 4),

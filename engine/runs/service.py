@@ -38,7 +38,7 @@ from engine.runtime_kind import RuntimeKind
 from engine.settings import Settings, symbols_problem
 from engine.storage.migrations import apply_migrations
 from engine.strategy.base import strategy_home
-from engine.strategy.params import as_text
+from engine.strategy.params import as_text, strategy_label
 
 if TYPE_CHECKING:
     from engine.marketdata.file_check import MarketDataCheck
@@ -138,8 +138,7 @@ class Member:
 
     def label(self) -> str:
         """`momentum` or `momentum (lookback_minutes 30)`: how the preflight names it."""
-        given = ", ".join(f"{k} {v}" for k, v in sorted(self.strategy_params.items()))
-        return f"{self.strategy} ({given})" if given else self.strategy
+        return strategy_label(self.strategy, self.strategy_params)
 
 
 def start_papertest(

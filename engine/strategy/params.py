@@ -88,6 +88,16 @@ def as_text(values: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def params_text(values: Mapping[str, Any]) -> str:
+    """`fast 12, slow 26`: parameters as the report and the commands show them."""
+    return ", ".join(f"{key} {value}" for key, value in sorted(values.items()))
+
+
+def strategy_label(name: str, values: Mapping[str, Any]) -> str:
+    """`ema_cross (fast 12, slow 26)`: a strategy and the parameters it runs with."""
+    return f"{name} ({params_text(values)})" if values else name
+
+
 def params_model(factory: object) -> type[BaseModel] | None:
     """The `Params` model a strategy class declares, else None."""
     model = getattr(factory, "Params", None)

@@ -23,6 +23,7 @@ from engine.reports.summary import RunSummary, summarize
 from engine.runs import service
 from engine.runs.registry import Run, RunRepository
 from engine.settings import Settings
+from engine.strategy.params import params_text
 
 #: How often a group's view is read again.
 REFRESH_S = 2.0
@@ -82,7 +83,7 @@ def side_by_side(rows: list[RunSummary]) -> Table:
         table.add_column(column, justify="right", no_wrap=True)
     for s in rows:
         name = f"\n[dim]{escape(s.run.name)}[/]" if s.run.name else ""
-        given = ", ".join(f"{k} {v}" for k, v in s.run.parameters.strategy_params.items())
+        given = params_text(s.run.parameters.strategy_params)
         table.add_row(
             s.run.run_id + name,
             escape(short_strategy(s.run.parameters.strategy))

@@ -30,7 +30,7 @@ from engine.runs.hosts import engine_host
 from engine.runs.matrix import read_matrix, repeated
 from engine.runs.registry import RunRepository
 from engine.settings import Settings
-from engine.strategy.params import given_params
+from engine.strategy.params import given_params, strategy_label
 
 app = typer.Typer(
     help="Run a strategy against live or recorded market data with simulated execution.",
@@ -193,15 +193,11 @@ def _render_started(started: service.Started, json: bool) -> None:
     console.print(f"[green]started[/] group [bold]{group}[/]: {len(started.runs)} papertests")
     for each, engine in zip(started.runs, started.engines, strict=True):
         named = f" ({escape(each.name)})" if each.name else ""
-        console.print(f"  {each.run_id}{named}: {escape(each.parameters.strategy)}"
-                      f"{escape(_given(each.parameters.strategy_params))} ({engine})")  # fmt: skip
+        label = strategy_label(each.parameters.strategy, each.parameters.strategy_params)
+        console.print(f"  {each.run_id}{named}: {escape(label)} ({engine})")
     console.print(as_typed(f"  follow them:  claire papertest status --group {group} --watch"))
     console.print(as_typed(f"  compare them: claire papertest compare --group {group}"))
     console.print(as_typed(f"  stop them:    claire papertest stop --group {group}"))
-
-
-def _given(params: dict[str, str]) -> str:
-    return " (" + ", ".join(f"{k} {v}" for k, v in params.items()) + ")" if params else ""
 
 
 def _default_source(settings: Settings) -> str:
