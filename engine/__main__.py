@@ -1,5 +1,6 @@
 """The engine's processes: `python -m engine papertest RUN_ID` (one run's engine, local
-runtime), `serve` (the engine container, Docker runtime), `supervise` (the local runtime's
+runtime), `serve` (the engine container, Docker runtime; `--worker`: a worker of the local
+runtime), `feed` (the shared live MEXC feed, local runtime), `supervise` (the local runtime's
 supervisor).
 
 Settings come from CLAIRE_ variables (and ./.env) as for `claire`; the engine talks to the
@@ -37,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         help="a worker of the local runtime: take the papertests that wait for one",
     )
     serve.add_argument("--env-file", type=Path, default=None, help="settings file")
+    feed = commands.add_parser(
+        "feed", help="the shared live MEXC feed of every live papertest (local runtime)"
+    )
+    feed.add_argument("--env-file", type=Path, default=None, help="settings file")
     supervise = commands.add_parser(
         "supervise", help="restart claire's dead servers and a crashed engine (local runtime)"
     )
@@ -50,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             from engine.engine_process.serve import EngineServer
 
             return EngineServer(load_settings(args.env_file), worker=args.worker).run()
+        if args.command == "feed":
+            return _feed(args.env_file)
         return _supervise(args.env_file)
     except ClaireError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -70,6 +77,25 @@ def _run_papertest(run_id: str, resume: bool, env_file: Path | None) -> int:
     finally:
         handler.close()
     return 0 if outcome.status in ("completed", "stopped", "aborted") else 1
+
+
+def _feed(env_file: Path | None) -> int:
+    import asyncio
+
+    from engine.marketdata.shared import FeedLock, FeedPublisher
+    from engine.runtime.select import endpoints
+
+    settings = load_settings(env_file)
+    lock = FeedLock(settings.home)
+    if not lock.take():
+        log.info("a feed runs already for %s", settings.home)
+        return 0
+    try:
+        where = endpoints(settings)
+        asyncio.run(FeedPublisher(settings, where.database_conninfo, where.redis_url).run())
+    finally:
+        lock.release()
+    return 0
 
 
 def _supervise(env_file: Path | None) -> int:

@@ -302,6 +302,11 @@ class MarketSettings(_Section):
     source: Literal["mexc", "replay", "synthetic"] = Field("mexc", description="Market data source")
     replay_path: Path | None = Field(None, description="Recorded data for source=replay")
     synthetic_seed: int = Field(42, description="Seed of the synthetic market")
+    shared_feed: bool = Field(
+        True,
+        description="Local runtime: every live papertest reads one MEXC feed (one connection "
+        "set for the union of their symbols) instead of each opening its own",
+    )
     stale_after_seconds: Seconds = Field(
         120, description="Market data older than this trips the circuit breaker and health check"
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ import pytest
 import redis
 from psycopg import sql
 
+from engine.runs import launcher
+from engine.runtime.feed_process import stop_feed
 from engine.runtime.local import LocalRuntime
 from engine.settings import DatabaseSettings, RedisSettings, Settings
 from engine.storage.migrations import apply_migrations
@@ -129,15 +132,33 @@ def db(database_conninfo: str) -> Iterator[psycopg.Connection[tuple[object, ...]
 @pytest.fixture
 def claire_env(
     monkeypatch: pytest.MonkeyPatch,
+    session_runtime: LocalRuntime,
     runtime_home: Path,
     database_name: str,
     redis_namespace: str,
     tmp_path: Path,
-) -> None:
+) -> Iterator[None]:
     """Point every `claire` invocation (and any engine it starts) at this test's database,
-    Redis namespace and backup directory; monitor endpoints on free ports."""
+    Redis namespace and backup directory; monitor endpoints on free ports. A shared live
+    feed a test's live runs started is stopped after it (the next test has another
+    database), and so is an engine a failed test left running."""
     monkeypatch.setenv("CLAIRE_HOME", str(runtime_home))
     monkeypatch.setenv("CLAIRE_DATABASE_NAME", database_name)
     monkeypatch.setenv("CLAIRE_REDIS_NAMESPACE", redis_namespace)
     monkeypatch.setenv("CLAIRE_MONITOR_PORT", "0")
     monkeypatch.setenv("CLAIRE_BACKUP_DIR", str(tmp_path / "backups"))
+    yield
+    stop_feed(runtime_home)
+    _kill_engines_left(runtime_home, session_runtime.postgres.conninfo(database_name))
+
+
+def _kill_engines_left(home: Path, conninfo: str) -> None:
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            running = conn.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()
+    except psycopg.Error:  # a test that took its database or its server away
+        return
+    for (run_id,) in running:
+        pid = launcher.engine_pid(home, run_id)
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)

@@ -49,6 +49,7 @@ from engine.events.envelope import bounded_id
 from engine.events.market_data import FEED_SOURCE, FeedEndReason
 from engine.marketdata.feed import FeedOptions, FeedResult, MarketFeed
 from engine.marketdata.files import MarketRecorder
+from engine.marketdata.shared import SharedFeedSource, shares_the_feed
 from engine.marketdata.source import MarketSource, ReplaySource, SyntheticSource
 from engine.observability.health import HealthMonitor
 from engine.observability.memory import peak_rss_mb
@@ -512,6 +513,18 @@ class PapertestEngine:
                 run.parameters.symbols,
                 name=run.data_source,
                 warmup=warmup,
+            )
+        if shares_the_feed(self.settings):
+            from engine.marketdata.live import DEFAULT_HISTORY
+
+            return SharedFeedSource(
+                run.parameters.symbols,
+                self.endpoints.redis_url,
+                self.settings.redis.namespace,
+                run_id=run.run_id,
+                started=run.started_at,
+                warmup=max(warmup, DEFAULT_HISTORY),
+                resumed_from=self._resumed_from,
             )
         from engine.marketdata.live_factory import live_source  # network clients: only here
 

@@ -67,11 +67,15 @@ def floor_minute(at: datetime) -> datetime:
     return at.replace(second=0, microsecond=0)
 
 
+#: The start-up history of 1-minute candles a live source sends (warm-up), at least.
+DEFAULT_HISTORY = timedelta(hours=2)
+
+
 @dataclass(frozen=True)
 class LiveOptions:
     """Timings of the live source."""
 
-    history: timedelta = timedelta(hours=2)
+    history: timedelta = DEFAULT_HISTORY
     stale_after: timedelta = timedelta(seconds=120)
     fallback_after_s: float = 30.0
     poll_every_s: float = 10.0

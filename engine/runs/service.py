@@ -242,7 +242,7 @@ def preflight(
             report.ok(what)
         except (ClaireError, ValueError, ImportError) as exc:
             report.fail(what, getattr(exc, "message", str(exc)))
-    _check_source(settings, parameters, report)
+    _check_source(settings, parameters, report, conn)
     _check_room(settings, conn, max(1, len(members)), report)
     _check_monitor(settings, report)
     for each in members or (Member(parameters.strategy),):
@@ -314,7 +314,9 @@ def _check_symbols(symbols: tuple[str, ...], report: Preflight, whose: str = "")
         report.ok("symbols", ", ".join(symbols) + whose)
 
 
-def _check_source(settings: Settings, parameters: RunParameters, report: Preflight) -> None:
+def _check_source(
+    settings: Settings, parameters: RunParameters, report: Preflight, conn: psycopg.Connection[Any]
+) -> None:
     spec = parameters.source
     try:
         if spec.startswith("replay:"):
@@ -325,6 +327,8 @@ def _check_source(settings: Settings, parameters: RunParameters, report: Preflig
             market_files(path)
             _check_visible_to_containers(settings, path)
             _check_replay(check_market_data(path), report)
+        elif spec == "mexc" and _fed_already(settings, parameters.symbols, conn):
+            report.ok("market data", "the shared MEXC feed carries these symbols already")
         elif spec == "mexc":
             _check_mexc_answers(settings, parameters.symbols, report)
         else:
@@ -379,6 +383,23 @@ OFFLINE_HINT = (
     "without MEXC: --source synthetic (a generated market), or --source replay:PATH "
     "(a recording: claire data list shows yours)"
 )
+
+
+def _fed_already(
+    settings: Settings, symbols: tuple[str, ...], conn: psycopg.Connection[Any]
+) -> bool:
+    """Whether the shared live feed runs and carries `symbols` for a running run: MEXC
+    checked them when the feed started them, and is not asked again for each run."""
+    from engine.marketdata.shared import shares_the_feed
+
+    if not shares_the_feed(settings):
+        return False
+    from engine.marketdata.shared import wanted_by_runs
+    from engine.runtime.feed_process import feed_pid
+
+    if feed_pid(settings.home) is None:
+        return False
+    return set(symbols) <= set(wanted_by_runs(conn, timedelta()).symbols)
 
 
 def _check_mexc_answers(settings: Settings, symbols: tuple[str, ...], report: Preflight) -> None:
@@ -510,7 +531,21 @@ def start_engine(
     On the local runtime the supervisor is started too (unless turned off), so a dead server
     or engine is restarted while nobody watches."""
     supervise(settings, env_file)
+    if run.parameters.source == "mexc":
+        feed(settings, env_file)
     return engine_host(settings).start(run, resume=resume, env_file=env_file)
+
+
+def feed(settings: Settings, env_file: Path | None) -> int | None:
+    """Start the shared live feed unless it runs or the runs do not share one; its pid."""
+    from engine.marketdata.shared import shares_the_feed
+
+    if not shares_the_feed(settings):
+        return None
+    from engine.runtime.feed_process import ensure_feed
+
+    pid, _ = ensure_feed(settings.home, env_file)
+    return pid
 
 
 def supervise(settings: Settings, env_file: Path | None) -> int | None:

@@ -59,9 +59,11 @@ class LocalRuntime:
     def down(self, *, volumes: bool = False) -> list[ComponentStatus]:
         """Stop what claire manages; servers given by URL are left alone. Data is always kept
         (`volumes` is a Docker runtime option)."""
+        from engine.runtime.feed_process import stop_feed
         from engine.runtime.supervisor import stop_supervisor
 
         stop_supervisor(self._settings.home)  # first, or it would start them again
+        stop_feed(self._settings.home)
         if self.manages_redis:
             self.redis.stop()
         if self.manages_postgres:

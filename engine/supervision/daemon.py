@@ -139,6 +139,17 @@ class Supervisor:
             self._stalls.pop(gone, None)
         for run in runs:
             self._look_at_engine(conn, run)
+        if any(run.parameters.source == "mexc" for run in runs):
+            self._look_at_feed()
+
+    def _look_at_feed(self) -> None:
+        """The shared live feed runs while a live papertest does (started again if dead)."""
+        from engine.runs import service
+
+        try:
+            service.feed(self._settings, env_file=None)
+        except (OSError, ClaireError) as exc:
+            log.error("the shared feed did not start: %s", exc)
 
     def _look_at_engine(self, conn: psycopg.Connection[Any], run: Run) -> None:
         from engine.runs import service
