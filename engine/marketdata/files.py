@@ -42,7 +42,7 @@ from engine.events.fields import (
     is_plain_identifier,
     is_plain_symbol,
 )
-from engine.events.market_data import candle_id, is_warmup, recorded_tick_id
+from engine.events.market_data import candle_id, recorded_tick_id
 from engine.events.orders import OrderSide
 from engine.events.trusted import trusted
 
@@ -686,7 +686,10 @@ class MarketRecorder:
                 layout = Layout.QUOTES
             else:
                 continue
-            prefix = f"{WARMUP_PREFIX}_" if is_warmup(event.source) else ""
+            # Back-filled candles are the market's minutes the run could not trade (it was
+            # disconnected): recorded with the others, a replay of the recording trades them
+            # as a backtest of the same minutes would. Only the start-up history is warm-up.
+            prefix = f"{WARMUP_PREFIX}_" if event.source.endswith(".history") else ""
             name = f"{prefix}{layout}_{event.symbol}.csv"
             csv.writer(self._handle(name, layout), lineterminator="\n").writerow(row_of(event))
             self.rows[layout] += 1
@@ -708,6 +711,26 @@ class MarketRecorder:
         for handle in self._handles.values():
             handle.close()
         self._handles.clear()
+
+
+def recorded_range(directory: Path) -> tuple[datetime, datetime] | None:
+    """The event times of a recording's (`MarketRecorder`'s) first and last rows, read from
+    each file's first and last lines only (a week's recording is not parsed whole)."""
+    times: list[int] = []
+    for path in directory.glob("*.csv"):
+        with path.open("rb") as handle:
+            lines = handle.read(4096).splitlines()[1:2]
+            size = handle.seek(0, 2)
+            handle.seek(max(0, size - 4096))
+            lines += handle.read().splitlines()[-1:]
+        for line in lines:
+            cells = line.split(b",")
+            if len(cells) > 1 and cells[1].isdigit():
+                times.append(int(cells[1]))
+    if not times:
+        return None
+    first, last = min(times), max(times)
+    return datetime.fromtimestamp(first / 1000, tz=UTC), datetime.fromtimestamp(last / 1000, tz=UTC)
 
 
 # -- inspecting ----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -167,36 +168,51 @@ def _trips(comparison: Comparison, pair: Pair) -> Block:
 
 def to_html(comparison: Comparison) -> str:
     """One self-contained HTML file: the chart embedded, opens offline."""
-    esc = html.escape
-    head = title(comparison)
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{esc(head)}</title><style>{CSS}</style></head><body>",
-        f"<h1>{esc(head)}</h1>",
-    ]
-    if comparison.warnings:
-        parts.append(
-            "<h2>Not like for like</h2><ul id='warnings'>"
-            + "".join(f"<li>{esc(w)}</li>" for w in comparison.warnings)
-            + "</ul>"
-        )
-    parts += [
-        f"<img alt='{esc(name)} chart' id='chart-{esc(name)}' "
-        f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
-        for name, png in comparison.charts.items()
-    ]
-    parts += [html_block(block) for block in blocks(comparison)]
-    parts.append("</body></html>\n")
-    return "".join(parts)
+    return page_html(title(comparison), comparison.warnings, comparison.charts, blocks(comparison))
 
 
 def to_markdown(comparison: Comparison) -> str:
     """The comparison as Markdown, with the chart as a PNG file beside it."""
-    lines = [f"# {title(comparison)}", ""]
-    if comparison.warnings:
-        lines += ["## Not like for like", ""] + [f"- {w}" for w in comparison.warnings] + [""]
-    lines += [f"![{name}]({name}.png)" for name in comparison.charts]
-    for block in blocks(comparison):
+    return page_markdown(
+        title(comparison), comparison.warnings, comparison.charts, blocks(comparison)
+    )
+
+
+def page_html(
+    head: str, warnings: Sequence[str], charts: Mapping[str, bytes], parts: Sequence[Block]
+) -> str:
+    """A comparison page: title, warnings ("Not like for like"), charts embedded, blocks."""
+    esc = html.escape
+    page = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{esc(head)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{esc(head)}</h1>",
+    ]
+    if warnings:
+        page.append(
+            "<h2>Not like for like</h2><ul id='warnings'>"
+            + "".join(f"<li>{esc(w)}</li>" for w in warnings)
+            + "</ul>"
+        )
+    page += [
+        f"<img alt='{esc(name)} chart' id='chart-{esc(name)}' "
+        f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+        for name, png in charts.items()
+    ]
+    page += [html_block(block) for block in parts]
+    page.append("</body></html>\n")
+    return "".join(page)
+
+
+def page_markdown(
+    head: str, warnings: Sequence[str], charts: Mapping[str, bytes], parts: Sequence[Block]
+) -> str:
+    """The same page as Markdown, each chart a PNG file beside it."""
+    lines = [f"# {head}", ""]
+    if warnings:
+        lines += ["## Not like for like", ""] + [f"- {w}" for w in warnings] + [""]
+    lines += [f"![{name}]({name}.png)" for name in charts]
+    for block in parts:
         lines += ["", f"## {block.title}", ""]
         if block.note:
             lines += [block.note, ""]

@@ -680,6 +680,42 @@ def _check_same_recording(run: Run) -> None:
         )
 
 
+def recording_of(settings: Settings, run: Run) -> Path:
+    """Where a run recorded the market data it received (`--record`; live runs by default)."""
+    return settings.data_dir / "recordings" / run.run_id
+
+
+def replay_of(settings: Settings, run: Run, *, env_file: Path | None = None) -> Run:
+    """Start a replay of `run`'s own recording through its strategy, parameters and
+    settings at full speed (`claire papertest compare RUN --replay`); return the new run.
+
+    The recording's warm-up files are its warm-up (nothing more is marked as history), and
+    the replay plays the whole recording: it ends where the paper run's data ended."""
+    from engine.marketdata.files import recorded_range
+
+    recording = recording_of(settings, run)
+    held = recorded_range(recording) if recording.is_dir() else None
+    if held is None:
+        raise PermanentError(
+            f"{run.run_id} has no recording to replay (at {recording})",
+            hint="live runs record what they receive by default; start one with --record",
+        )
+    minutes = max(1, -(-(held[1] - held[0]) // MINUTE) + 2)  # the last candle's minute too
+    parameters = replace(
+        run.parameters,
+        source=f"replay:{recording}",
+        speed="max",
+        record=False,
+        queued=False,
+        warmup_minutes=0,
+        duration=f"{minutes}m",
+    )
+    started = start_papertest(
+        settings, parameters, name=f"replay of {run.run_id}", backup=False, env_file=env_file
+    )
+    return started.runs[0]
+
+
 def planned(run: Run) -> timedelta:
     return parse_duration(run.parameters.duration)
 
@@ -692,7 +728,7 @@ def make_parameters(
     source: str,
     speed: str,
     strategy: str,
-    record: bool,
+    record: bool | None,
     seed: int,
     default_symbols: Sequence[str] = (),
     strategy_params: Mapping[str, Any] | None = None,
@@ -700,7 +736,8 @@ def make_parameters(
     """Build run parameters from command-line text (checked by `normalise` and `preflight`).
 
     `symbols` None (not given): `default_symbols`, except for a replay, which plays the
-    symbols of its files (the preflight finds them). Given, it must name one at least."""
+    symbols of its files (the preflight finds them). Given, it must name one at least.
+    `record` None (not given): a live run records what it receives, the others do not."""
     from decimal import Decimal, InvalidOperation
 
     try:
@@ -721,7 +758,7 @@ def make_parameters(
             source=source,
             speed=speed,
             strategy=strategy,
-            record=record,
+            record=source == "mexc" if record is None else record,
             seed=seed,
             strategy_params=as_text(strategy_params or {}),
         )

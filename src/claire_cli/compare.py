@@ -36,6 +36,13 @@ def compare(
     formats: Annotated[
         str, typer.Option("--format", help="Comma-separated: html,md,json.")
     ] = ",".join(reports.FORMATS),
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay",
+            help="Replay RUN's own recording at full speed and explain every difference.",
+        ),
+    ] = False,
     json: JsonOption = False,
 ) -> None:
     """Compare papertests: their equity curves on one chart (return scale), their figures
@@ -47,7 +54,15 @@ def compare(
     round-trip figures over each run's round trips. A difference is better or worse only
     when its interval leaves 0 out, and never on fewer days than CLAIRE_VERDICT_MIN_DAYS.
 
+    With --replay, one RUN (a live run records what it receives by default) is replayed from
+    its recording through the same strategy, parameters and settings at full speed, and
+    compared with it fill for fill: fills in one run only, at other prices or times, and the
+    net PnL difference put down to its causes (latency and arrival price, slippage, partial
+    or missing fills, outages and gaps, restarts, positions open at the end). Over recorded
+    data without an outage the two agree trade for trade.
+
     Examples:
+      claire papertest compare pt-20261207-1530-aa01 --replay
       claire papertest compare --group grp-20261207-1530
       claire papertest compare pt-20261207-1530-aa01 pt-20261207-1530-bb02 --format html
       claire papertest compare --group grp-20261207-1530 --json | jq '.pairs[0].differences'
@@ -56,6 +71,9 @@ def compare(
 
     settings = state(ctx).settings()
     chosen = formats_option(formats, reports.FORMATS)
+    if replay:
+        _compare_with_replay(ctx, run_ids or [], group, out, chosen, json=json)
+        return
     with console.status("computing every run's figures from the database"):
         database(settings).close()  # servers up, migrations current
         written = write_comparison(
@@ -72,6 +90,57 @@ def compare(
     console.print(_table(comparison))
     for pair in comparison.pairs:
         console.print(_pair_table(comparison, pair))
+    for path in written.paths:
+        console.print(f"written: {escape(str(path))}")
+
+
+#: How long `compare --replay` waits for the replay (and its report) to end.
+REPLAY_WAIT_S = 3_600.0
+
+
+def _compare_with_replay(
+    ctx: typer.Context,
+    run_ids: list[str],
+    group: str | None,
+    out: Path | None,
+    formats: list[str],
+    *,
+    json: bool,
+) -> None:
+    from engine.errors import PermanentError
+    from engine.reports.compare_write import write_replay_comparison
+    from engine.reports.replay_render import blocks, verdict_line
+    from engine.runs import service
+    from engine.runs.hosts import engine_host
+    from engine.runs.registry import RunRepository
+
+    if len(run_ids) != 1 or group is not None:
+        raise PermanentError("--replay compares one run with its replay: give one run id")
+    settings = state(ctx).settings()
+    with database(settings) as conn:
+        paper = RunRepository(conn).get(run_ids[0])
+    with console.status(f"replaying the recording of {paper.run_id} at full speed"):
+        replayed = service.replay_of(settings, paper, env_file=state(ctx).env_file)
+        if not engine_host(settings).wait_for_exit(replayed, timeout=REPLAY_WAIT_S):
+            raise PermanentError(
+                f"the replay {replayed.run_id} did not end within an hour: it goes on",
+                hint=f"claire papertest status {replayed.run_id}",
+            )
+    with console.status("comparing fill for fill"):
+        written = write_replay_comparison(
+            settings, paper.run_id, replayed.run_id, out_dir=out, formats=formats
+        )
+    comparison = written.comparison
+    if json:
+        from engine.reports.replay_render import to_json
+
+        print_json({"files": [str(p) for p in written.paths], **_loads(to_json(comparison))})
+        return
+    for warning in comparison.warnings:
+        print_warning(warning)
+    console.print(verdict_line(comparison))
+    for block in blocks(comparison)[1:3]:
+        console.print(_as_table(block))
     for path in written.paths:
         console.print(f"written: {escape(str(path))}")
 

@@ -87,8 +87,12 @@ def start(
     name: Annotated[str | None, typer.Option(help="A name to recognise the run by.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the synthetic market.")] = None,
     record: Annotated[
-        bool, typer.Option(help="Record the market data for a later replay.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            help="Record the market data for a later replay (default: live runs do, for "
+            "`claire papertest compare RUN --replay`)."
+        ),
+    ] = None,
     no_backup: Annotated[
         bool, typer.Option("--no-backup", help="Skip the backup taken before the run.")
     ] = False,
