@@ -1,7 +1,7 @@
 """Live papertests on the local runtime: what N of them cost, as the user runs them.
 
-`python -m bench.live_runs [--runs 1,4,8] [--minutes 3] [--json]` starts claire's servers in
-a temporary state directory (bench/servers.py) and the MEXC stand-in
+`python -m bench.live_runs [--runs 1,4,8] [--minutes 3] [--json] [--write]` starts claire's
+servers in a temporary state directory (bench/servers.py) and the MEXC stand-in
 (tests/mexc_standin/server.py) with 3 hours of 1-minute history of BTCUSDT and ETHUSDT, and
 points claire at it (CLAIRE_MEXC_REST_URL, CLAIRE_MEXC_WS_URL). A thread of this process
 replays a live market into the stand-in in real time (bench/live_market.py): per symbol 10
@@ -55,6 +55,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.cli import claire_env, run_claire
 from bench.live_market import SYMBOLS, LiveMarket
 from bench.proc_usage import Sample, sample, usage
+from bench.render import write_benchmarks
 from bench.servers import Servers, servers
 from engine.runs.launcher import ENGINE_MARK, engine_pid
 from engine.runtime.feed_process import feed_pid, stop_feed
@@ -356,7 +357,8 @@ def progress(line: str) -> None:
 def render(result: dict[str, Any]) -> str:
     """The result as Markdown: a table per N, then what one more run costs."""
     lines = [
-        f"# Live papertests on the local runtime ({result['cores']} cores, load average"
+        f"## Live papertests side by side, measured {result['measured']} on"
+        f" {result['cores']} cores (load average"
         f" {result['load_average'][0]:.1f} at the start, {result['load_average'][1]:.1f} at"
         " the end)",
         "",
@@ -381,7 +383,7 @@ def render(result: dict[str, Any]) -> str:
 def render_phase(found: dict[str, Any]) -> list[str]:
     n, per_run = found["runs"], found["engine_per_run"]
     lines = [
-        f"## {n} live run{'s' if n > 1 else ''}: {found['sampled_s']:.0f} s sampled every"
+        f"### {n} live run{'s' if n > 1 else ''}: {found['sampled_s']:.0f} s sampled every"
         f" {SAMPLE_S:.0f} s after a {WARMUP_S:.0f} s warm-up",
         "",
         "| process | CPU % mean | CPU % max | RSS MB mean | RSS MB max |",
@@ -464,6 +466,9 @@ def main() -> None:
     parser.add_argument("--runs", type=runs_option, default=[1, 4, 8], help="N, e.g. 1,4,8")
     parser.add_argument("--minutes", type=float, default=3.0, help="sampled minutes per N")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    parser.add_argument(
+        "--write", action="store_true", help="also put the Markdown into BENCHMARKS.md"
+    )
     args = parser.parse_args()
     if args.minutes <= 0:
         parser.error("--minutes must be above 0")
@@ -472,6 +477,7 @@ def main() -> None:
     with live_bench(max(args.runs)) as bench:
         phases = [phase(bench, n, args.minutes) for n in args.runs]
     result = {
+        "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cores": os.cpu_count(),
         "load_average": [load, os.getloadavg()[0]],
         "warmup_s": WARMUP_S,
@@ -482,6 +488,8 @@ def main() -> None:
         "marginal": marginal(phases),
     }
     print(json.dumps(result, indent=2) if args.json else render(result))
+    if args.write:
+        write_benchmarks(Path("BENCHMARKS.md"), live=render(result))
 
 
 if __name__ == "__main__":

@@ -137,3 +137,20 @@ def render_limits(figures: list[Figure], profiles: list[Profile]) -> list[str]:
             for h in p.hotspots
         ]
     return lines
+
+
+#: BENCHMARKS.md from this line on is `python -m bench.live_runs --write`'s; `bench.run`
+#: keeps it when it writes the rest (the two take their figures at different times).
+LIVE_MARK = "<!-- written by python -m bench.live_runs --write -->"
+
+
+def write_benchmarks(path: Path, *, main: str | None = None, live: str | None = None) -> None:
+    """Write `main` (bench.run's part) or `live` (bench.live_runs' part) into `path`,
+    keeping the other part as it is."""
+    text = path.read_text() if path.exists() else ""
+    kept_main, _, kept_live = text.partition(LIVE_MARK)
+    body = main if main is not None else kept_main.rstrip("\n") + "\n"
+    tail = live if live is not None else kept_live.strip("\n")
+    path.write_text(
+        body if not tail else f"{body.rstrip(chr(10))}\n\n{LIVE_MARK}\n\n{tail.strip(chr(10))}\n"
+    )

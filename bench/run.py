@@ -18,7 +18,7 @@ from bench import backup as backup_bench
 from bench import cli as cli_bench
 from bench import engine_figures, papertest_report, peer, raw
 from bench import profile as profiling
-from bench.render import Figure, render
+from bench.render import Figure, render, write_benchmarks
 from bench.servers import servers
 from bench.ticks import product_tick_replay
 
@@ -69,7 +69,7 @@ def main() -> None:
     figures += peer_figures(path)
     profiles = limits(figures)
     report = render(figures, profiles, quick=args.quick, load=load)
-    Path("BENCHMARKS.md").write_text(report)
+    write_benchmarks(Path("BENCHMARKS.md"), main=report)
     print(report)
 
 

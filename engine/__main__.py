@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="a worker of the local runtime: take the papertests that wait for one",
     )
+    serve.add_argument(
+        "--name",
+        default=None,
+        help="how the engine names itself in a run's control state (default: host and pid); "
+        "an engine restarted under the same name takes its own run back at once",
+    )
     serve.add_argument("--env-file", type=Path, default=None, help="settings file")
     feed = commands.add_parser(
         "feed", help="the shared live MEXC feed of every live papertest (local runtime)"
@@ -54,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             from engine.engine_process.serve import EngineServer
 
-            return EngineServer(load_settings(args.env_file), worker=args.worker).run()
+            settings = load_settings(args.env_file)
+            return EngineServer(settings, worker=args.worker, name=args.name).run()
         if args.command == "feed":
             return _feed(args.env_file)
         return _supervise(args.env_file)

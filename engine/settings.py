@@ -469,6 +469,13 @@ class DockerSettings(_Section):
         pattern=r"^[a-z0-9][a-z0-9._/-]{0,200}$",
         description="Repository of the engine image claire builds (tagged by content hash)",
     )
+    engines: int = Field(
+        1,
+        ge=1,
+        le=32,
+        description="Engine containers; each runs one papertest at a time, so this many "
+        "run at once",
+    )
     redis_port: Port = Field(16379, description="Host port of Redis")
     postgres_port: Port = Field(15432, description="Host port of PostgreSQL")
     grafana_port: Port = Field(3000, description="Host port of Grafana")

@@ -119,8 +119,11 @@ class PapertestEngine:
         resume: bool = False,
         signals: Literal["stop", "interrupt"] = "stop",
         monitor: MonitorServer | None = None,
+        engine_name: str | None = None,
     ) -> None:
         self.settings = settings
+        #: How it names itself in the run's control state (`serve --name`; host and pid).
+        self.engine_name = engine_name or this_engine()
         self.endpoints: Endpoints = endpoints(settings)
         # The run's own reads and writes: reopened when PostgreSQL restarts mid-run.
         self._db = Reconnecting(self.endpoints.database_conninfo, autocommit=True)
@@ -185,7 +188,7 @@ class PapertestEngine:
             self._resumed_from = self._resume_point()
             if self.run_record.parameters.source != "mexc":
                 self._state_as_of = self._resumed_from or START_OF_TIME
-        self.control.start_engine(self.run_record.run_id, self.epoch, this_engine())
+        self.control.start_engine(self.run_record.run_id, self.epoch, self.engine_name)
         watcher = asyncio.create_task(self._watch_stop_requests())
         try:
             if uses_memory_bus(self.run_record):
@@ -239,7 +242,7 @@ class PapertestEngine:
         while not self._stop.is_set():
             await asyncio.sleep(HEARTBEAT_S)
             try:
-                beat = await asyncio.to_thread(self.control.heartbeat, run_id, this_engine())
+                beat = await asyncio.to_thread(self.control.heartbeat, run_id, self.engine_name)
             except (psycopg.Error, ClaireError) as exc:
                 log.warning("could not beat the run's heartbeat: %s", exc)
                 continue

@@ -1,12 +1,12 @@
 """`python -m engine serve`: the main loop of the engine container.
 
-`claire up` creates the engine container before any papertest exists. It waits for a
-papertest to be running, runs its whole engine (the feed and every stage, one process),
-and waits again. It always answers /health and /metrics on CLAIRE_MONITOR_PORT; while it
-waits it is healthy when Redis and PostgreSQL answer. SIGTERM ends it: a run in progress is
-interrupted, not ended. Whether the process was killed (Docker restarts it) or stopped
-(`claire up` after `claire down`), the run resumes from what PostgreSQL holds as soon as
-the engine starts again.
+`claire up` creates the engine containers (CLAIRE_DOCKER_ENGINES) before any papertest
+exists. Each waits for a papertest to be running that no other engine holds, runs its whole
+engine (the feed and every stage, one process), and waits again. It always answers /health
+and /metrics on CLAIRE_MONITOR_PORT; while it waits it is healthy when Redis and PostgreSQL
+answer. SIGTERM ends it: a run in progress is interrupted, not ended. Whether the process
+was killed (Docker restarts it) or stopped (`claire up` after `claire down`), the run
+resumes from what PostgreSQL holds as soon as the engine starts again.
 """
 
 from __future__ import annotations
@@ -40,12 +40,16 @@ POLL_S = 1.0
 class EngineServer:
     """Wait for papertests and run them (see the module docstring)."""
 
-    def __init__(self, settings: Settings, *, worker: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, *, worker: bool = False, name: str | None = None
+    ) -> None:
         self.settings = settings
         #: A worker of the local runtime (`claire worker`): it takes only the runs that wait
         #: for a worker, and binds a free port when the configured one is taken.
         self.worker = worker
-        self.name = this_engine()
+        #: Its name in a run's control state: an engine container's is the container's (it
+        #: is the same after Docker restarts it), a worker's its host and pid.
+        self.name = name or this_engine()
         self._endpoints = endpoints(settings)
         self._redis = redis.Redis.from_url(self._endpoints.redis_url, socket_timeout=2)
         self._probes = {
@@ -104,9 +108,10 @@ class EngineServer:
             ) as conn:
                 taken = RunControl(conn).claim(
                     self.name,
-                    # The Docker runtime's engine container is the only engine: whatever it
-                    # finds running when it starts, it takes at once (its old self died).
-                    stale_after=timedelta(seconds=WORKER_STALE_S if self.worker else 0),
+                    # A run another engine holds is left to it until its heartbeat is
+                    # WORKER_STALE_S old; an engine container restarted (its name is the
+                    # container's) takes its own run back at once.
+                    stale_after=timedelta(seconds=WORKER_STALE_S),
                     unmarked=not self.worker,  # the Docker runtime's runs are all its own
                 )
                 return (
@@ -127,6 +132,7 @@ class EngineServer:
                 resume=resume,
                 signals="interrupt",
                 monitor=self.monitor,
+                engine_name=self.name,
             )
         except (psycopg.Error, ClaireError) as exc:
             log.error("papertest %s cannot start: %s", run.run_id, exc)

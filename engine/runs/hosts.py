@@ -142,17 +142,28 @@ class ContainerHost:
         self._runtime = DockerRuntime(settings)
 
     def _engine_running(self) -> bool:
-        from engine.runtime.docker_specs import ENGINE_ROLE
+        from engine.runtime.docker_specs import engine_roles
 
-        info = self._runtime.container(ENGINE_ROLE)
-        return info is not None and info.status in ("running", "restarting")
+        infos = (self._runtime.container(role) for role in engine_roles(self._settings))
+        return any(i is not None and i.status in ("running", "restarting") for i in infos)
+
+    def _holder(self, run: Run) -> str:
+        """The role of the engine container that holds `run` (its control state names the
+        container's host), else the first one's."""
+        from engine.runtime.docker_specs import ENGINE_ROLE, container_name, engine_roles
+
+        engine = read_control(self._settings, run.run_id).engine or ""
+        host = engine.split(" pid ")[0]
+        for role in engine_roles(self._settings):
+            if host == container_name(self._settings.docker.project, role):
+                return role
+        return ENGINE_ROLE
 
     def start(self, run: Run, *, resume: bool, env_file: Path | None) -> str:
-        from engine.runtime.docker_specs import ENGINE_ROLE, container_name
-
         if not self._engine_running():
             self._runtime.up()  # the engine containers pick the run up as they start
-        return f"container {container_name(self._settings.docker.project, ENGINE_ROLE)}"
+        count = self._settings.docker.engines
+        return "an engine container" if count == 1 else f"one of {count} engine containers"
 
     def check_started(self, run: Run) -> None:
         """Wait until an engine container took the run up: an engine started after the run
@@ -181,15 +192,15 @@ class ContainerHost:
         return self._engine_running()
 
     def health(self, run: Run) -> tuple[bool, str]:
-        """The engine container's own healthcheck (its /health, run by Docker)."""
-        from engine.runtime.docker_specs import ENGINE_ROLE
-
-        info = self._runtime.container(ENGINE_ROLE)
+        """The healthcheck of the engine container that holds the run (its /health, run by
+        Docker)."""
+        role = self._holder(run)
+        info = self._runtime.container(role)
         if info is None:
-            return False, f"unhealthy: {ENGINE_ROLE}: missing"
+            return False, f"unhealthy: {role}: missing"
         if info.health != "healthy":
-            return False, f"unhealthy: {ENGINE_ROLE}: {info.health} {info.health_output}".strip()
-        return True, "healthy (the engine container's healthcheck passes)"
+            return False, f"unhealthy: {role}: {info.health} {info.health_output}".strip()
+        return True, f"healthy (the healthcheck of container {info.name} passes)"
 
     def request_stop(self, run: Run) -> bool:
         """The request is in the run's control state already: the engine's heartbeat reads it."""
@@ -199,10 +210,8 @@ class ContainerHost:
         return _wait_until_ended(self._settings, run.run_id, timeout)
 
     def output_tail(self, run: Run) -> str:
-        from engine.runtime.docker_specs import ENGINE_ROLE
-
         try:
-            lines = list(self._runtime.logs(ENGINE_ROLE, tail=5))
+            lines = list(self._runtime.logs(self._holder(run), tail=5))
         except PermanentError as exc:
             return exc.message
         return " | ".join(line.strip() for line in lines if line.strip())

@@ -253,18 +253,22 @@ def preflight(
 def _check_room(
     settings: Settings, conn: psycopg.Connection[Any], adding: int, report: Preflight
 ) -> None:
-    """Room for `adding` more papertests beside those running (the Docker runtime's engine
-    container runs one at a time)."""
+    """Room for `adding` more papertests beside those running (each of the Docker runtime's
+    engine containers runs one at a time)."""
     from engine.runs.registry import STOP_HINT, too_many
 
     active = RunRepository(conn).active_runs()
     most = settings.papertest.max_active
-    if settings.runtime is RuntimeKind.DOCKER and len(active) + adding > 1:
+    engines = settings.docker.engines
+    if settings.runtime is RuntimeKind.DOCKER and len(active) + adding > engines:
+        running = ", ".join(r.run_id for r in active)
         report.fail(
             "papertests running",
-            "the Docker runtime's engine container runs one papertest at a time"
-            + (f" ({active[0].run_id} is running)" if active else "")
-            + ": run several at once on the local runtime (CLAIRE_RUNTIME=local)",
+            f"the Docker runtime's {engines} engine container{'s' if engines > 1 else ''}"
+            f" run{'' if engines > 1 else 's'} {engines} papertest{'s' if engines > 1 else ''}"
+            " at a time"
+            + (f" ({running} running)" if active else "")
+            + f": CLAIRE_DOCKER_ENGINES={len(active) + adding} runs more",
         )
     elif len(active) + adding > most:
         report.fail("papertests running", too_many(active, adding, most))

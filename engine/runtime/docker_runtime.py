@@ -37,6 +37,7 @@ from engine.runtime.docker_specs import (
     HostPaths,
     ProjectPlan,
     container_name,
+    engine_roles,
     project_plan,
 )
 from engine.runtime.status import ComponentState, ComponentStatus
@@ -228,7 +229,10 @@ class DockerRuntime:
         from engine.observability import dashboards, rules
 
         base = self._settings.home / "docker"
-        targets = [f"{container_name(self.project, ENGINE_ROLE)}:{MONITOR_PORT}"]
+        targets = [
+            f"{container_name(self.project, role)}:{MONITOR_PORT}"
+            for role in engine_roles(self._settings)
+        ]
         prometheus_url = f"http://{container_name(self.project, 'prometheus')}:{PROMETHEUS_PORT}"
         files = {
             "prometheus/prometheus.yml": rules.prometheus_config(targets),
@@ -270,7 +274,7 @@ class DockerRuntime:
         label = f"{LABEL_PROJECT}={self.project}"
         infos = self.api.containers(label)
         # The engine first, so a running papertest ends while its servers still answer.
-        for info in sorted(infos, key=lambda i: i.role != ENGINE_ROLE):
+        for info in sorted(infos, key=lambda i: not i.role.startswith(ENGINE_ROLE)):
             self.progress(f"removing {info.name}")
             self.api.remove(info.name, timeout=90)
         self.api.remove_network(self.project)
@@ -288,7 +292,7 @@ class DockerRuntime:
         return [_component(name, found.get(name), self._published(name)) for name in names + extra]
 
     def roles(self) -> list[str]:
-        roles = ["redis", "postgres", ENGINE_ROLE]
+        roles = ["redis", "postgres", *engine_roles(self._settings)]
         if self._settings.docker.prometheus:
             roles.append("prometheus")
         if self._settings.docker.grafana:

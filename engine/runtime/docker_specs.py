@@ -173,7 +173,9 @@ def project_plan(
     if docker.grafana:
         volumes.append(volume_name(project, "grafana"))
         monitoring.append(_grafana(settings, paths))
-    engine = (_engine(settings, engine_image, engine_env, paths),)
+    engine = tuple(
+        _engine(settings, engine_image, engine_env, paths, role) for role in engine_roles(settings)
+    )
     return ProjectPlan(
         project=project,
         network=project,
@@ -264,13 +266,28 @@ def _postgres(settings: Settings) -> ContainerSpec:
     )
 
 
-def _engine(settings: Settings, image: str, env: dict[str, str], paths: HostPaths) -> ContainerSpec:
-    role = ENGINE_ROLE
+def engine_roles(settings: Settings) -> list[str]:
+    """The engine containers' roles: `engine`, then `engine-2` ... (CLAIRE_DOCKER_ENGINES).
+    Each is its own host (hostname: its container name), so a restarted container takes
+    its own run back at once and the others leave it alone."""
+    return [ENGINE_ROLE] + [f"{ENGINE_ROLE}-{i}" for i in range(2, settings.docker.engines + 1)]
+
+
+def _engine(
+    settings: Settings, image: str, env: dict[str, str], paths: HostPaths, role: str
+) -> ContainerSpec:
     return ContainerSpec(
         role=role,
         name=container_name(settings.docker.project, role),
         image=image,
-        command=("python", "-m", "engine", "serve"),
+        command=(
+            "python",
+            "-m",
+            "engine",
+            "serve",
+            "--name",
+            container_name(settings.docker.project, role),
+        ),
         environment=env,
         mounts=(
             Mount(volume_name(settings.docker.project, "state"), STATE_DIR),

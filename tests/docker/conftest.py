@@ -114,6 +114,8 @@ def project(docker_api: DockerApi) -> Iterator[Project]:
         # Grafana has no stand-in (not packaged for Debian): its dashboards and provisioning
         # are checked as files instead.
         "CLAIRE_DOCKER_GRAFANA": "false",
+        # Two engine containers: two papertests at once, each in its own.
+        "CLAIRE_DOCKER_ENGINES": "2",
         **IMAGES,
     }
     if CA_BUNDLE.is_file():  # pip in the image build goes through this machine's HTTPS proxy

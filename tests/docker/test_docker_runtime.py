@@ -1,6 +1,7 @@
 """The Docker runtime end to end, on a real Docker Engine.
 
-`claire up` -> all healthy -> a synthetic papertest -> `claire status` -> an injected
+`claire up` (two engine containers) -> all healthy -> two papertests at once, one in each
+container -> a synthetic papertest -> `claire status` -> an injected
 scenario -> a backup, verified -> the engine's process killed (Docker restarts it; the run
 resumes from the database) and the engine container stopped with `docker kill` (it stays
 down until `claire up`, which resumes the run again) -> the run completes with nothing lost
@@ -30,7 +31,7 @@ from tests.support import assert_nothing_lost, eventually, unexported_metrics
 # One Docker project for these tests: a file runs on one worker, in order (scripts/test).
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-ENGINE_ROLES = ("engine",)
+ENGINE_ROLES = ("engine", "engine-2")
 SERVERS = ("redis", "postgres", "prometheus")
 #: A 6-hour synthetic run at 150x: about two and a half minutes of wall time.
 DURATION, SPEED = "6h", "150"
@@ -177,6 +178,44 @@ def test_a_dead_server_fails_the_healthchecks_until_up_brings_it_back(project: P
     assert all_healthy(project)
 
 
+def test_two_engine_containers_run_two_papertests_at_once(project: Project) -> None:
+    runs = [
+        project.json(
+            "papertest", "start", "--duration", DURATION, "--source", "synthetic",
+            "--speed", SPEED, "--symbols", "BTCUSDT", "--no-backup",
+        )["run_id"]
+        for _ in range(2)
+    ]  # fmt: skip
+
+    held = eventually(
+        lambda: (
+            len(holders := {r: holder(project, r) for r in runs}) == 2
+            and None not in holders.values()
+            and holders
+        ),
+        timeout=60,
+        what="each run to be taken by an engine container",
+    )
+    assert set(held.values()) == {project.container(role) for role in ENGINE_ROLES}
+    # Both run at once: each stores snapshots while the other does.
+    stored = {r: _snapshots(project, r) for r in runs}
+    eventually(
+        lambda: all(_snapshots(project, r) > stored[r] + 3 for r in runs),
+        timeout=60,
+        what="both runs to go on at once",
+    )
+    stopped = project.claire("papertest", "stop", "--all").stdout
+    assert all(f"stopped {r}" in stopped for r in runs), stopped
+    assert {run_row(project, r)["status"] for r in runs} == {"stopped"}
+
+
+def holder(project: Project, run_id: str) -> str | None:
+    """The engine container that holds the run (its control state names its host)."""
+    rows = query(project, "SELECT engine FROM run_control WHERE run_id = %s", run_id)
+    engine = rows[0][0] if rows else None
+    return None if engine is None else str(engine).split(" pid ")[0]
+
+
 def test_papertest_survives_a_dead_engine_and_its_backup_restores(project: Project) -> None:
     started = project.json(
         "papertest", "start", "--duration", DURATION, "--source", "synthetic",
@@ -204,13 +243,15 @@ def test_papertest_survives_a_dead_engine_and_its_backup_restores(project: Proje
         what=f"Prometheus to know {unexported_metrics(prometheus_metadata(project))}",
     )
 
-    _crash_the_engine(project)
+    engine = holder(project, run_id)
+    assert engine is not None
+    _crash_the_engine(project, engine)
     eventually(
         lambda: run_row(project, run_id)["epoch"] > epoch_at_backup,
         timeout=60,
         what="the restarted engine to resume the run from the database",
     )
-    said = project.claire("logs", "engine", "--lines", "80").stdout
+    said = project.claire("logs", engine.removeprefix(f"{project.name}-"), "--lines", "80").stdout
     assert f"papertest {run_id}: resuming" in said
     resumed, stored = run_row(project, run_id)["epoch"], _snapshots(project, run_id)
     # The resumed engine works a while (new snapshots are stored) before it is stopped too.
@@ -219,7 +260,7 @@ def test_papertest_survives_a_dead_engine_and_its_backup_restores(project: Proje
         timeout=60,
         what="the resumed engine to store new snapshots",
     )
-    _docker_kill_the_engine(project)
+    _docker_kill_the_engine(project, engine)
     eventually(
         lambda: run_row(project, run_id)["epoch"] > resumed,
         timeout=60,
@@ -275,9 +316,8 @@ def _snapshots(project: Project, run_id: str) -> int:
     return int(count)
 
 
-def _crash_the_engine(project: Project) -> None:
+def _crash_the_engine(project: Project, name: str) -> None:
     """The engine's process dies (as in a crash or the OOM killer): Docker restarts it."""
-    name = project.container("engine")
     info = project.api.container(name)
     assert info is not None
     assert info.pid > 0
@@ -289,10 +329,9 @@ def _crash_the_engine(project: Project) -> None:
     )
 
 
-def _docker_kill_the_engine(project: Project) -> None:
+def _docker_kill_the_engine(project: Project, name: str) -> None:
     """An operator's `docker kill`: Docker leaves it down; `claire ps` says so, `claire up`
     brings it back."""
-    name = project.container("engine")
     project.api.kill(name)
     time.sleep(1)
     down = components(project, expect=1)[name]

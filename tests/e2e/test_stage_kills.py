@@ -56,7 +56,8 @@ class Engine:
         env = {**os.environ, "CLAIRE_HOME": str(self.home), "CLAIRE_MONITOR_PORT": "0"}
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "engine", "serve"],
+                # named as an engine container is: each restart takes its run back at once
+                [sys.executable, "-m", "engine", "serve", "--name", "engine-under-test"],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

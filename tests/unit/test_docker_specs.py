@@ -50,8 +50,18 @@ def test_plan_then_servers_one_engine_container_running_everything_and_monitorin
         "claire-grafana",
     ]
     assert [(s.name, s.command) for s in plan().engine] == [
-        ("claire-engine", ("python", "-m", "engine", "serve"))
+        ("claire-engine", ("python", "-m", "engine", "serve", "--name", "claire-engine"))
     ]
+
+
+def test_engines_setting_plans_that_many_engine_containers_sharing_the_state() -> None:
+    three = plan(docker_settings(engines=3))
+
+    assert [s.name for s in three.engine] == ["claire-engine", "claire-engine-2", "claire-engine-3"]
+    assert [s.role for s in three.engine] == ["engine", "engine-2", "engine-3"]
+    assert len({s.mounts for s in three.engine}) == 1  # one state volume, one data directory
+    # each named as its container: a restarted one takes its own run back, the others wait
+    assert [s.command[-2:] for s in three.engine] == [("--name", s.name) for s in three.engine]
 
 
 def test_every_container_is_hardened_labelled_checked_and_restarted() -> None:
