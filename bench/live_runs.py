@@ -281,18 +281,19 @@ def kept_up(
             SELECT r.run_id, r.status,
                    EXTRACT(EPOCH FROM now() - max(s."timestamp"))::float8,
                    count(s.event_id) FILTER (WHERE s."timestamp" >= %s),
-                   EXTRACT(EPOCH FROM now() - c.heartbeat_at)::float8
+                   EXTRACT(EPOCH FROM now() - c.heartbeat_at)::float8,
+                   COALESCE(c.epoch, 0)
               FROM runs r
               LEFT JOIN portfolio_snapshots s USING (run_id)
               LEFT JOIN run_control c USING (run_id)
              WHERE r.run_id = ANY(%s)
-             GROUP BY r.run_id, r.status, c.heartbeat_at
+             GROUP BY r.run_id, r.status, c.heartbeat_at, c.epoch
              ORDER BY r.run_id
             """,
             (since, list(run_ids)),
         ).fetchall()
     found = []
-    for run_id, status, age, count, heartbeat in rows:
+    for run_id, status, age, count, heartbeat, epoch in rows:
         engine = engine_progress(before.get(run_id), after.get(run_id))
         lag = engine["event_time_lag_s"]
         fresh = age is not None and age <= KEEP_UP_S
@@ -304,6 +305,7 @@ def kept_up(
                 "snapshot_age_s": age,
                 "snapshots_in_window": count,
                 "heartbeat_age_s": heartbeat,
+                "engine_starts": epoch,  # more than 1: the supervisor restarted its engine
                 **engine,
                 "kept_up": status == "running" and fresh and current,
             }
@@ -429,6 +431,7 @@ def _notes(found: dict[str, Any]) -> list[str]:
         for r in runs
     )
     busiest = ", ".join(f"{max(r['events_per_s'].values(), default=0):.0f}" for r in runs)
+    starts = ", ".join(str(r["engine_starts"]) for r in runs)
     pushed = found["pushed_per_symbol_per_s"]
     exchange = found["exchange"]
     return [
@@ -436,7 +439,8 @@ def _notes(found: dict[str, Any]) -> list[str]:
         f" {ages} old (at most {KEEP_UP_S:.0f} s), snapshots in the window"
         f" {', '.join(str(r['snapshots_in_window']) for r in runs)}; the newest market data"
         f" of the slowest stage {lags} behind the clock (at most {KEEP_UP_LAG_S:.0f} s);"
-        f" events handed to the busiest stage {busiest} a second.",
+        f" events handed to the busiest stage {busiest} a second; engine starts (epochs)"
+        f" {starts}.",
         f"`claire papertest start`: {', '.join(f'{s:.1f}' for s in found['start_s'])} s;"
         f" `claire papertest stop --all`: {found['stop_all_s']:.1f} s. The stand-in saw"
         f" {exchange['new_connections']} new websocket connection(s) and"

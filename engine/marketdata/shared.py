@@ -9,8 +9,9 @@ for the new one (its history covers the longest warm-up any run asks for); with 
 left it ends.
 
 Each live run's engine reads that stream with `SharedFeedSource` from its warm-up on:
-what came before the run started is its warm-up (marked as history, never traded), the rest
-is its live market. A candle already seen (the feed sent its history again after a restart)
+the candles that closed before the run started are its warm-up (marked as history, never
+traded; the trades and books before it are skipped, as a warm-up from REST has none), the
+rest is its live market. A candle already seen (the feed sent its history again after a restart)
 is not sent twice; a gap or an alert of the feed is the run's own (its id says so). A run
 started later gets its warm-up from what the stream holds, not from new REST calls.
 """
@@ -287,8 +288,11 @@ class SharedFeedSource:
                 return None
             self._newest[event.symbol] = event.open_time
             return as_warmup(event) if event.close_time <= self._started else event
-        before = event.ts_event < self._started
-        return as_warmup(event) if before else event  # type: ignore[no-any-return]
+        if event.ts_event < self._started:
+            # Trades and books before the start: a warm-up is candles (as from REST); a run
+            # started a day into the feed would read a day of books through every stage.
+            return None
+        return event  # type: ignore[no-any-return]
 
     def last_data_age(self) -> float | None:
         if self._last_data is None:

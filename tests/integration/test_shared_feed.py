@@ -1,5 +1,6 @@
 """A live run's view of the shared feed stream, against a real Redis: its symbols only, the
-time before its start as warm-up, a candle the feed sent again dropped, the feed's gaps its own."""
+time before its start as warm-up (candles; not the trades and books), a candle the feed sent
+again dropped, the feed's gaps its own."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import timedelta
 import pytest
 import redis
 
-from engine.events import Candle, MarketDataGap, encode_event
+from engine.events import Candle, MarketDataGap, TradeTick, encode_event
 from engine.events.market_data import is_warmup
 from engine.marketdata.shared import SharedFeedSource, feed_key
 from engine.marketdata.source import MarketItem
@@ -42,7 +43,9 @@ def published() -> list[MarketItem]:
     again = [candle(i, source="mexc.history") for i in range(3, 8)]
     return [
         *history,
+        trade_tick(2_000, source="mexc"),  # before the run's start: no use to it
         *live,
+        trade_tick(3_100, source="mexc"),  # after it: its market
         candle(6, symbol="ETHUSDT", source="mexc"),
         trade_tick(3_700, symbol="ETHUSDT", source="mexc"),
         gap(),
@@ -78,7 +81,7 @@ def test_a_run_reads_its_own_market_from_the_shared_stream(
         warmup=timedelta(minutes=5),
     )
 
-    items = asyncio.run(read(source, 10))
+    items = asyncio.run(read(source, 11))
 
     candles = [item for item in items if isinstance(item, Candle)]
     assert [c.open_time for c in candles] == [EPOCH + timedelta(minutes=i) for i in range(9)]
@@ -86,7 +89,11 @@ def test_a_run_reads_its_own_market_from_the_shared_stream(
     assert [is_warmup(c.source) for c in candles] == [True] * 5 + [False] * 4
     gaps = [item for item in items if isinstance(item, MarketDataGap)]
     assert [g.event_id for g in gaps] == ["gap-BTCUSDT-1-pt-1"]  # the run's own record
-    assert len(items) == 10  # nothing else: ETHUSDT is another run's
+    # Of the trades and books, only those from its start on: its warm-up is candles, as
+    # from REST (a run started a day into the feed does not read a day of books first).
+    trades = [item for item in items if isinstance(item, TradeTick)]
+    assert [(t.event_id, is_warmup(t.source)) for t in trades] == [("tick-BTCUSDT-3100", False)]
+    assert len(items) == 11  # nothing else: ETHUSDT is another run's
 
 
 def test_a_run_started_later_reads_from_its_warm_up_on(
