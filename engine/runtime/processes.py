@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -170,3 +171,50 @@ def engine_import_path() -> str:
     root = str(Path(__file__).resolve().parents[2])
     existing = os.environ.get("PYTHONPATH")
     return f"{root}{os.pathsep}{existing}" if existing else root
+
+
+class StateDirProcess:
+    """One long-lived `python -m engine COMMAND` of a state directory (the supervisor, the
+    shared feed): its pid in `run/NAME.pid`, its output in `logs/NAME.log`, told from
+    another program by its command line."""
+
+    STOP_TIMEOUT_S = 15.0
+
+    def __init__(self, command: str, name: str) -> None:
+        self.command = command
+        self.name = name
+        self.mark = f"engine {command}"
+
+    def pid_file(self, home: Path) -> Path:
+        return home / "run" / f"{self.name}.pid"
+
+    def pid(self, home: Path) -> int | None:
+        """Its pid when it runs, else None."""
+        pid = read_pid(self.pid_file(home))
+        if pid is None or not pid_alive(pid, self.mark):
+            return None
+        return pid
+
+    def ensure(self, home: Path, env_file: Path | None = None) -> tuple[int, bool]:
+        """Start it unless it runs; return its pid and whether it was started now."""
+        running = self.pid(home)
+        if running is not None:
+            return running, False
+        command = [sys.executable, "-m", "engine", self.command]
+        if env_file is not None:
+            command += ["--env-file", str(env_file)]
+        logs = home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "CLAIRE_HOME": str(home), "PYTHONPATH": engine_import_path()}
+        pid = start_detached(command, logs / f"{self.name}.log", env)
+        self.pid_file(home).parent.mkdir(parents=True, exist_ok=True)
+        self.pid_file(home).write_text(f"{pid}\n")
+        return pid, True
+
+    def stop(self, home: Path) -> bool:
+        """Stop it; True if it ran."""
+        pid = self.pid(home)
+        if pid is not None:
+            terminate(pid, lambda: pid_alive(pid, self.mark), self.STOP_TIMEOUT_S)
+        self.pid_file(home).unlink(missing_ok=True)
+        return pid is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -79,18 +80,26 @@ def compare(
         written = write_comparison(
             settings, run_ids or [], group=group, out_dir=out, formats=chosen
         )
-    comparison = written.comparison
-    if json:
-        from engine.reports.compare_render import to_json
+    from engine.reports.compare_render import to_json
 
-        print_json({"files": [str(p) for p in written.paths], **_loads(to_json(comparison))})
+    comparison = written.comparison
+    tables = [_table(comparison), *(_pair_table(comparison, p) for p in comparison.pairs)]
+    _say(written.paths, comparison.warnings, to_json(comparison) if json else None, tables)
+
+
+def _say(
+    paths: Sequence[Path], warnings: Sequence[str], as_json: str | None, shown: Sequence[object]
+) -> None:
+    """A comparison's outcome: its JSON with the files written, or its warnings, what it
+    shows and the files."""
+    if as_json is not None:
+        print_json({"files": [str(p) for p in paths], **_loads(as_json)})
         return
-    for warning in comparison.warnings:
+    for warning in warnings:
         print_warning(warning)
-    console.print(_table(comparison))
-    for pair in comparison.pairs:
-        console.print(_pair_table(comparison, pair))
-    for path in written.paths:
+    for each in shown:
+        console.print(each)
+    for path in paths:
         console.print(f"written: {escape(str(path))}")
 
 
@@ -109,7 +118,7 @@ def _compare_with_replay(
 ) -> None:
     from engine.errors import PermanentError
     from engine.reports.compare_write import write_replay_comparison
-    from engine.reports.replay_render import blocks, verdict_line
+    from engine.reports.replay_render import blocks, to_json, verdict_line
     from engine.runs import service
     from engine.runs.hosts import engine_host
     from engine.runs.registry import RunRepository
@@ -131,18 +140,8 @@ def _compare_with_replay(
             settings, paper.run_id, replayed.run_id, out_dir=out, formats=formats
         )
     comparison = written.comparison
-    if json:
-        from engine.reports.replay_render import to_json
-
-        print_json({"files": [str(p) for p in written.paths], **_loads(to_json(comparison))})
-        return
-    for warning in comparison.warnings:
-        print_warning(warning)
-    console.print(verdict_line(comparison))
-    for block in blocks(comparison)[1:3]:
-        console.print(_as_table(block))
-    for path in written.paths:
-        console.print(f"written: {escape(str(path))}")
+    shown = [verdict_line(comparison), *(_as_table(b) for b in blocks(comparison)[1:3])]
+    _say(written.paths, comparison.warnings, to_json(comparison) if json else None, shown)
 
 
 def _loads(text: str) -> dict[str, object]:
