@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import heapq
+import io
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -665,14 +666,23 @@ class MarketRecorder:
     `warmup_candles_<SYMBOL>.csv`).
 
     Flushed after every batch: a crash loses at most the batch in hand, and the files stay
-    readable (the replay source reads exactly this directory).
+    readable (the replay source reads exactly this directory). A resumed run appends to the
+    files its first engine wrote; the market it plays again after its cut was recorded then,
+    so a row older than a file's last one, or the same as one of its last time, is skipped,
+    and so is the market before the cut it plays again as history (a history row no later
+    than its live file's last: the live file holds that minute).
     """
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self._handles: dict[str, TextIO] = {}
+        #: Per file appended to: its last row's time (ms) and the rows of that time.
+        self._tails: dict[str, tuple[int, set[str]]] = {}
+        #: Per live file: the time (ms) of its last row, as far as it is known.
+        self._live_last: dict[str, int | None] = {}
         self.rows: dict[Layout, int] = dict.fromkeys(Layout, 0)
+        self.skipped = 0
 
     def record(self, events: Iterable[object]) -> None:
         """Append the candles, trades and quotes among `events`; ignore everything else."""
@@ -689,18 +699,48 @@ class MarketRecorder:
             # Back-filled candles are the market's minutes the run could not trade (it was
             # disconnected): recorded with the others, a replay of the recording trades them
             # as a backtest of the same minutes would. Only the start-up history is warm-up.
-            prefix = f"{WARMUP_PREFIX}_" if event.source.endswith(".history") else ""
-            name = f"{prefix}{layout}_{event.symbol}.csv"
-            csv.writer(self._handle(name, layout), lineterminator="\n").writerow(row_of(event))
+            history = event.source.endswith(".history")
+            live = f"{layout}_{event.symbol}.csv"
+            name = f"{WARMUP_PREFIX}_{live}" if history else live
+            row = row_of(event)
+            if history and int(row[1]) <= (self._last_live(live) or -1):
+                self.skipped += 1
+                continue
+            handle = self._handle(name, layout)
+            if name in self._tails and self._recorded_before(name, row):
+                self.skipped += 1
+                continue
+            csv.writer(handle, lineterminator="\n").writerow(row)
+            if not history:
+                self._live_last[live] = int(row[1])
             self.rows[layout] += 1
             touched.add(name)
         for name in touched:
             self._handles[name].flush()
 
+    def _last_live(self, name: str) -> int | None:
+        if name not in self._live_last:
+            path = self.directory / name
+            tail = _last_rows(path) if path.exists() else None
+            self._live_last[name] = None if tail is None else tail[0]
+        return self._live_last[name]
+
+    def _recorded_before(self, name: str, row: list[str | int]) -> bool:
+        last, rows = self._tails[name]
+        at = int(row[1])
+        if at > last:  # past what the file held: nothing more to look at
+            del self._tails[name]
+            return False
+        return at < last or _csv_line(row) in rows
+
     def _handle(self, name: str, layout: Layout) -> TextIO:
         if name not in self._handles:
             path = self.directory / name
             fresh = not path.exists() or path.stat().st_size == 0
+            if not fresh:
+                tail = _last_rows(path)
+                if tail is not None:
+                    self._tails[name] = tail
             handle = path.open("a", newline="", encoding="utf-8")
             if fresh:
                 csv.writer(handle, lineterminator="\n").writerow(layout.columns)
@@ -711,6 +751,28 @@ class MarketRecorder:
         for handle in self._handles.values():
             handle.close()
         self._handles.clear()
+
+
+def _csv_line(row: list[str | int]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(row)
+    return out.getvalue().rstrip("\n")
+
+
+def _last_rows(path: Path, window: int = 65_536) -> tuple[int, set[str]] | None:
+    """A recorded file's last row time (ms) and its rows of that time (read from its end)."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, 2)
+        handle.seek(max(0, size - window))
+        lines = handle.read().decode("utf-8", errors="replace").splitlines()
+    if size > window:
+        lines = lines[1:]  # the first may be cut
+    timed = [(int(cells[1]), line) for line in lines
+             if len(cells := line.split(",")) > 1 and cells[1].isdigit()]  # fmt: skip
+    if not timed:
+        return None
+    last = timed[-1][0]
+    return last, {line for at, line in timed if at == last}
 
 
 def recorded_range(directory: Path) -> tuple[datetime, datetime] | None:

@@ -151,13 +151,13 @@ def _loads(text: str) -> dict[str, object]:
     return loaded
 
 
-def _table(comparison: Comparison) -> Table:
+def _table(comparison: Comparison) -> Table | str:
     from engine.reports.compare_render import blocks
 
     return _as_table(blocks(comparison)[0])
 
 
-def _pair_table(comparison: Comparison, pair: Pair) -> Table:
+def _pair_table(comparison: Comparison, pair: Pair) -> Table | str:
     """The pair's differences, without the column of what was resampled (it is in the files)."""
     from engine.reports.compare_render import blocks
 
@@ -165,7 +165,9 @@ def _pair_table(comparison: Comparison, pair: Pair) -> Table:
     return _as_table(blocks(comparison)[1 + 2 * index], keep=6)
 
 
-def _as_table(block: Block, keep: int | None = None) -> Table:
+def _as_table(block: Block, keep: int | None = None) -> Table | str:
+    if not block.rows and block.note:  # an empty table says why it is empty
+        return f"{escape(block.title)}: {escape(block.note)}"
     table = Table(title=block.title, title_justify="left", box=None, pad_edge=False)
     for column in block.header[:keep]:
         table.add_column(column, overflow="fold")

@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -285,3 +287,39 @@ def test_an_outage_that_cost_the_paper_run_its_entry_is_put_down_to_it(
     assert Decimal(compared["difference"]) == -by_hand
     attribution = {k: Decimal(v) for k, v in compared["attribution"].items() if Decimal(v)}
     assert attribution == {"outages and gaps": -by_hand}
+
+
+def test_an_engine_killed_mid_run_and_resumed_still_agrees_with_its_replay(
+    db: Db, tmp_path: Path
+) -> None:
+    """SIGKILL mid-run, then `claire papertest resume`: the resumed engine plays the market
+    after its cut again (and the market before it as history); its recording holds each
+    minute once, and the replay agrees with the run trade for trade."""
+    started = json.loads(
+        claire(
+            "papertest", "start", "--source", "synthetic", "--speed", "900", "--duration", "12h",
+            "--record", "--no-backup", "--json",
+        ).stdout
+    )  # fmt: skip
+    run_id, pid = str(started["run_id"]), int(started["engine"].split()[-1])
+    snapshots = "SELECT COUNT(*) FROM portfolio_snapshots WHERE run_id = %s"
+    eventually(lambda: _scalar(db, snapshots, run_id) > 200, timeout=60, what="a few hours in")
+    os.kill(pid, signal.SIGKILL)
+    claire("papertest", "resume", run_id)
+    eventually(
+        lambda: _scalar(db, "SELECT status FROM runs WHERE run_id = %s", run_id) == "completed",
+        timeout=120,
+        what="the resumed run to end",
+    )
+    assert _scalar(db, "SELECT epoch FROM run_control WHERE run_id = %s", run_id) >= 2
+
+    compared = json.loads(
+        claire("papertest", "compare", run_id, "--replay", "--out", str(tmp_path), "--json").stdout
+    )
+
+    recorded = Path(os.environ["CLAIRE_HOME"]) / "data" / "recordings" / run_id
+    recording = {p.name for p in recorded.iterdir()}
+    assert recording == {"candles_BTCUSDT.csv", "candles_ETHUSDT.csv"}  # no warm-up again
+    assert compared["agrees"] is True, compared["fills"]
+    assert fills(db, run_id) == fills(db, compared["replay_run"])
+    assert len(fills(db, run_id)) > 10

@@ -175,6 +175,31 @@ def test_recorder_appends_across_restarts_and_replay_reads_it(tmp_path: Path) ->
     assert (tmp_path / "candles_BTCUSDT.csv").read_text().count("symbol,open_time") == 1
 
 
+def test_a_resumed_engine_playing_the_market_after_its_cut_again_records_it_once(
+    tmp_path: Path,
+) -> None:
+    """A crash after minute 9; the resumed engine plays the market before its last
+    snapshot (minute 5) again as history, then from it on as live: the recording holds every
+    minute once, in order, and no warm-up."""
+    market = candles(20)  # 20 minutes of two symbols
+    recorder = MarketRecorder(tmp_path)
+    recorder.record(market[:20])
+    recorder.close()
+    again = MarketRecorder(tmp_path)
+    again.record([c.model_copy(update={"source": f"{c.source}.history"}) for c in market[:10]])
+    again.record(market[10:])
+    again.close()
+
+    back = list(read_market_data(tmp_path))
+
+    assert again.skipped == 10 + 10
+    assert [(c.symbol, c.open_time) for c in back] == [(c.symbol, c.open_time) for c in market]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "candles_BTCUSDT.csv",
+        "candles_ETHUSDT.csv",
+    ]
+
+
 def test_recorder_quotes_and_warmup_then_replayed_as_such(tmp_path: Path) -> None:
     history = [c.model_copy(update={"source": "mexc.history"}) for c in candles(5)]
     live = candles(10)[10:]
