@@ -65,6 +65,7 @@ class MexcStandIn:
         self._klines: dict[str, list[list[Any]]] = {}
         self._books: dict[str, dict[str, str]] = {}
         self._request_times: dict[str, list[float]] = {}
+        self._kline_starts: list[int | None] = []  # each klines request's startTime (ms)
         self._spent: dict[str, deque[tuple[float, int]]] = {}
         self._forced: list[tuple[int, float | None]] = []
         self._banned = False
@@ -319,6 +320,12 @@ class MexcStandIn:
                 return len(self._request_times.get(path, []))
             return sum(len(times) for times in self._request_times.values())
 
+    def kline_starts(self) -> list[int | None]:
+        """Return the startTime (ms) of every klines request, in order (None: not given):
+        a warm-up asks hours back, a back-fill minutes."""
+        with self._lock:
+            return list(self._kline_starts)
+
     def request_times(self, path: str) -> list[float]:
         """Return the monotonic arrival times of the requests for `path`."""
         with self._lock:
@@ -393,6 +400,8 @@ class MexcStandIn:
             rows = list(self._klines.get(symbol, [])) if interval == "1m" else []
         start = int(query.get("startTime", 0))
         end = int(query.get("endTime", 2**62))
+        with self._lock:
+            self._kline_starts.append(start if "startTime" in query else None)
         limit = min(int(query.get("limit", MAX_KLINES)), MAX_KLINES)
         if (
             "startTime" in query
