@@ -689,6 +689,26 @@ def recording_of(settings: Settings, run: Run) -> Path:
     return settings.data_dir / "recordings" / run.run_id
 
 
+def earlier_replay(settings: Settings, conn: psycopg.Connection[Any], run: Run) -> Run | None:
+    """The newest completed replay of `run`'s recording made with today's settings and code
+    (`compare --replay` shows it again rather than replaying a week once more); none while
+    `run` is running (its recording still grows)."""
+    if run.running:
+        return None
+    source = f"replay:{recording_of(settings, run)}"
+    digest = settings_hash(settings, run.parameters.strategy_params)
+    for other in RunRepository(conn).every():  # newest first
+        if (
+            other.parameters.source == source
+            and other.status == "completed"
+            and other.settings_hash == digest
+            and other.code_version == code_version()
+            and other.parameters.strategy == run.parameters.strategy
+        ):
+            return other
+    return None
+
+
 def replay_of(settings: Settings, run: Run, *, env_file: Path | None = None) -> Run:
     """Start a replay of `run`'s own recording through its strategy, parameters and
     settings at full speed (`claire papertest compare RUN --replay`); return the new run.

@@ -18,6 +18,8 @@ from engine import reports
 if TYPE_CHECKING:
     from engine.reports.compare import Comparison, Pair
     from engine.reports.render import Block
+    from engine.runs.registry import Run
+    from engine.settings import Settings
 
 
 def compare(
@@ -44,6 +46,13 @@ def compare(
             help="Replay RUN's own recording at full speed and explain every difference.",
         ),
     ] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="With --replay: replay again, though a replay with today's settings exists.",
+        ),
+    ] = False,
     json: JsonOption = False,
 ) -> None:
     """Compare papertests: their equity curves on one chart (return scale), their figures
@@ -60,7 +69,8 @@ def compare(
     compared with it fill for fill: fills in one run only, at other prices or times, and the
     net PnL difference put down to its causes (latency and arrival price, slippage, partial
     or missing fills, outages and gaps, restarts, positions open at the end). Over recorded
-    data without an outage the two agree trade for trade.
+    data without an outage the two agree trade for trade. A completed replay of RUN made
+    with today's settings and code is compared again, not replayed again (--fresh does).
 
     Examples:
       claire papertest compare pt-20261207-1530-aa01 --replay
@@ -73,7 +83,7 @@ def compare(
     settings = state(ctx).settings()
     chosen = formats_option(formats, reports.FORMATS)
     if replay:
-        _compare_with_replay(ctx, run_ids or [], group, out, chosen, json=json)
+        _compare_with_replay(ctx, run_ids or [], group, out, chosen, json=json, fresh=fresh)
         return
     with console.status("computing every run's figures from the database"):
         database(settings).close()  # servers up, migrations current
@@ -115,12 +125,12 @@ def _compare_with_replay(
     formats: list[str],
     *,
     json: bool,
+    fresh: bool,
 ) -> None:
     from engine.errors import PermanentError
     from engine.reports.compare_write import write_replay_comparison
     from engine.reports.replay_render import blocks, to_json, verdict_line
     from engine.runs import service
-    from engine.runs.hosts import engine_host
     from engine.runs.registry import RunRepository
 
     if len(run_ids) != 1 or group is not None:
@@ -128,13 +138,15 @@ def _compare_with_replay(
     settings = state(ctx).settings()
     with database(settings) as conn:
         paper = RunRepository(conn).get(run_ids[0])
-    with console.status(f"replaying the recording of {paper.run_id} at full speed"):
-        replayed = service.replay_of(settings, paper, env_file=state(ctx).env_file)
-        if not engine_host(settings).wait_for_exit(replayed, timeout=REPLAY_WAIT_S):
-            raise PermanentError(
-                f"the replay {replayed.run_id} did not end within an hour: it goes on",
-                hint=f"claire papertest status {replayed.run_id}",
+        earlier = None if fresh else service.earlier_replay(settings, conn, paper)
+    if earlier is not None:
+        replayed = earlier
+        if not json:
+            console.print(
+                f"the replay {earlier.run_id} of today's settings and code (--fresh: again)"
             )
+    else:
+        replayed = _replayed(ctx, settings, paper)
     with console.status("comparing fill for fill"):
         written = write_replay_comparison(
             settings, paper.run_id, replayed.run_id, out_dir=out, formats=formats
@@ -142,6 +154,22 @@ def _compare_with_replay(
     comparison = written.comparison
     shown = [verdict_line(comparison), *(_as_table(b) for b in blocks(comparison)[1:3])]
     _say(written.paths, comparison.warnings, to_json(comparison) if json else None, shown)
+
+
+def _replayed(ctx: typer.Context, settings: Settings, paper: Run) -> Run:
+    """Replay `paper`'s recording at full speed and wait for the replay to end."""
+    from engine.errors import PermanentError
+    from engine.runs import service
+    from engine.runs.hosts import engine_host
+
+    with console.status(f"replaying the recording of {paper.run_id} at full speed"):
+        replayed = service.replay_of(settings, paper, env_file=state(ctx).env_file)
+        if not engine_host(settings).wait_for_exit(replayed, timeout=REPLAY_WAIT_S):
+            raise PermanentError(
+                f"the replay {replayed.run_id} did not end within an hour: it goes on",
+                hint=f"claire papertest status {replayed.run_id}",
+            )
+    return replayed
 
 
 def _loads(text: str) -> dict[str, object]:

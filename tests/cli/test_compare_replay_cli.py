@@ -323,3 +323,9 @@ def test_an_engine_killed_mid_run_and_resumed_still_agrees_with_its_replay(
     assert compared["agrees"] is True, compared["fills"]
     assert fills(db, run_id) == fills(db, compared["replay_run"])
     assert len(fills(db, run_id)) > 10
+    # Asked again: the same replay, compared again; --fresh replays once more.
+    again = ("papertest", "compare", run_id, "--replay", "--out", str(tmp_path), "--json")
+    assert json.loads(claire(*again).stdout)["replay_run"] == compared["replay_run"]
+    fresh = json.loads(claire(*again, "--fresh").stdout)
+    assert fresh["replay_run"] != compared["replay_run"]
+    assert fresh["agrees"] is True
