@@ -56,27 +56,29 @@ def price_at(minute: int) -> Decimal:
 
 
 def quiet_history(until: datetime, minutes: int = 180) -> list[Candle]:
-    out = []
-    for m in range(-minutes, 0):
-        opened = until + timedelta(minutes=m)
-        out.append(
-            Candle(
-                event_id=f"candle-mexc-{SYMBOL}-{opened:%Y%m%dT%H%M}",
-                ts_event=opened + timedelta(minutes=1),
-                ts_init=opened + timedelta(minutes=1),
-                source="mexc",
-                symbol=SYMBOL,
-                open_time=opened,
-                close_time=opened + timedelta(minutes=1),
-                open=Decimal(95_000),
-                high=Decimal(95_010),
-                low=Decimal(94_990),
-                close=Decimal(95_000),
-                volume=Decimal(20),
-                quote_volume=Decimal(1_900_000),
-            )
-        )
-    return out
+    return [
+        a_candle(until + timedelta(minutes=m), Decimal(95_000), Decimal(95_000), 10, Decimal(20))
+        for m in range(-minutes, 0)
+    ]
+
+
+def a_candle(opened: datetime, o: Decimal, c: Decimal, wick: int, volume: Decimal) -> Candle:
+    """The 1-minute candle opened at `opened`: its high and low `wick` beyond the body."""
+    return Candle(
+        event_id=f"candle-mexc-{SYMBOL}-{opened:%Y%m%dT%H%M}",
+        ts_event=opened + timedelta(minutes=1),
+        ts_init=opened + timedelta(minutes=1),
+        source="mexc",
+        symbol=SYMBOL,
+        open_time=opened,
+        close_time=opened + timedelta(minutes=1),
+        open=o,
+        high=max(o, c) + wick,
+        low=min(o, c) - wick,
+        close=c,
+        volume=volume,
+        quote_volume=volume * c,
+    )
 
 
 def play(standin: MexcStandIn, t0: datetime, minutes: int) -> None:
@@ -178,22 +180,7 @@ def _row(db: Db, query: str, *params: Any) -> tuple[Any, ...]:
 
 
 def candle(opened: datetime, open_: str, close: str) -> Candle:
-    o, c = Decimal(open_), Decimal(close)
-    return Candle(
-        event_id=f"candle-mexc-{SYMBOL}-{opened:%Y%m%dT%H%M}",
-        ts_event=opened + timedelta(minutes=1),
-        ts_init=opened + timedelta(minutes=1),
-        source="mexc",
-        symbol=SYMBOL,
-        open_time=opened,
-        close_time=opened + timedelta(minutes=1),
-        open=o,
-        high=max(o, c) + 5,
-        low=min(o, c) - 5,
-        close=c,
-        volume=Decimal(25),
-        quote_volume=Decimal(25) * c,
-    )
+    return a_candle(opened, Decimal(open_), Decimal(close), 5, Decimal(25))
 
 
 def wait_until(at: datetime) -> None:

@@ -43,6 +43,12 @@ def asked_of(standin: MexcStandIn, now: datetime) -> tuple[int, int, int]:
     return standin.connection_count, standin.requests("/api/v3/exchangeInfo"), history
 
 
+def runs_snapshotted(db: Db, runs: list[str]) -> int:
+    """How many of `runs` stored a portfolio snapshot."""
+    query = "SELECT COUNT(DISTINCT run_id) FROM portfolio_snapshots WHERE run_id = ANY(%s)"
+    return int(scalar(db, query, runs))
+
+
 def scalar(db: Db, query: str, *params: Any) -> Any:
     row = db.execute(query, params).fetchone()
     assert row is not None
@@ -86,15 +92,8 @@ def test_five_live_runs_read_one_feed_and_the_exchange_sees_one_client(
         for later_ms in (0, 5_000):
             ms = int(time.time() * 1000) + later_ms
             mexc_standin.push_book(symbol, "95009", "1", "95011", "1", ms)
-    eventually(
-        lambda: scalar(
-            db,
-            "SELECT COUNT(DISTINCT run_id) FROM portfolio_snapshots WHERE run_id = ANY(%s)",
-            runs,
-        ) == 5,
-        timeout=150,
-        what="a snapshot of the live minute in every run",
-    )  # fmt: skip
+    eventually(lambda: runs_snapshotted(db, runs) == 5, timeout=150,
+               what="a snapshot of the live minute in every run")  # fmt: skip
     five_runs = asked_of(mexc_standin, now)
     # No new connection, no exchangeInfo and no warm-up history for runs 2 to 5 (the feed
     # back-fills a minute that closed without a kline by REST: one client's, whatever N).
@@ -163,15 +162,8 @@ def test_a_live_matrix_of_five_on_one_feed_each_reported_and_compared(
         for later_ms in (0, 5_000, 10_000):
             ms = int(time.time() * 1000) + later_ms
             mexc_standin.push_book(symbol, "95009", "1", "95011", "1", ms)
-    eventually(
-        lambda: scalar(
-            db,
-            "SELECT COUNT(DISTINCT run_id) FROM portfolio_snapshots WHERE run_id = ANY(%s)",
-            runs,
-        ) == 5,
-        timeout=90,
-        what="the live market in every run",
-    )  # fmt: skip
+    eventually(lambda: runs_snapshotted(db, runs) == 5, timeout=90,
+               what="the live market in every run")  # fmt: skip
     assert (mexc_standin.connection_count, mexc_standin.open_connections) == (1, 1)
 
     claire("papertest", "stop", "--group", group)
