@@ -231,3 +231,12 @@ def position(
     symbol: str = "BTCUSDT", quantity: str = "0.05", price: str = "95000"
 ) -> PositionSnapshot:
     return PositionSnapshot(symbol=symbol, quantity=Decimal(quantity), average_price=Decimal(price))
+
+
+def rally_then_slide(minute: int) -> Decimal:
+    """A price by minute: flat, then a rally (an entry), then a slide (the exits)."""
+    if minute < 5:
+        return Decimal(95_000)
+    if minute < 20:
+        return Decimal(95_000) * (1 + Decimal("0.003") * (minute - 4))
+    return Decimal(95_000) * (1 + Decimal("0.003") * 15) * (1 - Decimal("0.004") * (minute - 19))

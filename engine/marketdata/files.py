@@ -781,14 +781,12 @@ def recorded_range(directory: Path) -> tuple[datetime, datetime] | None:
     times: list[int] = []
     for path in directory.glob("*.csv"):
         with path.open("rb") as handle:
-            lines = handle.read(4096).splitlines()[1:2]
-            size = handle.seek(0, 2)
-            handle.seek(max(0, size - 4096))
-            lines += handle.read().splitlines()[-1:]
-        for line in lines:
-            cells = line.split(b",")
-            if len(cells) > 1 and cells[1].isdigit():
-                times.append(int(cells[1]))
+            cells = (handle.read(4096).splitlines()[1:2] or [b""])[0].split(b",")
+        if len(cells) > 1 and cells[1].isdigit():
+            times.append(int(cells[1]))
+        tail = _last_rows(path)
+        if tail is not None:
+            times.append(tail[0])
     if not times:
         return None
     first, last = min(times), max(times)

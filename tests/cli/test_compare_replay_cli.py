@@ -25,6 +25,7 @@ import pytest
 
 from engine.events import Candle
 from tests.browser import seen_in_chromium
+from tests.factories import rally_then_slide as price_at
 from tests.mexc_standin.fixtures import mexc_standin_fixture  # noqa: F401
 from tests.mexc_standin.server import MexcStandIn
 from tests.support import claire, eventually
@@ -44,15 +45,6 @@ FILLS = """
 SELECT symbol, side, quantity, execution_price, fees, "timestamp" FROM trades
  WHERE run_id = %s ORDER BY "timestamp", trade_id
 """
-
-
-def price_at(minute: int) -> Decimal:
-    """Flat, then a rally (an entry), then a slide (the exits)."""
-    if minute < 5:
-        return Decimal(95_000)
-    if minute < 20:
-        return Decimal(95_000) * (1 + Decimal("0.003") * (minute - 4))
-    return Decimal(95_000) * (1 + Decimal("0.003") * 15) * (1 - Decimal("0.004") * (minute - 19))
 
 
 def quiet_history(until: datetime, minutes: int = 180) -> list[Candle]:

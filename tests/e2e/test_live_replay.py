@@ -26,6 +26,7 @@ from engine.marketdata.source import MarketSource, ReplaySource
 from engine.services.pipeline import build_pipeline
 from engine.settings import Settings
 from engine.streams import Stream
+from tests.factories import rally_then_slide as price_at
 from tests.mexc_standin.fixtures import mexc_standin_fixture  # noqa: F401
 from tests.mexc_standin.server import MexcStandIn
 
@@ -43,15 +44,6 @@ class FakeClock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-def price_at(minute: int) -> Decimal:
-    """Flat, then a rally (an entry), then a slide (the exits)."""
-    if minute < 5:
-        return Decimal(95_000)
-    if minute < 20:
-        return Decimal(95_000) * (1 + Decimal("0.003") * (minute - 4))
-    return Decimal(95_000) * (1 + Decimal("0.003") * 15) * (1 - Decimal("0.004") * (minute - 19))
 
 
 def history() -> list[Candle]:
